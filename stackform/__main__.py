@@ -1,0 +1,5 @@
+"""Allow ``python -m stackform``."""
+
+from stackform.cli.main import run
+
+run()

@@ -1,0 +1,270 @@
+"""Carry out a plan: walk its changes in dependency order on a bounded thread pool.
+
+A failed resource skips the resources that depend on it; independent ones go on. State is
+written after every resource that finishes (group commit: a write that is already under way
+carries the changes that finished meanwhile), so a crash at any moment leaves a state holding
+every resource that finished. Ctrl-C stops scheduling, lets work in flight end, and saves.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from graphlib import CycleError, TopologicalSorter
+from typing import Literal
+
+from stackform.config.model import ResolvedStack
+from stackform.errors import GraphError, StackformError, StateError
+from stackform.plan.builder import make_context
+from stackform.plan.model import Action, Plan, ResourceChange
+from stackform.provider import Context
+from stackform.registry import Registry
+from stackform.resource import ResourceState, fingerprinter
+from stackform.state.backend import StateBackend
+from stackform.state.model import GitInfo, State
+
+Status = Literal["started", "done", "failed", "skipped", "not started"]
+
+
+@dataclass(frozen=True)
+class ApplyEvent:
+    address: str
+    action: Action
+    status: Status
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    outcomes: tuple[ApplyEvent, ...]
+    state: State | None
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> tuple[ApplyEvent, ...]:
+        return tuple(o for o in self.outcomes if o.status == "failed")
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and all(o.status == "done" for o in self.outcomes)
+
+
+class StateRecorder:
+    """Holds the environment's state during apply and persists each finished resource.
+
+    ``record`` returns only once a write including that change is stored. Concurrent callers
+    share writes: whoever takes the write lock stores everything finished so far.
+    """
+
+    def __init__(self, backend: StateBackend, env: str, prior: State | None, lineage: str,
+                 stack_name: str, git: GitInfo) -> None:
+        self._backend = backend
+        self._env = env
+        self._written = prior
+        self._base = prior or State.new(env, stack_name, lineage)
+        self._resources: dict[str, ResourceState] = dict(self._base.resources)
+        self._git = git
+        self._mutex = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._version = 0
+        self._persisted = 0
+
+    @property
+    def state(self) -> State | None:
+        return self._written
+
+    def record(self, put: ResourceState | None = None, remove: str | None = None) -> None:
+        with self._mutex:
+            if put is not None:
+                self._resources[put.address] = put
+            if remove is not None:
+                self._resources.pop(remove, None)
+            self._version += 1
+            mine = self._version
+        self._flush(mine)
+
+    def _flush(self, version: int) -> None:
+        with self._write_lock:
+            if self._persisted >= version:
+                return
+            with self._mutex:
+                snapshot_version = self._version
+                resources = dict(self._resources)
+            base = self._written or self._base
+            new = replace(base, resources=resources).next(self._git)
+            self._backend.write(self._env, new, self._written)
+            self._written = new
+            self._persisted = snapshot_version
+
+
+def _operation_graph(changes: Mapping[str, ResourceChange]) -> dict[str, set[str]]:
+    """node -> the nodes that must finish before it."""
+    before: dict[str, set[str]] = {a: set() for a in changes}
+    for address, change in changes.items():
+        if change.action is Action.DELETE:
+            # Dependents are destroyed before what they depend on.
+            for other, oc in changes.items():
+                if oc.action is Action.DELETE and address in oc.dependencies:
+                    before[address].add(other)
+        else:
+            for dep in change.dependencies:
+                if dep in changes and changes[dep].action is not Action.DELETE:
+                    before[address].add(dep)
+    return before
+
+
+def _dependents(graph: dict[str, set[str]], failed: str) -> set[str]:
+    children: dict[str, set[str]] = {}
+    for node, preds in graph.items():
+        for p in preds:
+            children.setdefault(p, set()).add(node)
+    out: set[str] = set()
+    todo = [failed]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def _run_one(ctx: Context, registry: Registry, change: ResourceChange,
+             stack: ResolvedStack, recorded: Mapping[str, ResourceState],
+             recorder: StateRecorder) -> None:
+    provider = registry.get(change.kind)
+    prior = recorded.get(change.address)
+    if change.action is Action.DELETE:
+        if prior is not None:
+            provider.delete(ctx, prior)
+        recorder.record(remove=change.address)
+        return
+    desired = stack.resources[change.address]
+    if change.action is Action.REPLACE and prior is not None:
+        provider.delete(ctx, prior)
+        recorder.record(remove=change.address)
+        outputs = provider.create(ctx, desired)
+    elif change.action is Action.UPDATE and prior is not None:
+        outputs = provider.update(ctx, prior, desired)
+    else:
+        outputs = provider.create(ctx, desired)
+    recorder.record(put=ResourceState(
+        address=change.address,
+        kind=change.kind,
+        attributes=desired.masked(ctx.fingerprint),
+        outputs=dict(outputs or {}),
+        dependencies=change.dependencies,
+    ))
+
+
+def apply_plan(
+    plan: Plan,
+    stack: ResolvedStack,
+    state: State | None,
+    backend: StateBackend,
+    registry: Registry,
+    *,
+    git: GitInfo,
+    parallelism: int = 4,
+    on_event: Callable[[ApplyEvent], None] = lambda _e: None,
+    log: Callable[[str], None] = lambda _m: None,
+    cancel: threading.Event | None = None,
+) -> ApplyResult:
+    """Apply ``plan`` (already checked to be fresh) and return what happened to each resource.
+
+    The caller holds the environment's lock.
+    """
+    cancel = cancel or threading.Event()
+    fingerprint = fingerprinter(plan.lineage)
+    ctx = replace(make_context(stack, fingerprint, log), cancel=cancel)
+    recorder = StateRecorder(backend, stack.env, state, plan.lineage, stack.name, git)
+    recorded: Mapping[str, ResourceState] = state.resources if state else {}
+
+    if plan.mode == "refresh-only":
+        for drift in plan.drift:
+            prior = recorded.get(drift.address)
+            if drift.after is None:
+                recorder.record(remove=drift.address)
+            elif prior is not None:
+                recorder.record(put=replace(prior, attributes=dict(drift.after)))
+        return ApplyResult((), recorder.state)
+
+    changes = {c.address: c for c in plan.actionable}
+    graph = _operation_graph(changes)
+    sorter: TopologicalSorter[str] = TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except CycleError as exc:
+        raise GraphError(f"the plan's changes form a cycle: {' -> '.join(exc.args[1])}") from exc
+    outcomes: dict[str, ApplyEvent] = {}
+    skipped: dict[str, str] = {}
+    running: dict[Future[None], tuple[str, float]] = {}
+    interrupted = False
+
+    def finish(event: ApplyEvent) -> None:
+        outcomes[event.address] = event
+        on_event(event)
+
+    limit = max(1, parallelism)
+    queue: list[str] = []
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="apply") as pool:
+        try:
+            while sorter.is_active():
+                queue.extend(sorted(sorter.get_ready()))
+                # Submit no more than the pool runs, so a cancel leaves the rest unstarted.
+                while queue and not cancel.is_set() and len(running) < limit:
+                    address = queue.pop(0)
+                    change = changes[address]
+                    if address in skipped:
+                        finish(ApplyEvent(address, change.action, "skipped",
+                                          f"{skipped[address]} failed"))
+                        sorter.done(address)
+                        queue.extend(sorted(sorter.get_ready()))
+                        continue
+                    on_event(ApplyEvent(address, change.action, "started"))
+                    future = pool.submit(_run_one, ctx, registry, change, stack,
+                                         recorded, recorder)
+                    running[future] = (address, time.monotonic())
+                if not running:
+                    if cancel.is_set() or not queue:
+                        break
+                    continue
+                done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in done:
+                    address, started = running.pop(future)
+                    change = changes[address]
+                    seconds = time.monotonic() - started
+                    error = future.exception()
+                    if error is None:
+                        finish(ApplyEvent(address, change.action, "done", None, seconds))
+                    else:
+                        message = (error.reason if isinstance(error, StackformError)
+                                   else f"{type(error).__name__}: {error}")
+                        finish(ApplyEvent(address, change.action, "failed", message, seconds))
+                        if isinstance(error, StateError):
+                            cancel.set()  # state cannot be recorded: stop starting work
+                        for dependent in _dependents(graph, address):
+                            skipped.setdefault(dependent, address)
+                    sorter.done(address)
+        except KeyboardInterrupt:
+            interrupted = True
+            cancel.set()
+            # Let work in flight end so state records it; a second Ctrl-C is not caught.
+            for future in list(running):
+                address, started = running.pop(future)
+                change = changes[address]
+                error = future.exception()
+                finish(ApplyEvent(address, change.action, "done" if error is None else "failed",
+                                  None if error is None else str(error),
+                                  time.monotonic() - started))
+    interrupted = interrupted or cancel.is_set()
+    for address, change in changes.items():
+        if address not in outcomes:
+            finish(ApplyEvent(address, change.action,
+                              "skipped" if address in skipped else "not started",
+                              f"{skipped[address]} failed" if address in skipped else None))
+    ordered = tuple(outcomes[a] for a in sorted(outcomes))
+    return ApplyResult(ordered, recorder.state or state, interrupted)

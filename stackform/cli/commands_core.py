@@ -1,0 +1,125 @@
+"""``validate``, ``plan``, ``apply``, ``destroy`` and ``graph``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stackform.cli.options import (
+    EnvOption,
+    Globals,
+    LockTimeoutOption,
+    ParallelismOption,
+    RefreshOption,
+    ReplaceOption,
+    TargetOption,
+    parse_bool,
+    parse_duration,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(plan)
+    app.command()(apply)
+    app.command()(destroy)
+    app.command()(graph)
+
+
+def validate(
+    env: EnvOption = None,
+    all_envs: Annotated[
+        bool, typer.Option("--all-envs/--one-env", help="Check every declared environment.")
+    ] = True,
+) -> None:
+    """Check the stack file: syntax, schema, references, interpolation, cycles.
+
+    Secrets are not needed: a missing secret only becomes a placeholder here.
+    """
+    from stackform.cli.flows import validate_stack
+
+    g = Globals.current()
+    validate_stack(g, env, all_envs and env is None)
+
+
+def plan(
+    env: EnvOption = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Save the plan to FILE.",
+                                             metavar="FILE")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
+    ] = False,
+    target: TargetOption = None,
+    replace: ReplaceOption = None,
+    refresh: RefreshOption = "true",
+    refresh_only: Annotated[bool, typer.Option("--refresh-only",
+                                               help="Only record outside changes.")] = False,
+    destroy: Annotated[bool, typer.Option("--destroy", help="Plan to destroy everything.")]
+    = False,
+    parallelism: ParallelismOption = 4,
+) -> None:
+    """Show what apply would change in an environment. Changes nothing; takes no lock."""
+    from stackform.cli.flows import make_plan_options, show_plan
+
+    g = Globals.current()
+    options = make_plan_options(refresh_only, destroy, parse_bool(refresh, "--refresh"),
+                                target, replace, parallelism)
+    code = show_plan(g, env, options, fmt, out, detailed_exitcode)
+    raise typer.Exit(code)
+
+
+def apply(
+    plan_file: Annotated[Path | None, typer.Argument(help="A plan saved with plan -o.",
+                                                     metavar="[PLANFILE]")] = None,
+    env: EnvOption = None,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve",
+                                               help="Do not ask for confirmation.")] = False,
+    target: TargetOption = None,
+    replace: ReplaceOption = None,
+    refresh: RefreshOption = "true",
+    refresh_only: Annotated[bool, typer.Option("--refresh-only")] = False,
+    parallelism: ParallelismOption = 4,
+    lock_timeout: LockTimeoutOption = "0s",
+) -> None:
+    """Plan and apply, or apply exactly a saved plan (refused when stale)."""
+    from stackform.cli.flows import make_plan_options, run_apply
+
+    g = Globals.current()
+    options = make_plan_options(refresh_only, False, parse_bool(refresh, "--refresh"),
+                                target, replace, parallelism)
+    code = run_apply(g, env, options, plan_file, auto_approve, parse_duration(lock_timeout))
+    raise typer.Exit(code)
+
+
+def destroy(
+    env: EnvOption = None,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve")] = False,
+    target: TargetOption = None,
+    parallelism: ParallelismOption = 4,
+    lock_timeout: LockTimeoutOption = "0s",
+) -> None:
+    """Destroy every resource of an environment (or --target and what depends on it)."""
+    from stackform.cli.flows import make_plan_options, run_apply
+
+    g = Globals.current()
+    options = make_plan_options(False, True, True, target, None, parallelism)
+    code = run_apply(g, env, options, None, auto_approve, parse_duration(lock_timeout))
+    raise typer.Exit(code)
+
+
+def graph(
+    env: EnvOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, dot or mermaid.")] = "text",
+) -> None:
+    """Print the dependency graph."""
+    from stackform.graph import build_graph, render_dot, render_mermaid, render_text
+
+    renderers = {"text": render_text, "dot": render_dot, "mermaid": render_mermaid}
+    if fmt not in renderers:
+        raise typer.BadParameter("expected text, dot or mermaid", param_hint="--format")
+    g = Globals.current()
+    session = g.session(env, strict_secrets=False)
+    g.console().line(renderers[fmt](build_graph(session.stack)))

@@ -1,0 +1,175 @@
+"""``state list|show|rm|mv|pull|push`` and ``force-unlock``: work on recorded state directly."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stackform.cli.options import EnvOption, Globals, LockTimeoutOption, parse_duration
+
+state_app = typer.Typer(help="Inspect and edit recorded state (no resource is changed).",
+                        no_args_is_help=True, rich_markup_mode=None)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(state_app, name="state")
+    app.command("force-unlock")(force_unlock)
+
+
+@state_app.command("list")
+def state_list(env: EnvOption = None,
+               prefix: Annotated[str | None, typer.Argument(help="Only addresses starting "
+                                                            "with this.")] = None) -> None:
+    """List the resources recorded for an environment."""
+    g = Globals.current()
+    session = g.session(env, strict_secrets=False)
+    state = session.read_state()
+    for address in sorted(state.resources if state else {}):
+        if prefix is None or address.startswith(prefix):
+            g.console().line(address)
+
+
+@state_app.command("show")
+def state_show(address: str, env: EnvOption = None) -> None:
+    """Show one recorded resource (sensitive values as "(sensitive)")."""
+    from stackform.errors import StackformError
+    from stackform.resource import redact
+
+    g = Globals.current()
+    session = g.session(env, strict_secrets=False)
+    state = session.read_state()
+    resource = state.resources.get(address) if state else None
+    if resource is None:
+        raise StackformError(f"no resource {address!r} in the state of {session.stack.env}",
+                             hint="see `stackform state list`")
+    g.console().line(json.dumps(redact(resource.to_json()), indent=2))
+
+
+@state_app.command("rm")
+def state_rm(addresses: list[str], env: EnvOption = None,
+             lock_timeout: LockTimeoutOption = "0s") -> None:
+    """Forget resources without destroying them."""
+    from stackform.errors import StackformError
+
+    g = Globals.current()
+    session = g.session(env, strict_secrets=False)
+    with session.backend.lock(session.stack.env, "state rm", parse_duration(lock_timeout)):
+        state = session.read_state()
+        missing = [a for a in addresses if not state or a not in state.resources]
+        if missing or state is None:
+            raise StackformError(f"not in state: {', '.join(missing)}",
+                                 hint="see `stackform state list`")
+        new = state
+        for address in addresses:
+            new = new.without_resource(address)
+        session.backend.write(session.stack.env, new.next(session.git), state)
+    g.console().line(f"Removed {len(addresses)} resource(s) from state; nothing was destroyed.",
+                     "success")
+
+
+@state_app.command("mv")
+def state_mv(source: str, destination: str, env: EnvOption = None,
+             lock_timeout: LockTimeoutOption = "0s") -> None:
+    """Rename a recorded resource (after renaming its block), so it is not re-created."""
+    from dataclasses import replace
+
+    from stackform.errors import StackformError
+    from stackform.resource import split_address
+
+    g = Globals.current()
+    session = g.session(env, strict_secrets=False)
+    with session.backend.lock(session.stack.env, "state mv", parse_duration(lock_timeout)):
+        state = session.read_state()
+        if state is None or source not in state.resources:
+            raise StackformError(f"no resource {source!r} in state",
+                                 hint="see `stackform state list`")
+        if destination in state.resources:
+            raise StackformError(f"{destination!r} is already in state")
+        if split_address(source)[0] != split_address(destination)[0]:
+            raise StackformError("a resource cannot move to another kind",
+                                 hint=f"keep the kind: {split_address(source)[0]}.NEW_NAME")
+        moved = replace(state.resources[source], address=destination)
+        new = state.without_resource(source).with_resource(moved)
+        session.backend.write(session.stack.env, new.next(session.git), state)
+    g.console().line(f"Moved {source} to {destination}.", "success")
+
+
+@state_app.command("pull")
+def state_pull(env: EnvOption = None) -> None:
+    """Print the environment's state document (JSON) to stdout."""
+    from stackform.errors import StackformError
+
+    g = Globals.current()
+    session = g.session(env, strict_secrets=False)
+    state = session.read_state()
+    if state is None:
+        raise StackformError(f"environment {session.stack.env} has no state")
+    sys.stdout.write(state.dumps())
+
+
+@state_app.command("push")
+def state_push(
+    file: Annotated[Path, typer.Argument(help="A state document (from state pull), or - .")],
+    env: EnvOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite a state of another "
+                                        "lineage or a newer serial.")] = False,
+    lock_timeout: LockTimeoutOption = "0s",
+) -> None:
+    """Replace the environment's state with a document (refuses a foreign or older one)."""
+    from dataclasses import replace
+
+    from stackform.errors import StackformError
+    from stackform.state.model import State
+
+    g = Globals.current()
+    text = sys.stdin.read() if str(file) == "-" else file.read_text()
+    pushed = State.loads(text, source=str(file))
+    session = g.session(env, strict_secrets=False)
+    env_name = session.stack.env
+    with session.backend.lock(env_name, "state push", parse_duration(lock_timeout)):
+        current = session.read_state()
+        if current is not None and not force:
+            if pushed.lineage != current.lineage:
+                raise StackformError(
+                    f"the pushed state has lineage {pushed.lineage}, the state of {env_name} "
+                    f"has {current.lineage}: they are different histories",
+                    hint="check you push to the right environment; --force overwrites")
+            if pushed.serial < current.serial:
+                raise StackformError(
+                    f"the pushed state (serial {pushed.serial}) is older than the state of "
+                    f"{env_name} (serial {current.serial})", hint="--force overwrites")
+        new = replace(pushed, env=env_name,
+                      serial=max(pushed.serial, current.serial + 1 if current else 0))
+        if current is not None and current.lineage != pushed.lineage:
+            session.backend.delete(env_name)  # a new history: the old one stays as backup
+            current = None
+        session.backend.write(env_name, new, current)
+    g.console().line(f"Pushed state to {env_name} (serial {new.serial}).", "success")
+
+
+def force_unlock(
+    lock_id: Annotated[str, typer.Argument(metavar="ID", help="The lock id from the error.")],
+    env: EnvOption = None,
+    yes: Annotated[bool, typer.Option("--force", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove a stale state lock left by a process that died."""
+    from stackform.errors import StackformError
+
+    g = Globals.current()
+    console = g.console()
+    session = g.session(env, strict_secrets=False)
+    info = session.backend.lock_info(session.stack.env)
+    if info is not None:
+        console.line(info.describe())
+    if not yes:
+        if not console.is_interactive:
+            raise StackformError("force-unlock needs confirmation and there is no terminal",
+                                 hint="pass --force")
+        if not console.confirm(f"Remove lock {lock_id} of {session.stack.env}?"):
+            raise typer.Exit(1)
+    session.backend.force_unlock(session.stack.env, lock_id)
+    console.line(f"Lock {lock_id} removed.", "success")

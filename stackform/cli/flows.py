@@ -1,0 +1,196 @@
+"""What the plan/apply commands do between parsing and exiting: call the session, render."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from stackform.apply import ApplyEvent, ApplyResult
+from stackform.cli.options import Globals
+from stackform.console import Console
+from stackform.errors import StackformError
+from stackform.plan.builder import PlanOptions
+from stackform.plan.model import Plan
+
+if TYPE_CHECKING:
+    from stackform.session import Session
+    from stackform.state.model import State
+
+
+def make_plan_options(refresh_only: bool, destroy: bool, refresh: bool,
+                      target: list[str] | None, replace: list[str] | None,
+                      parallelism: int) -> PlanOptions:
+    if refresh_only and destroy:
+        raise typer.BadParameter("--refresh-only and --destroy exclude each other")
+    if refresh_only and not refresh:
+        raise typer.BadParameter("--refresh-only needs refreshing; drop --refresh=false")
+    mode = "refresh-only" if refresh_only else "destroy" if destroy else "normal"
+    return PlanOptions(mode=mode, refresh=refresh, targets=tuple(target or ()),
+                       replace=tuple(replace or ()), parallelism=parallelism)
+
+
+def validate_stack(g: Globals, env: str | None, every_env: bool) -> None:
+    from stackform.config.resolve import resolve
+    from stackform.graph import build_graph
+
+    session = g.session(env, strict_secrets=False)
+    console = g.console()
+    names = [session.stack.environment.name]
+    if every_env:
+        declared = list((session.stack_file.data.get("environments") or {}).keys())
+        names = declared or names
+    for name in names:
+        stack = session.stack if name == session.stack.environment.name else resolve(
+            session.stack_file, name, session.registry, strict_secrets=False)
+        build_graph(stack)
+        for warning in stack.warnings:
+            console.warning(warning.format())
+    n = len(session.stack.resources)
+    console.line(f"The stack is valid: {n} resource{'s' if n != 1 else ''}, "
+                 f"environment{'s' if len(names) != 1 else ''} {', '.join(names)}.", "success")
+
+
+def render_plan(console: Console, plan: Plan, fmt: str) -> None:
+    if fmt == "json":
+        from stackform.plan.render_json import render_json
+
+        console.line(render_json(plan))
+    elif fmt == "text":
+        from stackform.plan.render_text import render_plan as render_text
+
+        console.markup(render_text(plan))
+    else:
+        raise typer.BadParameter("expected text or json", param_hint="--format")
+
+
+def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
+              out: Path | None, detailed_exitcode: bool) -> int:
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter("expected text or json", param_hint="--format")
+    session = g.session(env)
+    plan = session.plan(options)
+    _warn_older_commit(g.console(), plan, session.stack.dir)
+    render_plan(g.console(), plan, fmt)
+    if out is not None:
+        from stackform.plan.saved import save_plan
+
+        save_plan(plan, out)
+        if fmt == "text":
+            g.console().line(f"\nSaved the plan to {out}. Apply exactly it with: "
+                             f"stackform apply {out}", "muted")
+    if detailed_exitcode and plan.has_changes:
+        return 2
+    return 0
+
+
+def _warn_older_commit(console: Console, plan: Plan, directory: Path) -> None:
+    applied = plan.applied_git.get("commit")
+    current = plan.git.get("commit")
+    if applied and current and applied != current:
+        from stackform.gitinfo import is_ancestor
+
+        if is_ancestor(directory, current, applied):
+            console.warning(f"the commit being planned ({current[:10]}) is older than the one "
+                            f"last applied to {plan.env} ({applied[:10]})")
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """An orchestrator stops a task with SIGTERM: treat it like Ctrl-C so state is saved."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path | None,
+              auto_approve: bool, lock_timeout: float) -> int:
+    console = g.console()
+    session = g.session(env)
+    operation = "destroy" if options.mode == "destroy" else "apply"
+    saved = None
+    if plan_file is not None:
+        from stackform.plan.saved import load_plan
+
+        saved = load_plan(plan_file)
+    backend = session.backend
+    with backend.lock(session.stack.env, operation, lock_timeout):
+        state = session.read_state()
+        if saved is not None:
+            from stackform.plan.saved import check_fresh
+
+            check_fresh(saved, session.stack, state)
+            plan = saved
+        else:
+            plan = session.plan(options, state, state_read=True)
+        render_plan(console, plan, "text")
+        if not plan.has_changes:
+            return 0
+        if saved is None and not auto_approve:
+            if not console.is_interactive:
+                raise StackformError(
+                    f"{operation} needs confirmation and there is no terminal to ask",
+                    hint="pass --auto-approve, or apply a reviewed plan file",
+                )
+            console.line("")
+            if not console.confirm(f"Do you want to perform these actions in "
+                                   f"{session.stack.env}?"):
+                console.line("Cancelled: nothing was changed.")
+                return 1
+        result = _apply_with_progress(console, session, plan, state, options.parallelism)
+    return _report(console, result, operation, session.stack.env)
+
+
+def _apply_with_progress(console: Console, session: Session, plan: Plan, state: State | None,
+                         parallelism: int) -> ApplyResult:
+    cancel = threading.Event()
+    total = len(plan.actionable)
+    with console.progress(total, "applying") as progress, _sigterm_as_interrupt():
+
+        def on_event(event: ApplyEvent) -> None:
+            if event.status in ("done", "failed", "skipped"):
+                progress.advance(f"{event.address} {event.status}")
+
+        return session.apply(plan, state, parallelism=parallelism,
+                             on_event=on_event, cancel=cancel)
+
+
+def _report(console: Console, result: ApplyResult, operation: str, env: str) -> int:
+    rows = []
+    for o in result.outcomes:
+        rows.append([o.address, o.action.value, o.status,
+                     f"{o.seconds:.1f}s" if o.seconds else "", o.error or ""])
+    if rows:
+        console.table(["resource", "action", "result", "time", "detail"], rows)
+    done = sum(1 for o in result.outcomes if o.status == "done")
+    failed = len(result.failed)
+    other = len(result.outcomes) - done - failed
+    serial = f" (state serial {result.state.serial})" if result.state else ""
+    if result.interrupted:
+        console.error(f"{operation} interrupted: {done} done, {failed} failed, {other} not "
+                      f"started{serial}", "state records what finished; run apply again")
+        return 130
+    if failed:
+        console.error(f"{operation} of {env} failed: {done} done, {failed} failed, {other} "
+                      f"skipped{serial}", "state records what finished; fix the error and "
+                      "run apply again")
+        return 1
+    console.line(f"{operation.capitalize()} complete: {done} resource"
+                 f"{'s' if done != 1 else ''} changed in {env}{serial}.", "success")
+    return 0
+
+

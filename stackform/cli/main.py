@@ -1,0 +1,109 @@
+"""The ``stackform`` command: global options, the command table, and the one error handler.
+
+Only typer is imported at start-up; every command imports what it needs when it runs, so
+``stackform --help`` and ``--version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stackform import __version__
+from stackform.cli.options import Globals
+
+app = typer.Typer(
+    name="stackform",
+    help="Plan and apply whole data stacks (Singer, dbt, Airflow...) declared in stack.toml.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"stackform {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path | None,
+        typer.Option("-C", "--directory", help="Run as if started in DIR.", metavar="DIR"),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="The stack file (default: stack.toml).")
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and provider logs.")
+    ] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True,
+                     help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Global options come before the command: ``stackform -C infra plan --env prod``."""
+    g = Globals.current()
+    g.directory = directory
+    g.file = file
+    g.debug = debug or g.debug
+    g.plain = no_color
+    ctx.obj = g
+
+
+def _register() -> None:
+    from stackform.cli import commands_core, commands_state, commands_tools
+
+    commands_core.register(app)
+    commands_state.register(app)
+    commands_tools.register(app)
+
+
+_register()
+
+
+def run() -> None:
+    """Entry point: run the app, render any :class:`StackformError` once, set the exit code."""
+    g = Globals.current()
+    g.debug = bool(os.environ.get("STACKFORM_DEBUG")) or "--debug" in sys.argv[1:]
+    try:
+        app(prog_name="stackform")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        g.console().error("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        from stackform.errors import ConfigError, StackformError
+
+        if g.debug:
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(exc, ConfigError):
+            console = g.console()
+            for diagnostic in exc.diagnostics:
+                console.line(diagnostic.format(), "error")
+            console.error(exc.reason, exc.hint)
+            sys.exit(exc.exit_code)
+        if isinstance(exc, StackformError):
+            g.console().error(exc.reason, exc.hint)
+            sys.exit(exc.exit_code)
+        if not g.debug:
+            g.console().error(
+                f"internal error: {type(exc).__name__}: {exc}",
+                "this is a bug in stackform; run again with --debug for the traceback and "
+                "report it",
+            )
+        sys.exit(1)

@@ -1,0 +1,103 @@
+"""Options shared by every command, and the option types reused across commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, ClassVar
+
+import typer
+
+if TYPE_CHECKING:
+    from stackform.console import Console
+    from stackform.session import Session
+
+
+@dataclass
+class Globals:
+    """Global flags of this invocation (one process runs one command)."""
+
+    directory: Path | None = None
+    file: Path | None = None
+    debug: bool = False
+    plain: bool = False
+    _console: Console | None = None
+
+    _current: ClassVar[Globals | None] = None
+
+    @classmethod
+    def current(cls) -> Globals:
+        if cls._current is None:
+            cls._current = cls()
+        return cls._current
+
+    @classmethod
+    def reset(cls) -> None:
+        cls._current = None
+
+    def console(self) -> Console:
+        if self._console is None:
+            from stackform.console import make_console
+
+            self._console = make_console("plain" if self.plain else "auto")
+        return self._console
+
+    def session(self, env: str | None, strict_secrets: bool = True) -> Session:
+        from stackform.session import open_session
+
+        console = self.console()
+        log = (lambda m: console.line(m, "muted")) if self.debug else (lambda _m: None)
+        return open_session(self.directory, self.file, env, strict_secrets=strict_secrets,
+                            log=log)
+
+
+EnvOption = Annotated[
+    str | None,
+    typer.Option("--env", "-e", help="Environment (default: the one marked default, else dev).",
+                 envvar="STACKFORM_ENV"),
+]
+TargetOption = Annotated[
+    list[str] | None,
+    typer.Option("--target", help="Limit to this resource and what it depends on (repeatable).",
+                 metavar="ADDR"),
+]
+ReplaceOption = Annotated[
+    list[str] | None,
+    typer.Option("--replace", help="Replace this resource even if unchanged (repeatable).",
+                 metavar="ADDR"),
+]
+RefreshOption = Annotated[
+    str,
+    typer.Option("--refresh", help="Read real resources before planning (true|false).",
+                 metavar="BOOL"),
+]
+ParallelismOption = Annotated[
+    int, typer.Option("--parallelism", min=1, max=64, help="Resources worked on at once.")
+]
+LockTimeoutOption = Annotated[
+    str,
+    typer.Option("--lock-timeout", help="Wait this long for the state lock (e.g. 30s, 2m).",
+                 metavar="DURATION"),
+]
+
+
+def parse_bool(value: str, option: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise typer.BadParameter(f"expected true or false, got {value!r}", param_hint=option)
+
+
+def parse_duration(value: str, option: str = "--lock-timeout") -> float:
+    """``30``, ``30s``, ``2m``, ``1h``, ``14d`` -> seconds."""
+    text = value.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text or 0)
+    except ValueError:
+        raise typer.BadParameter(f"expected a duration like 30s or 2m, got {value!r}",
+                                 param_hint=option) from None

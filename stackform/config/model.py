@@ -1,0 +1,82 @@
+"""A stack resolved for one environment: what the plan compares with state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stackform.diagnostics import Diagnostic
+from stackform.resource import Fingerprinter, Resource
+
+
+@dataclass(frozen=True)
+class Step:
+    """One pipeline step: the resource it runs and, for ``dbt:build --select x``, a command."""
+
+    raw: str
+    address: str
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    steps: tuple[Step, ...]
+    schedule: str | None = None
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        return f"pipelines.{self.name}"
+
+
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    """How an environment behaves (from ``[environments.NAME]``, defaults when undeclared)."""
+
+    name: str
+    """The declared name (``dev``)."""
+    protected: bool = False
+    per_developer: bool = False
+    default: bool = False
+    declared: bool = False
+
+
+@dataclass(frozen=True)
+class ResolvedStack:
+    """Every desired resource of one environment, interpolated and validated."""
+
+    name: str
+    env: str
+    """The effective environment name (``dev-alice`` for a per-developer ``dev``)."""
+    file: Path
+    dir: Path
+    environment: EnvironmentSettings
+    state: Mapping[str, Any]
+    """The ``[state]`` table (backend and its settings), interpolated."""
+    resources: Mapping[str, Resource]
+    pipelines: Mapping[str, Pipeline] = field(default_factory=dict)
+    warnings: tuple[Diagnostic, ...] = ()
+
+    def digest(self, fingerprint: Fingerprinter) -> str:
+        """A hash of everything desired, with secrets as fingerprints: equal iff same stack."""
+        doc = {
+            "name": self.name,
+            "env": self.env,
+            "resources": {
+                a: {"kind": r.kind, "attributes": r.masked(fingerprint),
+                    "depends_on": list(r.depends_on)}
+                for a, r in sorted(self.resources.items())
+            },
+            "pipelines": {
+                n: {"steps": [s.raw for s in p.steps], "schedule": p.schedule,
+                    "depends_on": list(p.depends_on)}
+                for n, p in sorted(self.pipelines.items())
+            },
+        }
+        canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,385 @@
+"""Resolve a loaded stack file for one environment into desired resources and pipelines.
+
+Picks the environment (per-developer names included), merges its vars and block overrides over
+the base, interpolates every value, validates each block with its provider's ``Config`` and
+builds :class:`~stackform.resource.Resource` objects, then resolves pipeline steps and explicit
+``depends_on`` references to addresses. Every problem is collected and raised together; the
+dependency graph and its cycles are :mod:`stackform.graph`'s business.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from stackform.config.interpolate import Interpolator
+from stackform.config.loader import StackFile, describe, validation_diagnostics
+from stackform.config.model import EnvironmentSettings, Pipeline, ResolvedStack, Step
+from stackform.config.schema import DEPENDS_ON, ENV_NAME_RE, EnvironmentSection, StateSection
+from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
+from stackform.errors import StackformError
+from stackform.registry import Registry
+from stackform.resource import KeyPath, Resource, format_path
+from stackform.secrets import SecretStore
+
+DEFAULT_ENV = "dev"
+
+
+def resolve(
+    stack_file: StackFile,
+    env: str | None,
+    registry: Registry,
+    *,
+    environ: Mapping[str, str] | None = None,
+    secrets: SecretStore | None = None,
+    strict_secrets: bool = True,
+    developer: str | None = None,
+) -> ResolvedStack:
+    """The stack as ``env`` wants it. ``strict_secrets=False`` (validate, graph) turns a
+    missing secret into the placeholder ``<secret NAME>``, still sensitive."""
+    core = stack_file.core
+    diags = Diagnostics()
+
+    def locate(path: KeyPath, key: bool) -> Location:
+        return stack_file.location(path, key)
+
+    settings, effective, env_section = _pick_environment(stack_file, env, developer, diags)
+    environ = os.environ if environ is None else environ
+    if secrets is None and strict_secrets:
+        secrets = SecretStore(core.stack.name, environ)
+
+    vars_: dict[str, Any] = dict(stack_file.data.get("vars") or {})
+    var_sources: dict[str, KeyPath] = {name: ("vars", name) for name in vars_}
+    raw_env_vars = _env_table(stack_file, settings).get("vars") or {}
+    for name, value in raw_env_vars.items():
+        vars_[name] = value
+        var_sources[name] = ("environments", settings.name, "vars", name)
+
+    interp = Interpolator(
+        vars=vars_,
+        var_sources=var_sources,
+        stack={"env": effective, "dir": str(stack_file.dir), "name": core.stack.name},
+        environ=environ,
+        locate=locate,
+        secrets=secrets,
+        strict_secrets=strict_secrets,
+        diagnostics=diags,
+    )
+
+    state = _resolve_state(stack_file, interp, diags, locate)
+    addresses = {
+        f"{kind}.{name}": (kind, name)
+        for kind, named in stack_file.blocks.items() for name in named
+    }
+    by_name: dict[str, list[str]] = {}
+    for address, (_, name) in addresses.items():
+        by_name.setdefault(name, []).append(address)
+
+    overrides = env_section.override if env_section is not None else {}
+    resources: dict[str, Resource] = {}
+    for kind, named in stack_file.blocks.items():
+        try:
+            provider = registry.get(kind)
+        except StackformError as exc:
+            diags.add(Diagnostic(exc.reason, path=kind, location=locate((kind,), True),
+                                 hint=exc.hint))
+            continue
+        config_model: type[BaseModel] = provider.Config
+        always_sensitive: frozenset[str] = getattr(provider, "sensitive_fields", frozenset())
+        for name, raw in named.items():
+            block_path: KeyPath = (kind, name)
+            override = overrides.get(kind, {}).get(name)
+            origins: dict[KeyPath, KeyPath] = {}
+            if override:
+                merged = _deep_merge(raw, override, (),
+                                     ("environments", settings.name, "override", kind, name),
+                                     origins)
+            else:
+                merged = dict(raw)
+            source = _source_fn(block_path, origins)
+            deps = _depends_on(merged.pop(DEPENDS_ON, None), block_path, source, addresses,
+                               by_name, diags, locate)
+            value, sensitive = interp.interpolate(merged, block_path, source)
+            try:
+                config = config_model.model_validate(value)
+            except ValidationError as exc:
+                diags.extend(validation_diagnostics(
+                    exc, value, config_model, block_path, locate, source))
+                continue
+            attributes = config.model_dump(mode="json")
+            address = f"{kind}.{name}"
+            resources[address] = Resource(
+                address=address,
+                kind=kind,
+                name=name,
+                config=config,
+                attributes=attributes,
+                sensitive=_map_sensitive(sensitive, attributes, config_model, always_sensitive),
+                depends_on=deps,
+            )
+
+    pipelines = _resolve_pipelines(stack_file, interp, addresses, by_name, diags, locate)
+    diags.raise_if_errors()
+    return ResolvedStack(
+        name=core.stack.name,
+        env=effective,
+        file=stack_file.path,
+        dir=stack_file.dir,
+        environment=settings,
+        state=state,
+        resources=resources,
+        pipelines=pipelines,
+        warnings=tuple(diags.warnings),
+    )
+
+
+# -- environments ------------------------------------------------------------------------------
+
+
+def _pick_environment(
+    stack_file: StackFile, env: str | None, developer: str | None, diags: Diagnostics
+) -> tuple[EnvironmentSettings, str, EnvironmentSection | None]:
+    declared = stack_file.core.environments
+    requested = env or stack_file.core.default_environment or DEFAULT_ENV
+    base = requested
+    section = declared.get(requested)
+    if section is None and declared:
+        # dev-alice is dev's per-developer environment, asked for by its full name.
+        for name, candidate in declared.items():
+            if candidate.per_developer and requested.startswith(f"{name}-"):
+                base, section = name, candidate
+                break
+        else:
+            known = ", ".join(declared)
+            if env:
+                message = f"unknown environment '{requested}'"
+                hint = did_you_mean(requested, declared) or f"declared: {known}"
+            else:
+                message = f"no --env given, no environment is `default = true`, and " \
+                    f"'{requested}' is not declared"
+                hint = f"pass --env NAME ({known}) or mark one `default = true`"
+            diags.add(Diagnostic(message, path="environments",
+                                 location=stack_file.location(("environments",), True),
+                                 hint=hint))
+    effective = requested
+    if section is not None and section.per_developer and requested == base:
+        if developer is None:
+            from stackform.gitinfo import developer_name
+
+            developer = developer_name(stack_file.dir)
+        effective = f"{base}-{developer}"
+    if not ENV_NAME_RE.fullmatch(effective):
+        # The name came from the command line (or the developer's name), not the file.
+        raise StackformError(f"invalid environment name '{effective}'",
+                             hint="use lower-case letters, digits, '-' and '_'")
+    if section is None:
+        return EnvironmentSettings(name=base), effective, None
+    settings = EnvironmentSettings(
+        name=base,
+        protected=section.protected,
+        per_developer=section.per_developer,
+        default=section.default,
+        declared=True,
+    )
+    return settings, effective, section
+
+
+def _env_table(stack_file: StackFile, settings: EnvironmentSettings) -> Mapping[str, Any]:
+    if not settings.declared:
+        return {}
+    environments = stack_file.data.get("environments") or {}
+    table = environments.get(settings.name)
+    return table if isinstance(table, dict) else {}
+
+
+# -- blocks --------------------------------------------------------------------------------------
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any], rel: KeyPath, src: KeyPath,
+                origins: dict[KeyPath, KeyPath]) -> dict[str, Any]:
+    """``over`` merged into ``base``: tables merge, anything else (arrays too) is replaced.
+    ``origins`` records, for each replaced value, where the override wrote it."""
+    out = dict(base)
+    for key, value in over.items():
+        current = out.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            out[key] = _deep_merge(current, value, (*rel, key), (*src, key), origins)
+        else:
+            out[key] = value
+            origins[(*rel, key)] = (*src, key)
+    return out
+
+
+def _source_fn(block_path: KeyPath, origins: Mapping[KeyPath, KeyPath]) -> Any:
+    if not origins:
+        return lambda rel: (*block_path, *rel)
+
+    def source(rel: KeyPath) -> KeyPath:
+        for i in range(len(rel), 0, -1):
+            found = origins.get(rel[:i])
+            if found is not None:
+                return (*found, *rel[i:])
+        return (*block_path, *rel)
+
+    return source
+
+
+def _map_sensitive(paths: set[KeyPath], attributes: Mapping[str, Any],
+                   model: type[BaseModel], always: frozenset[str]) -> frozenset[KeyPath]:
+    """Sensitive input paths as paths into the dumped attributes.
+
+    A path the dump does not have (an alias, a converted value) falls back to its deepest
+    existing ancestor: marking too much is safe, marking too little leaks.
+    """
+    if not paths and not always:
+        return frozenset()
+    aliases = {f.alias: n for n, f in model.model_fields.items() if f.alias}
+    out: set[KeyPath] = {(name,) for name in always if name in attributes}
+    for path in paths:
+        if not path:
+            out.update((k,) for k in attributes)
+            continue
+        head = aliases.get(str(path[0]), str(path[0]))
+        if head not in attributes:
+            # The field vanished from the dump (excluded or renamed): keep the whole record
+            # safe rather than lose track of a secret.
+            out.update((k,) for k in attributes)
+            continue
+        mapped: list[str | int] = [head]
+        node: Any = attributes[head]
+        for key in path[1:]:
+            in_dict = isinstance(node, dict) and key in node
+            in_list = isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
+            if not (in_dict or in_list):
+                break
+            node = node[key]
+            mapped.append(key)
+        out.add(tuple(mapped))
+    return frozenset(out)
+
+
+def _ref_to_address(ref: str, addresses: Mapping[str, Any], by_name: Mapping[str, list[str]]
+                    ) -> tuple[str | None, str | None]:
+    """A step or dependency reference -> (address, None) or (None, problem)."""
+    if ref in addresses:
+        return ref, None
+    if "." not in ref and ref in by_name:
+        matches = by_name[ref]
+        if len(matches) == 1:
+            return matches[0], None
+        return None, f"'{ref}' is ambiguous: it names {', '.join(sorted(matches))}"
+    return None, f"unknown block '{ref}'"
+
+
+def _depends_on(raw: Any, block_path: KeyPath, source: Any, addresses: Mapping[str, Any],
+                by_name: Mapping[str, list[str]], diags: Diagnostics, locate: Any
+                ) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    rel: KeyPath = (DEPENDS_ON,)
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        diags.add(Diagnostic(
+            f"expected an array of block addresses, got {describe(raw)}",
+            path=format_path((*block_path, *rel)), location=locate(source(rel), False),
+            hint='e.g. depends_on = ["loaders.warehouse"]',
+        ))
+        return ()
+    out: list[str] = []
+    own = ".".join(str(p) for p in block_path)
+    for i, ref in enumerate(raw):
+        item: KeyPath = (*rel, i)
+        if ref in addresses:
+            if ref == own:
+                diags.add(Diagnostic("a block cannot depend on itself",
+                                     path=format_path((*block_path, *item)),
+                                     location=locate(source(item), False)))
+            elif ref not in out:
+                out.append(ref)
+            continue
+        address, _ = _ref_to_address(ref, addresses, by_name)
+        hint = (f"write the address: did you mean '{address}'?" if address
+                else did_you_mean(ref, addresses))
+        diags.add(Diagnostic(f"depends_on names unknown block '{ref}'",
+                             path=format_path((*block_path, *item)),
+                             location=locate(source(item), False), hint=hint))
+    return tuple(out)
+
+
+# -- state and pipelines ---------------------------------------------------------------------
+
+
+def _resolve_state(stack_file: StackFile, interp: Interpolator, diags: Diagnostics,
+                   locate: Any) -> dict[str, Any]:
+    raw = stack_file.data.get("state") or {}
+    value, _ = interp.interpolate(raw, ("state",))
+    try:
+        section = StateSection.model_validate(value)
+    except ValidationError as exc:
+        diags.extend(validation_diagnostics(exc, value, StateSection, ("state",), locate))
+        return {"backend": "local"}
+    return section.model_dump(exclude_none=True)
+
+
+def _resolve_pipelines(
+    stack_file: StackFile, interp: Interpolator, addresses: Mapping[str, Any],
+    by_name: Mapping[str, list[str]], diags: Diagnostics, locate: Any,
+) -> dict[str, Pipeline]:
+    core = stack_file.core
+    choices = [*addresses, *by_name]
+    pipelines: dict[str, Pipeline] = {}
+    for pname, section in core.pipelines.items():
+        base: KeyPath = ("pipelines", pname)
+        steps: list[Step] = []
+        for i, raw in enumerate(section.steps):
+            path = (*base, "steps", i)
+            target, colon, command = raw.partition(":")
+            target, command = target.strip(), command.strip()
+            if colon and not command:
+                diags.add(Diagnostic(f"step '{raw}' has an empty command after ':'",
+                                     path=format_path(path), location=locate(path, False),
+                                     hint=f"write '{target}' or '{target}:COMMAND'"))
+                continue
+            address, problem = _ref_to_address(target, addresses, by_name)
+            if address is None:
+                hint = (f"write it as one of {', '.join(sorted(by_name[target]))}"
+                        if target in by_name else did_you_mean(target, choices))
+                message = (f"unknown step '{target}'" if target not in by_name
+                           else f"step {problem}")
+                diags.add(Diagnostic(message, path=format_path(path),
+                                     location=locate(path, False), hint=hint))
+                continue
+            steps.append(Step(raw=raw, address=address, command=command if colon else None))
+        depends: list[str] = []
+        for i, ref in enumerate(section.depends_on):
+            path = (*base, "depends_on", i)
+            if ref in core.pipelines or (ref.startswith("pipelines.")
+                                         and ref[len("pipelines."):] in core.pipelines):
+                address = ref if ref.startswith("pipelines.") else f"pipelines.{ref}"
+            else:
+                found, problem = _ref_to_address(ref, addresses, by_name)
+                if found is None:
+                    pipeline_names = list(core.pipelines)
+                    diags.add(Diagnostic(
+                        f"depends_on names unknown pipeline or block '{ref}'"
+                        if problem and problem.startswith("unknown") else f"depends_on {problem}",
+                        path=format_path(path), location=locate(path, False),
+                        hint=did_you_mean(ref, [*pipeline_names, *choices]),
+                    ))
+                    continue
+                address = found
+            if address == f"pipelines.{pname}":
+                diags.add(Diagnostic("a pipeline cannot depend on itself",
+                                     path=format_path(path), location=locate(path, False)))
+            elif address not in depends:
+                depends.append(address)
+        schedule = section.schedule
+        if schedule is not None and "$" in schedule:
+            resolved, _ = interp.interpolate(schedule, (*base, "schedule"))
+            schedule = str(resolved)
+        pipelines[pname] = Pipeline(name=pname, steps=tuple(steps), schedule=schedule,
+                                    depends_on=tuple(depends))
+    return pipelines
+

@@ -1,0 +1,112 @@
+"""Pydantic models of the core-owned sections of ``stack.toml``.
+
+``[stack]``, ``[state]``, ``[vars]``, ``[environments.NAME]`` and ``[pipelines.NAME]`` belong to
+core; every other top-level table is a provider kind whose blocks its provider's ``Config``
+validates (see :mod:`stackform.config.resolve`). Models are strict (TOML already has types, so
+``"5"`` is never silently an integer) and forbid unknown keys, so a typo is a located error.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CORE_SECTIONS = ("stack", "state", "vars", "environments", "pipelines")
+DEPENDS_ON = "depends_on"
+"""The one key of a provider block that core owns (explicit dependencies, by address)."""
+
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+"""Block, pipeline and var names: no dots (addresses) or colons (``step:command``)."""
+ENV_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+"""Environment names end up in paths and schema names."""
+STACK_NAME_RE = re.compile(r"[a-z][a-z0-9_-]*")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class StackSection(_Section):
+    """``[stack]``: what the stack is called and which stackform versions it works with."""
+
+    name: str
+    requires: str | None = None
+    description: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not STACK_NAME_RE.fullmatch(value):
+            raise ValueError(
+                "a stack name is lower-case letters, digits, '-' and '_', starting with a letter"
+            )
+        return value
+
+    @field_validator("requires")
+    @classmethod
+    def _requires(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            SpecifierSet(value)
+        except InvalidSpecifier:
+            raise ValueError(
+                f"'{value}' is not a version specifier (PEP 440), e.g. '>=0.1,<1'"
+            ) from None
+        return value
+
+
+class StateSection(_Section):
+    """``[state]``: where each environment's state lives."""
+
+    backend: Literal["local", "s3"] = "local"
+    path: str | None = None
+    """Local backend: folder holding the state files (default ``.stackform/state``)."""
+    bucket: str | None = None
+    prefix: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    profile: str | None = None
+
+
+class EnvironmentSection(_Section):
+    """``[environments.NAME]``: how one environment differs and behaves."""
+
+    vars: dict[str, Any] = Field(default_factory=dict)
+    override: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+    """kind -> block name -> fields, deep-merged over the base block for this environment."""
+    protected: bool = False
+    per_developer: bool = False
+    default: bool = False
+    description: str | None = None
+
+
+class PipelineSection(_Section):
+    """``[pipelines.NAME]``: steps run in order by ``stackform run NAME``."""
+
+    steps: list[str] = Field(min_length=1)
+    schedule: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    description: str | None = None
+
+
+class CoreSections(_Section):
+    """The core tables of a stack file, validated in one pass so error locations are full
+    key paths."""
+
+    stack: StackSection
+    state: StateSection = Field(default_factory=StateSection)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    environments: dict[str, EnvironmentSection] = Field(default_factory=dict)
+    pipelines: dict[str, PipelineSection] = Field(default_factory=dict)
+
+    @property
+    def default_environment(self) -> str | None:
+        for name, env in self.environments.items():
+            if env.default:
+                return name
+        return None

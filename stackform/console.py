@@ -1,0 +1,224 @@
+"""The one place output goes through.
+
+Core code never prints: it returns data or emits events, and the CLI hands those to a
+:class:`Console`. Three variants share one interface:
+
+* :class:`RichConsole` for a terminal: colour, tables, a live progress bar;
+* :class:`PlainConsole` for pipes, CI logs and ``NO_COLOR``: the same words, no escape codes;
+* :class:`CaptureConsole` for tests: keeps every line in memory.
+
+``rich`` is imported only by the rich variant, so commands writing plain output stay light.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO, Any, ClassVar, Literal, Protocol
+
+Level = Literal["info", "success", "warning", "error", "muted"]
+
+
+class Progress(Protocol):
+    """A running progress display."""
+
+    def advance(self, label: str) -> None: ...
+
+
+class Console(Protocol):
+    """What commands may do with the terminal."""
+
+    is_interactive: bool
+
+    def line(self, text: str = "", level: Level | None = None) -> None: ...
+    def markup(self, text: str) -> None:
+        """Print text that may carry rich markup (``[green]+[/]``); plain variants strip it."""
+    def error(self, reason: str, hint: str | None = None) -> None: ...
+    def warning(self, text: str) -> None: ...
+    def table(
+        self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+    ) -> None: ...
+    def confirm(self, question: str) -> bool: ...
+    def progress(self, total: int, description: str) -> Any: ...
+
+
+def strip_markup(text: str) -> str:
+    """Remove rich markup tags, leaving escaped brackets as they are meant to read."""
+    from rich.text import Text
+
+    return Text.from_markup(text).plain
+
+
+class PlainConsole:
+    """Undecorated text, suitable for logs, pipes and ``NO_COLOR``."""
+
+    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None) -> None:
+        self._out = out or sys.stdout
+        self._err = err or sys.stderr
+        self.is_interactive = bool(getattr(sys.stdin, "isatty", lambda: False)())
+
+    def _write(self, text: str, stream: IO[str] | None = None) -> None:
+        (stream or self._out).write(text + "\n")
+        (stream or self._out).flush()
+
+    def line(self, text: str = "", level: Level | None = None) -> None:
+        self._write(text, self._err if level in ("warning", "error") else None)
+
+    def markup(self, text: str) -> None:
+        self._write(strip_markup(text))
+
+    def error(self, reason: str, hint: str | None = None) -> None:
+        self._write(f"Error: {reason}", self._err)
+        if hint:
+            self._write(f"  hint: {hint}", self._err)
+
+    def warning(self, text: str) -> None:
+        self._write(f"Warning: {text}", self._err)
+
+    def table(
+        self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+    ) -> None:
+        cells = [[str(c) for c in columns]] + [[strip_markup(str(c)) for c in r] for r in rows]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+        if title:
+            self._write(title)
+        for i, row in enumerate(cells):
+            self._write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            if i == 0:
+                self._write("  ".join("-" * w for w in widths))
+
+    def confirm(self, question: str) -> bool:
+        if not self.is_interactive:
+            return False
+        self._out.write(f"{question} Only 'yes' will be accepted: ")
+        self._out.flush()
+        return sys.stdin.readline().strip() == "yes"
+
+    @contextmanager
+    def progress(self, total: int, description: str) -> Iterator[Progress]:
+        yield _LineProgress(self, total)
+
+
+class _LineProgress:
+    def __init__(self, console: PlainConsole, total: int) -> None:
+        self._console = console
+        self._total = total
+        self._done = 0
+
+    def advance(self, label: str) -> None:
+        self._done += 1
+        self._console.line(f"[{self._done}/{self._total}] {label}")
+
+
+class CaptureConsole(PlainConsole):
+    """Keeps output in memory; ``answers`` feeds ``confirm``."""
+
+    def __init__(self, answers: Sequence[bool] = ()) -> None:
+        import io
+
+        self.stdout = io.StringIO()
+        self.stderr = io.StringIO()
+        super().__init__(self.stdout, self.stderr)
+        self._answers = list(answers)
+        self.is_interactive = bool(answers)
+
+    def confirm(self, question: str) -> bool:
+        self.stdout.write(question + "\n")
+        return self._answers.pop(0) if self._answers else False
+
+    @property
+    def text(self) -> str:
+        return self.stdout.getvalue() + self.stderr.getvalue()
+
+
+class RichConsole:
+    """Colour and live progress for a terminal."""
+
+    def __init__(self) -> None:
+        from rich.console import Console as _RichConsole
+
+        self._out = _RichConsole(highlight=False)
+        self._err = _RichConsole(stderr=True, highlight=False)
+        self.is_interactive = self._out.is_terminal and sys.stdin.isatty()
+
+    _STYLES: ClassVar[dict[str, str]] = {
+        "info": "",
+        "success": "green",
+        "warning": "yellow",
+        "error": "red",
+        "muted": "dim",
+    }
+
+    def line(self, text: str = "", level: Level | None = None) -> None:
+        target = self._err if level in ("warning", "error") else self._out
+        target.print(text, style=self._STYLES.get(level or "info") or None, markup=False)
+
+    def markup(self, text: str) -> None:
+        self._out.print(text)
+
+    def error(self, reason: str, hint: str | None = None) -> None:
+        from rich.markup import escape
+
+        self._err.print(f"[bold red]Error:[/] {escape(reason)}")
+        if hint:
+            self._err.print(f"  [dim]hint:[/] {escape(hint)}")
+
+    def warning(self, text: str) -> None:
+        from rich.markup import escape
+
+        self._err.print(f"[yellow]Warning:[/] {escape(text)}")
+
+    def table(
+        self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+    ) -> None:
+        from rich.table import Table
+
+        table = Table(title=title, show_edge=False, header_style="bold")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(str(c) for c in row))
+        self._out.print(table)
+
+    def confirm(self, question: str) -> bool:
+        if not self.is_interactive:
+            return False
+        answer = self._out.input(f"{question} Only [bold]yes[/] will be accepted: ")
+        return answer.strip() == "yes"
+
+    @contextmanager
+    def progress(self, total: int, description: str) -> Iterator[Progress]:
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as _Progress
+
+        with _Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[last]}"),
+            console=self._out,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(description, total=total, last="")
+
+            class _Advance:
+                def advance(self, label: str) -> None:
+                    bar.update(task, advance=1, last=label)
+
+            yield _Advance()
+
+
+def make_console(kind: str = "auto") -> Console:
+    """Pick a console: rich on a terminal without ``NO_COLOR``, plain otherwise."""
+    if kind == "plain":
+        return PlainConsole()
+    if kind == "rich":
+        return RichConsole()
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return PlainConsole()
+    if sys.stdout.isatty():
+        return RichConsole()
+    return PlainConsole()

@@ -1,0 +1,113 @@
+"""Render a plan as rich-markup text (``+ ~ - -/+``); plain consoles strip the markup."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from stackform.plan.model import Action, AttributeChange, Plan, ResourceChange
+from stackform.resource import SENSITIVE_SHOWN, is_fingerprint, redact
+
+_STYLE = {
+    Action.CREATE: "green",
+    Action.UPDATE: "yellow",
+    Action.REPLACE: "magenta",
+    Action.DELETE: "red",
+    Action.NOOP: "dim",
+}
+_VERB = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in place",
+    Action.REPLACE: "must be replaced",
+    Action.DELETE: "will be destroyed",
+    Action.NOOP: "is up to date",
+}
+MAX_VALUE = 160
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def format_value(value: Any) -> str:
+    """A short, single-line JSON rendering; sensitive values as ``(sensitive)``."""
+    if is_fingerprint(value):
+        return SENSITIVE_SHOWN
+    text = json.dumps(redact(value), ensure_ascii=False, default=str)
+    if len(text) > MAX_VALUE:
+        text = f"{text[:MAX_VALUE]}… ({len(text)} chars)"
+    return text
+
+
+def _attribute_lines(change: ResourceChange) -> Iterable[str]:
+    attrs: tuple[AttributeChange, ...] = tuple(
+        a for a in change.changes if a.before is not None or a.after is not None)
+    width = max((len(a.path) for a in attrs), default=0)
+    for a in attrs:
+        name = _esc(a.path.ljust(width))
+        if a.before is None and a.after is None:
+            continue  # an unset optional attribute says nothing
+        if change.action is Action.CREATE:
+            yield f"      [green]+[/] {name} = {_esc(format_value(a.after))}"
+        elif change.action is Action.DELETE:
+            yield f"      [red]-[/] {name} = {_esc(format_value(a.before))}"
+        elif a.before is None:
+            yield f"      [green]+[/] {name} = {_esc(format_value(a.after))}"
+        elif a.after is None:
+            yield f"      [red]-[/] {name} = {_esc(format_value(a.before))}"
+        else:
+            forces = "  [magenta]# forces replacement[/]" if a.force_new else ""
+            yield (f"      [yellow]~[/] {name} = {_esc(format_value(a.before))} -> "
+                   f"{_esc(format_value(a.after))}{forces}")
+
+
+def render_change(change: ResourceChange, details: bool = True) -> list[str]:
+    style = _STYLE[change.action]
+    why = f" ({_esc(change.reason)})" if change.reason else ""
+    lines = [f"  [dim]# {_esc(change.address)} {_VERB[change.action]}{why}[/]",
+             f"[{style}]{change.action.symbol:>3}[/] [bold]{_esc(change.address)}[/]"]
+    if details and change.action is not Action.DELETE:
+        lines.extend(_attribute_lines(change))
+    for note in change.notes:
+        lines.append(f"      [cyan]{_esc(note)}[/]")
+    return lines
+
+
+def render_plan(plan: Plan, details: bool = True) -> str:
+    lines: list[str] = []
+    for warning in plan.warnings:
+        lines.append(f"[yellow]Warning:[/] {_esc(warning)}")
+    if plan.drift:
+        lines.append("[bold]Changed outside stackform[/] (found while refreshing):")
+        for drift in plan.drift:
+            if drift.after is None:
+                lines.append(f"  [red]-[/] {_esc(drift.address)} is gone")
+                continue
+            lines.append(f"  [yellow]~[/] {_esc(drift.address)}")
+            for a in drift.changes:
+                lines.append(f"      [yellow]~[/] {_esc(a.path)} = "
+                             f"{_esc(format_value(a.before))} -> {_esc(format_value(a.after))}")
+        lines.append("")
+    if plan.mode == "refresh-only":
+        if not plan.drift:
+            lines.append("[green]No changes.[/] State matches what is deployed.")
+        else:
+            lines.append(f"[bold]{plan.summary()}[/] Applying this plan records them in state "
+                         "and changes nothing else.")
+        return "\n".join(lines)
+    actionable = plan.actionable
+    if not actionable:
+        lines.append(f"[green]No changes.[/] Environment [bold]{_esc(plan.env)}[/] matches "
+                     "the stack file.")
+        return "\n".join(lines)
+    lines.append(f"stackform will perform these actions in environment "
+                 f"[bold]{_esc(plan.env)}[/]:")
+    lines.append("")
+    for change in actionable:
+        lines.extend(render_change(change, details))
+        lines.append("")
+    lines.append(f"[bold]Plan:[/] {plan.summary()}")
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""The interface every provider implements, and what core hands it.
+
+A provider owns one kind of block (``files``, ``extractors``...). Core knows only this module:
+it never imports a provider by name. Providers are registered under the ``stackform.providers``
+entry-point group (see :mod:`stackform.registry`); the built-in ones the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from stackform.resource import Fingerprinter, Resource, ResourceState
+
+Outputs = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a provider may know and use while it works on one environment."""
+
+    env: str
+    stack_name: str
+    stack_dir: Path
+    work_dir: Path
+    """A folder of this environment's own (``.stackform/envs/<env>``) for rendered files."""
+    fingerprint: Fingerprinter
+    log: Callable[[str], None] = lambda _message: None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def resolve_path(self, path: str | Path) -> Path:
+        """A path from the stack file, relative to the stack's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.stack_dir / p
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One kind of block: its schema, and how to read, create, update and delete it."""
+
+    kind: ClassVar[str]
+    Config: ClassVar[type[BaseModel]]
+    force_new: ClassVar[frozenset[str]]
+    """Top-level attributes whose change means replace rather than update in place."""
+    sensitive_fields: ClassVar[frozenset[str]]
+    """Top-level attributes always treated as sensitive, even when written literally."""
+
+    def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
+        """The resource as it is now, or ``None`` when it is gone."""
+
+    def create(self, ctx: Context, desired: Resource) -> Outputs: ...
+
+    def update(self, ctx: Context, prior: ResourceState, desired: Resource) -> Outputs: ...
+
+    def delete(self, ctx: Context, prior: ResourceState) -> None: ...
+
+    def plan_notes(
+        self, ctx: Context, prior: ResourceState | None, desired: Resource | None
+    ) -> list[str]:
+        """Extra lines for the plan (selection changes, affected models...)."""
+
+
+class BaseProvider:
+    """Sensible defaults: ``read`` trusts state, ``update`` re-creates in place, no notes."""
+
+    kind: ClassVar[str]
+    Config: ClassVar[type[BaseModel]]
+    force_new: ClassVar[frozenset[str]] = frozenset()
+    sensitive_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
+        return prior
+
+    def create(self, ctx: Context, desired: Resource) -> Outputs:
+        raise NotImplementedError
+
+    def update(self, ctx: Context, prior: ResourceState, desired: Resource) -> Outputs:
+        return self.create(ctx, desired)
+
+    def delete(self, ctx: Context, prior: ResourceState) -> None:
+        return None
+
+    def plan_notes(
+        self, ctx: Context, prior: ResourceState | None, desired: Resource | None
+    ) -> list[str]:
+        return []

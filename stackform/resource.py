@@ -1,0 +1,156 @@
+"""What a resource is, desired and recorded, and how sensitive values are masked.
+
+A *desired* :class:`Resource` comes from the stack file: its attributes are the provider's
+validated config, secrets included, and live only in memory. A *recorded* :class:`ResourceState`
+is what state keeps: the same attributes with every sensitive leaf replaced by a fingerprint
+(``{"__sensitive__": "<hmac>"}``), the provider's outputs, and the addresses it depended on.
+Comparing the masked forms is how a plan sees that a secret changed without ever storing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+
+PathKey = str | int
+KeyPath = tuple[PathKey, ...]
+SENSITIVE_KEY = "__sensitive__"
+SENSITIVE_SHOWN = "(sensitive)"
+
+Fingerprinter = Callable[[Any], dict[str, str]]
+
+
+def format_path(path: Iterable[PathKey]) -> str:
+    """``("config", "tags", 0)`` -> ``config.tags[0]``."""
+    out = ""
+    for key in path:
+        if isinstance(key, int):
+            out += f"[{key}]"
+        else:
+            out += f".{key}" if out else str(key)
+    return out
+
+
+def is_fingerprint(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and SENSITIVE_KEY in value
+
+
+@lru_cache(maxsize=4096)
+def _fingerprint(key: bytes, canonical: str) -> str:
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def fingerprinter(lineage: str) -> Fingerprinter:
+    """An HMAC-SHA256 fingerprint keyed by the state's lineage.
+
+    The key differs per lineage, so the same secret fingerprints differently in two states and
+    fingerprints cannot be matched across environments. It shows *that* a value changed, not what
+    it is.
+    """
+    import json
+
+    key = hashlib.sha256(f"stackform-fingerprint:{lineage}".encode()).digest()
+
+    def fingerprint(value: Any) -> dict[str, str]:
+        canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        return {SENSITIVE_KEY: _fingerprint(key, canonical)}
+
+    return fingerprint
+
+
+def mask(value: Any, sensitive: frozenset[KeyPath], fingerprint: Fingerprinter) -> Any:
+    """Replace every sensitive subtree of ``value`` by its fingerprint."""
+    if not sensitive:
+        return value
+    return _mask(value, (), sensitive, fingerprint)
+
+
+def _mask(value: Any, path: KeyPath, sensitive: frozenset[KeyPath], fp: Fingerprinter) -> Any:
+    if path in sensitive:
+        return fp(value)
+    if isinstance(value, Mapping):
+        return {k: _mask(v, (*path, k), sensitive, fp) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, (*path, i), sensitive, fp) for i, v in enumerate(value)]
+    return value
+
+
+def redact(value: Any) -> Any:
+    """Turn fingerprints into the ``(sensitive)`` marker for display."""
+    if is_fingerprint(value):
+        return SENSITIVE_SHOWN
+    if isinstance(value, Mapping):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def sensitivity_shape(value: Any) -> Any:
+    """Terraform's ``*_sensitive`` shape: ``True`` where a value is sensitive."""
+    if is_fingerprint(value):
+        return True
+    if isinstance(value, Mapping):
+        shaped = {k: sensitivity_shape(v) for k, v in value.items()}
+        return {k: v for k, v in shaped.items() if v not in (False, {}, [])}
+    if isinstance(value, list):
+        items = [sensitivity_shape(v) for v in value]
+        return items if any(items) else []
+    return False
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource as the stack file wants it, for one environment. Never persisted raw."""
+
+    address: str
+    kind: str
+    name: str
+    config: BaseModel
+    attributes: Mapping[str, Any]
+    sensitive: frozenset[KeyPath] = frozenset()
+    depends_on: tuple[str, ...] = ()
+
+    def masked(self, fingerprint: Fingerprinter) -> dict[str, Any]:
+        return dict(mask(dict(self.attributes), self.sensitive, fingerprint))
+
+
+@dataclass(frozen=True)
+class ResourceState:
+    """A resource as state records it: masked attributes, outputs, dependencies."""
+
+    address: str
+    kind: str
+    attributes: Mapping[str, Any]
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    dependencies: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "attributes": dict(self.attributes),
+            "outputs": dict(self.outputs),
+            "dependencies": list(self.dependencies),
+        }
+
+    @classmethod
+    def from_json(cls, address: str, data: Mapping[str, Any]) -> ResourceState:
+        return cls(
+            address=address,
+            kind=str(data["kind"]),
+            attributes=dict(data.get("attributes") or {}),
+            outputs=dict(data.get("outputs") or {}),
+            dependencies=tuple(data.get("dependencies") or ()),
+        )
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """``loaders.warehouse`` -> ``("loaders", "warehouse")``."""
+    kind, _, name = address.partition(".")
+    return kind, name

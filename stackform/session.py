@@ -1,0 +1,96 @@
+"""One stack and one environment, opened for a command: the layer the CLI calls.
+
+It ties the pieces together (load and resolve the stack, build the graph, pick the state
+backend, plan, lock and apply) and returns data; rendering stays in the CLI.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from stackform.apply import ApplyEvent, ApplyResult, apply_plan
+from stackform.config.loader import StackFile, find_stack_file, load_stack_file
+from stackform.config.model import ResolvedStack
+from stackform.config.resolve import resolve
+from stackform.plan.builder import PlanOptions, build_plan
+from stackform.plan.model import Plan
+from stackform.plan.saved import check_fresh
+from stackform.registry import Registry
+from stackform.state.backend import StateBackend
+from stackform.state.model import GitInfo, State
+
+
+@dataclass
+class Session:
+    """A resolved stack for one environment, with its state backend."""
+
+    stack_file: StackFile
+    stack: ResolvedStack
+    registry: Registry
+    log: Callable[[str], None] = field(default=lambda _m: None)
+
+    @cached_property
+    def dependencies(self) -> dict[str, tuple[str, ...]]:
+        from stackform.graph import build_graph, resource_dependencies
+
+        return resource_dependencies(build_graph(self.stack))
+
+    @cached_property
+    def backend(self) -> StateBackend:
+        from stackform.state.factory import backend_for
+
+        return backend_for(self.stack.state, self.stack.dir)
+
+    @cached_property
+    def git(self) -> GitInfo:
+        from stackform.gitinfo import git_info
+
+        return git_info(self.stack.dir)
+
+    def read_state(self) -> State | None:
+        return self.backend.read(self.stack.env)
+
+    def plan(self, options: PlanOptions = PlanOptions(), state: State | None = None,
+             state_read: bool = False) -> Plan:
+        if not state_read:
+            state = self.read_state()
+        return build_plan(self.stack, state, self.registry, self.dependencies, options,
+                          log=self.log, git=self.git.to_json())
+
+    def apply(
+        self,
+        plan: Plan,
+        state: State | None,
+        *,
+        parallelism: int = 4,
+        on_event: Callable[[ApplyEvent], None] = lambda _e: None,
+        cancel: threading.Event | None = None,
+    ) -> ApplyResult:
+        """Apply a plan; the caller holds the lock and passes the state it read under it."""
+        check_fresh(plan, self.stack, state)
+        return apply_plan(plan, self.stack, state, self.backend, self.registry, git=self.git,
+                          parallelism=parallelism, on_event=on_event, log=self.log,
+                          cancel=cancel)
+
+
+def open_session(
+    directory: Path | None = None,
+    file: Path | None = None,
+    env: str | None = None,
+    *,
+    registry: Registry | None = None,
+    strict_secrets: bool = True,
+    environ: Mapping[str, str] | None = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> Session:
+    registry = registry or Registry()
+    path = find_stack_file(directory, file)
+    stack_file = load_stack_file(path, registry)
+    stack = resolve(stack_file, env, registry, environ=environ, strict_secrets=strict_secrets)
+    session = Session(stack_file, stack, registry, log)
+    session.dependencies  # noqa: B018 - a cycle is a stack error: report it up front
+    return session

@@ -1,0 +1,116 @@
+"""The interface every state backend implements, and the lock holder record.
+
+The conformance suite in ``tests/state_conformance.py`` is the contract: every backend (local,
+S3, a third party's) runs it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import uuid
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from stackform.state.model import State, utc_now
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds an environment's lock, from where, doing what, since when."""
+
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    operation: str = ""
+    user: str = field(default_factory=lambda: _user())
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    created_at: str = field(default_factory=utc_now)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LockInfo:
+        known = {k: data[k] for k in ("id", "operation", "user", "host", "pid", "created_at")
+                 if k in data}
+        return cls(**known)
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2)
+
+    def describe(self) -> str:
+        return (f"lock {self.id} held by {self.user}@{self.host} (pid {self.pid}) "
+                f"for '{self.operation}' since {self.created_at}")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        return os.environ.get("USER", "unknown")
+
+
+@dataclass(frozen=True)
+class StateVersion:
+    """One kept version of an environment's state (for history and rollback)."""
+
+    serial: int
+    lineage: str
+    updated_at: str
+    ref: str
+    """Backend-specific handle (a file name, an S3 version id)."""
+
+
+class StateBackend(Protocol):
+    """Stores one state document per environment."""
+
+    name: str
+
+    def describe(self, env: str) -> str:
+        """Where this environment's state lives, for messages (a path, an s3:// URL)."""
+
+    def read(self, env: str) -> State | None:
+        """The stored state, ``None`` when the environment has none.
+
+        Raises :class:`~stackform.errors.CorruptStateError` for an unreadable document.
+        """
+
+    def write(self, env: str, state: State, prior: State | None) -> None:
+        """Store ``state`` atomically, keeping the previous version.
+
+        ``prior`` is the state the writer read (``None`` when it found none). The write is
+        refused with :class:`~stackform.errors.StateConflictError` when the stored state is no
+        longer that one (another lineage, another serial), and with
+        :class:`~stackform.errors.CorruptStateError` when the stored document is corrupt:
+        a corrupt or foreign state is never overwritten.
+        """
+
+    def lock(
+        self, env: str, operation: str, timeout: float = 0.0
+    ) -> AbstractContextManager[LockInfo]:
+        """Hold the environment's lock for the ``with`` block.
+
+        Waits up to ``timeout`` seconds, retrying; then raises
+        :class:`~stackform.errors.StateLockedError` naming the holder.
+        """
+
+    def lock_info(self, env: str) -> LockInfo | None:
+        """The current holder, if any."""
+
+    def force_unlock(self, env: str, lock_id: str) -> None:
+        """Remove a stale lock whose id is ``lock_id``; refuses a wrong id."""
+
+    def environments(self) -> list[str]:
+        """Every environment with stored state."""
+
+    def history(self, env: str) -> list[StateVersion]:
+        """Kept versions, newest first (at least the previous one)."""
+
+    def read_version(self, env: str, version: StateVersion) -> State: ...
+
+    def delete(self, env: str) -> None:
+        """Remove an environment's state (after it was destroyed)."""
+

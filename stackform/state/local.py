@@ -1,0 +1,603 @@
+"""State in files beside the stack: the default backend, for a laptop or a single deploy host.
+
+Layout under ``root`` (``<stack dir>/.stackform/state``)::
+
+    <env>.json                          current state (0600)
+    <env>.json.backup                   the version before it
+    <env>.lock                          flock target; holds the holder's LockInfo while locked
+    .write.lock                         flock taken for the few milliseconds of a write
+    history/<env>/<serial>-<lineage>.json   the previous versions, the last ``HISTORY_KEEP``
+
+Writes go to a temp file in the same folder, are fsynced, renamed over the state and the folder
+is fsynced, so a reader (or a crash) only ever sees a whole old or a whole new document. The
+previous version is kept by hard-linking the old file (no data copy) before the rename.
+
+The lock is ``fcntl.flock`` on ``<env>.lock``: the kernel drops it when the holder dies, so a
+holder record whose flock is free is stale and never blocks anyone.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackform.errors import CorruptStateError, StateConflictError, StateError, StateLockedError
+from stackform.state.backend import LockInfo, StateVersion
+from stackform.state.model import State
+
+HISTORY_KEEP = 20
+"""Previous versions kept per environment (the current one and the backup come on top)."""
+
+_ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
+_HISTORY_NAME = re.compile(r"^(\d+)-([0-9A-Za-z-]{1,64})\.json$")
+_SAFE_LINEAGE = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+_TEMP_MAX_AGE = 3600.0
+"""A temp file older than this was left by a killed writer and is swept on the next write."""
+_LOCK_GRACE = 0.2
+"""How long a failed lock attempt keeps retrying while the holder record is still unreadable:
+the holder writes it right after taking the flock, and ``lock_info`` probes take it briefly."""
+_LINK_UNSUPPORTED = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What this instance last read or wrote, to skip re-parsing an unchanged file."""
+
+    dev: int
+    ino: int
+    mtime_ns: int
+    size: int
+    state: State
+
+    def matches(self, st: os.stat_result) -> bool:
+        # ctime is left out on purpose: linking the file into history changes it.
+        return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size) == (
+            self.dev, self.ino, self.mtime_ns, self.size)
+
+
+class LocalBackend:
+    """A :class:`~stackform.state.backend.StateBackend` storing files under ``root``."""
+
+    name = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._mutex = threading.Lock()
+        self._seen: dict[str, _Seen] = {}
+        self._swept: set[str] = set()
+
+    # -- paths -------------------------------------------------------------------------------
+
+    def _check_env(self, env: str) -> None:
+        if not _ENV_NAME.match(env):
+            raise StateError(
+                f"{env!r} is not a valid environment name for local state",
+                hint="use letters, digits, '_', '-', '.', '@' or '+', not starting with '.'",
+            )
+
+    def _state_path(self, env: str) -> Path:
+        self._check_env(env)
+        return self.root / f"{env}.json"
+
+    def _backup_path(self, env: str) -> Path:
+        return self.root / f"{env}.json.backup"
+
+    def _lock_path(self, env: str) -> Path:
+        self._check_env(env)
+        return self.root / f"{env}.lock"
+
+    def _history_dir(self, env: str) -> Path:
+        return self.root / "history" / env
+
+    def describe(self, env: str) -> str:
+        return str(self._state_path(env))
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read(self, env: str) -> State | None:
+        path = self._state_path(env)
+        with self._mutex:
+            return self._load(env, path)
+
+    def _load(self, env: str, path: Path) -> State | None:
+        """The stored state, parsed only when the file changed since this instance saw it."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            self._seen.pop(env, None)
+            return None
+        try:
+            # fstat and read the same open file so the cache key describes the bytes parsed.
+            st = os.fstat(fd)
+            seen = self._seen.get(env)
+            if seen is not None and seen.matches(st):
+                return seen.state
+            data = _read_all(fd)
+        finally:
+            os.close(fd)
+        self._seen.pop(env, None)
+        state = State.loads(data, source=f"state file {path}")
+        self._seen[env] = _Seen(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, state)
+        return state
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write(self, env: str, state: State, prior: State | None) -> None:
+        path = self._state_path(env)
+        with self._mutex, self._write_lock():
+            stored = self._load(env, path)
+            _check_swap(env, stored, state, prior)
+            self._sweep_temps(env)
+            data = state.dumps().encode()
+            tmp = self.root / f".{env}.json.{uuid.uuid4().hex}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                try:
+                    os.fchmod(fd, 0o600)
+                    _write_all(fd, data)
+                    os.fsync(fd)
+                    st = os.fstat(fd)
+                finally:
+                    os.close(fd)
+                if stored is not None:
+                    self._keep_previous(env, path, stored)
+                os.replace(tmp, path)
+            except BaseException:
+                with suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            _fsync_dir(self.root)
+            self._seen[env] = _Seen(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, state)
+            if stored is not None:
+                self._prune_history(env, state.lineage)
+
+    def _keep_previous(self, env: str, path: Path, stored: State) -> None:
+        """Make the stored file the backup and a history entry, before it is replaced."""
+        history = self._history_dir(env)
+        history.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _link_or_copy(path, self._backup_path(env))
+        _link_or_copy(path, history / _version_name(stored.serial, stored.lineage))
+        _fsync_dir(history)
+
+    def _prune_history(self, env: str, lineage: str) -> None:
+        for name in self._history_names(env, lineage)[HISTORY_KEEP:]:
+            with suppress(FileNotFoundError):
+                os.unlink(self._history_dir(env) / name)
+
+    def _history_names(self, env: str, lineage: str | None) -> list[str]:
+        """History file names, newest first: the current lineage by serial, then other
+        lineages by age (a destroyed and re-created environment restarts its serials)."""
+        directory = self._history_dir(env)
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return []
+        token = _lineage_token(lineage) if lineage is not None else None
+        current: list[tuple[int, str]] = []
+        other: list[tuple[int, str]] = []
+        for name in names:
+            m = _HISTORY_NAME.match(name)
+            if not m:
+                continue
+            if m.group(2) == token:
+                current.append((int(m.group(1)), name))
+            else:
+                with suppress(FileNotFoundError):
+                    other.append((os.stat(directory / name).st_mtime_ns, name))
+        return ([n for _, n in sorted(current, reverse=True)]
+                + [n for _, n in sorted(other, reverse=True)])
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """Serialize the check-and-replace of a write with writers in other processes.
+
+        This is not the environment lock (a command holds that for its whole run, and this
+        process may hold it through another descriptor); it only makes compare-and-swap atomic
+        for writers that do not take the environment lock, like a ``state push``.
+        """
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.root / ".write.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the only descriptor releases the flock
+
+    def _sweep_temps(self, env: str) -> None:
+        if env in self._swept:
+            return
+        self._swept.add(env)
+        cutoff = time.time() - _TEMP_MAX_AGE
+        for tmp in self.root.glob(f".{env}.json.*.tmp"):
+            with suppress(OSError):
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+
+    def delete(self, env: str) -> None:
+        path = self._state_path(env)
+        with self._mutex, self._write_lock():
+            # A corrupt document is not moved over the backup: that may be the only good copy.
+            stored = self._load(env, path)
+            if stored is None:
+                return
+            self._keep_previous(env, path, stored)
+            os.unlink(path)
+            _fsync_dir(self.root)
+            self._seen.pop(env, None)
+
+    # -- listing and history -----------------------------------------------------------------
+
+    def environments(self) -> list[str]:
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        return sorted(n[: -len(".json")] for n in names
+                      if n.endswith(".json") and _ENV_NAME.match(n[: -len(".json")]))
+
+    def history(self, env: str) -> list[StateVersion]:
+        """Kept versions newest first: the current one, then up to ``HISTORY_KEEP`` previous."""
+        out: list[StateVersion] = []
+        try:
+            current = self.read(env)
+        except CorruptStateError:
+            current = None  # the history is what rescues a corrupt state: still list it
+        if current is not None:
+            out.append(StateVersion(current.serial, current.lineage, current.updated_at,
+                                    _version_name(current.serial, current.lineage)))
+        directory = self._history_dir(env)
+        for name in self._history_names(env, current.lineage if current else None):
+            if out and name == out[0].ref:
+                continue  # the current file itself, left there by an interrupted delete
+            serial = int(name.split("-", 1)[0])
+            lineage, updated_at = _peek(directory / name)
+            out.append(StateVersion(serial, lineage, updated_at, name))
+        return out
+
+    def read_version(self, env: str, version: StateVersion) -> State:
+        if not _HISTORY_NAME.match(version.ref):
+            raise StateError(f"{version.ref!r} is not a state version of the local backend")
+        path = self._history_dir(env) / version.ref
+        try:
+            state = State.loads(path.read_bytes(), source=f"state version {path}")
+        except FileNotFoundError:
+            current = self.read(env)
+            if current is None or (current.serial, current.lineage) != (version.serial,
+                                                                        version.lineage):
+                raise StateError(
+                    f"version {version.serial} of the {env!r} state (lineage "
+                    f"{version.lineage}) is no longer kept",
+                    hint=f"the local backend keeps the last {HISTORY_KEEP} versions; "
+                    "list them again",
+                ) from None
+            return current
+        if (state.serial, state.lineage) != (version.serial, version.lineage):
+            raise CorruptStateError(
+                f"state version {path} holds serial {state.serial} of lineage {state.lineage}, "
+                f"not the version its name says",
+                hint="it was edited or moved by hand; pick another version",
+            )
+        return state
+
+    # -- locking -----------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, env: str, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+        path = self._lock_path(env)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = LockInfo(operation=operation)
+        fd = self._acquire(env, path, timeout)
+        try:
+            data = info.dumps().encode()
+            # Write then truncate, so a reader sees the old (empty) or the new record, and
+            # never an empty file in between once it was written.
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+            yield info
+        finally:
+            try:
+                # Clear the record before unlocking, or it could wipe the next holder's.
+                os.ftruncate(fd, 0)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+    def _acquire(self, env: str, path: Path, timeout: float) -> int:
+        start = time.monotonic()
+        deadline = start + max(timeout, 0.0)
+        delay = 0.02
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+            else:
+                if _same_file(fd, path):
+                    return fd
+                # The lock file was removed or replaced by hand while we waited: a lock on
+                # the orphaned inode would exclude nobody, so take the one at the path.
+                os.close(fd)
+                continue
+            now = time.monotonic()
+            if now < deadline:
+                time.sleep(min(delay, deadline - now))
+                delay = min(delay * 1.5, 0.25)
+                continue
+            holder = _read_holder(path)
+            if holder is not None and not _plausible(holder):
+                holder = None  # a dead holder's record, about to be replaced by the new one
+            if holder is not None or now >= start + _LOCK_GRACE:
+                raise _locked_error(env, holder, timeout)
+            time.sleep(0.01)
+
+    def lock_info(self, env: str) -> LockInfo | None:
+        path = self._lock_path(env)
+        if not self._flock_held(path):
+            return None
+        # The holder writes its record right after taking the flock; give it a moment.
+        deadline = time.monotonic() + _LOCK_GRACE
+        while True:
+            holder = _read_holder(path)
+            if holder is not None or time.monotonic() >= deadline:
+                return holder if holder is not None else _unknown_holder()
+            time.sleep(0.01)
+
+    def recorded_lock(self, env: str) -> LockInfo | None:
+        """The holder record in the lock file, whether or not its flock is still held.
+
+        A record whose flock is free was left by a process that died while holding the lock.
+        """
+        return _read_holder(self._lock_path(env))
+
+    def _flock_held(self, path: Path) -> bool:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
+    def force_unlock(self, env: str, lock_id: str) -> None:
+        path = self._lock_path(env)
+        recorded = _read_holder(path)
+        if recorded is None:
+            raise StateError(
+                f"environment {env!r} has no lock to remove",
+                hint="nothing to do; check the id with `stackform state lock-info`",
+            )
+        if recorded.id != lock_id:
+            raise StateError(
+                f"lock id {lock_id!r} does not match the lock of {env!r}: {recorded.describe()}",
+                hint="pass the id of the lock you mean to remove",
+            )
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise _held_error(env, recorded) from None
+            try:
+                # Between reading and locking the lock may have changed hands.
+                if _read_holder(path) == recorded:
+                    os.ftruncate(fd, 0)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _check_swap(env: str, stored: State | None, state: State, prior: State | None) -> None:
+    """Refuse a write unless the stored state is exactly the one the writer read."""
+    hint = "another run changed this state since it was read; run plan again"
+    if prior is None:
+        if stored is not None:
+            raise StateConflictError(
+                f"state for {env!r} already exists (lineage {stored.lineage}, serial "
+                f"{stored.serial}), but this write expected none",
+                hint=hint,
+            )
+        return
+    if stored is None:
+        raise StateConflictError(
+            f"state for {env!r} was removed since it was read (expected lineage "
+            f"{prior.lineage}, serial {prior.serial})",
+            hint=hint,
+        )
+    if stored.lineage != prior.lineage:
+        raise StateConflictError(
+            f"state for {env!r} has lineage {stored.lineage} (serial {stored.serial}), but "
+            f"this write expected lineage {prior.lineage} (serial {prior.serial})",
+            hint="it is another state (deleted and re-created, or pushed); run plan again",
+        )
+    if stored.serial != prior.serial:
+        raise StateConflictError(
+            f"state for {env!r} (lineage {stored.lineage}) is at serial {stored.serial}, but "
+            f"this write expected serial {prior.serial}",
+            hint=hint,
+        )
+    if state.lineage != prior.lineage:
+        raise StateConflictError(
+            f"refusing to replace state for {env!r} of lineage {prior.lineage} with a state "
+            f"of lineage {state.lineage}",
+            hint="a state of another lineage is another environment's history; "
+            "delete this one first if that is really meant",
+        )
+    if state.serial <= prior.serial:
+        raise StateConflictError(
+            f"refusing to write serial {state.serial} of {env!r} over serial {prior.serial} "
+            f"(lineage {prior.lineage}): a write must increase the serial",
+            hint="write State.next() of the state read",
+        )
+
+
+def _lineage_token(lineage: str) -> str:
+    """The lineage as it may appear in a file name (a uuid as is; anything else hashed)."""
+    if _SAFE_LINEAGE.match(lineage):
+        return lineage
+    return "h" + hashlib.sha256(lineage.encode()).hexdigest()[:40]
+
+
+def _version_name(serial: int, lineage: str) -> str:
+    return f"{serial}-{_lineage_token(lineage)}.json"
+
+
+def _peek(path: Path) -> tuple[str, str]:
+    """Lineage and time of a kept version without validating all of it ("" when unreadable)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    lineage, updated_at = data.get("lineage"), data.get("updated_at")
+    return (lineage if isinstance(lineage, str) else "",
+            updated_at if isinstance(updated_at, str) else "")
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        # Some filesystems cannot fsync a directory; the rename is then as durable as it gets.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Atomically make ``dst`` a copy of ``src``: a hard link where the filesystem has them."""
+    tmp = dst.parent / f".{dst.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError as exc:
+            if exc.errno not in _LINK_UNSUPPORTED:
+                raise
+            data = src.read_bytes()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(tmp, dst)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    fst = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
+
+
+def _read_holder(path: Path) -> LockInfo | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    if not text.strip():
+        return None
+    try:
+        # raw_decode: a longer old record may still trail the new one for an instant.
+        data, _ = json.JSONDecoder().raw_decode(text)
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            return None
+        return LockInfo.from_json(data)
+    except (ValueError, TypeError):
+        return None
+
+
+def _unknown_holder() -> LockInfo:
+    return LockInfo(id="unknown", operation="unknown", user="unknown", host="unknown", pid=0,
+                    created_at="unknown")
+
+
+def _locked_error(env: str, holder: LockInfo | None, timeout: float) -> StateLockedError:
+    who = holder.describe() if holder is not None else "a process that left no holder record"
+    waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
+    lock_id = holder.id if holder is not None else "ID"
+    return StateLockedError(
+        f"state for {env!r} is locked{waited}: {who}",
+        hint=f"wait for it to finish, or retry with --lock-timeout 5m to wait; if that process "
+        f"is gone, `stackform force-unlock {lock_id}`",
+    )
+
+
+def _held_error(env: str, holder: LockInfo) -> StateLockedError:
+    here = holder.host == _hostname()
+    if here and _pid_alive(holder.pid):
+        why = f"process {holder.pid} on this host is alive and still holds it"
+    else:
+        why = "a live process still holds it"
+    return StateLockedError(
+        f"refusing to force-unlock {env!r}: {why} ({holder.describe()})",
+        hint="force-unlock is for a lock left by a process that is gone; wait for this one "
+        "or stop it",
+    )
+
+
+def _plausible(holder: LockInfo) -> bool:
+    """False for a record of a process that is known to be gone."""
+    return holder.host != _hostname() or _pid_alive(holder.pid)
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+

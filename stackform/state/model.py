@@ -1,0 +1,143 @@
+"""The state document of one environment."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from stackform import __version__
+from stackform.errors import CorruptStateError
+from stackform.resource import ResourceState
+
+STATE_VERSION = 1
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class GitInfo:
+    """Where an apply came from: who, which commit, on which branch, with local edits or not."""
+
+    commit: str | None = None
+    branch: str | None = None
+    dirty: bool | None = None
+    user: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"commit": self.commit, "branch": self.branch, "dirty": self.dirty,
+                "user": self.user}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> GitInfo:
+        data = data or {}
+        return cls(data.get("commit"), data.get("branch"), data.get("dirty"), data.get("user"))
+
+
+@dataclass(frozen=True)
+class State:
+    """One environment's recorded state. Immutable: every change makes a new value."""
+
+    env: str
+    lineage: str
+    serial: int = 0
+    stack: str = ""
+    tool_version: str = __version__
+    updated_at: str = field(default_factory=utc_now)
+    git: GitInfo = field(default_factory=GitInfo)
+    resources: Mapping[str, ResourceState] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, env: str, stack: str, lineage: str | None = None) -> State:
+        return cls(env=env, lineage=lineage or str(uuid.uuid4()), serial=0, stack=stack)
+
+    def with_resource(self, resource: ResourceState) -> State:
+        resources = dict(self.resources)
+        resources[resource.address] = resource
+        return replace(self, resources=resources)
+
+    def without_resource(self, address: str) -> State:
+        resources = dict(self.resources)
+        resources.pop(address, None)
+        return replace(self, resources=resources)
+
+    def next(self, git: GitInfo | None = None) -> State:
+        """The version to write next: serial + 1, stamped with this tool and time."""
+        return replace(
+            self,
+            serial=self.serial + 1,
+            tool_version=__version__,
+            updated_at=utc_now(),
+            git=git if git is not None else self.git,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "env": self.env,
+            "stack": self.stack,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "tool_version": self.tool_version,
+            "updated_at": self.updated_at,
+            "git": self.git.to_json(),
+            "resources": {a: r.to_json() for a, r in sorted(self.resources.items())},
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = "state") -> State:
+        if not isinstance(data, dict):
+            raise CorruptStateError(f"{source} is not a JSON object")
+        version = data.get("version")
+        if version != STATE_VERSION:
+            raise CorruptStateError(
+                f"{source} has state format version {version!r}; this stackform reads "
+                f"version {STATE_VERSION}",
+                hint="upgrade stackform, or restore the backup if the file was edited by hand",
+            )
+        try:
+            lineage = data["lineage"]
+            serial = data["serial"]
+            if not isinstance(lineage, str) or not lineage:
+                raise ValueError("lineage must be a non-empty string")
+            if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
+                raise ValueError("serial must be a non-negative integer")
+            raw = data.get("resources") or {}
+            if not isinstance(raw, dict):
+                raise ValueError("resources must be an object")
+            resources = {a: ResourceState.from_json(a, r) for a, r in raw.items()}
+            return cls(
+                env=str(data.get("env", "")),
+                lineage=lineage,
+                serial=serial,
+                stack=str(data.get("stack", "")),
+                tool_version=str(data.get("tool_version", "")),
+                updated_at=str(data.get("updated_at", "")),
+                git=GitInfo.from_json(data.get("git")),
+                resources=resources,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CorruptStateError(
+                f"{source} is not a valid state document: {exc}",
+                hint="restore the previous version (the .backup file beside it) or "
+                "`stackform state push` a good copy",
+            ) from exc
+
+    @classmethod
+    def loads(cls, text: str | bytes, source: str = "state") -> State:
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CorruptStateError(
+                f"{source} is not valid JSON ({exc})",
+                hint="restore the previous version (the .backup file beside it)",
+            ) from exc
+        return cls.from_json(data, source)

@@ -1,0 +1,244 @@
+"""Plan building and applying on an in-process provider and the real local backend."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from stackform.apply import apply_plan
+from stackform.errors import StalePlanError
+from stackform.graph import build_graph, resource_dependencies
+from stackform.plan.builder import PlanOptions, build_plan
+from stackform.plan.model import Action
+from stackform.plan.render_json import plan_to_json
+from stackform.plan.render_text import render_plan
+from stackform.plan.saved import check_fresh, load_plan, save_plan
+from stackform.registry import Registry
+from stackform.state.local import LocalBackend
+from stackform.state.model import GitInfo
+from tests.fakes import MemoryProvider, stack_of, thing
+
+
+@pytest.fixture(autouse=True)
+def _world() -> None:
+    MemoryProvider.reset()
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry(extra={"things": MemoryProvider})
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> LocalBackend:
+    return LocalBackend(tmp_path / ".stackform" / "state")
+
+
+def plan_and_apply(stack, backend, registry, options=PlanOptions(), parallelism=4):
+    state = backend.read(stack.env)
+    deps = resource_dependencies(build_graph(stack))
+    plan = build_plan(stack, state, registry, deps, options)
+    check_fresh(plan, stack, state)
+    result = apply_plan(plan, stack, state, backend, registry, git=GitInfo(user="t"),
+                        parallelism=parallelism)
+    return plan, result
+
+
+def test_create_then_noop_then_update_and_replace(tmp_path, backend, registry):
+    stack = stack_of([thing("a", value="1"), thing("b", value="x", depends_on=("things.a",))],
+                     tmp_path)
+    plan, result = plan_and_apply(stack, backend, registry)
+    assert [c.action for c in plan.changes] == [Action.CREATE, Action.CREATE]
+    assert plan.summary() == "2 to add, 0 to change, 0 to replace, 0 to destroy."
+    assert result.ok
+    # a is created before b, which depends on it
+    creates = [a for op, a in MemoryProvider.calls if op == "create"]
+    assert creates == ["things.a", "things.b"]
+    state = backend.read("dev")
+    assert state is not None and set(state.resources) == {"things.a", "things.b"}
+    assert state.resources["things.b"].dependencies == ("things.a",)
+
+    plan2, _ = plan_and_apply(stack, backend, registry)
+    assert not plan2.has_changes
+
+    stack3 = stack_of([thing("a", value="2"), thing("b", value="x", size=2,
+                                                    depends_on=("things.a",))], tmp_path)
+    plan3, result3 = plan_and_apply(stack3, backend, registry)
+    actions = {c.address: c.action for c in plan3.changes}
+    assert actions == {"things.a": Action.UPDATE, "things.b": Action.REPLACE}
+    assert plan3.change("things.b").reason == "size cannot change in place"
+    assert result3.ok
+
+
+def test_removed_block_is_deleted_dependents_first(tmp_path, backend, registry):
+    stack = stack_of([thing("a"), thing("b", depends_on=("things.a",)),
+                      thing("c", depends_on=("things.b",))], tmp_path)
+    plan_and_apply(stack, backend, registry)
+    MemoryProvider.calls.clear()
+    plan, _ = plan_and_apply(stack_of([], tmp_path), backend, registry)
+    assert {c.action for c in plan.changes} == {Action.DELETE}
+    deletes = [a for op, a in MemoryProvider.calls if op == "delete"]
+    assert deletes == ["things.c", "things.b", "things.a"]
+    assert backend.read("dev").resources == {}
+
+
+def test_drift_is_seen_and_repaired(tmp_path, backend, registry):
+    stack = stack_of([thing("a", value="good")], tmp_path)
+    plan_and_apply(stack, backend, registry)
+    MemoryProvider.world["things.a"]["value"] = "edited by hand"
+    plan, _ = plan_and_apply(stack, backend, registry)
+    assert [d.address for d in plan.drift] == ["things.a"]
+    assert plan.change("things.a").action is Action.UPDATE
+    assert MemoryProvider.world["things.a"]["value"] == "good"
+    del MemoryProvider.world["things.a"]
+    plan, _ = plan_and_apply(stack, backend, registry)
+    assert plan.change("things.a").action is Action.CREATE
+    assert plan.change("things.a").reason == "gone outside stackform"
+
+
+def test_refresh_false_trusts_state(tmp_path, backend, registry):
+    stack = stack_of([thing("a", value="good")], tmp_path)
+    plan_and_apply(stack, backend, registry)
+    MemoryProvider.world["things.a"]["value"] = "edited"
+    MemoryProvider.calls.clear()
+    state = backend.read("dev")
+    plan = build_plan(stack, state, registry, {}, PlanOptions(refresh=False))
+    assert not plan.has_changes
+    assert not [c for c in MemoryProvider.calls if c[0] == "read"]
+
+
+def test_refresh_only_records_drift_and_changes_nothing(tmp_path, backend, registry):
+    stack = stack_of([thing("a", value="good")], tmp_path)
+    plan_and_apply(stack, backend, registry)
+    MemoryProvider.world["things.a"]["value"] = "edited"
+    plan, _ = plan_and_apply(stack, backend, registry, PlanOptions(mode="refresh-only"))
+    assert plan.has_changes and not plan.actionable
+    assert MemoryProvider.world["things.a"]["value"] == "edited"
+    assert backend.read("dev").resources["things.a"].attributes["value"] == "edited"
+
+
+def test_failure_skips_dependents_only(tmp_path, backend, registry):
+    stack = stack_of([
+        thing("bad", fail=True),
+        thing("child", depends_on=("things.bad",)),
+        thing("grandchild", depends_on=("things.child",)),
+        thing("independent"),
+    ], tmp_path)
+    _, result = plan_and_apply(stack, backend, registry)
+    status = {o.address: o.status for o in result.outcomes}
+    assert status == {"things.bad": "failed", "things.child": "skipped",
+                      "things.grandchild": "skipped", "things.independent": "done"}
+    assert set(backend.read("dev").resources) == {"things.independent"}
+    assert not result.ok
+
+
+def test_parallelism_is_bounded(tmp_path, backend, registry):
+    active = 0
+    peak = 0
+    guard = threading.Lock()
+    original = MemoryProvider.create
+
+    def counting(self, ctx, desired):
+        nonlocal active, peak
+        with guard:
+            active += 1
+            peak = max(peak, active)
+        try:
+            return original(self, ctx, desired)
+        finally:
+            with guard:
+                active -= 1
+
+    MemoryProvider.create = counting  # type: ignore[method-assign]
+    try:
+        stack = stack_of([thing(f"t{i}", sleep=0.05) for i in range(12)], tmp_path)
+        _, result = plan_and_apply(stack, backend, registry, parallelism=3)
+    finally:
+        MemoryProvider.create = original  # type: ignore[method-assign]
+    assert result.ok
+    assert peak == 3
+
+
+def test_target_limits_to_target_and_its_dependencies(tmp_path, backend, registry):
+    stack = stack_of([thing("a"), thing("b", depends_on=("things.a",)), thing("c")], tmp_path)
+    plan, _ = plan_and_apply(stack, backend, registry, PlanOptions(targets=("things.b",)))
+    assert {c.address for c in plan.changes} == {"things.a", "things.b"}
+    assert set(backend.read("dev").resources) == {"things.a", "things.b"}
+
+
+def test_replace_option_forces_replacement(tmp_path, backend, registry):
+    stack = stack_of([thing("a")], tmp_path)
+    plan_and_apply(stack, backend, registry)
+    plan, _ = plan_and_apply(stack, backend, registry, PlanOptions(replace=("things.a",)))
+    assert plan.change("things.a").action is Action.REPLACE
+
+
+def test_destroy_mode_deletes_everything(tmp_path, backend, registry):
+    stack = stack_of([thing("a"), thing("b", depends_on=("things.a",))], tmp_path)
+    plan_and_apply(stack, backend, registry)
+    plan, result = plan_and_apply(stack, backend, registry, PlanOptions(mode="destroy"))
+    assert plan.summary() == "0 to add, 0 to change, 0 to replace, 2 to destroy."
+    assert result.ok and backend.read("dev").resources == {}
+    assert MemoryProvider.world == {}
+
+
+def test_sensitive_values_are_masked_everywhere(tmp_path, backend, registry):
+    secret = "hunter2-very-secret"
+    stack = stack_of([thing("a", password=secret, sensitive=frozenset({("password",)}))],
+                     tmp_path)
+    plan, _ = plan_and_apply(stack, backend, registry)
+    text = render_plan(plan)
+    assert "(sensitive)" in text and secret not in text
+    as_json = json.dumps(plan_to_json(plan))
+    assert secret not in as_json
+    assert plan_to_json(plan)["resource_changes"][0]["change"]["after_sensitive"] == {
+        "password": True}
+    save_plan(plan, tmp_path / "p.sfplan")
+    assert secret not in (tmp_path / "p.sfplan").read_text()
+    state_text = (tmp_path / ".stackform" / "state" / "dev.json").read_text()
+    assert secret not in state_text
+    # a changed secret shows as a change without revealing either value
+    stack2 = stack_of([thing("a", password="other", sensitive=frozenset({("password",)}))],
+                      tmp_path)
+    plan2 = build_plan(stack2, backend.read("dev"), registry, {}, PlanOptions())
+    change = plan2.change("things.a")
+    assert change.action is Action.UPDATE
+    assert change.changes[0].path == "password" and change.changes[0].sensitive
+
+
+def test_saved_plan_round_trips_and_refuses_stale(tmp_path, backend, registry):
+    stack = stack_of([thing("a", value="1")], tmp_path)
+    plan = build_plan(stack, None, registry, {}, PlanOptions())
+    save_plan(plan, tmp_path / "p.sfplan")
+    loaded = load_plan(tmp_path / "p.sfplan")
+    assert loaded == plan
+    check_fresh(loaded, stack, None)
+    # the stack changed
+    with pytest.raises(StalePlanError, match="stack file"):
+        check_fresh(loaded, stack_of([thing("a", value="2")], tmp_path), None)
+    # state moved since
+    plan_and_apply(stack, backend, registry)
+    with pytest.raises(StalePlanError, match="had no state"):
+        check_fresh(loaded, stack, backend.read("dev"))
+    plan2 = build_plan(stack_of([thing("a", value="3")], tmp_path), backend.read("dev"),
+                       registry, {}, PlanOptions())
+    plan_and_apply(stack_of([thing("a", value="4")], tmp_path), backend, registry)
+    with pytest.raises(StalePlanError, match="serial"):
+        check_fresh(plan2, stack_of([thing("a", value="3")], tmp_path), backend.read("dev"))
+
+
+def test_interrupt_lets_running_work_finish_and_saves(tmp_path, backend, registry):
+    cancel = threading.Event()
+    stack = stack_of([thing(f"t{i}", sleep=0.2) for i in range(6)], tmp_path)
+    plan = build_plan(stack, None, registry, {}, PlanOptions())
+    timer = threading.Timer(0.1, cancel.set)
+    timer.start()
+    result = apply_plan(plan, stack, None, backend, registry, git=GitInfo(), parallelism=2,
+                        cancel=cancel)
+    statuses = [o.status for o in result.outcomes]
+    assert result.interrupted
+    assert statuses.count("done") == 2 and statuses.count("not started") == 4
+    assert len(backend.read("dev").resources) == 2
