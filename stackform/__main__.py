@@ -1,5 +1,5 @@
 """Allow ``python -m stackform``."""
 
-from stackform.cli.main import run
+from stackform.cli import run
 
 run()

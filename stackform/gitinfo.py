@@ -15,8 +15,12 @@ from stackform.state.model import GitInfo
 
 
 @lru_cache(maxsize=8)
-def git_info(directory: Path) -> GitInfo:
-    """Commit, branch and dirtiness of the repository holding ``directory``; empty outside git."""
+def git_info(directory: Path, check_dirty: bool = True) -> GitInfo:
+    """Commit, branch and dirtiness of the repository holding ``directory``; empty outside git.
+
+    Checking for local edits runs ``git status``; a plan, which only reports the commit,
+    skips it (``dirty`` is then ``None``).
+    """
     user = developer_name(directory)
     try:
         import git
@@ -31,7 +35,7 @@ def git_info(directory: Path) -> GitInfo:
     except ValueError:  # no commit yet
         commit = None
     branch = None if repo.head.is_detached else repo.active_branch.name
-    dirty = repo.is_dirty(untracked_files=True)
+    dirty = repo.is_dirty(untracked_files=True) if check_dirty else None
     return GitInfo(commit=commit, branch=branch, dirty=dirty, user=user)
 
 

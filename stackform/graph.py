@@ -3,8 +3,8 @@
 Nodes are resource addresses and pipelines (``pipelines.daily``). An edge ``u -> v`` means *v
 depends on u*, so a topological order is an apply order. Edges come from explicit
 ``depends_on``, from pipeline steps (a pipeline depends on the resources it runs) and from
-orchestrators to the pipelines they schedule. networkx is imported here only, when a graph is
-built.
+orchestrators to the pipelines they schedule. ``stack_edges`` is the one place that knows them;
+networkx is imported only when a full graph is built for analysis or rendering.
 """
 
 from __future__ import annotations
@@ -21,8 +21,30 @@ if TYPE_CHECKING:
 ORCHESTRATOR_KIND = "orchestrators"
 
 
+Edge = tuple[str, str, str]
+"""``(dependency, dependent, why)``."""
+
+
+def stack_edges(stack: ResolvedStack) -> list[Edge]:
+    """Every dependency edge the stack declares or implies."""
+    edges: list[Edge] = []
+    for pipeline in stack.pipelines.values():
+        edges.extend((step.address, pipeline.address, "step") for step in pipeline.steps)
+        edges.extend((dep, pipeline.address, "depends_on") for dep in pipeline.depends_on)
+    for address, resource in stack.resources.items():
+        edges.extend((dep, address, "depends_on") for dep in resource.depends_on)
+    scheduled = [p.address for p in stack.pipelines.values() if p.schedule]
+    for address, resource in stack.resources.items():
+        if resource.kind == ORCHESTRATOR_KIND:
+            edges.extend((p, address, "schedules") for p in scheduled)
+    return edges
+
+
 def build_graph(stack: ResolvedStack) -> nx.DiGraph:
-    """The full graph (resources and pipelines); raises :class:`GraphError` on a cycle."""
+    """The full graph (resources and pipelines) for analysis and rendering.
+
+    Raises :class:`GraphError` on a cycle.
+    """
     import networkx as nx
 
     graph = nx.DiGraph()
@@ -31,53 +53,55 @@ def build_graph(stack: ResolvedStack) -> nx.DiGraph:
     for pipeline in stack.pipelines.values():
         graph.add_node(pipeline.address, kind="pipelines", pipeline=True,
                        schedule=pipeline.schedule)
-        for step in pipeline.steps:
-            graph.add_edge(step.address, pipeline.address, why="step")
-        for dep in pipeline.depends_on:
-            graph.add_edge(dep, pipeline.address, why="depends_on")
-    for address, resource in stack.resources.items():
-        for dep in resource.depends_on:
-            graph.add_edge(dep, address, why="depends_on")
-    scheduled = [p.address for p in stack.pipelines.values() if p.schedule]
-    for address, resource in stack.resources.items():
-        if resource.kind == ORCHESTRATOR_KIND:
-            for pipeline_address in scheduled:
-                graph.add_edge(pipeline_address, address, why="schedules")
-    check_acyclic(graph)
-    return graph
-
-
-def check_acyclic(graph: nx.DiGraph) -> None:
-    import networkx as nx
-
+    for dependency, dependent, why in stack_edges(stack):
+        graph.add_edge(dependency, dependent, why=why)
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:
-        return
-    path = [u for u, _v in cycle] + [cycle[0][0]]
-    raise GraphError(
+        return graph
+    raise _cycle_error([u for u, _v in cycle])
+
+
+def _cycle_error(nodes: list[str]) -> GraphError:
+    path = [*nodes, nodes[0]]
+    return GraphError(
         "dependency cycle: " + " -> ".join(path),
         hint="remove one of these dependencies (depends_on, a pipeline step, or a schedule)",
     )
 
 
-def resource_dependencies(graph: nx.DiGraph) -> dict[str, tuple[str, ...]]:
-    """For each resource, the resources it directly depends on, seeing through pipelines."""
-    pipelines = {n for n, data in graph.nodes(data=True) if data.get("pipeline")}
+def resource_dependencies(stack: ResolvedStack) -> dict[str, tuple[str, ...]]:
+    """For each resource, the resources it directly depends on, seeing through pipelines.
+
+    This is what plan and apply need on every run, so it uses the standard library's graphlib
+    rather than importing networkx (half a second of start-up) just to order a few edges.
+    Raises :class:`GraphError` on a cycle.
+    """
+    from graphlib import CycleError, TopologicalSorter
+
+    preds: dict[str, set[str]] = {a: set() for a in stack.resources}
+    preds.update({p.address: set() for p in stack.pipelines.values()})
+    for dependency, dependent, _why in stack_edges(stack):
+        preds.setdefault(dependent, set()).add(dependency)
+    try:
+        TopologicalSorter(preds).prepare()
+    except CycleError as exc:
+        cycle: list[str] = list(exc.args[1])[:-1]
+        # graphlib lists the cycle from the dependent side; print it as "a needs b".
+        raise _cycle_error(list(reversed(cycle))) from None
+    pipelines = {p.address for p in stack.pipelines.values()}
     deps: dict[str, tuple[str, ...]] = {}
-    for node in graph.nodes:
-        if node in pipelines:
-            continue
+    for node in stack.resources:
         found: set[str] = set()
-        stack = list(graph.predecessors(node))
+        todo = list(preds.get(node, ()))
         seen: set[str] = set()
-        while stack:
-            pred = stack.pop()
+        while todo:
+            pred = todo.pop()
             if pred in seen:
                 continue
             seen.add(pred)
             if pred in pipelines:
-                stack.extend(graph.predecessors(pred))
+                todo.extend(preds.get(pred, ()))
             else:
                 found.add(pred)
         deps[node] = tuple(sorted(found))

@@ -11,17 +11,17 @@ STACK_TEMPLATE = '''\
 
 [stack]
 name = "{name}"
-requires = ">=0.1"               # stackform versions this file works with (PEP 440)
+requires = ">=0.1"  # stackform versions this file works with (PEP 440)
 
 [state]
-backend = "local"                # state lives in .stackform/state/<env>.json
+backend = "local"  # state lives in .stackform/state/<env>.json
 
-[vars]                           # defaults; each environment may override them
+[vars]  # defaults; each environment may override them
 greeting = "hello from ${{stack.env}}"
 
 [environments.dev]
-default = true                   # `--env` defaults to this one
-per_developer = false            # true: `--env dev` becomes dev-<you>, with its own state
+default = true  # `--env` defaults to this one
+per_developer = false  # true: `--env dev` becomes dev-<you>, with its own state
 
 [environments.prod]
 protected = true

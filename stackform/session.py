@@ -35,9 +35,9 @@ class Session:
 
     @cached_property
     def dependencies(self) -> dict[str, tuple[str, ...]]:
-        from stackform.graph import build_graph, resource_dependencies
+        from stackform.graph import resource_dependencies
 
-        return resource_dependencies(build_graph(self.stack))
+        return resource_dependencies(self.stack)
 
     @cached_property
     def backend(self) -> StateBackend:
@@ -58,8 +58,11 @@ class Session:
              state_read: bool = False) -> Plan:
         if not state_read:
             state = self.read_state()
+        from stackform.gitinfo import git_info
+
+        git = git_info(self.stack.dir, check_dirty=False)
         return build_plan(self.stack, state, self.registry, self.dependencies, options,
-                          log=self.log, git=self.git.to_json())
+                          log=self.log, git=git.to_json())
 
     def apply(
         self,

@@ -10,7 +10,7 @@ import pytest
 
 from stackform.apply import apply_plan
 from stackform.errors import StalePlanError
-from stackform.graph import build_graph, resource_dependencies
+from stackform.graph import resource_dependencies
 from stackform.plan.builder import PlanOptions, build_plan
 from stackform.plan.model import Action
 from stackform.plan.render_json import plan_to_json
@@ -39,7 +39,7 @@ def backend(tmp_path: Path) -> LocalBackend:
 
 def plan_and_apply(stack, backend, registry, options=PlanOptions(), parallelism=4):
     state = backend.read(stack.env)
-    deps = resource_dependencies(build_graph(stack))
+    deps = resource_dependencies(stack)
     plan = build_plan(stack, state, registry, deps, options)
     check_fresh(plan, stack, state)
     result = apply_plan(plan, stack, state, backend, registry, git=GitInfo(user="t"),

@@ -271,8 +271,13 @@ def test_writer_killed_mid_write_leaves_valid_state(
     fresh = LocalBackend(root)
     state = fresh.read(ENV)  # raises if the file were partial
     assert state is not None and state.lineage == first.lineage and state.serial >= 2
+    # The backup is the previous version, or the current one when the kill came between
+    # linking it and renaming the new file over it; either way whole and valid.
     backup = State.loads((root / f"{ENV}.json.backup").read_bytes())
-    assert backup.serial < state.serial
+    assert backup.serial in (state.serial - 1, state.serial)
+    versions = fresh.history(ENV)
+    assert [v.serial for v in versions[:2]] == [state.serial, state.serial - 1]
+    assert fresh.read_version(ENV, versions[1]).serial == state.serial - 1
     # and work goes on from there
     fresh.write(ENV, grow(state), state)
 
@@ -470,3 +475,20 @@ def test_factory_imports_no_heavy_modules() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_filesystem_failures_are_state_errors(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    backend = LocalBackend(not_a_folder)
+    with pytest.raises(StateError, match="could not write state") as err:
+        backend.write(ENV, make_state(), None)
+    assert err.value.hint
+    with pytest.raises(StateError, match="could not lock"), backend.lock(ENV, "apply"):
+        pass
+
+
+def test_errors_inside_the_locked_block_pass_through(backend: LocalBackend) -> None:
+    with pytest.raises(FileNotFoundError), backend.lock(ENV, "apply"):
+        raise FileNotFoundError("the caller's own")
+    assert backend.lock_info(ENV) is None

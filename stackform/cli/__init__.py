@@ -1,1 +1,20 @@
-"""The command line: thin commands that parse, call the core, and render through a console."""
+"""The command line: thin commands that parse, call the core, and render through a console.
+
+``run`` is the console script. It answers ``--version`` before importing the CLI framework, so
+the commonest probe of an installation costs only the interpreter's start-up.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def run() -> None:
+    if sys.argv[1:] in (["--version"], ["-V"]):
+        from stackform import __version__
+
+        sys.stdout.write(f"stackform {__version__}\n")
+        return
+    from stackform.cli.main import main_entry
+
+    main_entry()

@@ -37,7 +37,7 @@ def make_plan_options(refresh_only: bool, destroy: bool, refresh: bool,
 
 def validate_stack(g: Globals, env: str | None, every_env: bool) -> None:
     from stackform.config.resolve import resolve
-    from stackform.graph import build_graph
+    from stackform.graph import resource_dependencies
 
     session = g.session(env, strict_secrets=False)
     console = g.console()
@@ -48,7 +48,7 @@ def validate_stack(g: Globals, env: str | None, every_env: bool) -> None:
     for name in names:
         stack = session.stack if name == session.stack.environment.name else resolve(
             session.stack_file, name, session.registry, strict_secrets=False)
-        build_graph(stack)
+        resource_dependencies(stack)
         for warning in stack.warnings:
             console.warning(warning.format())
     n = len(session.stack.resources)

@@ -73,7 +73,7 @@ def _register() -> None:
 _register()
 
 
-def run() -> None:
+def main_entry() -> None:
     """Entry point: run the app, render any :class:`StackformError` once, set the exit code."""
     g = Globals.current()
     g.debug = bool(os.environ.get("STACKFORM_DEBUG")) or "--debug" in sys.argv[1:]
@@ -87,7 +87,8 @@ def run() -> None:
     except Exception as exc:
         from stackform.errors import ConfigError, StackformError
 
-        if g.debug:
+        if g.debug and not isinstance(exc, StackformError):
+            # An expected failure is fully told by its reason and hint; a traceback is for bugs.
             import traceback
 
             traceback.print_exc()

@@ -16,7 +16,15 @@ from tomlkit.container import Container
 from tomlkit.items import AoT, Comment, Table, Whitespace
 
 
+def _header_indent(first: list[bool]) -> str:
+    """A blank line before a table header, unless it starts the file, a blank line is already
+    there, or a comment sits right above it (that comment belongs to the table)."""
+    return "" if first[0] or first[1] else "\n"
+
+
 def _normalise(container: Container, first: list[bool]) -> None:
+    """``first`` is shared across the walk: [nothing emitted yet, the last line emitted was
+    blank or a comment]."""
     body = container.body
     while body and isinstance(body[-1][1], Whitespace):
         body.pop()
@@ -24,29 +32,32 @@ def _normalise(container: Container, first: list[bool]) -> None:
         if isinstance(item, Whitespace):
             # Blank lines inside a table: keep at most one.
             body[i] = (key, Whitespace("\n"))
+            first[1] = True
             continue
         if isinstance(item, Comment):
             item.trivia.indent = ""
             first[0] = False
+            first[1] = True
             continue
         if key is not None:
             key._original = key.as_string().strip()  # no public setter for the key's text
             key.sep = " = " if not isinstance(item, (Table, AoT)) else key.sep
         if isinstance(item, AoT):
             for table in item.body:
-                table.trivia.indent = "" if first[0] else "\n"
-                first[0] = False
+                table.trivia.indent = _header_indent(first)
+                first[0] = first[1] = False
                 _normalise(table.value, first)
             continue
         if isinstance(item, Table):
             if not item.is_super_table():
-                item.trivia.indent = "" if first[0] else "\n"
-                first[0] = False
+                item.trivia.indent = _header_indent(first)
+                first[0] = first[1] = False
             if item.trivia.comment:
-                item.trivia.comment_ws = " "
+                item.trivia.comment_ws = "  "
             _normalise(item.value, first)
             continue
         item.trivia.indent = ""
+        first[1] = False
         if item.trivia.comment:
             item.trivia.comment_ws = "  "
         first[0] = False
@@ -56,7 +67,7 @@ def format_toml(text: str) -> str:
     """The canonical form of a stack file's text (raises tomlkit's ParseError on bad TOML)."""
     doc = tomlkit.parse(text)
     before: Any = doc.unwrap()
-    _normalise(doc, [True])
+    _normalise(doc, [True, False])
     out = doc.as_string().strip("\n") + "\n"
     if tomlkit.parse(out).unwrap() != before:
         # Never change meaning: fall back to the original text.

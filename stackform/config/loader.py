@@ -5,15 +5,14 @@ shape of provider blocks, and raises every problem at once as one
 :class:`~stackform.errors.ConfigError`. Provider fields are validated later, per environment,
 after interpolation (:mod:`.resolve`), since ``${var.x}`` may only become an integer there.
 
-Parsing uses the standard library's ``tomllib``: it is about ten times faster than tomlkit on a
-large stack, and tomlkit keeps no positions either. Locations come from :class:`.SourceMap`,
-built only when a diagnostic needs one.
+Parsing uses tomlkit, the same library ``stackform fmt`` rewrites the file with, so both agree
+on what is valid. tomlkit keeps no positions of values: locations come from
+:class:`.SourceMap`, built only when a diagnostic needs one.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -109,20 +108,16 @@ def find_stack_file(directory: Path | None = None, file: Path | None = None) -> 
     return path
 
 
-_TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
-_TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
+_TOML_POS = re.compile(r"\s*at line (\d+) col (\d+)\s*$")
 
 
-def _toml_error(path: Path, text: str, error: tomllib.TOMLDecodeError) -> ConfigError:
+def _toml_error(path: Path, error: Exception) -> ConfigError:
     message = str(error)
-    line = getattr(error, "lineno", None)
-    column = getattr(error, "colno", None)
+    # tomlkit counts columns from 0; editors and our diagnostics from 1.
+    line = getattr(error, "line", None)
+    column = getattr(error, "col", None)
+    column = column + 1 if isinstance(column, int) else None
     if m := _TOML_POS.search(message):
-        line, column = int(m.group(1)), int(m.group(2))
-        message = message[: m.start()]
-    elif m := _TOML_END.search(message):
-        line = text.count("\n") + 1
-        column = len(text) - (text.rfind("\n") + 1) + 1
         message = message[: m.start()]
     diagnostic = Diagnostic(
         f"invalid TOML: {message[:1].lower()}{message[1:]}",
@@ -146,10 +141,13 @@ def load_stack_file(path: Path, registry: Registry) -> StackFile:
 
 def parse_stack_text(text: str, path: Path, registry: Registry) -> StackFile:
     """:func:`load_stack_file` on text already read (``path`` is used for locations)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _toml_error(path, text, exc) from None
+        data = tomlkit.parse(text).unwrap()
+    except (TOMLKitError, ValueError) as exc:
+        raise _toml_error(path, exc) from None
 
     sm: list[SourceMap] = []
 

@@ -98,19 +98,30 @@ class StateBackend(Protocol):
         """
 
     def lock_info(self, env: str) -> LockInfo | None:
-        """The current holder, if any."""
+        """The current holder, if any: a lock actually held, not the stale record of a holder
+        the backend knows is gone."""
 
     def force_unlock(self, env: str, lock_id: str) -> None:
-        """Remove a stale lock whose id is ``lock_id``; refuses a wrong id."""
+        """Remove a stale lock whose id is ``lock_id``.
+
+        Refuses (:class:`~stackform.errors.StateError`) a wrong id or an environment that is not
+        locked; a backend that can tell the holder is alive refuses that too.
+        """
 
     def environments(self) -> list[str]:
         """Every environment with stored state."""
 
     def history(self, env: str) -> list[StateVersion]:
-        """Kept versions, newest first (at least the previous one)."""
+        """Kept versions, newest first: the current one, then at least the previous one.
+
+        Versions of a deleted state stay listed (and readable) after :meth:`delete`.
+        """
 
     def read_version(self, env: str, version: StateVersion) -> State: ...
 
     def delete(self, env: str) -> None:
-        """Remove an environment's state (after it was destroyed)."""
+        """Remove an environment's state (after it was destroyed), keeping it in history.
+
+        Deleting an environment without state does nothing.
+        """
 

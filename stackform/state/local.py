@@ -37,7 +37,7 @@ from stackform.state.backend import LockInfo, StateVersion
 from stackform.state.model import State
 
 HISTORY_KEEP = 20
-"""Previous versions kept per environment (the current one and the backup come on top)."""
+"""Previous versions kept per environment in ``history/`` (the current one comes on top)."""
 
 _ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
 _HISTORY_NAME = re.compile(r"^(\d+)-([0-9A-Za-z-]{1,64})\.json$")
@@ -107,7 +107,7 @@ class LocalBackend:
 
     def read(self, env: str) -> State | None:
         path = self._state_path(env)
-        with self._mutex:
+        with self._mutex, _os_errors("read state", path):
             return self._load(env, path)
 
     def _load(self, env: str, path: Path) -> State | None:
@@ -135,7 +135,7 @@ class LocalBackend:
 
     def write(self, env: str, state: State, prior: State | None) -> None:
         path = self._state_path(env)
-        with self._mutex, self._write_lock():
+        with self._mutex, _os_errors("write state", path), self._write_lock():
             stored = self._load(env, path)
             _check_swap(env, stored, state, prior)
             self._sweep_temps(env)
@@ -226,7 +226,7 @@ class LocalBackend:
 
     def delete(self, env: str) -> None:
         path = self._state_path(env)
-        with self._mutex, self._write_lock():
+        with self._mutex, _os_errors("delete state", path), self._write_lock():
             # A corrupt document is not moved over the backup: that may be the only good copy.
             stored = self._load(env, path)
             if stored is None:
@@ -243,6 +243,8 @@ class LocalBackend:
             names = os.listdir(self.root)
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise _os_error("list", self.root, exc) from exc
         return sorted(n[: -len(".json")] for n in names
                       if n.endswith(".json") and _ENV_NAME.match(n[: -len(".json")]))
 
@@ -270,8 +272,9 @@ class LocalBackend:
             raise StateError(f"{version.ref!r} is not a state version of the local backend")
         path = self._history_dir(env) / version.ref
         try:
-            state = State.loads(path.read_bytes(), source=f"state version {path}")
+            data = path.read_bytes()
         except FileNotFoundError:
+            # The current version is not in the history folder until the next write.
             current = self.read(env)
             if current is None or (current.serial, current.lineage) != (version.serial,
                                                                         version.lineage):
@@ -282,6 +285,9 @@ class LocalBackend:
                     "list them again",
                 ) from None
             return current
+        except OSError as exc:
+            raise _os_error("read", path, exc) from exc
+        state = State.loads(data, source=f"state version {path}")
         if (state.serial, state.lineage) != (version.serial, version.lineage):
             raise CorruptStateError(
                 f"state version {path} holds serial {state.serial} of lineage {state.lineage}, "
@@ -295,23 +301,24 @@ class LocalBackend:
     @contextmanager
     def lock(self, env: str, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
         path = self._lock_path(env)
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = LockInfo(operation=operation)
-        fd = self._acquire(env, path, timeout)
-        try:
-            data = info.dumps().encode()
-            # Write then truncate, so a reader sees the old (empty) or the new record, and
-            # never an empty file in between once it was written.
-            os.pwrite(fd, data, 0)
-            os.ftruncate(fd, len(data))
-            yield info
-        finally:
+        with _os_errors("lock", path):
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = self._acquire(env, path, timeout)
             try:
-                # Clear the record before unlocking, or it could wipe the next holder's.
-                os.ftruncate(fd, 0)
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
+                data = info.dumps().encode()
+                # Write then truncate, so a reader sees the old (empty) or the new record, and
+                # never an empty file in between once it was written.
+                os.pwrite(fd, data, 0)
+                os.ftruncate(fd, len(data))
+            except BaseException:
+                _release(fd)
+                raise
+        try:
+            yield info  # errors of the caller's block pass through untouched
+        finally:
+            with _os_errors("unlock", path):
+                _release(fd)
 
     def _acquire(self, env: str, path: Path, timeout: float) -> int:
         start = time.monotonic()
@@ -344,15 +351,16 @@ class LocalBackend:
 
     def lock_info(self, env: str) -> LockInfo | None:
         path = self._lock_path(env)
-        if not self._flock_held(path):
-            return None
-        # The holder writes its record right after taking the flock; give it a moment.
-        deadline = time.monotonic() + _LOCK_GRACE
-        while True:
-            holder = _read_holder(path)
-            if holder is not None or time.monotonic() >= deadline:
-                return holder if holder is not None else _unknown_holder()
-            time.sleep(0.01)
+        with _os_errors("read the lock", path):
+            if not self._flock_held(path):
+                return None
+            # The holder writes its record right after taking the flock; give it a moment.
+            deadline = time.monotonic() + _LOCK_GRACE
+            while True:
+                holder = _read_holder(path)
+                if holder is not None or time.monotonic() >= deadline:
+                    return holder if holder is not None else _unknown_holder()
+                time.sleep(0.01)
 
     def recorded_lock(self, env: str) -> LockInfo | None:
         """The holder record in the lock file, whether or not its flock is still held.
@@ -378,34 +386,61 @@ class LocalBackend:
 
     def force_unlock(self, env: str, lock_id: str) -> None:
         path = self._lock_path(env)
-        recorded = _read_holder(path)
-        if recorded is None:
-            raise StateError(
-                f"environment {env!r} has no lock to remove",
-                hint="nothing to do; check the id with `stackform state lock-info`",
-            )
-        if recorded.id != lock_id:
-            raise StateError(
-                f"lock id {lock_id!r} does not match the lock of {env!r}: {recorded.describe()}",
-                hint="pass the id of the lock you mean to remove",
-            )
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-        try:
+        with _os_errors("unlock", path):
+            recorded = _read_holder(path)
+            if recorded is None:
+                raise StateError(
+                    f"environment {env!r} has no lock to remove",
+                    hint="nothing to do: the environment is not locked",
+                )
+            if recorded.id != lock_id:
+                raise StateError(
+                    f"lock id {lock_id!r} does not match the lock of {env!r}: "
+                    f"{recorded.describe()}",
+                    hint="pass the id of the lock you mean to remove",
+                )
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise _held_error(env, recorded) from None
-            try:
-                # Between reading and locking the lock may have changed hands.
-                if _read_holder(path) == recorded:
-                    os.ftruncate(fd, 0)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise _held_error(env, recorded) from None
+                try:
+                    # Between reading and locking the lock may have changed hands.
+                    if _read_holder(path) == recorded:
+                        os.ftruncate(fd, 0)
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+                os.close(fd)
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _release(fd: int) -> None:
+    try:
+        # Clear the record before unlocking, or it could wipe the next holder's.
+        os.ftruncate(fd, 0)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+@contextmanager
+def _os_errors(action: str, path: Path) -> Iterator[None]:
+    """Turn a filesystem failure (permissions, a full disk) into an error a user can act on."""
+    try:
+        yield
+    except OSError as exc:
+        raise _os_error(action, path, exc) from exc
+
+
+def _os_error(action: str, path: Path, exc: OSError) -> StateError:
+    return StateError(
+        f"could not {action} {path}: {exc.strerror or exc}",
+        hint=f"check that {path.parent} is a folder you can write to, on a disk with room",
+    )
 
 
 def _check_swap(env: str, stored: State | None, state: State, prior: State | None) -> None:

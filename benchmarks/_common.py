@@ -1,0 +1,41 @@
+"""Helpers shared by the benchmark scripts: timing commands and printing comparisons."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def stackform_command() -> list[str]:
+    """The installed console script next to this interpreter, else ``python -m stackform``."""
+    script = Path(sys.executable).parent / "stackform"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("stackform")
+    return [found] if found else [sys.executable, "-m", "stackform"]
+
+
+def time_command(cmd: list[str], runs: int, cwd: Path | None = None,
+                 expect: tuple[int, ...] = (0,)) -> list[float]:
+    """Wall-clock seconds of each run (output discarded); fails loudly on an unexpected exit."""
+    # Measure as an installed tool runs: with bytecode caches (a dev shell may disable them).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["NO_COLOR"] = "1"
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        times.append(time.perf_counter() - start)
+        if proc.returncode not in expect:
+            raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return times
+
+
+def median_ms(times: list[float]) -> float:
+    return statistics.median(times) * 1000
