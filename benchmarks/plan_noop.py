@@ -43,9 +43,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
             d = Path(tmp)
             write_stack(d, size)
-            time_command(sf + ["apply", "--auto-approve", "--parallelism", "8"], 1, cwd=d)
+            time_command([*sf, "apply", "--auto-approve", "--parallelism", "8"], 1, cwd=d)
             runs = 5 if size <= 1000 else 3
-            plan = median_ms(time_command(sf + ["plan", "--detailed-exitcode"], runs, cwd=d))
+            plan = median_ms(time_command([*sf, "plan", "--detailed-exitcode"], runs, cwd=d))
             base = median_ms(time_command([sys.executable, "-c", BASELINE], runs, cwd=d))
             print(f"{size:>10}{plan:>10.0f}{base:>13.0f}{plan / base:>7.1f}x"
                   f"{plan / size:>9.2f}")

@@ -15,7 +15,7 @@ def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     sf = stackform_command()
     # Warm the file cache and .pyc files so every variant is measured warm.
-    time_command(sf + ["--help"], 2)
+    time_command([*sf, "--help"], 2)
     baseline = median_ms(time_command([sys.executable, "-c", "pass"], runs))
     print(f"{'command':<28}{'median ms':>10}{'vs python -c pass':>20}")
     print(f"{'python -c pass':<28}{baseline:>10.1f}{1.0:>19.2f}x")

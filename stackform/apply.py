@@ -203,6 +203,7 @@ def apply_plan(
     skipped: dict[str, str] = {}
     running: dict[Future[None], tuple[str, float]] = {}
     interrupted = False
+    state_failed = False
 
     def finish(event: ApplyEvent) -> None:
         outcomes[event.address] = event
@@ -245,6 +246,7 @@ def apply_plan(
                                    else f"{type(error).__name__}: {error}")
                         finish(ApplyEvent(address, change.action, "failed", message, seconds))
                         if isinstance(error, StateError):
+                            state_failed = True
                             cancel.set()  # state cannot be recorded: stop starting work
                         for dependent in _dependents(graph, address):
                             skipped.setdefault(dependent, address)
@@ -260,7 +262,7 @@ def apply_plan(
                 finish(ApplyEvent(address, change.action, "done" if error is None else "failed",
                                   None if error is None else str(error),
                                   time.monotonic() - started))
-    interrupted = interrupted or cancel.is_set()
+    interrupted = interrupted or (cancel.is_set() and not state_failed)
     for address, change in changes.items():
         if address not in outcomes:
             finish(ApplyEvent(address, change.action,

@@ -153,7 +153,9 @@ class RichConsole:
 
     def line(self, text: str = "", level: Level | None = None) -> None:
         target = self._err if level in ("warning", "error") else self._out
-        target.print(text, style=self._STYLES.get(level or "info") or None, markup=False)
+        # soft_wrap: never insert line breaks, so JSON and long paths stay intact.
+        target.print(text, style=self._STYLES.get(level or "info") or None, markup=False,
+                     soft_wrap=True)
 
     def markup(self, text: str) -> None:
         self._out.print(text)

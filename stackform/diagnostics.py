@@ -28,7 +28,15 @@ class Location:
     column: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        return f"{_shown(self.file)}:{self.line}:{self.column}"
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it lies below it, as compilers print."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 @dataclass(frozen=True)

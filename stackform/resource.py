@@ -41,21 +41,28 @@ def is_fingerprint(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and SENSITIVE_KEY in value
 
 
+FINGERPRINT_ROUNDS = 20_000
+"""PBKDF2-HMAC-SHA256 rounds: a few milliseconds per distinct value here, and as many times
+more work for every guess of someone who reads state and tries to recover a weak secret."""
+
+
 @lru_cache(maxsize=4096)
 def _fingerprint(key: bytes, canonical: str) -> str:
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+    return hashlib.pbkdf2_hmac("sha256", canonical.encode(), key, FINGERPRINT_ROUNDS).hex()
 
 
 def fingerprinter(lineage: str) -> Fingerprinter:
-    """An HMAC-SHA256 fingerprint keyed by the state's lineage.
+    """A keyed, deliberately slow fingerprint of a sensitive value (PBKDF2-HMAC-SHA256).
 
-    The key differs per lineage, so the same secret fingerprints differently in two states and
-    fingerprints cannot be matched across environments. It shows *that* a value changed, not what
-    it is.
+    The key comes from the state's lineage, so the same secret fingerprints differently in two
+    states and fingerprints cannot be matched across environments or against precomputed
+    tables. It shows *that* a value changed, not what it is. The lineage is not itself secret:
+    someone who can read state can still test guesses, one slow fingerprint per guess, so a
+    strong secret is safe and a weak password is only slowed down. Keep state private.
     """
     import json
 
-    key = hashlib.sha256(f"stackform-fingerprint:{lineage}".encode()).digest()
+    key = hmac.new(b"stackform-fingerprint", lineage.encode(), hashlib.sha256).digest()
 
     def fingerprint(value: Any) -> dict[str, str]:
         canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)

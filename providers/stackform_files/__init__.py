@@ -37,7 +37,7 @@ Secrets
     A file whose ``content`` or ``vars`` contains a secret holds it in clear on disk: that is
     the user's explicit choice (a ``.env`` file for a tool that wants one). Such a file gets
     mode 0600 unless ``mode`` is set, and its ``sha256`` output (and any drift marker) is the
-    state's keyed fingerprint rather than a bare sha256, which could be brute-forced. ``path``
+    state's keyed fingerprint rather than a bare sha256, which is cheap to guess. ``path``
     and ``template`` may not contain secrets: they are shown in plans and needed to find the
     file again.
 

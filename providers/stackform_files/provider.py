@@ -50,13 +50,14 @@ class FilesProvider(BaseProvider):
         data = text.encode("utf-8")
         mode = effective_mode(cfg.mode, sensitive)
         atomic_write(target, data, int(mode, 8), create_dirs=cfg.create_dirs, shown=cfg.path)
-        ctx.log(f"wrote {cfg.path} ({len(data)} bytes, mode {mode})")
+        ctx.log(f"wrote {cfg.path} (mode {mode})")
         outputs: Outputs = {
             "sha256": _digest(ctx, data, sensitive),
-            "size": len(data),
             "abs_path": str(target.absolute()),
             "mode": mode,
         }
+        if not sensitive:  # the length of a secret is a hint about it
+            outputs["size"] = len(data)
         if template_sha256 is not None:
             outputs["template_sha256"] = template_sha256
         return outputs
@@ -172,7 +173,8 @@ def _has_fingerprint(value: Any) -> bool:
 def _digest(ctx: Context, data: bytes, sensitive: bool) -> Any:
     """sha256 of the bytes; for a file holding a secret, the state's keyed fingerprint of it.
 
-    A bare sha256 of a short secret can be brute-forced offline from state, a keyed HMAC cannot.
+    A bare sha256 of a short secret is cheap to guess offline from state; the state's slow, keyed
+    fingerprint makes every guess expensive (see stackform.resource.fingerprinter).
     """
     hexdigest = hashlib.sha256(data).hexdigest()
     return ctx.fingerprint(hexdigest) if sensitive else hexdigest

@@ -88,6 +88,9 @@ def apply(
     from stackform.cli.flows import make_plan_options, run_apply
 
     g = Globals.current()
+    if plan_file is not None and (target or replace or refresh_only or refresh != "true"):
+        raise typer.BadParameter("a saved plan is applied exactly as reviewed; --target, "
+                                 "--replace, --refresh and --refresh-only belong to `plan`")
     options = make_plan_options(refresh_only, False, parse_bool(refresh, "--refresh"),
                                 target, replace, parallelism)
     code = run_apply(g, env, options, plan_file, auto_approve, parse_duration(lock_timeout))

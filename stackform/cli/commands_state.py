@@ -108,7 +108,7 @@ def state_pull(env: EnvOption = None) -> None:
     state = session.read_state()
     if state is None:
         raise StackformError(f"environment {session.stack.env} has no state")
-    sys.stdout.write(state.dumps())
+    sys.stdout.write(state.pretty())
 
 
 @state_app.command("push")

@@ -73,7 +73,7 @@ def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
               out: Path | None, detailed_exitcode: bool) -> int:
     if fmt not in ("text", "json"):
         raise typer.BadParameter("expected text or json", param_hint="--format")
-    session = g.session(env)
+    session = g.session(env, strict_secrets=options.mode != "destroy")
     plan = session.plan(options)
     _warn_older_commit(g.console(), plan, session.stack.dir)
     render_plan(g.console(), plan, fmt)
@@ -120,13 +120,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path | None,
               auto_approve: bool, lock_timeout: float) -> int:
     console = g.console()
-    session = g.session(env)
-    operation = "destroy" if options.mode == "destroy" else "apply"
     saved = None
     if plan_file is not None:
         from stackform.plan.saved import load_plan
 
         saved = load_plan(plan_file)
+    mode = saved.mode if saved else options.mode
+    # Destroying works from recorded state: it must not need secrets the stack references.
+    session = g.session(env, strict_secrets=mode != "destroy")
+    operation = "destroy" if mode == "destroy" else "apply"
     backend = session.backend
     with backend.lock(session.stack.env, operation, lock_timeout):
         state = session.read_state()
@@ -152,6 +154,10 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
                 console.line("Cancelled: nothing was changed.")
                 return 1
         result = _apply_with_progress(console, session, plan, state, options.parallelism)
+    if plan.mode == "refresh-only":
+        console.line(f"State of {session.stack.env} updated with {len(plan.drift)} outside "
+                     f"change(s); nothing else was touched.", "success")
+        return 0
     return _report(console, result, operation, session.stack.env)
 
 

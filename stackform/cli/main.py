@@ -76,11 +76,24 @@ _register()
 def main_entry() -> None:
     """Entry point: run the app, render any :class:`StackformError` once, set the exit code."""
     g = Globals.current()
-    g.debug = bool(os.environ.get("STACKFORM_DEBUG")) or "--debug" in sys.argv[1:]
+    env_debug = os.environ.get("STACKFORM_DEBUG", "").strip().lower()
+    g.debug = env_debug not in ("", "0", "false", "no", "off") or "--debug" in sys.argv[1:]
     try:
-        app(prog_name="stackform")
+        code = app(prog_name="stackform", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except SystemExit:
         raise
+    except typer.Abort:
+        g.console().error("aborted")
+        sys.exit(1)
+    except typer.TyperException as exc:
+        # A usage error exits 1, never 2: to CI, 2 means "the plan has changes".
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            g.console().error(str(exc))
+        sys.exit(1)
     except KeyboardInterrupt:
         g.console().error("interrupted")
         sys.exit(130)

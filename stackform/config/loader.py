@@ -89,7 +89,8 @@ class StackFile:
 def find_stack_file(directory: Path | None = None, file: Path | None = None) -> Path:
     """The stack file to use: ``file`` if given (relative to ``directory``), else
     ``directory/stack.toml``; ``directory`` defaults to the current one."""
-    base = directory if directory is not None else Path.cwd()
+    # Absolute, so ${stack.dir} and the plan's digest do not depend on where we were started.
+    base = (directory if directory is not None else Path.cwd()).absolute()
     if file is not None:
         path = file if file.is_absolute() else base / file
         if not path.is_file():

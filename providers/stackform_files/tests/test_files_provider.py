@@ -394,7 +394,7 @@ def test_sensitive_content_defaults_to_0600_and_stays_out_of_outputs(
     assert mode_of(stack_dir / ".env") == 0o600
     assert outputs["mode"] == "0600"
     assert SECRET not in json.dumps(outputs)
-    # A bare sha256 of a short secret could be brute-forced from state; a keyed one cannot.
+    # A bare sha256 of a short secret is cheap to guess from state; the keyed, slow one is not.
     assert is_fingerprint(outputs["sha256"])
     assert any("0600" in n for n in files.plan_notes(ctx, None, desired))
 
