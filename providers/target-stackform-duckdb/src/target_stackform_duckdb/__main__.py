@@ -1,0 +1,3 @@
+from target_stackform_duckdb.target import main
+
+raise SystemExit(main())
