@@ -4,7 +4,6 @@ real local state backend, the ``files`` provider and the test-only ``sleepers`` 
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from pathlib import Path
@@ -15,7 +14,6 @@ from tests.cli_helpers import (
     Runner,
     actions,
     assert_clean_error,
-    finish,
     kill9,
     lock_path,
     lock_record,

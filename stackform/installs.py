@@ -1,0 +1,620 @@
+"""Isolated plugin installs with uv, in a content-addressed cache shared by every environment.
+
+Every provider that installs Python packages (Singer taps and targets, dbt adapters, Airflow)
+goes through :func:`ensure_venv`. One virtual environment exists per distinct
+:class:`InstallSpec` (Python version, requirement set, platform), under
+``<cache>/venvs/<key>``, so a second environment, stack or developer on the same machine that
+wants the same plugins installs nothing: the warm path is two ``stat`` calls and runs no uv.
+
+A build happens in ``venvs/<key>.tmp-<random>`` (``uv venv --relocatable``, then ``uv pip
+install``, or ``uv pip sync`` for a locked set), writes its marker file last and is renamed into
+place, so a reader never sees a half-built venv and a failed or killed build leaves nothing
+under the final name. An ``fcntl`` lock per key makes concurrent installs of the same key (two
+threads, two processes, two developers' CI jobs on one runner) wait for one another: one builds,
+the others reuse.
+
+uv is a Python dependency of stackform; its binary is found with ``uv.find_uv_bin()``, imported
+only when an install or a resolution actually runs. ``UV_*`` variables the user sets (index
+URL, offline mode, cache dir...) reach uv unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from stackform.errors import Interrupted, StackformError
+
+FORMAT = 1
+"""Bumped when the layout of a cached venv changes: old venvs are then simply not reused."""
+MARKER = "stackform-venv.json"
+"""Written last into a finished venv: its presence is what makes a venv complete."""
+REQUIREMENTS_FILE = "stackform-requirements.txt"
+
+Log = Callable[[str], None]
+
+
+def _no_log(_message: str) -> None:
+    return None
+
+
+class InstallError(StackformError):
+    """A plugin could not be installed or resolved; the reason carries uv's own message."""
+
+
+# -- specs ---------------------------------------------------------------------------------------
+
+
+def current_python() -> str:
+    """The ``major.minor`` of the interpreter stackform runs on."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def normalise_requirement(requirement: str) -> str:
+    """One requirement in canonical spelling (``Six == 1.16`` -> ``six==1.16``).
+
+    Anything packaging cannot parse (a path, an editable, an option) is kept as written, with
+    surrounding blanks stripped.
+    """
+    text = requirement.strip()
+    try:
+        from packaging.requirements import InvalidRequirement, Requirement
+        from packaging.utils import canonicalize_name
+    except ImportError:  # pragma: no cover - packaging is a dependency
+        return text
+    try:
+        parsed = Requirement(text)
+    except InvalidRequirement:
+        return text
+    parsed.name = canonicalize_name(parsed.name)
+    return str(parsed)
+
+
+def normalise_python(python: str | None) -> str:
+    """``None`` -> the running interpreter's ``major.minor``; ``" 3.11 "`` -> ``3.11``."""
+    if python is None or not str(python).strip():
+        return current_python()
+    return str(python).strip()
+
+
+def _digest(doc: Any) -> str:
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@cache
+def _platform_tag() -> str:
+    import platform
+
+    return f"{sys.platform}-{platform.machine().lower()}"
+
+
+@dataclass(frozen=True)
+class InstallSpec:
+    """What one venv holds: a requirement set for one Python version.
+
+    ``locked`` says the requirements are a complete pinned set (from ``stackform.lock``): they
+    are installed with ``uv pip sync``, exactly, with nothing resolved on top.
+    """
+
+    requirements: tuple[str, ...]
+    python: str | None = None
+    locked: bool = False
+
+    def __post_init__(self) -> None:
+        reqs = tuple(r for r in (normalise_requirement(x) for x in self.requirements) if r)
+        if not reqs:
+            raise InstallError("a plugin install needs at least one requirement",
+                               hint='set pip_url, e.g. pip_url = "tap-jsonl==0.3.1"')
+        object.__setattr__(self, "requirements", reqs)
+        object.__setattr__(self, "python", normalise_python(self.python))
+
+    @property
+    def python_version(self) -> str:
+        return normalise_python(self.python)
+
+    @property
+    def key(self) -> str:
+        """Content address of the venv: equal specs share one venv (order does not matter)."""
+        return _digest({
+            "format": FORMAT,
+            "python": self.python_version,
+            "requirements": sorted(set(self.requirements)),
+            "platform": _platform_tag(),
+        })[:32]
+
+    def describe(self) -> str:
+        reqs = " ".join(self.requirements)
+        if len(reqs) > 80:
+            reqs = f"{reqs[:77]}..."
+        return f"{reqs} (python {self.python_version})"
+
+
+# -- the cache -----------------------------------------------------------------------------------
+
+
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``STACKFORM_CACHE_DIR``, else ``$XDG_CACHE_HOME/stackform``, else ``~/.cache/stackform``."""
+    env = os.environ if environ is None else environ
+    explicit = env.get("STACKFORM_CACHE_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = env.get("XDG_CACHE_HOME", "").strip()
+    if xdg:
+        return Path(xdg).expanduser() / "stackform"
+    return Path.home() / ".cache" / "stackform"
+
+
+def venvs_dir(cache: Path | None = None) -> Path:
+    return (cache or cache_dir()) / "venvs"
+
+
+_BIN = "Scripts" if os.name == "nt" else "bin"
+_NOT_EXECUTABLES = re.compile(r"^(activate.*|deactivate.*|python[\d.]*(\.exe)?|pydoc.*)$")
+
+
+@dataclass(frozen=True)
+class Venv:
+    """A finished, cached virtual environment."""
+
+    path: Path
+    key: str
+    _info: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.path / _BIN
+
+    @property
+    def python(self) -> Path:
+        return self.bin_dir / ("python.exe" if os.name == "nt" else "python")
+
+    @property
+    def marker(self) -> Path:
+        return self.path / MARKER
+
+    def is_complete(self) -> bool:
+        """The marker is there (written last) and the interpreter still resolves."""
+        return self.marker.is_file() and self.python.exists()
+
+    def info(self) -> dict[str, Any]:
+        """What the marker records: spec, Python version, frozen package list, timings."""
+        if self._info is not None:
+            return self._info
+        data = json.loads(self.marker.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def frozen(self) -> list[str]:
+        return [str(x) for x in self.info().get("frozen") or []]
+
+    def executables(self) -> list[str]:
+        """The commands this venv installed (interpreter and activate scripts left out)."""
+        try:
+            entries = sorted(self.bin_dir.iterdir())
+        except FileNotFoundError:
+            return []
+        return [p.name for p in entries
+                if p.is_file() and os.access(p, os.X_OK)
+                and not _NOT_EXECUTABLES.match(p.name)]
+
+    def executable(self, name: str) -> Path:
+        """The path of a command in this venv, or a clear error naming those it does have."""
+        candidate = self.bin_dir / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+        available = self.executables()
+        spec = self.info().get("requirements") if self.marker.is_file() else None
+        what = " ".join(spec) if isinstance(spec, list) else str(self.path)
+        listed = ", ".join(available) if available else "none"
+        hint = (f"set `executable` to one of: {listed}" if available
+                else "the installed packages declare no console scripts; check pip_url")
+        raise InstallError(
+            f"the install of {what} has no executable '{name}' (it has: {listed})", hint=hint)
+
+    def environ(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """A process environment that runs this venv's commands first on ``PATH``."""
+        env = dict(os.environ if base is None else base)
+        env["VIRTUAL_ENV"] = str(self.path)
+        env["PATH"] = os.pathsep.join(p for p in (str(self.bin_dir), env.get("PATH", "")) if p)
+        env.pop("PYTHONHOME", None)
+        return env
+
+
+def find_venv(spec: InstallSpec, cache: Path | None = None) -> Venv | None:
+    """The cached venv for ``spec`` if it is complete, without building anything."""
+    venv = Venv(venvs_dir(cache) / spec.key, spec.key)
+    return venv if venv.is_complete() else None
+
+
+def ensure_venv(
+    spec: InstallSpec,
+    *,
+    log: Log = _no_log,
+    cancel: threading.Event | None = None,
+    cache: Path | None = None,
+) -> Venv:
+    """The venv for ``spec``: reused from the cache when complete, else built once.
+
+    Concurrent callers for the same key wait for one another (``fcntl`` lock) instead of both
+    building. A failure raises :class:`InstallError` (uv's message in the reason) and leaves
+    nothing behind; ``cancel`` stops a wait or a running uv and raises ``Interrupted``.
+    """
+    root = venvs_dir(cache)
+    venv = Venv(root / spec.key, spec.key)
+    if venv.is_complete():
+        log(f"reusing cached install of {spec.describe()} ({venv.path})")
+        return venv
+    root.mkdir(parents=True, exist_ok=True)
+    with _key_lock(root / f"{spec.key}.lock", spec, log, cancel):
+        if venv.is_complete():
+            log(f"reusing install of {spec.describe()} finished by another process")
+            return venv
+        for leftover in root.glob(f"{spec.key}.tmp-*"):
+            # A build killed before its rename; we hold the key's lock, so nobody owns it.
+            shutil.rmtree(leftover, ignore_errors=True)
+        if venv.path.exists():
+            # Named but incomplete (its interpreter vanished, say): rebuild it.
+            shutil.rmtree(venv.path)
+        tmp = root / f"{spec.key}.tmp-{secrets.token_hex(4)}"
+        try:
+            info = _build(spec, tmp, log, cancel)
+            os.rename(tmp, venv.path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return Venv(venv.path, venv.key, info)
+
+
+def _build(spec: InstallSpec, target: Path, log: Log, cancel: threading.Event | None
+           ) -> dict[str, Any]:
+    started = time.monotonic()
+    log(f"installing {spec.describe()}")
+    _uv(["venv", "--relocatable", "--python", spec.python_version, str(target)],
+        spec=spec, action="create a virtual environment", cancel=cancel)
+    python = Venv(target, spec.key).python
+    if spec.locked:
+        req_file = target / REQUIREMENTS_FILE
+        req_file.write_text("\n".join(spec.requirements) + "\n", encoding="utf-8")
+        _uv(["pip", "sync", "--python", str(python), str(req_file)],
+            spec=spec, action="install", cancel=cancel)
+    else:
+        _uv(["pip", "install", "--python", str(python), *spec.requirements],
+            spec=spec, action="install", cancel=cancel)
+    frozen = _freeze_python(python, spec, cancel)
+    seconds = time.monotonic() - started
+    info: dict[str, Any] = {
+        "format": FORMAT,
+        "key": spec.key,
+        "python": spec.python_version,
+        "python_full": _venv_version(target),
+        "platform": _platform_tag(),
+        "requirements": list(spec.requirements),
+        "locked": spec.locked,
+        "frozen": frozen,
+        "created_at": time.time(),
+        "build_seconds": round(seconds, 3),
+        "uv": uv_version(),
+    }
+    marker = target / MARKER
+    tmp_marker = marker.with_name(f".{MARKER}.tmp")
+    tmp_marker.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp_marker, marker)
+    log(f"installed {spec.describe()} in {seconds:.1f}s ({len(frozen)} packages)")
+    return info
+
+
+def _venv_version(path: Path) -> str | None:
+    try:
+        text = (path / "pyvenv.cfg").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() in ("version_info", "version"):
+            return value.strip()
+    return None
+
+
+@contextlib.contextmanager
+def _key_lock(path: Path, spec: InstallSpec, log: Log, cancel: threading.Event | None
+              ) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another install of {spec.describe()} to finish")
+            while True:
+                if cancel is not None and cancel.wait(0.05):
+                    raise Interrupted(
+                        f"stopped waiting for the install of {spec.describe()}") from None
+                if cancel is None:
+                    time.sleep(0.05)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    continue
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+# -- resolution ----------------------------------------------------------------------------------
+
+
+def compile_requirements(
+    spec: InstallSpec,
+    *,
+    preferred: Sequence[str] = (),
+    upgrade: bool = False,
+    cancel: threading.Event | None = None,
+) -> list[str]:
+    """Resolve ``spec`` to a complete pinned list with ``uv pip compile``.
+
+    The resolution is universal (markers instead of one platform's answer), so a lock written
+    on a laptop holds on the Linux workers. ``preferred`` (the previous lock) keeps pins that
+    still satisfy the requirements unless ``upgrade``: re-locking after adding a plugin does
+    not move the others.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="stackform-compile-") as tmp:
+        out = Path(tmp) / "requirements.txt"
+        if preferred and not upgrade:
+            out.write_text("\n".join(preferred) + "\n", encoding="utf-8")
+        args = ["pip", "compile", "-", "--output-file", str(out), "--no-header",
+                "--no-annotate", "--universal", "--python-version", spec.python_version]
+        if upgrade:
+            args.append("--upgrade")
+        _uv(args, spec=spec, action="resolve", cancel=cancel,
+            stdin="\n".join(spec.requirements) + "\n")
+        return parse_requirements(out.read_text(encoding="utf-8"))
+
+
+def parse_requirements(text: str) -> list[str]:
+    """Requirement lines of a ``requirements.txt`` (comments, blanks, options dropped)."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if line and not line.startswith("-"):
+            out.append(line)
+    return out
+
+
+def freeze(target: Venv | InstallSpec, cache: Path | None = None) -> list[str]:
+    """The installed package list of a venv (for a spec: of its cached venv, built if need be)."""
+    venv = target if isinstance(target, Venv) else ensure_venv(target, cache=cache)
+    if venv.marker.is_file():
+        return venv.frozen
+    return _freeze_python(venv.python, None, None)
+
+
+def _freeze_python(python: Path, spec: InstallSpec | None, cancel: threading.Event | None
+                   ) -> list[str]:
+    out = _uv(["pip", "freeze", "--python", str(python)], spec=spec, action="list the installed "
+              "packages", cancel=cancel)
+    return parse_requirements(out)
+
+
+def prune(keep_keys: Iterable[str], *, cache: Path | None = None, log: Log = _no_log
+          ) -> list[str]:
+    """Delete cached venvs whose key is not in ``keep_keys``; returns the removed keys.
+
+    A venv being built or removed by someone else (its key lock held) is left alone.
+    """
+    root = venvs_dir(cache)
+    keep = set(keep_keys)
+    removed: list[str] = []
+    if not root.is_dir():
+        return removed
+    for entry in sorted(root.iterdir()):
+        if not entry.is_dir() or ".tmp-" in entry.name or entry.name in keep:
+            continue
+        fd = os.open(root / f"{entry.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log(f"skipping {entry.name}: in use")
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+            log(f"removed {entry}")
+        finally:
+            os.close(fd)
+    return removed
+
+
+# -- running uv ----------------------------------------------------------------------------------
+
+
+@cache
+def uv_bin() -> str:
+    """The uv binary shipped with the ``uv`` Python package (a dependency of stackform)."""
+    try:
+        import uv
+
+        return str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if found:
+            return found
+    raise InstallError("uv is not installed, and stackform installs plugins with it",
+                       hint="reinstall stackform (it depends on uv), or `pip install uv`")
+
+
+@cache
+def uv_version() -> str | None:
+    try:
+        proc = subprocess.run([uv_bin(), "--version"], capture_output=True, text=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    parts = proc.stdout.split()
+    return parts[1] if len(parts) > 1 else None
+
+
+def _uv(args: list[str], *, spec: InstallSpec | None, action: str,
+        cancel: threading.Event | None, stdin: str | None = None) -> str:
+    """Run uv quietly, return its stdout; a failure raises InstallError with uv's message."""
+    cmd = [uv_bin(), *args, "--quiet", "--color", "never"]
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=_neutral_cwd(),
+    )
+    first = True
+    while True:
+        try:
+            out, err = proc.communicate(input=stdin if first else None, timeout=0.1)
+            break
+        except subprocess.TimeoutExpired:
+            first = False
+            if cancel is not None and cancel.is_set():
+                proc.terminate()
+                try:
+                    proc.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+                what = spec.describe() if spec else "plugins"
+                raise Interrupted(f"stopped the {action} of {what}") from None
+    if proc.returncode != 0:
+        raise _install_error(action, spec, err)
+    return out
+
+
+def _neutral_cwd() -> str:
+    """Run uv outside any project, so a pyproject.toml or uv.toml in the current folder does
+    not change what a plugin install means (user-level uv config and ``UV_*`` still apply)."""
+    cache = cache_dir()
+    return str(cache) if cache.is_dir() else os.path.abspath(os.sep)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_BUILD_FAILED = re.compile(r"Failed to (?:download and )?build `([^`]+)`")
+_INCLUDED_BY = re.compile(
+    r"`([^`]+)` \(v[^)]+\) was included because `([^`]+)` \(v(\d+)\.(\d+)[^)]*\) depends on")
+_DOWNLOAD_SIGNS = re.compile(
+    r"failed to download|urlopen error|Name or service not known|Temporary failure in name "
+    r"resolution|Could not resolve host|ConnectionError|ConnectTimeout|URLError|HTTPError",
+    re.IGNORECASE)
+
+
+def trim_uv_message(stderr: str, keep_tail: int = 3) -> list[str]:
+    """uv's error output reduced to the lines that matter.
+
+    uv's own ``error:``/``cause:``/``hint:`` lines are kept; a package build's captured output
+    (``[stderr]``/``[stdout]`` blocks, usually a traceback) is cut to its last lines.
+    """
+    lines = [_ANSI.sub("", line).rstrip() for line in stderr.splitlines()]
+    out: list[str] = []
+    block: list[str] | None = None
+    block_indent = 0
+
+    def flush() -> None:
+        if block:
+            if len(block) > keep_tail:
+                out.append(" " * block_indent + "...")
+            out.extend(block[-keep_tail:])
+
+    for line in lines:
+        stripped = line.strip()
+        if stripped in ("[stderr]", "[stdout]"):
+            flush()
+            block = []
+            block_indent = len(line) - len(line.lstrip())
+            out.append(line)
+            continue
+        if block is not None:
+            indent = len(line) - len(line.lstrip())
+            if not stripped:
+                continue
+            if indent >= block_indent and not stripped.startswith(("hint:", "error:")):
+                block.append(line)
+                continue
+            flush()
+            block = None
+        if stripped:
+            out.append(line)
+    flush()
+    if len(out) > 40:
+        out = [*out[:20], "  ...", *out[-15:]]
+    return out
+
+
+def _install_error(action: str, spec: InstallSpec | None, stderr: str) -> InstallError:
+    lines = trim_uv_message(stderr)
+    text = "\n".join(lines)
+    what = spec.describe() if spec else "plugins"
+    message = text or "uv failed without a message"
+    if message.startswith("error: "):
+        message = message[len("error: "):]
+    reason = f"could not {action} {what}:\n{message}"
+    return InstallError(reason, hint=_hint(stderr, spec))
+
+
+def _hint(stderr: str, spec: InstallSpec | None) -> str | None:
+    python = spec.python_version if spec else current_python()
+    built = _BUILD_FAILED.search(stderr)
+    if built:
+        package = built.group(1)
+        parent = _INCLUDED_BY.search(stderr)
+        pin = ""
+        if parent:
+            name, major, minor = parent.group(2), parent.group(3), parent.group(4)
+            pin = (f" It is pulled in by {name} {major}.{minor}: pin `{name}<{major}.{minor}` "
+                   f"next to the plugin in pip_url to get a release without it.")
+        if _DOWNLOAD_SIGNS.search(stderr):
+            return (f"{package} downloads files while it builds, and that download failed "
+                    f"(no network, or the host is blocked here).{pin}")
+        return (f"{package} has no wheel for Python {python} on this platform and building it "
+                f"from source failed (its own output is above).{pin or ' Pin a version that '}"
+                f"{'' if pin else 'ships a wheel, or install the build tools it needs.'}")
+    if "not found in the package registry" in stderr or "No solution found" in stderr:
+        if "not found in the package registry" in stderr:
+            return ("check the package name and version in pip_url against the package index "
+                    "(a private index goes in UV_INDEX_URL or uv.toml)")
+        return "the requirements conflict; loosen a pin, or split the plugins into blocks"
+    if re.search(r"No interpreter found|No (?:download|Python) found", stderr):
+        return (f"uv found no Python {python}: install one (`uv python install {python}`) or "
+                f"set `python` on the block to a version this machine has")
+    if _DOWNLOAD_SIGNS.search(stderr) or "Failed to fetch" in stderr:
+        return ("uv could not reach the package index; check the network, UV_INDEX_URL, or "
+                "UV_OFFLINE=1 to use only what uv has cached")
+    return None
+
+
+__all__ = [
+    "InstallError",
+    "InstallSpec",
+    "Venv",
+    "cache_dir",
+    "compile_requirements",
+    "current_python",
+    "ensure_venv",
+    "find_venv",
+    "freeze",
+    "normalise_requirement",
+    "parse_requirements",
+    "prune",
+    "trim_uv_message",
+    "uv_bin",
+]
