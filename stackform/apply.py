@@ -43,6 +43,8 @@ class ApplyResult:
     outcomes: tuple[ApplyEvent, ...]
     state: State | None
     interrupted: bool = False
+    state_error: StateError | None = None
+    """Set when state could not be written: what finished after the last write is unrecorded."""
 
     @property
     def failed(self) -> tuple[ApplyEvent, ...]:
@@ -50,14 +52,18 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and all(o.status == "done" for o in self.outcomes)
+        return (not self.interrupted and self.state_error is None
+                and all(o.status == "done" for o in self.outcomes))
 
 
 class StateRecorder:
-    """Holds the environment's state during apply and persists each finished resource.
+    """Holds the environment's state during apply and persists it as resources finish.
 
-    ``record`` returns only once a write including that change is stored. Concurrent callers
-    share writes: whoever takes the write lock stores everything finished so far.
+    A writer thread stores a full snapshot whenever something changed since its last write, so
+    one write carries every resource that finished meanwhile: workers never wait on the disk,
+    and a thousand quick resources cost tens of writes, not a thousand. Snapshots are taken in
+    order, so any stored state holds every resource that finished before it, dependencies
+    before their dependents.
     """
 
     def __init__(self, backend: StateBackend, env: str, prior: State | None, lineage: str,
@@ -68,37 +74,56 @@ class StateRecorder:
         self._base = prior or State.new(env, stack_name, lineage)
         self._resources: dict[str, ResourceState] = dict(self._base.resources)
         self._git = git
-        self._mutex = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._cond = threading.Condition()
         self._version = 0
         self._persisted = 0
+        self._closing = False
+        self.error: StateError | None = None
+        self._thread = threading.Thread(target=self._run, name="state-writer", daemon=True)
+        self._thread.start()
 
     @property
     def state(self) -> State | None:
         return self._written
 
     def record(self, put: ResourceState | None = None, remove: str | None = None) -> None:
-        with self._mutex:
+        with self._cond:
             if put is not None:
                 self._resources[put.address] = put
             if remove is not None:
                 self._resources.pop(remove, None)
             self._version += 1
-            mine = self._version
-        self._flush(mine)
+            self._cond.notify_all()
 
-    def _flush(self, version: int) -> None:
-        with self._write_lock:
-            if self._persisted >= version:
-                return
-            with self._mutex:
-                snapshot_version = self._version
+    def close(self) -> None:
+        """Store what is left and stop the writer."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._version == self._persisted and not self._closing:
+                    self._cond.wait()
+                if self._version == self._persisted:
+                    return
+                version = self._version
                 resources = dict(self._resources)
             base = self._written or self._base
             new = replace(base, resources=resources).next(self._git)
-            self._backend.write(self._env, new, self._written)
-            self._written = new
-            self._persisted = snapshot_version
+            try:
+                self._backend.write(self._env, new, self._written)
+            except StateError as exc:
+                self.error = exc
+                return
+            except Exception as exc:  # a bug must not leave apply waiting forever
+                self.error = StateError(f"writing state failed: {type(exc).__name__}: {exc}")
+                return
+            with self._cond:
+                self._written = new
+                self._persisted = version
 
 
 def _operation_graph(changes: Mapping[str, ResourceChange]) -> dict[str, set[str]]:
@@ -190,7 +215,8 @@ def apply_plan(
                 recorder.record(remove=drift.address)
             elif prior is not None:
                 recorder.record(put=replace(prior, attributes=dict(drift.after)))
-        return ApplyResult((), recorder.state)
+        recorder.close()
+        return ApplyResult((), recorder.state, state_error=recorder.error)
 
     changes = {c.address: c for c in plan.actionable}
     graph = _operation_graph(changes)
@@ -209,59 +235,62 @@ def apply_plan(
         outcomes[event.address] = event
         on_event(event)
 
-    limit = max(1, parallelism)
-    queue: list[str] = []
-    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="apply") as pool:
-        try:
-            while sorter.is_active():
-                queue.extend(sorted(sorter.get_ready()))
-                # Submit no more than the pool runs, so a cancel leaves the rest unstarted.
-                while queue and not cancel.is_set() and len(running) < limit:
-                    address = queue.pop(0)
-                    change = changes[address]
-                    if address in skipped:
-                        finish(ApplyEvent(address, change.action, "skipped",
-                                          f"{skipped[address]} failed"))
-                        sorter.done(address)
-                        queue.extend(sorted(sorter.get_ready()))
+    try:
+        limit = max(1, parallelism)
+        queue: list[str] = []
+        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="apply") as pool:
+            try:
+                while sorter.is_active():
+                    queue.extend(sorted(sorter.get_ready()))
+                    # Submit no more than the pool runs, so a cancel leaves the rest unstarted.
+                    while queue and not cancel.is_set() and len(running) < limit:
+                        address = queue.pop(0)
+                        change = changes[address]
+                        if address in skipped:
+                            finish(ApplyEvent(address, change.action, "skipped",
+                                              f"{skipped[address]} failed"))
+                            sorter.done(address)
+                            queue.extend(sorted(sorter.get_ready()))
+                            continue
+                        on_event(ApplyEvent(address, change.action, "started"))
+                        future = pool.submit(_run_one, ctx, registry, change, stack,
+                                             recorded, recorder)
+                        running[future] = (address, time.monotonic())
+                    if not running:
+                        if cancel.is_set() or not queue:
+                            break
                         continue
-                    on_event(ApplyEvent(address, change.action, "started"))
-                    future = pool.submit(_run_one, ctx, registry, change, stack,
-                                         recorded, recorder)
-                    running[future] = (address, time.monotonic())
-                if not running:
-                    if cancel.is_set() or not queue:
-                        break
-                    continue
-                done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in done:
+                    done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+                    if recorder.error is not None and not cancel.is_set():
+                        state_failed = True
+                        cancel.set()  # state cannot be recorded: stop starting work
+                    for future in done:
+                        address, started = running.pop(future)
+                        change = changes[address]
+                        seconds = time.monotonic() - started
+                        error = future.exception()
+                        if error is None:
+                            finish(ApplyEvent(address, change.action, "done", None, seconds))
+                        else:
+                            message = (error.reason if isinstance(error, StackformError)
+                                       else f"{type(error).__name__}: {error}")
+                            finish(ApplyEvent(address, change.action, "failed", message, seconds))
+                            for dependent in _dependents(graph, address):
+                                skipped.setdefault(dependent, address)
+                        sorter.done(address)
+            except KeyboardInterrupt:
+                interrupted = True
+                cancel.set()
+                # Let work in flight end so state records it; a second Ctrl-C is not caught.
+                for future in list(running):
                     address, started = running.pop(future)
                     change = changes[address]
-                    seconds = time.monotonic() - started
                     error = future.exception()
-                    if error is None:
-                        finish(ApplyEvent(address, change.action, "done", None, seconds))
-                    else:
-                        message = (error.reason if isinstance(error, StackformError)
-                                   else f"{type(error).__name__}: {error}")
-                        finish(ApplyEvent(address, change.action, "failed", message, seconds))
-                        if isinstance(error, StateError):
-                            state_failed = True
-                            cancel.set()  # state cannot be recorded: stop starting work
-                        for dependent in _dependents(graph, address):
-                            skipped.setdefault(dependent, address)
-                    sorter.done(address)
-        except KeyboardInterrupt:
-            interrupted = True
-            cancel.set()
-            # Let work in flight end so state records it; a second Ctrl-C is not caught.
-            for future in list(running):
-                address, started = running.pop(future)
-                change = changes[address]
-                error = future.exception()
-                finish(ApplyEvent(address, change.action, "done" if error is None else "failed",
-                                  None if error is None else str(error),
-                                  time.monotonic() - started))
+                    finish(ApplyEvent(address, change.action, "done" if error is None else "failed",
+                                      None if error is None else str(error),
+                                      time.monotonic() - started))
+    finally:
+        recorder.close()
     interrupted = interrupted or (cancel.is_set() and not state_failed)
     for address, change in changes.items():
         if address not in outcomes:
@@ -269,4 +298,4 @@ def apply_plan(
                               "skipped" if address in skipped else "not started",
                               f"{skipped[address]} failed" if address in skipped else None))
     ordered = tuple(outcomes[a] for a in sorted(outcomes))
-    return ApplyResult(ordered, recorder.state or state, interrupted)
+    return ApplyResult(ordered, recorder.state or state, interrupted, recorder.error)

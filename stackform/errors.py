@@ -71,6 +71,11 @@ class StalePlanError(StackformError):
 class GraphError(StackformError):
     """The dependency graph is invalid (a cycle)."""
 
+    def __init__(self, reason: str, hint: str | None = None,
+                 cycle: tuple[str, ...] = ()) -> None:
+        super().__init__(reason, hint)
+        self.cycle = cycle
+
 
 class ApplyError(StackformError):
     """One or more resources failed to apply."""

@@ -67,6 +67,7 @@ def _cycle_error(nodes: list[str]) -> GraphError:
     return GraphError(
         "dependency cycle: " + " -> ".join(path),
         hint="remove one of these dependencies (depends_on, a pipeline step, or a schedule)",
+        cycle=tuple(nodes),
     )
 
 

@@ -286,7 +286,7 @@ def _build(spec: InstallSpec, target: Path, log: Log, cancel: threading.Event | 
     started = time.monotonic()
     log(f"installing {spec.describe()}")
     _uv(["venv", "--relocatable", "--python", spec.python_version, str(target)],
-        spec=spec, action="create a virtual environment", cancel=cancel)
+        spec=spec, action="create a virtual environment for", cancel=cancel)
     python = Venv(target, spec.key).python
     if spec.locked:
         req_file = target / REQUIREMENTS_FILE
@@ -474,11 +474,14 @@ def uv_version() -> str | None:
 def _uv(args: list[str], *, spec: InstallSpec | None, action: str,
         cancel: threading.Event | None, stdin: str | None = None) -> str:
     """Run uv quietly, return its stdout; a failure raises InstallError with uv's message."""
+    what = spec.describe() if spec else "plugins"
+    if cancel is not None and cancel.is_set():
+        raise Interrupted(f"stopped before the {action} of {what}")
     cmd = [uv_bin(), *args, "--quiet", "--color", "never"]
     proc = subprocess.Popen(
         cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=_neutral_cwd(),
+        cwd=_neutral_cwd(), env={**os.environ, "COLUMNS": "1000"},  # one line per message
     )
     first = True
     while True:
@@ -494,10 +497,9 @@ def _uv(args: list[str], *, spec: InstallSpec | None, action: str,
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.communicate()
-                what = spec.describe() if spec else "plugins"
                 raise Interrupted(f"stopped the {action} of {what}") from None
     if proc.returncode != 0:
-        raise _install_error(action, spec, err)
+        raise explain_uv_failure(action, spec, err)
     return out
 
 
@@ -560,7 +562,8 @@ def trim_uv_message(stderr: str, keep_tail: int = 3) -> list[str]:
     return out
 
 
-def _install_error(action: str, spec: InstallSpec | None, stderr: str) -> InstallError:
+def explain_uv_failure(action: str, spec: InstallSpec | None, stderr: str) -> InstallError:
+    """The error for a failed uv run: uv's own message, trimmed, and a hint when we know one."""
     lines = trim_uv_message(stderr)
     text = "\n".join(lines)
     what = spec.describe() if spec else "plugins"
@@ -572,22 +575,25 @@ def _install_error(action: str, spec: InstallSpec | None, stderr: str) -> Instal
 
 
 def _hint(stderr: str, spec: InstallSpec | None) -> str | None:
+    stderr = " ".join(stderr.split())  # messages wrapped at the terminal width match too
     python = spec.python_version if spec else current_python()
     built = _BUILD_FAILED.search(stderr)
     if built:
-        package = built.group(1)
+        name, _, version = built.group(1).partition("==")
+        package = f"{name} {version}".strip()
         parent = _INCLUDED_BY.search(stderr)
         pin = ""
         if parent:
-            name, major, minor = parent.group(2), parent.group(3), parent.group(4)
-            pin = (f" It is pulled in by {name} {major}.{minor}: pin `{name}<{major}.{minor}` "
-                   f"next to the plugin in pip_url to get a release without it.")
+            dep, major, minor = parent.group(2), parent.group(3), parent.group(4)
+            pin = (f" It is pulled in by {dep} {major}.{minor}: add `{dep}<{major}.{minor}` "
+                   f"to pip_url to get a release without it.")
         if _DOWNLOAD_SIGNS.search(stderr):
             return (f"{package} downloads files while it builds, and that download failed "
-                    f"(no network, or the host is blocked here).{pin}")
+                    f"here (no network, or the host is blocked).{pin}")
         return (f"{package} has no wheel for Python {python} on this platform and building it "
-                f"from source failed (its own output is above).{pin or ' Pin a version that '}"
-                f"{'' if pin else 'ships a wheel, or install the build tools it needs.'}")
+                f"from source failed (its output is above)."
+                + (pin or " Pin a version that ships a wheel, or install the build tools it "
+                   "needs."))
     if "not found in the package registry" in stderr or "No solution found" in stderr:
         if "not found in the package registry" in stderr:
             return ("check the package name and version in pip_url against the package index "
@@ -610,6 +616,7 @@ __all__ = [
     "compile_requirements",
     "current_python",
     "ensure_venv",
+    "explain_uv_failure",
     "find_venv",
     "freeze",
     "normalise_requirement",

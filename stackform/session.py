@@ -16,6 +16,7 @@ from stackform.apply import ApplyEvent, ApplyResult, apply_plan
 from stackform.config.loader import StackFile, find_stack_file, load_stack_file
 from stackform.config.model import ResolvedStack
 from stackform.config.resolve import resolve
+from stackform.errors import GraphError, StackformError
 from stackform.plan.builder import PlanOptions, build_plan
 from stackform.plan.model import Plan
 from stackform.plan.saved import check_fresh
@@ -95,5 +96,24 @@ def open_session(
     stack_file = load_stack_file(path, registry)
     stack = resolve(stack_file, env, registry, environ=environ, strict_secrets=strict_secrets)
     session = Session(stack_file, stack, registry, log)
-    session.dependencies  # noqa: B018 - a cycle is a stack error: report it up front
+    try:
+        session.dependencies  # noqa: B018 - a cycle is a stack error: report it up front
+    except GraphError as exc:
+        raise _located_cycle(stack_file, exc) from None
     return session
+
+
+def _located_cycle(stack_file: StackFile, error: GraphError) -> StackformError:
+    """Point a cycle at the first ``depends_on`` or pipeline step written in the file."""
+    from stackform.errors import ConfigError
+
+    for address in error.cycle:
+        kind, _, name = address.partition(".")
+        block = (stack_file.data.get(kind) or {}).get(name)
+        if not isinstance(block, dict):
+            continue
+        for key in ("depends_on", "steps"):
+            if key in block:
+                return ConfigError([stack_file.diagnostic(
+                    error.reason, (kind, name, key), hint=error.hint)])
+    return error

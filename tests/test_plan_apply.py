@@ -242,3 +242,34 @@ def test_interrupt_lets_running_work_finish_and_saves(tmp_path, backend, registr
     assert result.interrupted
     assert statuses.count("done") == 2 and statuses.count("not started") == 4
     assert len(backend.read("dev").resources) == 2
+
+
+def test_state_writes_are_grouped_and_complete(tmp_path, backend, registry):
+    writes = []
+    original = backend.write
+
+    def counting(env, state, prior):
+        writes.append(len(state.resources))
+        return original(env, state, prior)
+
+    backend.write = counting  # type: ignore[method-assign]
+    stack = stack_of([thing(f"t{i:03d}") for i in range(300)], tmp_path)
+    _, result = plan_and_apply(stack, backend, registry, parallelism=4)
+    assert result.ok
+    assert writes[-1] == 300 and writes == sorted(writes)
+    assert len(writes) < 300  # finished resources share writes
+    assert len(backend.read("dev").resources) == 300
+
+
+def test_state_write_failure_stops_apply_and_is_reported(tmp_path, backend, registry):
+    from stackform.errors import StateError
+
+    def failing(env, state, prior):
+        raise StateError("disk full")
+
+    backend.write = failing  # type: ignore[method-assign]
+    stack = stack_of([thing(f"t{i}", sleep=0.05) for i in range(10)], tmp_path)
+    _, result = plan_and_apply(stack, backend, registry, parallelism=2)
+    assert result.state_error is not None and "disk full" in result.state_error.reason
+    assert not result.ok and not result.interrupted
+    assert [o.status for o in result.outcomes].count("not started") > 0

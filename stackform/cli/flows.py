@@ -154,7 +154,7 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
                 console.line("Cancelled: nothing was changed.")
                 return 1
         result = _apply_with_progress(console, session, plan, state, options.parallelism)
-    if plan.mode == "refresh-only":
+    if plan.mode == "refresh-only" and result.state_error is None:
         console.line(f"State of {session.stack.env} updated with {len(plan.drift)} outside "
                      f"change(s); nothing else was touched.", "success")
         return 0
@@ -186,6 +186,13 @@ def _report(console: Console, result: ApplyResult, operation: str, env: str) -> 
     failed = len(result.failed)
     other = len(result.outcomes) - done - failed
     serial = f" (state serial {result.state.serial})" if result.state else ""
+    if result.state_error is not None:
+        console.error(f"{operation} of {env} stopped: state could not be written "
+                      f"({result.state_error.reason}); resources that finished after the last "
+                      f"write{serial} are not recorded",
+                      result.state_error.hint or "fix the state storage, then run "
+                      "`stackform plan`: unrecorded resources show as creates")
+        return 1
     if result.interrupted:
         console.error(f"{operation} interrupted: {done} done, {failed} failed, {other} not "
                       f"started{serial}", "state records what finished; run apply again")

@@ -63,11 +63,12 @@ def main(
 
 
 def _register() -> None:
-    from stackform.cli import commands_core, commands_state, commands_tools
+    from stackform.cli import commands_core, commands_lock, commands_state, commands_tools
 
     commands_core.register(app)
     commands_state.register(app)
     commands_tools.register(app)
+    commands_lock.register(app)
 
 
 _register()

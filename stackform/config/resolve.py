@@ -37,9 +37,12 @@ def resolve(
     secrets: SecretStore | None = None,
     strict_secrets: bool = True,
     developer: str | None = None,
+    check_lock: bool = True,
 ) -> ResolvedStack:
     """The stack as ``env`` wants it. ``strict_secrets=False`` (validate, graph) turns a
-    missing secret into the placeholder ``<secret NAME>``, still sensitive."""
+    missing secret into the placeholder ``<secret NAME>``, still sensitive. With a
+    ``stackform.lock``, plugins get ``locked_requirements`` and a stale lock is an error
+    (``check_lock=False``, for ``stackform lock`` itself, skips both)."""
     core = stack_file.core
     diags = Diagnostics()
 
@@ -121,6 +124,9 @@ def resolve(
                 depends_on=deps,
             )
 
+    if check_lock and (stack_file.dir / "stackform.lock").is_file():
+        _lock_plugins(stack_file, resources, diags, locate)
+
     pipelines = _resolve_pipelines(stack_file, interp, addresses, by_name, diags, locate)
     diags.raise_if_errors()
     return ResolvedStack(
@@ -134,6 +140,23 @@ def resolve(
         pipelines=pipelines,
         warnings=tuple(diags.warnings),
     )
+
+
+def _lock_plugins(stack_file: StackFile, resources: dict[str, Resource], diags: Diagnostics,
+                  locate: Any) -> None:
+    """Plugins pick up ``locked_requirements`` from ``stackform.lock``; stale entries are errors."""
+    from stackform.lockfile import LOCK_HINT, lock_resources
+
+    try:
+        locked, stale = lock_resources(stack_file.dir, resources)
+    except StackformError as exc:
+        diags.add(Diagnostic(exc.reason, path="stackform.lock", hint=exc.hint))
+        return
+    resources.update(locked)
+    for address, reason in stale:
+        kind, _, name = address.partition(".")
+        diags.add(Diagnostic(reason, path=f"{address}.pip_url",
+                             location=locate((kind, name, "pip_url"), False), hint=LOCK_HINT))
 
 
 # -- environments ------------------------------------------------------------------------------

@@ -76,8 +76,8 @@ class State:
             git=git if git is not None else self.git,
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, with_resources: bool = True) -> dict[str, Any]:
+        doc: dict[str, Any] = {
             "version": STATE_VERSION,
             "env": self.env,
             "stack": self.stack,
@@ -86,8 +86,10 @@ class State:
             "tool_version": self.tool_version,
             "updated_at": self.updated_at,
             "git": self.git.to_json(),
-            "resources": {a: r.to_json() for a, r in sorted(self.resources.items())},
         }
+        if with_resources:
+            doc["resources"] = {a: r.to_json() for a, r in sorted(self.resources.items())}
+        return doc
 
     def dumps(self) -> str:
         """One line per top-level field and per resource.
@@ -95,10 +97,10 @@ class State:
         Readable in a diff, and fast: ``json.dumps`` with ``indent`` falls back to the pure-Python
         encoder, which made each of an apply's per-resource writes ten times slower.
         """
-        doc = self.to_json()
-        resources = doc.pop("resources")
+        doc = self.to_json(with_resources=False)
         lines = [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in doc.items()]
-        items = [f"    {json.dumps(a)}: {json.dumps(r)}" for a, r in resources.items()]
+        items = [f"    {json.dumps(a)}: {self.resources[a].json_text}"
+                 for a in sorted(self.resources)]
         body = "{\n" + ",\n".join(items) + "\n  }" if items else "{}"
         return "{\n" + "\n".join(lines) + f'\n  "resources": {body}\n}}\n'
 

@@ -8,6 +8,8 @@ on), ``kill -9`` in the middle of an apply and Ctrl-C::
     value = "hello"          # written into the marker file
     fail = false             # true: raise a StackformError after sleeping, write nothing
     marker_dir = "markers"   # relative to the stack folder; force-new
+    pip_url = "six==1.16.0"  # optional: makes the block a plugin for `stackform lock` tests
+                             # (nothing is installed; left out of the attributes when unset)
 
 Each resource is a marker file ``<marker_dir>/<name>`` holding ``value``. ``read`` reports it
 gone when the marker is missing, and the ``value`` found otherwise (fingerprinted when the
@@ -22,9 +24,9 @@ import contextlib
 import os
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from stackform.errors import StackformError
 from stackform.provider import BaseProvider, Context, Outputs
@@ -42,6 +44,14 @@ class SleepersConfig(BaseModel):
     value: str
     fail: bool = False
     marker_dir: str
+    pip_url: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_pip_url(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("pip_url") is None:
+            data.pop("pip_url", None)
+        return data
 
 
 class SleepersProvider(BaseProvider):
