@@ -85,3 +85,11 @@ class Interrupted(StackformError):
     """The user stopped the operation (Ctrl-C); work in flight was allowed to finish."""
 
     exit_code = 130
+
+
+class RunLockedError(StackformError):
+    """The pipeline is already running in this environment."""
+
+
+class RunError(StackformError):
+    """A pipeline run failed."""
