@@ -331,8 +331,29 @@ def install_spec_for(stack_dir: Path, address: str, attributes: Mapping[str, Any
                             hint='set pip_url, e.g. pip_url = "tap-jsonl==0.3.1"')
     lock = load_lock(stack_dir)
     if lock is None:
-        return plugin.install_spec()
+        from dataclasses import replace
+
+        return replace(plugin, requirements=local_paths_absolute(plugin.requirements, stack_dir)
+                       ).install_spec()
     return lock.check(plugin).install_spec()
+
+
+def local_paths_absolute(requirements: Iterable[str], base: Path) -> tuple[str, ...]:
+    """Requirements that are local paths (``./pkg``, ``../providers/x``) made absolute.
+
+    A stack names its local plugins relative to its own folder; uv runs elsewhere.
+    """
+    out = []
+    for requirement in requirements:
+        looks_local = requirement.startswith(("./", "../", "~/")) or (
+            "/" in requirement and "://" not in requirement and "@" not in requirement
+            and not requirement.startswith("-"))
+        candidate = (base / requirement).expanduser()
+        if looks_local and not Path(requirement).is_absolute() and candidate.exists():
+            out.append(str(candidate.resolve()))
+        else:
+            out.append(requirement)
+    return tuple(out)
 
 
 def lock_resources(stack_dir: Path, resources: Mapping[str, Resource]

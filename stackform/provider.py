@@ -8,14 +8,18 @@ entry-point group (see :mod:`stackform.registry`); the built-in ones the same wa
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from stackform.resource import Fingerprinter, Resource, ResourceState
+
+if TYPE_CHECKING:
+    from stackform.config.model import Step
+    from stackform.runs.model import StepOutcome
 
 Outputs = dict[str, Any]
 
@@ -90,3 +94,50 @@ class BaseProvider:
         self, ctx: Context, prior: ResourceState | None, desired: Resource | None
     ) -> list[str]:
         return []
+
+
+# -- running pipelines --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunStep:
+    """One step of a pipeline as a provider runs it: the desired resource (secrets included,
+    in memory only), what the last apply recorded for it, and its provider."""
+
+    step: Step
+    resource: Resource
+    state: ResourceState
+    provider: Provider
+
+
+class Bookmarks(Protocol):
+    """The run-state store's bookmarks of one environment, as a step may use them."""
+
+    def get(self, key: str) -> Mapping[str, Any] | None: ...
+
+    def put(self, key: str, value: Mapping[str, Any]) -> None:
+        """Store durably before returning (called as soon as a loader confirms a state)."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a provider gets to run pipeline steps: its usual context and the run's services."""
+
+    ctx: Context
+    run_id: str
+    pipeline: str
+    bookmarks: Bookmarks
+    log: Callable[[str], None]
+    """Append a line to the run's log file (both plugins' stderr go there)."""
+    say: Callable[[str], None] = lambda _m: None
+    """A short progress line for the person or scheduler watching the run."""
+    full_refresh: bool = False
+
+
+@runtime_checkable
+class StepRunner(Protocol):
+    """A provider whose blocks can be pipeline steps."""
+
+    def run_steps(self, run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
+        """Run ``steps[0]`` (and any following steps it consumes, as an extractor consumes its
+        loader); return how many steps it consumed and what happened."""

@@ -1,0 +1,254 @@
+"""Run a tap into a target through an OS pipe, saving each bookmark the target confirms.
+
+stackform never relays records: the tap's stdout is the target's stdin. It reads the target's
+stdout, where a Singer target prints each state it has committed, and stores every one at once;
+both stderr streams go to the run's log, and the tap's ``METRIC`` lines give the number of
+records it emitted. When either process fails the run fails; when the target dies the tap is
+stopped; Ctrl-C stops the tap first so the target can commit what it has, and no process is
+left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from stackform.errors import RunError
+from stackform.provider import RunContext, RunStep
+from stackform.runs.model import RunStatus, StepOutcome, bookmark_key
+from stackform.state.model import utc_now
+from stackform_singer.plugin import (
+    executable_name,
+    full_config,
+    install,
+    last_lines,
+    plugin_dir,
+    plugin_environ,
+    runtime_dir,
+    write_private,
+)
+
+DRAIN_SECONDS = 60.0
+"""After Ctrl-C or a tap failure, how long the target may take to commit what it received."""
+
+
+class _Stderr(threading.Thread):
+    """Copies one process's stderr into the run log, counting the tap's emitted records."""
+
+    def __init__(self, stream: IO[bytes], prefix: str, run: RunContext) -> None:
+        super().__init__(name=f"stderr-{prefix}", daemon=True)
+        self.stream = stream
+        self.prefix = prefix
+        self.runctx = run
+        self.records: dict[str, int] = {}
+        self.saw_metrics = False
+        self.tail: list[str] = []
+
+    def run(self) -> None:
+        for raw in iter(self.stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.runctx.log(f"[{self.prefix}] {line}")
+            self.tail = [*self.tail[-39:], line]
+            if "METRIC" in line:
+                self._metric(line)
+
+    def _metric(self, line: str) -> None:
+        _, _, payload = line.partition("METRIC:")
+        try:
+            metric = json.loads(payload.strip())
+        except json.JSONDecodeError:
+            return
+        if metric.get("metric") != "record_count" or metric.get("type") != "counter":
+            return
+        tags = metric.get("tags") or {}
+        stream = str(tags.get("stream") or tags.get("endpoint") or tags.get("stream_name") or "?")
+        self.saw_metrics = True
+        self.records[stream] = self.records.get(stream, 0) + int(metric.get("value") or 0)
+
+
+def _catalog(run: RunContext, tap: RunStep, env: dict[str, str]) -> Path:
+    """The selected catalog apply made; rediscovered when this machine does not have it."""
+    from stackform_singer.catalog import apply_selection, catalog_digest
+    from stackform_singer.config import ExtractorConfig
+    from stackform_singer.provider import discover
+
+    path = plugin_dir(run.ctx, tap.resource.address) / "catalog.json"
+    expected = tap.state.outputs.get("catalog_digest")
+    if path.exists():
+        current = json.loads(path.read_text())
+        if catalog_digest(current) == expected:
+            return path
+    config = tap.resource.config
+    assert isinstance(config, ExtractorConfig)
+    run.say(f"{tap.resource.address}: no catalog from apply on this machine; discovering")
+    discovered = discover(run.ctx, tap.resource, tap.state.outputs["executable"], env)
+    selected = apply_selection(discovered, config.select, config.metadata)
+    if catalog_digest(selected) != expected:
+        run.say(f"warning: {tap.resource.address}: the tap's catalog changed since apply")
+        run.log(f"# warning: catalog of {tap.resource.address} differs from the applied one")
+    write_private(path, selected)
+    return path
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
+    tap = steps[0]
+    if len(steps) < 2 or steps[1].resource.kind != "loaders":
+        raise RunError(f"pipeline {run.pipeline}: extractor step "
+                       f"'{tap.step.raw}' must be followed by a loader step")
+    target = steps[1]
+    name = f"{tap.resource.name}-to-{target.resource.name}"
+    ctx = run.ctx
+    key = bookmark_key(run.pipeline, tap.resource.name)
+    tap_venv = install(ctx, tap.resource)
+    target_venv = install(ctx, target.resource)
+    tap_env = plugin_environ(tap_venv, tap.resource)
+    target_env = plugin_environ(target_venv, target.resource)
+    tap_exe = str(tap_venv.executable(executable_name(tap.resource.config)))
+    target_exe = str(target_venv.executable(executable_name(target.resource.config)))
+    catalog = _catalog(run, tap, tap_env)
+    prior = None if run.full_refresh else run.bookmarks.get(key)
+    started_at = utc_now()
+    started = time.monotonic()
+    run.say(f"{name}: starting" + (" (full refresh)" if run.full_refresh else
+                                   " from the last bookmark" if prior else ""))
+    states = 0
+    last_state: Any = None
+    error: str | None = None
+    interrupted = False
+    with runtime_dir("run") as tmp:
+        write_private(tmp / "tap.json", full_config(tap.resource))
+        write_private(tmp / "target.json", full_config(target.resource))
+        tap_cmd = [tap_exe, "--config", str(tmp / "tap.json"),
+                   str(tap.state.outputs.get("catalog_flag") or "--catalog"), str(catalog)]
+        if prior is not None:
+            write_private(tmp / "state.json", dict(prior))
+            tap_cmd += ["--state", str(tmp / "state.json")]
+        run.log(f"# {name}: {' '.join(tap_cmd[:1])} | {target_exe}")
+        read_end, write_end = os.pipe()
+        tap_proc = target_proc = None
+        try:
+            # Own sessions: a terminal's Ctrl-C reaches stackform only, which stops the tap
+            # first and lets the target commit instead of killing both mid-batch.
+            tap_proc = subprocess.Popen(tap_cmd, stdin=subprocess.DEVNULL, stdout=write_end,
+                                        stderr=subprocess.PIPE, env=tap_env,
+                                        cwd=ctx.stack_dir, start_new_session=True)
+            target_proc = subprocess.Popen([target_exe, "--config", str(tmp / "target.json")],
+                                           stdin=read_end, stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, env=target_env,
+                                           cwd=ctx.stack_dir, start_new_session=True)
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+            if target_proc is None and tap_proc is not None:
+                _stop(tap_proc, 1.0)
+        assert tap_proc.stderr and target_proc.stderr and target_proc.stdout
+        tap_err = _Stderr(tap_proc.stderr, "tap", run)
+        target_err = _Stderr(target_proc.stderr, "target", run)
+        tap_err.start()
+        target_err.start()
+        try:
+            try:
+                for raw in iter(target_proc.stdout.readline, b""):
+                    text = raw.decode("utf-8", "replace").strip()
+                    if not text:
+                        continue
+                    try:
+                        value = json.loads(text)
+                    except json.JSONDecodeError:
+                        run.log(f"[target stdout] {text}")
+                        continue
+                    if isinstance(value, dict) and value.get("type") == "STATE":
+                        value = value.get("value")  # a target that echoes whole messages
+                    if not isinstance(value, dict):
+                        run.log(f"[target stdout] {text}")
+                        continue
+                    run.bookmarks.put(key, value)
+                    last_state = value
+                    states += 1
+            except KeyboardInterrupt:
+                interrupted = True
+                run.say(f"{name}: stopping the tap; the target commits what it has")
+                _stop(tap_proc)
+                deadline = time.monotonic() + DRAIN_SECONDS
+                for raw in iter(target_proc.stdout.readline, b""):
+                    try:
+                        value = json.loads(raw)
+                    except json.JSONDecodeError:
+                        continue
+                    if isinstance(value, dict):
+                        run.bookmarks.put(key, value)
+                        last_state = value
+                        states += 1
+                    if time.monotonic() > deadline:
+                        break
+            target_code = target_proc.wait()
+            if target_code != 0 and tap_proc.poll() is None:
+                run.log(f"# target exited {target_code}; stopping the tap")
+                _stop(tap_proc)
+            try:
+                tap_code = tap_proc.wait(timeout=DRAIN_SECONDS)
+            except subprocess.TimeoutExpired:
+                _stop(tap_proc)
+                tap_code = tap_proc.wait()
+        finally:
+            for proc in (tap_proc, target_proc):
+                _stop(proc, 2.0)
+            tap_err.join(5)
+            target_err.join(5)
+    seconds = time.monotonic() - started
+    status: RunStatus
+    if interrupted:
+        status = "interrupted"
+        error = "stopped by the user"
+    elif target_code != 0:
+        status = "failed"
+        error = f"target exited {target_code}: {last_lines(chr(10).join(target_err.tail), 6)}"
+    elif tap_code != 0:
+        status = "failed"
+        error = f"tap exited {tap_code}: {last_lines(chr(10).join(tap_err.tail), 6)}"
+    else:
+        status = "success"
+    emitted = sum(tap_err.records.values()) if tap_err.saw_metrics else None
+    landed = None
+    if status == "success":
+        from stackform_singer.landing import rows_landed
+
+        landed = rows_landed(run, target, target_venv, started_at)
+    details: dict[str, Any] = {"records_by_stream": tap_err.records, "states": states,
+                               "bookmark_key": key}
+    if emitted is not None and landed is not None and emitted != landed:
+        warning = (f"{name}: the tap emitted {emitted} records but {landed} rows landed "
+                   "(received in this run)")
+        details["warning"] = warning
+        run.say(f"warning: {warning}")
+        run.log(f"# warning: {warning}")
+    if status == "interrupted":
+        raise KeyboardInterrupt  # the runner records the run as interrupted
+    run.say(f"{name}: {status} in {seconds:.1f}s"
+            + (f", {emitted} records emitted" if emitted is not None else "")
+            + (f", {landed} rows landed" if landed is not None else "")
+            + (", bookmark saved" if states else ""))
+    return 2, StepOutcome(name=name, status=status, seconds=round(seconds, 3),
+                          records_emitted=emitted, rows_landed=landed,
+                          bookmark_moved=states > 0 and last_state != prior, error=error,
+                          details=details)

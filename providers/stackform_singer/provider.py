@@ -1,0 +1,156 @@
+"""The ``extractors`` and ``loaders`` providers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel
+
+from stackform.provider import BaseProvider, Context, Outputs, RunContext, RunStep
+from stackform.resource import Resource, ResourceState
+from stackform_singer.config import ExtractorConfig, LoaderConfig, PluginConfig
+from stackform_singer.plugin import (
+    PluginError,
+    executable_name,
+    full_config,
+    install,
+    plugin_dir,
+    plugin_environ,
+    render_config,
+    run_command,
+    runtime_dir,
+    write_private,
+)
+
+if TYPE_CHECKING:
+    from stackform.runs.model import StepOutcome
+
+START_TIMEOUT = 120.0
+DISCOVER_TIMEOUT = 900.0
+
+
+def discover(ctx: Context, desired: Resource, executable: str, env: dict[str, str]
+             ) -> dict[str, Any]:
+    """Run the tap's discovery with its full config in a private temporary folder."""
+    with runtime_dir("discover") as tmp:
+        write_private(tmp / "config.json", full_config(desired))
+        done = run_command([executable, "--config", str(tmp / "config.json"), "--discover"],
+                           env=env, timeout=DISCOVER_TIMEOUT, cancel=ctx.cancel,
+                           what=f"{desired.address}: discovery", cwd=ctx.stack_dir)
+    try:
+        catalog = json.loads(done.stdout)
+    except json.JSONDecodeError as exc:
+        raise PluginError(f"{desired.address}: discovery did not print a JSON catalog "
+                          f"({exc})") from exc
+    if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
+        raise PluginError(f"{desired.address}: discovery printed no 'streams' list")
+    return catalog
+
+
+class _PluginProvider(BaseProvider):
+    """Install, check that the executable starts, render the non-secret config."""
+
+    force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
+
+    def _prepare(self, ctx: Context, desired: Resource) -> tuple[Outputs, dict[str, str], str]:
+        config = desired.config
+        assert isinstance(config, PluginConfig)
+        venv = install(ctx, desired)
+        exe = venv.executable(executable_name(config))
+        env = plugin_environ(venv, desired)
+        helped = run_command([str(exe), "--help"], env=env, timeout=START_TIMEOUT,
+                             cancel=ctx.cancel, what=f"{desired.address}: {exe.name} --help",
+                             cwd=ctx.stack_dir)
+        render_config(ctx, desired)
+        outputs: Outputs = {"venv": str(venv.path), "executable": str(exe)}
+        return outputs, env, helped.stdout + helped.stderr
+
+    def create(self, ctx: Context, desired: Resource) -> Outputs:
+        outputs, _env, _help = self._prepare(ctx, desired)
+        return outputs
+
+    def delete(self, ctx: Context, prior: ResourceState) -> None:
+        # The venv stays in the shared cache: other environments may use it.
+        shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
+
+
+class LoaderProvider(_PluginProvider):
+    """``[loaders.NAME]``: a Singer target."""
+
+    kind: ClassVar[str] = "loaders"
+    Config: ClassVar[type[BaseModel]] = LoaderConfig
+
+
+class ExtractorProvider(_PluginProvider):
+    """``[extractors.NAME]``: a Singer tap, its discovered catalog and the stack's selection."""
+
+    kind: ClassVar[str] = "extractors"
+    Config: ClassVar[type[BaseModel]] = ExtractorConfig
+
+    def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
+        if ctx.options.get("refresh_catalog"):
+            # Asked to discover again: show the extractor as changed so apply does it.
+            return replace(prior, attributes={**prior.attributes,
+                                              "catalog": "discover again (--refresh-catalog)"})
+        return prior
+
+    def create(self, ctx: Context, desired: Resource) -> Outputs:
+        from stackform_singer.catalog import (
+            apply_selection,
+            catalog_digest,
+            selection_of,
+            unmatched_rules,
+        )
+
+        outputs, env, help_text = self._prepare(ctx, desired)
+        config = desired.config
+        assert isinstance(config, ExtractorConfig)
+        discovered = discover(ctx, desired, outputs["executable"], env)
+        folder = plugin_dir(ctx, desired.address)
+        write_private(folder / "catalog.discovered.json", discovered)
+        selected = apply_selection(discovered, config.select, config.metadata)
+        write_private(folder / "catalog.json", selected)
+        for rule in unmatched_rules(discovered, config.select):
+            ctx.log(f"{desired.address}: select rule {rule!r} matches nothing in the catalog")
+        outputs.update({
+            "catalog_flag": "--catalog" if "--catalog" in help_text else "--properties",
+            "catalog_digest": catalog_digest(selected),
+            "selection": selection_of(selected).to_json(),
+        })
+        return outputs
+
+    def plan_notes(self, ctx: Context, prior: ResourceState | None,
+                   desired: Resource | None) -> list[str]:
+        from stackform_singer.catalog import (
+            Selection,
+            apply_selection,
+            diff_selection,
+            selection_of,
+            unmatched_rules,
+        )
+
+        if desired is None:
+            return []
+        config = desired.config
+        assert isinstance(config, ExtractorConfig)
+        discovered_path = plugin_dir(ctx, desired.address) / "catalog.discovered.json"
+        if prior is None or not discovered_path.exists():
+            return ["catalog: discovered at apply, then the select rules are applied"]
+        discovered = json.loads(discovered_path.read_text())
+        before = prior.outputs.get("selection")
+        after = selection_of(apply_selection(discovered, config.select, config.metadata))
+        notes = diff_selection(Selection.from_json(before) if before else None, after)
+        notes += [f"warning: select rule {r!r} matches nothing"
+                  for r in unmatched_rules(discovered, config.select)]
+        if prior.attributes.get("config") != desired.masked(ctx.fingerprint).get("config"):
+            notes.append("catalog: discovered again at apply (config changed)")
+        return notes
+
+    def run_steps(self, run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
+        from stackform_singer.pipe import run_pair
+
+        return run_pair(run, steps)

@@ -1,0 +1,55 @@
+"""``stackform run``: run a pipeline in an environment."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from stackform.cli.options import EnvOption, Globals, LockTimeoutOption, parse_duration
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)
+
+
+def run_command(
+    pipeline: Annotated[str, typer.Argument(help="The pipeline to run ([pipelines.NAME]).")],
+    env: EnvOption = None,
+    full_refresh: Annotated[bool, typer.Option(
+        "--full-refresh", help="Ignore the saved bookmarks and extract everything.")] = False,
+    lock_timeout: LockTimeoutOption = "0s",
+) -> None:
+    """Run a pipeline: extract, load (tap piped into target), then its other steps.
+
+    Bookmarks are saved as soon as the loader confirms them, per environment.
+    """
+    from stackform.runs.factory import run_store_for
+    from stackform.runs.runner import run_pipeline, tail
+
+    g = Globals.current()
+    console = g.console()
+    session = g.session(env)
+    store = run_store_for(session.stack.state, session.stack.dir)
+    record = run_pipeline(session, store, pipeline, full_refresh=full_refresh,
+                          lock_timeout=parse_duration(lock_timeout),
+                          say=lambda m: console.line(m))
+    emitted = [s.records_emitted for s in record.steps if s.records_emitted is not None]
+    landed = [s.rows_landed for s in record.steps if s.rows_landed is not None]
+    counts = ""
+    if emitted:
+        counts += f", {sum(emitted)} records emitted"
+    if landed:
+        counts += f", {sum(landed)} rows landed"
+    summary = (f"run {record.run_id} of {pipeline} in {record.env}: {record.status} in "
+               f"{record.seconds or 0:.1f}s{counts}")
+    if record.status == "success":
+        console.line(summary, "success")
+        return
+    console.error(summary + (f": {record.error}" if record.error else ""),
+                  f"full log: {record.log}")
+    if record.log and record.status == "failed":
+        console.line("last lines of the log:", "muted")
+        for line in tail(record.log, 15):
+            console.line("  " + line, "muted")
+    raise typer.Exit(130 if record.status == "interrupted" else 1)

@@ -1,0 +1,156 @@
+"""Run a pipeline: check its steps were applied, take the run lock, hand the steps to their
+providers in order, and record the run with its log.
+
+Core knows nothing of Singer or dbt: a provider that can run steps implements
+:class:`~stackform.provider.StepRunner`, and each call consumes one or more steps (an extractor
+consumes the loader that follows it).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from stackform.diagnostics import did_you_mean
+from stackform.errors import RunError, StackformError
+from stackform.plan.builder import make_context
+from stackform.provider import RunContext, RunStep, StepRunner
+from stackform.resource import fingerprinter
+from stackform.runs.model import Bookmark, RunRecord, RunStatus, StepOutcome
+from stackform.runs.store import RunStore
+from stackform.session import Session
+from stackform.state.model import utc_now
+
+
+def new_run_id() -> str:
+    """Sortable by start time, unique across hosts."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class _StoreBookmarks:
+    store: RunStore
+    env: str
+    run_id: str
+
+    def get(self, key: str) -> Mapping[str, Any] | None:
+        found = self.store.get_bookmark(self.env, key)
+        return found.value if found else None
+
+    def put(self, key: str, value: Mapping[str, Any]) -> None:
+        self.store.put_bookmark(self.env, Bookmark(key, dict(value), utc_now(), self.run_id))
+
+
+def run_steps_for(session: Session, pipeline_name: str) -> list[RunStep]:
+    """The pipeline's steps with what apply recorded; refuses steps not applied as declared."""
+    stack = session.stack
+    pipeline = stack.pipelines.get(pipeline_name)
+    if pipeline is None:
+        hint = did_you_mean(pipeline_name, stack.pipelines) or (
+            "pipelines: " + (", ".join(sorted(stack.pipelines)) or "none declared"))
+        raise StackformError(f"no pipeline {pipeline_name!r} in the stack", hint=hint)
+    state = session.read_state()
+    recorded = state.resources if state else {}
+    fingerprint = fingerprinter(state.lineage) if state else None
+    steps: list[RunStep] = []
+    for step in pipeline.steps:
+        resource = stack.resources[step.address]
+        prior = recorded.get(step.address)
+        apply_hint = f"run `stackform apply --env {stack.env}` first"
+        if prior is None or fingerprint is None:
+            raise RunError(f"{step.address} is not applied in {stack.env}", hint=apply_hint)
+        if resource.masked(fingerprint) != dict(prior.attributes):
+            raise RunError(
+                f"{step.address} has changes in the stack file that are not applied in "
+                f"{stack.env}", hint=f"review them with `stackform plan --env {stack.env}`, "
+                f"then {apply_hint.removeprefix('run ')}")
+        provider = session.registry.get(resource.kind)
+        steps.append(RunStep(step, resource, prior, provider))
+    return steps
+
+
+def run_pipeline(
+    session: Session,
+    store: RunStore,
+    pipeline_name: str,
+    *,
+    full_refresh: bool = False,
+    lock_timeout: float = 0.0,
+    say: Callable[[str], None] = lambda _m: None,
+) -> RunRecord:
+    """Run one pipeline to the end (or the first failed step) and return its record."""
+    steps = run_steps_for(session, pipeline_name)
+    env = session.stack.env
+    with store.run_lock(env, pipeline_name, lock_timeout):
+        run_id = new_run_id()
+        log_path = store.log_path(env, run_id)
+        record = RunRecord(run_id=run_id, pipeline=pipeline_name, env=env,
+                           started_at=utc_now(), full_refresh=full_refresh, log=str(log_path),
+                           user=session.git.user, host=socket.gethostname())
+        store.start_run(record)
+        started = time.monotonic()
+        outcomes: list[StepOutcome] = []
+        status: RunStatus = "success"
+        error: str | None = None
+        log_lock = threading.Lock()
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as log_file:
+
+            def log(line: str) -> None:
+                with log_lock:
+                    log_file.write(line if line.endswith("\n") else line + "\n")
+                    log_file.flush()
+
+            state = session.read_state()
+            lineage = state.lineage if state else ""
+            ctx = make_context(session.stack, fingerprinter(lineage), log)
+            run = RunContext(ctx=ctx, run_id=run_id, pipeline=pipeline_name,
+                             bookmarks=_StoreBookmarks(store, env, run_id), log=log, say=say,
+                             full_refresh=full_refresh)
+            log(f"# stackform run {run_id}: pipeline {pipeline_name} in {env}"
+                f"{' (full refresh)' if full_refresh else ''}")
+            index = 0
+            try:
+                while index < len(steps):
+                    provider = steps[index].provider
+                    if not isinstance(provider, StepRunner):
+                        raise RunError(f"{steps[index].step.address}: kind "
+                                       f"'{steps[index].resource.kind}' cannot be a pipeline step")
+                    consumed, outcome = provider.run_steps(run, steps[index:])
+                    outcomes.append(outcome)
+                    if outcome.status != "success":
+                        status, error = outcome.status, outcome.error
+                        break
+                    index += max(1, consumed)
+            except KeyboardInterrupt:
+                status, error = "interrupted", "stopped by the user"
+                ctx.cancel.set()
+            except StackformError as exc:
+                status, error = "failed", exc.reason
+                log(f"# error: {exc}")
+            log(f"# run {status}")
+        record = replace(record, status=status, error=error,
+                         finished_at=utc_now(), seconds=round(time.monotonic() - started, 3),
+                         steps=tuple(outcomes))
+        store.finish_run(record)
+    return record
+
+
+def tail(path: str | os.PathLike[str], lines: int = 20) -> list[str]:
+    """The last lines of a log file (for a failure summary)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]
