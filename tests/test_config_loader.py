@@ -118,7 +118,8 @@ def test_unknown_section_did_you_mean(tmp_path: Path) -> None:
     d = one('[stack]\nname = "x"\n[loader.b]\npath = "p"\n', tmp_path)
     assert d.message == "unknown section 'loader'"
     assert d.hint is not None and "did you mean 'loaders'?" in d.hint
-    assert "installed provider kinds: files, loaders" in d.hint
+    assert "installed provider kinds:" in d.hint
+    assert all(k in d.hint for k in ("files", "loaders"))
     assert at(d) == (3, 1)
     assert d.path == "loader"
 

@@ -63,12 +63,21 @@ def main(
 
 
 def _register() -> None:
-    from stackform.cli import commands_core, commands_lock, commands_state, commands_tools
+    from stackform.cli import (
+        commands_core,
+        commands_lock,
+        commands_pipeline,
+        commands_runs,
+        commands_state,
+        commands_tools,
+    )
 
     commands_core.register(app)
+    commands_pipeline.register(app)
     commands_state.register(app)
     commands_tools.register(app)
     commands_lock.register(app)
+    commands_runs.register(app)
 
 
 _register()

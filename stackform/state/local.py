@@ -33,6 +33,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackform.errors import CorruptStateError, StateConflictError, StateError, StateLockedError
+from stackform.fileio import LOCK_GRACE as _LOCK_GRACE
+from stackform.fileio import acquire_flock as _acquire_flock
+from stackform.fileio import flock_held as _flock_held
+from stackform.fileio import fsync_dir as _fsync_dir
+from stackform.fileio import hostname as _hostname
+from stackform.fileio import pid_alive as _pid_alive
+from stackform.fileio import read_all as _read_all
+from stackform.fileio import read_holder as _read_holder
+from stackform.fileio import release as _release
+from stackform.fileio import unknown_holder as _unknown_holder
+from stackform.fileio import write_all as _write_all
+from stackform.fileio import write_holder as _write_holder
 from stackform.state.backend import LockInfo, StateVersion
 from stackform.state.model import State
 
@@ -44,9 +56,6 @@ _HISTORY_NAME = re.compile(r"^(\d+)-([0-9A-Za-z-]{1,64})\.json$")
 _SAFE_LINEAGE = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 _TEMP_MAX_AGE = 3600.0
 """A temp file older than this was left by a killed writer and is swept on the next write."""
-_LOCK_GRACE = 0.2
-"""How long a failed lock attempt keeps retrying while the holder record is still unreadable:
-the holder writes it right after taking the flock, and ``lock_info`` probes take it briefly."""
 _LINK_UNSUPPORTED = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
 
 
@@ -306,11 +315,7 @@ class LocalBackend:
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = self._acquire(env, path, timeout)
             try:
-                data = info.dumps().encode()
-                # Write then truncate, so a reader sees the old (empty) or the new record, and
-                # never an empty file in between once it was written.
-                os.pwrite(fd, data, 0)
-                os.ftruncate(fd, len(data))
+                _write_holder(fd, info)
             except BaseException:
                 _release(fd)
                 raise
@@ -321,33 +326,7 @@ class LocalBackend:
                 _release(fd)
 
     def _acquire(self, env: str, path: Path, timeout: float) -> int:
-        start = time.monotonic()
-        deadline = start + max(timeout, 0.0)
-        delay = 0.02
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-            else:
-                if _same_file(fd, path):
-                    return fd
-                # The lock file was removed or replaced by hand while we waited: a lock on
-                # the orphaned inode would exclude nobody, so take the one at the path.
-                os.close(fd)
-                continue
-            now = time.monotonic()
-            if now < deadline:
-                time.sleep(min(delay, deadline - now))
-                delay = min(delay * 1.5, 0.25)
-                continue
-            holder = _read_holder(path)
-            if holder is not None and not _plausible(holder):
-                holder = None  # a dead holder's record, about to be replaced by the new one
-            if holder is not None or now >= start + _LOCK_GRACE:
-                raise _locked_error(env, holder, timeout)
-            time.sleep(0.01)
+        return _acquire_flock(path, timeout, lambda holder: _locked_error(env, holder, timeout))
 
     def lock_info(self, env: str) -> LockInfo | None:
         path = self._lock_path(env)
@@ -370,19 +349,7 @@ class LocalBackend:
         return _read_holder(self._lock_path(env))
 
     def _flock_held(self, path: Path) -> bool:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        finally:
-            os.close(fd)
+        return _flock_held(path)
 
     def force_unlock(self, env: str, lock_id: str) -> None:
         path = self._lock_path(env)
@@ -416,15 +383,6 @@ class LocalBackend:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _release(fd: int) -> None:
-    try:
-        # Clear the record before unlocking, or it could wipe the next holder's.
-        os.ftruncate(fd, 0)
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 @contextmanager
@@ -511,31 +469,6 @@ def _peek(path: Path) -> tuple[str, str]:
             updated_at if isinstance(updated_at, str) else "")
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        # Some filesystems cannot fsync a directory; the rename is then as durable as it gets.
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise
-    finally:
-        os.close(fd)
-
-
 def _link_or_copy(src: Path, dst: Path) -> None:
     """Atomically make ``dst`` a copy of ``src``: a hard link where the filesystem has them."""
     tmp = dst.parent / f".{dst.name}.{uuid.uuid4().hex}.tmp"
@@ -557,37 +490,6 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         with suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return False
-    fst = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
-
-
-def _read_holder(path: Path) -> LockInfo | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
-        return None
-    if not text.strip():
-        return None
-    try:
-        # raw_decode: a longer old record may still trail the new one for an instant.
-        data, _ = json.JSONDecoder().raw_decode(text)
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-            return None
-        return LockInfo.from_json(data)
-    except (ValueError, TypeError):
-        return None
-
-
-def _unknown_holder() -> LockInfo:
-    return LockInfo(id="unknown", operation="unknown", user="unknown", host="unknown", pid=0,
-                    created_at="unknown")
 
 
 def _locked_error(env: str, holder: LockInfo | None, timeout: float) -> StateLockedError:
@@ -612,27 +514,3 @@ def _held_error(env: str, holder: LockInfo) -> StateLockedError:
         hint="force-unlock is for a lock left by a process that is gone; wait for this one "
         "or stop it",
     )
-
-
-def _plausible(holder: LockInfo) -> bool:
-    """False for a record of a process that is known to be gone."""
-    return holder.host != _hostname() or _pid_alive(holder.pid)
-
-
-def _hostname() -> str:
-    import socket
-
-    return socket.gethostname()
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-

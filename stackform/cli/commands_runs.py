@@ -1,0 +1,327 @@
+"""``runs`` and ``bookmarks show|clear``: past pipeline runs and the Singer bookmarks they keep.
+
+Run state is apart from infrastructure state: these commands never take the state lock.
+``bookmarks clear`` takes the pipeline's run lock, so it cannot race a run of that pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from stackform.cli.options import EnvOption, Globals, parse_duration
+
+if TYPE_CHECKING:
+    from stackform.runs.model import Bookmark, RunRecord
+    from stackform.runs.store import RunStore
+    from stackform.session import Session
+
+LOG_TAIL_LINES = 40
+
+bookmarks_app = typer.Typer(help="Show or clear the Singer bookmarks pipelines keep per "
+                            "environment.", no_args_is_help=True, rich_markup_mode=None)
+
+FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
+PipelineArg = Annotated[str | None, typer.Argument(help="Only this pipeline.", metavar="[PIPELINE]",
+                                                   show_default=False)]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("runs")(runs)
+    app.add_typer(bookmarks_app, name="bookmarks")
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+
+def runs(
+    pipeline: PipelineArg = None,
+    env: EnvOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most N runs.")] = 20,
+    fmt: FormatOption = "text",
+    run_id: Annotated[str | None, typer.Option(
+        "--id", help="Show one run in full (an id or a unique prefix) and the end of its log.",
+        metavar="RUN_ID")] = None,
+) -> None:
+    """List past pipeline runs, newest first: status, duration, rows, whether the bookmark moved."""
+    fmt = _check_format(fmt)
+    g = Globals.current()
+    session, store = _open(env, pipeline)
+    env_name = session.stack.env
+    if run_id is not None:
+        _show_run(store, env_name, pipeline, run_id, fmt)
+        return
+    records = store.runs(env_name, pipeline, limit)
+    if fmt == "json":
+        sys.stdout.write(json.dumps([r.to_json() for r in records], indent=2) + "\n")
+        return
+    console = g.console()
+    if not records:
+        what = f"pipeline {pipeline}" if pipeline else "any pipeline"
+        console.line(f"No runs of {what} in {env_name} yet.")
+        return
+    console.table(
+        ["RUN", "PIPELINE", "STATUS", "STARTED", "DURATION", "EMITTED", "LANDED", "BOOKMARK",
+         "ERROR"],
+        [[_short_id(r.run_id), r.pipeline, r.status, _when(r.started_at), _duration(r.seconds),
+          _sum(s.records_emitted for s in r.steps), _sum(s.rows_landed for s in r.steps),
+          "moved" if r.bookmark_moved else "", _summary(r.error)] for r in records],
+    )
+
+
+def _show_run(store: RunStore, env: str, pipeline: str | None, run_id: str, fmt: str) -> None:
+    from stackform.errors import StackformError
+
+    every = store.runs(env, pipeline, limit=sys.maxsize)
+    matches = [r for r in every if r.run_id == run_id] or [
+        r for r in every if r.run_id.startswith(run_id)]
+    if not matches:
+        where = f"pipeline {pipeline} in {env}" if pipeline else env
+        raise StackformError(f"no run {run_id!r} of {where}",
+                             hint="`stackform runs` lists the runs and their ids")
+    if len(matches) > 1:
+        raise StackformError(
+            f"{run_id!r} is the start of {len(matches)} run ids: "
+            + ", ".join(r.run_id for r in matches[:5]) + ("..." if len(matches) > 5 else ""),
+            hint="give more of the id",
+        )
+    record = matches[0]
+    log = _log_file(store, record)
+    tail = _tail(log, LOG_TAIL_LINES) if log is not None else []
+    if fmt == "json":
+        doc = {**record.to_json(), "log_path": str(log) if log else None, "log_tail": tail}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    console = Globals.current().console()
+    console.line(f"Run {record.run_id} of {record.pipeline} in {record.env}")
+    fields: list[tuple[str, Any]] = [
+        ("status", record.status),
+        ("started", record.started_at),
+        ("finished", record.finished_at or ""),
+        ("duration", _duration(record.seconds)),
+        ("full refresh", "yes" if record.full_refresh else "no"),
+        ("bookmark", "moved" if record.bookmark_moved else "not moved"),
+        ("by", "@".join(p for p in (record.user, record.host) if p)),
+        ("error", record.error or ""),
+    ]
+    width = max(len(k) for k, _ in fields)
+    for key, value in fields:
+        if value not in ("", None):
+            text = str(value).replace("\n", "\n" + " " * (width + 4))
+            console.line(f"  {key.ljust(width)}  {text}")
+    if record.steps:
+        console.line("")
+        console.table(
+            ["STEP", "STATUS", "DURATION", "EMITTED", "LANDED", "BOOKMARK", "ERROR"],
+            [[s.name, s.status, _duration(s.seconds), _sum([s.records_emitted]),
+              _sum([s.rows_landed]), "moved" if s.bookmark_moved else "", _summary(s.error)]
+             for s in record.steps],
+        )
+    console.line("")
+    if log is None or not log.exists():
+        console.line("No log was recorded for this run.", "muted")
+    elif not tail:
+        console.line(f"Log {log} is empty.", "muted")
+    else:
+        console.line(f"Last {len(tail)} line(s) of {log}:")
+        for line in tail:
+            console.line(f"  {line}")
+
+
+def _log_file(store: RunStore, record: RunRecord) -> Path | None:
+    """The run's local log file, when it has one."""
+    if record.log is None:
+        return None
+    if "://" in record.log:
+        return None
+    if os.path.isabs(record.log):
+        return Path(record.log)
+    return store.log_path(record.env, record.run_id)
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 256 * 1024))
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    return data.decode("utf-8", errors="replace").splitlines()[-lines:]
+
+
+# -- bookmarks ---------------------------------------------------------------------------------
+
+
+@bookmarks_app.command("show")
+def bookmarks_show(pipeline: PipelineArg = None, env: EnvOption = None,
+                   fmt: FormatOption = "text") -> None:
+    """Show the bookmarks of every pipeline, or of one (the Singer state each run resumes from)."""
+    fmt = _check_format(fmt)
+    session, store = _open(env, pipeline)
+    env_name = session.stack.env
+    found = store.bookmarks(env_name, f"{pipeline}." if pipeline else None)
+    if fmt == "json":
+        sys.stdout.write(json.dumps([_bookmark_json(b) for b in found],
+                                    separators=(",", ":")) + "\n")
+        return
+    console = Globals.current().console()
+    if not found:
+        what = f"pipeline {pipeline}" if pipeline else "any pipeline"
+        console.line(f"No bookmarks for {what} in {env_name}.")
+        return
+    for i, bookmark in enumerate(found):
+        if i:
+            console.line("")
+        run = f", run {bookmark.run_id}" if bookmark.run_id else ""
+        console.line(f"{bookmark.key}  (updated {bookmark.updated_at}{run})")
+        for line in json.dumps(bookmark.value, indent=2, sort_keys=True).splitlines():
+            console.line(f"  {line}")
+
+
+@bookmarks_app.command("clear")
+def bookmarks_clear(
+    pipeline: Annotated[str, typer.Argument(help="The pipeline whose bookmarks to clear.")],
+    extractor: Annotated[str | None, typer.Option(
+        "--extractor", help="Only this extractor's bookmark (default: every one of the "
+        "pipeline).", metavar="NAME")] = None,
+    env: EnvOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    lock_timeout: Annotated[str, typer.Option(
+        "--lock-timeout", help="Wait this long for a running pipeline to finish (e.g. 30s, 2m).",
+        metavar="DURATION")] = "0s",
+) -> None:
+    """Forget where a pipeline's extractors left off: the next run syncs them in full.
+
+    The cleared values are kept aside in the run-state store, to be restored by hand.
+    """
+    from stackform.diagnostics import did_you_mean
+    from stackform.errors import StackformError
+    from stackform.runs.model import bookmark_key
+
+    timeout = parse_duration(lock_timeout)
+    g = Globals.current()
+    console = g.console()
+    session, store = _open(env, pipeline)
+    env_name = session.stack.env
+    prefix = f"{pipeline}."
+
+    def selected() -> list[Bookmark]:
+        found = store.bookmarks(env_name, prefix)
+        if extractor is None:
+            return found
+        return [b for b in found if b.key == bookmark_key(pipeline, extractor)]
+
+    targets = selected()
+    if not targets:
+        if extractor is not None:
+            names = [b.key[len(prefix):] for b in store.bookmarks(env_name, prefix)]
+            raise StackformError(
+                f"pipeline {pipeline} has no bookmark for extractor {extractor!r} in {env_name}",
+                hint=did_you_mean(extractor, names) or (
+                    "its bookmarks are for: " + ", ".join(names) if names
+                    else "it has no bookmarks at all"),
+            )
+        console.line(f"Pipeline {pipeline} has no bookmarks in {env_name}; nothing to clear.")
+        return
+    console.line(f"Bookmarks to clear in {env_name}:")
+    for bookmark in targets:
+        console.line(f"  {bookmark.key}  (updated {bookmark.updated_at})")
+    if not yes:
+        if not console.is_interactive:
+            raise StackformError("clearing bookmarks needs confirmation and there is no terminal",
+                                 hint="pass --yes")
+        if not console.confirm(f"The next run of {pipeline} will sync these extractors in "
+                               "full. Clear them?"):
+            raise typer.Exit(1)
+    with store.run_lock(env_name, pipeline, timeout):
+        # Read again under the lock: a run may have moved or added one since.
+        cleared = [b.key for b in selected() if store.clear_bookmark(env_name, b.key)]
+    console.line(
+        f"Cleared {len(cleared)} bookmark(s) of {pipeline} in {env_name}; the old values are "
+        f"kept under {store.describe(env_name)}.", "success")
+
+
+def _bookmark_json(bookmark: Bookmark) -> dict[str, Any]:
+    return {"key": bookmark.key, "updated_at": bookmark.updated_at, "run_id": bookmark.run_id,
+            "value": bookmark.value}
+
+
+# -- shared ------------------------------------------------------------------------------------
+
+
+def _open(env: str | None, pipeline: str | None) -> tuple[Session, RunStore]:
+    """The session and its run-state store, after checking ``pipeline`` is in the stack."""
+    from stackform.diagnostics import did_you_mean
+    from stackform.errors import StackformError
+    from stackform.runs.factory import run_store_for
+
+    session = Globals.current().session(env, strict_secrets=False)
+    if pipeline is not None and pipeline not in session.stack.pipelines:
+        known = sorted(session.stack.pipelines)
+        raise StackformError(
+            f"no pipeline {pipeline!r} in {session.stack.file.name}",
+            hint=did_you_mean(pipeline, known) or (
+                "pipelines: " + ", ".join(known) if known
+                else "the stack declares no [pipelines.NAME]"),
+        )
+    return session, run_store_for(session.stack.state, session.stack.dir)
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter("expected text or json", param_hint="--format")
+    return fmt
+
+
+def _short_id(run_id: str) -> str:
+    """The first 8 digits of a uuid-like id (enough for ``--id``); any other id in full."""
+    digits = run_id.replace("-", "")
+    if len(digits) >= 32 and all(c in "0123456789abcdef" for c in digits.lower()):
+        return run_id[:8]
+    return run_id
+
+
+def _when(started_at: str) -> str:
+    """``2024-05-01 06:00:03`` in local time (the stored value when it is not a timestamp)."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(started_at)
+    except ValueError:
+        return started_at
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _sum(values: Iterable[int | None]) -> str:
+    known = [v for v in values if v is not None]
+    return f"{sum(known):,}" if known else ""
+
+
+def _summary(error: str | None, width: int = 60) -> str:
+    if not error:
+        return ""
+    first = error.strip().splitlines()[0] if error.strip() else ""
+    return first if len(first) <= width else first[: width - 3] + "..."
+

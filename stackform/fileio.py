@@ -1,0 +1,213 @@
+"""Filesystem helpers shared by the local state backend and the local run-state store.
+
+Atomic writes (temp file in the same folder, fsync, rename, fsync the folder) and ``fcntl.flock``
+locks whose file holds the holder's :class:`~stackform.state.backend.LockInfo`. The kernel drops
+a flock when its holder dies, so a holder record whose flock is free is stale and blocks nobody.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+
+from stackform.state.backend import LockInfo
+
+LOCK_GRACE = 0.2
+"""How long a failed lock attempt keeps retrying while the holder record is still unreadable:
+the holder writes it right after taking the flock, and probes (``flock_held``) take it briefly."""
+
+
+# -- reading and writing ---------------------------------------------------------------------
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        # Some filesystems cannot fsync a directory; the rename is then as durable as it gets.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data``: a reader or a crash sees the whole old or the whole new file.
+
+    The temp file is ``.<name>.<random>.tmp`` in the same folder (see :func:`sweep_temps`).
+    """
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        try:
+            os.fchmod(fd, mode)  # the umask may have narrowed it; never widen past ``mode``
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def sweep_temps(directory: Path, max_age: float = 3600.0) -> None:
+    """Remove temp files of :func:`atomic_write` older than ``max_age`` (left by killed writers)."""
+    cutoff = time.time() - max_age
+    with suppress(FileNotFoundError):
+        for entry in os.scandir(directory):
+            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                with suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
+
+
+# -- flock with a holder record ----------------------------------------------------------------
+
+
+def acquire_flock(path: Path, timeout: float,
+                  locked: Callable[[LockInfo | None], Exception]) -> int:
+    """Take an exclusive flock on ``path`` (created 0600), retrying up to ``timeout`` seconds.
+
+    Returns the descriptor holding it (write the holder record with :func:`write_holder`, release
+    with :func:`release`). When it stays held, raises ``locked(holder)``, ``holder`` being the
+    record in the file (``None`` when there is none, or it names a process known to be gone).
+    """
+    start = time.monotonic()
+    deadline = start + max(timeout, 0.0)
+    delay = 0.02
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+        else:
+            if same_file(fd, path):
+                return fd
+            # The lock file was removed or replaced by hand while we waited: a lock on
+            # the orphaned inode would exclude nobody, so take the one at the path.
+            os.close(fd)
+            continue
+        now = time.monotonic()
+        if now < deadline:
+            time.sleep(min(delay, deadline - now))
+            delay = min(delay * 1.5, 0.25)
+            continue
+        holder = read_holder(path)
+        if holder is not None and not plausible(holder):
+            holder = None  # a dead holder's record, about to be replaced by the new one
+        if holder is not None or now >= start + LOCK_GRACE:
+            raise locked(holder)
+        time.sleep(0.01)
+
+
+def write_holder(fd: int, info: LockInfo) -> None:
+    """Record the holder in a lock file whose flock ``fd`` holds."""
+    data = info.dumps().encode()
+    # Write then truncate, so a reader sees the old (empty) or the new record, and never an
+    # empty file in between once it was written.
+    os.pwrite(fd, data, 0)
+    os.ftruncate(fd, len(data))
+
+
+def release(fd: int) -> None:
+    try:
+        # Clear the record before unlocking, or it could wipe the next holder's.
+        os.ftruncate(fd, 0)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def flock_held(path: Path) -> bool:
+    """Whether some open file (in any process, this one included) holds ``path``'s flock."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    fst = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
+
+
+def read_holder(path: Path) -> LockInfo | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    if not text.strip():
+        return None
+    try:
+        # raw_decode: a longer old record may still trail the new one for an instant.
+        data, _ = json.JSONDecoder().raw_decode(text)
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            return None
+        return LockInfo.from_json(data)
+    except (ValueError, TypeError):
+        return None
+
+
+def unknown_holder() -> LockInfo:
+    return LockInfo(id="unknown", operation="unknown", user="unknown", host="unknown", pid=0,
+                    created_at="unknown")
+
+
+def plausible(holder: LockInfo) -> bool:
+    """False for a record of a process that is known to be gone."""
+    return holder.host != hostname() or pid_alive(holder.pid)
+
+
+def hostname() -> str:
+    return socket.gethostname()
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True

@@ -1,0 +1,46 @@
+"""Pick the run-state store for a stack's ``[state]`` table.
+
+Run state goes where infrastructure state goes, under its own keys: for the local backend a
+``runs`` folder beside the state folder (``<stack dir>/.stackform/runs`` by default). The
+``[state]`` table is validated by the state factory, so both give the same errors.
+Kept free of heavy imports, like the state factory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from stackform.runs.store import RunStore
+
+RUNS_FOLDER = "runs"
+
+
+def run_store_for(settings: Mapping[str, Any], stack_dir: Path) -> RunStore:
+    """The run-state store for ``settings`` (the ``[state]`` table), relative to ``stack_dir``."""
+    from stackform.state.factory import backend_for
+    from stackform.state.local import LocalBackend
+
+    # Validates the table and raises the state factory's own errors (an unknown backend, keys
+    # the local backend does not take, s3 not available yet).
+    backend = backend_for(settings, stack_dir)
+    if isinstance(backend, LocalBackend):
+        from stackform.runs.local import LocalRunStore
+
+        return LocalRunStore(_local_root(backend.root, stack_dir))
+    raise AssertionError(f"no run-state store for state backend {backend.name!r}")
+
+
+def _local_root(state_root: Path, stack_dir: Path) -> Path:
+    """A ``runs`` folder beside the state folder; inside it when "beside" would leave the
+    stack's folder (state kept in the stack folder itself, or above it)."""
+    if state_root.name in ("", ".", "..") or _normal(state_root) in (
+            _normal(stack_dir), *(_normal(p) for p in Path(_normal(stack_dir)).parents)):
+        return state_root / RUNS_FOLDER
+    return state_root.parent / RUNS_FOLDER
+
+
+def _normal(path: Path) -> str:
+    return os.path.normpath(os.path.abspath(path))
