@@ -95,7 +95,7 @@ class ExtractorProvider(_PluginProvider):
         if ctx.options.get("refresh_catalog"):
             # Asked to discover again: show the extractor as changed so apply does it.
             return replace(prior, attributes={**prior.attributes,
-                                              "catalog": "discover again (--refresh-catalog)"})
+                                              "refresh": "catalog discovery requested"})
         return prior
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
@@ -146,7 +146,9 @@ class ExtractorProvider(_PluginProvider):
         notes = diff_selection(Selection.from_json(before) if before else None, after)
         notes += [f"warning: select rule {r!r} matches nothing"
                   for r in unmatched_rules(discovered, config.select)]
-        if prior.attributes.get("config") != desired.masked(ctx.fingerprint).get("config"):
+        if ctx.options.get("refresh_catalog"):
+            notes.append("catalog: discovered again at apply (--refresh-catalog)")
+        elif prior.attributes.get("config") != desired.masked(ctx.fingerprint).get("config"):
             notes.append("catalog: discovered again at apply (config changed)")
         return notes
 

@@ -12,6 +12,7 @@ from stackform.cli.options import (
     Globals,
     LockTimeoutOption,
     ParallelismOption,
+    RefreshCatalogOption,
     RefreshOption,
     ReplaceOption,
     TargetOption,
@@ -60,13 +61,14 @@ def plan(
     destroy: Annotated[bool, typer.Option("--destroy", help="Plan to destroy everything.")]
     = False,
     parallelism: ParallelismOption = 4,
+    refresh_catalog: RefreshCatalogOption = False,
 ) -> None:
     """Show what apply would change in an environment. Changes nothing; takes no lock."""
     from stackform.cli.flows import make_plan_options, show_plan
 
     g = Globals.current()
     options = make_plan_options(refresh_only, destroy, parse_bool(refresh, "--refresh"),
-                                target, replace, parallelism)
+                                target, replace, parallelism, refresh_catalog)
     code = show_plan(g, env, options, fmt, out, detailed_exitcode)
     raise typer.Exit(code)
 
@@ -83,16 +85,18 @@ def apply(
     refresh_only: Annotated[bool, typer.Option("--refresh-only")] = False,
     parallelism: ParallelismOption = 4,
     lock_timeout: LockTimeoutOption = "0s",
+    refresh_catalog: RefreshCatalogOption = False,
 ) -> None:
     """Plan and apply, or apply exactly a saved plan (refused when stale)."""
     from stackform.cli.flows import make_plan_options, run_apply
 
     g = Globals.current()
-    if plan_file is not None and (target or replace or refresh_only or refresh != "true"):
+    if plan_file is not None and (target or replace or refresh_only or refresh != "true"
+                                  or refresh_catalog):
         raise typer.BadParameter("a saved plan is applied exactly as reviewed; --target, "
                                  "--replace, --refresh and --refresh-only belong to `plan`")
     options = make_plan_options(refresh_only, False, parse_bool(refresh, "--refresh"),
-                                target, replace, parallelism)
+                                target, replace, parallelism, refresh_catalog)
     code = run_apply(g, env, options, plan_file, auto_approve, parse_duration(lock_timeout))
     raise typer.Exit(code)
 

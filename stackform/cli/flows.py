@@ -25,14 +25,18 @@ if TYPE_CHECKING:
 
 def make_plan_options(refresh_only: bool, destroy: bool, refresh: bool,
                       target: list[str] | None, replace: list[str] | None,
-                      parallelism: int) -> PlanOptions:
+                      parallelism: int, refresh_catalog: bool = False) -> PlanOptions:
     if refresh_only and destroy:
         raise typer.BadParameter("--refresh-only and --destroy exclude each other")
     if refresh_only and not refresh:
         raise typer.BadParameter("--refresh-only needs refreshing; drop --refresh=false")
     mode = "refresh-only" if refresh_only else "destroy" if destroy else "normal"
+    if refresh_catalog and not refresh:
+        raise typer.BadParameter("--refresh-catalog needs refreshing; drop --refresh=false")
+    options = {"refresh_catalog": True} if refresh_catalog else {}
     return PlanOptions(mode=mode, refresh=refresh, targets=tuple(target or ()),
-                       replace=tuple(replace or ()), parallelism=parallelism)
+                       replace=tuple(replace or ()), parallelism=parallelism,
+                       provider_options=options)
 
 
 def validate_stack(g: Globals, env: str | None, every_env: bool) -> None:

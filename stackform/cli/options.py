@@ -101,3 +101,8 @@ def parse_duration(value: str, option: str = "--lock-timeout") -> float:
     except ValueError:
         raise typer.BadParameter(f"expected a duration like 30s or 2m, got {value!r}",
                                  param_hint=option) from None
+RefreshCatalogOption = Annotated[
+    bool,
+    typer.Option("--refresh-catalog",
+                 help="Run every extractor's discovery again (new tables or columns)."),
+]
