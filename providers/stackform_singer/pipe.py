@@ -238,12 +238,10 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
                                "bookmark_key": key}
     if emitted is not None and landed is not None and emitted != landed:
         warning = (f"{name}: the tap emitted {emitted} records but {landed} rows landed "
-                   "(received in this run)")
+                   "in this run (records repeating a key land as one row)")
         details["warning"] = warning
         run.say(f"warning: {warning}")
         run.log(f"# warning: {warning}")
-    if status == "interrupted":
-        raise KeyboardInterrupt  # the runner records the run as interrupted
     run.say(f"{name}: {status} in {seconds:.1f}s"
             + (f", {emitted} records emitted" if emitted is not None else "")
             + (f", {landed} rows landed" if landed is not None else "")

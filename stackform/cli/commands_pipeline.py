@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from stackform.cli.options import EnvOption, Globals, LockTimeoutOption, parse_duration
+from stackform.cli.options import EnvOption, Globals, parse_duration
 
 
 def register(app: typer.Typer) -> None:
@@ -18,12 +18,15 @@ def run_command(
     env: EnvOption = None,
     full_refresh: Annotated[bool, typer.Option(
         "--full-refresh", help="Ignore the saved bookmarks and extract everything.")] = False,
-    lock_timeout: LockTimeoutOption = "0s",
+    lock_timeout: Annotated[str, typer.Option(
+        "--lock-timeout", metavar="DURATION",
+        help="Wait this long when the pipeline is already running here (e.g. 30s, 2m).")] = "0s",
 ) -> None:
     """Run a pipeline: extract, load (tap piped into target), then its other steps.
 
     Bookmarks are saved as soon as the loader confirms them, per environment.
     """
+    from stackform.cli.flows import sigterm_as_interrupt
     from stackform.runs.factory import run_store_for
     from stackform.runs.runner import run_pipeline, tail
 
@@ -31,9 +34,10 @@ def run_command(
     console = g.console()
     session = g.session(env)
     store = run_store_for(session.stack.state, session.stack.dir)
-    record = run_pipeline(session, store, pipeline, full_refresh=full_refresh,
-                          lock_timeout=parse_duration(lock_timeout),
-                          say=lambda m: console.line(m))
+    with sigterm_as_interrupt():
+        record = run_pipeline(session, store, pipeline, full_refresh=full_refresh,
+                              lock_timeout=parse_duration(lock_timeout),
+                              say=lambda m: console.line(m))
     emitted = [s.records_emitted for s in record.steps if s.records_emitted is not None]
     landed = [s.rows_landed for s in record.steps if s.rows_landed is not None]
     counts = ""

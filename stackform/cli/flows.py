@@ -105,7 +105,7 @@ def _warn_older_commit(console: Console, plan: Plan, directory: Path) -> None:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """An orchestrator stops a task with SIGTERM: treat it like Ctrl-C so state is saved."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -169,7 +169,7 @@ def _apply_with_progress(console: Console, session: Session, plan: Plan, state: 
                          parallelism: int) -> ApplyResult:
     cancel = threading.Event()
     total = len(plan.actionable)
-    with console.progress(total, "applying") as progress, _sigterm_as_interrupt():
+    with console.progress(total, "applying") as progress, sigterm_as_interrupt():
 
         def on_event(event: ApplyEvent) -> None:
             if event.status in ("done", "failed", "skipped"):
