@@ -68,7 +68,10 @@ class _Stderr(threading.Thread):
         if metric.get("metric") != "record_count" or metric.get("type") != "counter":
             return
         tags = metric.get("tags") or {}
-        stream = str(tags.get("stream") or tags.get("endpoint") or tags.get("stream_name") or "?")
+        stream = tags.get("stream") or tags.get("endpoint") or tags.get("stream_name")
+        if not stream and tags.get("table"):  # pipelinewise taps: {"database", "table"}
+            stream = "-".join(str(tags[k]) for k in ("database", "table") if tags.get(k))
+        stream = str(stream or "?")
         self.saw_metrics = True
         self.records[stream] = self.records.get(stream, 0) + int(metric.get("value") or 0)
 

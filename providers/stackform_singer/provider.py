@@ -69,6 +69,13 @@ class _PluginProvider(BaseProvider):
         outputs: Outputs = {"venv": str(venv.path), "executable": str(exe)}
         return outputs, env, helped.stdout + helped.stderr
 
+    def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
+        # What apply renders into the environment's folder is the resource on this machine;
+        # without it the plugin is set up again. The venv itself is a shared cache entry.
+        if not (plugin_dir(ctx, prior.address) / "config.json").exists():
+            return None
+        return prior
+
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         outputs, _env, _help = self._prepare(ctx, desired)
         return outputs
@@ -92,11 +99,12 @@ class ExtractorProvider(_PluginProvider):
     Config: ClassVar[type[BaseModel]] = ExtractorConfig
 
     def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
-        if ctx.options.get("refresh_catalog"):
+        found = super().read(ctx, prior)
+        if found is not None and ctx.options.get("refresh_catalog"):
             # Asked to discover again: show the extractor as changed so apply does it.
             return replace(prior, attributes={**prior.attributes,
                                               "refresh": "catalog discovery requested"})
-        return prior
+        return found
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         from stackform_singer.catalog import (

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from stackform_files import FilesConfig, FilesError, FilesProvider
 
 from stackform.errors import StackformError
 from stackform.provider import Context, Provider
@@ -21,6 +20,7 @@ from stackform.resource import (
     fingerprinter,
     is_fingerprint,
 )
+from stackform_files import FilesConfig, FilesError, FilesProvider
 from tests.provider_conformance import MakeResource, ProviderConformance, record
 
 SECRET = "s3cr3t-value-that-must-not-leak"

@@ -1,0 +1,100 @@
+"""The provider conformance suite on real Singer plugins: tap-jsonl and target-stackform-duckdb,
+installed from the package index (and this repository) with uv into a shared test cache."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stackform.provider import Provider
+from stackform.resource import Resource
+from stackform_singer import ExtractorProvider, LoaderProvider
+from stackform_singer.config import ExtractorConfig, LoaderConfig
+from tests.provider_conformance import MakeResource, ProviderConformance
+
+REPO = Path(__file__).resolve().parents[3]
+TARGET = REPO / "providers" / "target-stackform-duckdb"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plugin_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One venv cache for the session: each plugin installs once."""
+    old = os.environ.get("STACKFORM_CACHE_DIR")
+    os.environ["STACKFORM_CACHE_DIR"] = str(tmp_path_factory.mktemp("singer-cache"))
+    yield
+    if old is None:
+        os.environ.pop("STACKFORM_CACHE_DIR", None)
+    else:
+        os.environ["STACKFORM_CACHE_DIR"] = old
+
+
+def _write_data(stack_dir: Path) -> None:
+    (stack_dir / "data").mkdir(exist_ok=True)
+    rows = [{"id": i, "name": f"n{i}", "note": "x"} for i in range(3)]
+    (stack_dir / "data" / "things.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows))
+
+
+class TestExtractorConformance(ProviderConformance):
+    replace_variant = 2
+    replace_moves = False
+
+    @pytest.fixture
+    def provider(self) -> Provider:
+        return ExtractorProvider()
+
+    @pytest.fixture
+    def make_resource(self, stack_dir: Path) -> MakeResource:
+        _write_data(stack_dir)
+
+        def make(name: str, variant: int) -> Resource:
+            config = ExtractorConfig(
+                pip_url="tap-jsonl==0.3.1" if variant != 2 else "tap-jsonl==0.3.1 six==1.16.0",
+                executable="tap-jsonl",
+                config={"path": "data/*.jsonl", "stream_name": "things",
+                        "primary_keys": ["id"]},
+                select=["things.*"] if variant != 1 else ["things.*", "!things.note"],
+            )
+            return Resource(f"extractors.{name}", "extractors", name, config,
+                            config.model_dump(mode="json"))
+
+        return make
+
+
+class TestLoaderConformance(ProviderConformance):
+    replace_variant = 2
+    replace_moves = False
+    sensitive_variant = 3
+
+    @pytest.fixture
+    def provider(self) -> Provider:
+        return LoaderProvider()
+
+    @pytest.fixture
+    def make_resource(self) -> MakeResource:
+        def make(name: str, variant: int) -> Resource:
+            config = {"path": "warehouse.duckdb", "default_target_schema": "raw"}
+            if variant == 1:
+                config["batch_size_rows"] = 500  # type: ignore[assignment]
+            if variant == 3:
+                config["api_token"] = "s3cr3t-token-value"
+            pip_url = str(TARGET) if variant != 2 else f"{TARGET} six==1.16.0"
+            model = LoaderConfig(pip_url=pip_url, config=config)
+            sensitive = frozenset({("config", "api_token")}) if variant == 3 else frozenset()
+            return Resource(f"loaders.{name}", "loaders", name, model,
+                            model.model_dump(mode="json"), sensitive)
+
+        return make
+
+
+def test_secret_never_lands_in_rendered_config(tmp_path: Path) -> None:
+    from stackform_singer.plugin import public_config
+
+    model = LoaderConfig(pip_url="x", config={"path": "w.duckdb", "password": "hunter2-xyz"})
+    resource = Resource("loaders.w", "loaders", "w", model, model.model_dump(mode="json"),
+                        frozenset({("config", "password")}))
+    assert public_config(resource) == {"path": "w.duckdb"}
