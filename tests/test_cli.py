@@ -17,7 +17,6 @@ from tests.cli_helpers import (
     kill9,
     lock_path,
     lock_record,
-    make_env,
     plan_json,
     read_state,
     sleepers_stack,
@@ -50,25 +49,6 @@ content = "c\\n"
 """
 
 LOCATION = re.compile(r"stack\.toml:\d+:\d+: error:")
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def sf(project: Path, home: Path) -> Runner:
-    return Runner(project, make_env(home))
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from tests.cli_helpers import (
     finish,
     kill9,
     lock_record,
-    make_env,
     plan_json,
     read_state,
     sleepers_stack,
@@ -32,25 +31,6 @@ from tests.cli_helpers import (
 pytestmark = pytest.mark.slow
 
 NAMES = [f"s{i}" for i in range(8)]
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def sf(project: Path, home: Path) -> Runner:
-    return Runner(project, make_env(home))
 
 
 def markers(project: Path) -> set[str]:

@@ -32,19 +32,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackform import fileio
 from stackform.errors import CorruptStateError, StateConflictError, StateError, StateLockedError
-from stackform.fileio import LOCK_GRACE as _LOCK_GRACE
-from stackform.fileio import acquire_flock as _acquire_flock
-from stackform.fileio import flock_held as _flock_held
-from stackform.fileio import fsync_dir as _fsync_dir
-from stackform.fileio import hostname as _hostname
-from stackform.fileio import pid_alive as _pid_alive
-from stackform.fileio import read_all as _read_all
-from stackform.fileio import read_holder as _read_holder
-from stackform.fileio import release as _release
-from stackform.fileio import unknown_holder as _unknown_holder
-from stackform.fileio import write_all as _write_all
-from stackform.fileio import write_holder as _write_holder
 from stackform.state.backend import LockInfo, StateVersion
 from stackform.state.model import State
 
@@ -132,7 +121,7 @@ class LocalBackend:
             seen = self._seen.get(env)
             if seen is not None and seen.matches(st):
                 return seen.state
-            data = _read_all(fd)
+            data = fileio.read_all(fd)
         finally:
             os.close(fd)
         self._seen.pop(env, None)
@@ -154,7 +143,7 @@ class LocalBackend:
             try:
                 try:
                     os.fchmod(fd, 0o600)
-                    _write_all(fd, data)
+                    fileio.write_all(fd, data)
                     os.fsync(fd)
                     st = os.fstat(fd)
                 finally:
@@ -166,7 +155,7 @@ class LocalBackend:
                 with suppress(OSError):
                     os.unlink(tmp)
                 raise
-            _fsync_dir(self.root)
+            fileio.fsync_dir(self.root)
             self._seen[env] = _Seen(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, state)
             if stored is not None:
                 self._prune_history(env, state.lineage)
@@ -177,7 +166,7 @@ class LocalBackend:
         history.mkdir(parents=True, exist_ok=True, mode=0o700)
         _link_or_copy(path, self._backup_path(env))
         _link_or_copy(path, history / _version_name(stored.serial, stored.lineage))
-        _fsync_dir(history)
+        fileio.fsync_dir(history)
 
     def _prune_history(self, env: str, lineage: str) -> None:
         for name in self._history_names(env, lineage)[HISTORY_KEEP:]:
@@ -242,7 +231,7 @@ class LocalBackend:
                 return
             self._keep_previous(env, path, stored)
             os.unlink(path)
-            _fsync_dir(self.root)
+            fileio.fsync_dir(self.root)
             self._seen.pop(env, None)
 
     # -- listing and history -----------------------------------------------------------------
@@ -315,18 +304,19 @@ class LocalBackend:
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = self._acquire(env, path, timeout)
             try:
-                _write_holder(fd, info)
+                fileio.write_holder(fd, info)
             except BaseException:
-                _release(fd)
+                fileio.release(fd)
                 raise
         try:
             yield info  # errors of the caller's block pass through untouched
         finally:
             with _os_errors("unlock", path):
-                _release(fd)
+                fileio.release(fd)
 
     def _acquire(self, env: str, path: Path, timeout: float) -> int:
-        return _acquire_flock(path, timeout, lambda holder: _locked_error(env, holder, timeout))
+        return fileio.acquire_flock(path, timeout,
+                                    lambda holder: _locked_error(env, holder, timeout))
 
     def lock_info(self, env: str) -> LockInfo | None:
         path = self._lock_path(env)
@@ -334,11 +324,11 @@ class LocalBackend:
             if not self._flock_held(path):
                 return None
             # The holder writes its record right after taking the flock; give it a moment.
-            deadline = time.monotonic() + _LOCK_GRACE
+            deadline = time.monotonic() + fileio.LOCK_GRACE
             while True:
-                holder = _read_holder(path)
+                holder = fileio.read_holder(path)
                 if holder is not None or time.monotonic() >= deadline:
-                    return holder if holder is not None else _unknown_holder()
+                    return holder if holder is not None else fileio.unknown_holder()
                 time.sleep(0.01)
 
     def recorded_lock(self, env: str) -> LockInfo | None:
@@ -346,15 +336,15 @@ class LocalBackend:
 
         A record whose flock is free was left by a process that died while holding the lock.
         """
-        return _read_holder(self._lock_path(env))
+        return fileio.read_holder(self._lock_path(env))
 
     def _flock_held(self, path: Path) -> bool:
-        return _flock_held(path)
+        return fileio.flock_held(path)
 
     def force_unlock(self, env: str, lock_id: str) -> None:
         path = self._lock_path(env)
         with _os_errors("unlock", path):
-            recorded = _read_holder(path)
+            recorded = fileio.read_holder(path)
             if recorded is None:
                 raise StateError(
                     f"environment {env!r} has no lock to remove",
@@ -374,7 +364,7 @@ class LocalBackend:
                     raise _held_error(env, recorded) from None
                 try:
                     # Between reading and locking the lock may have changed hands.
-                    if _read_holder(path) == recorded:
+                    if fileio.read_holder(path) == recorded:
                         os.ftruncate(fd, 0)
                 finally:
                     fcntl.flock(fd, fcntl.LOCK_UN)
@@ -473,18 +463,13 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     """Atomically make ``dst`` a copy of ``src``: a hard link where the filesystem has them."""
     tmp = dst.parent / f".{dst.name}.{uuid.uuid4().hex}.tmp"
     try:
-        try:
-            os.link(src, tmp)
-        except OSError as exc:
-            if exc.errno not in _LINK_UNSUPPORTED:
-                raise
-            data = src.read_bytes()
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            try:
-                _write_all(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        os.link(src, tmp)
+    except OSError as exc:
+        if exc.errno not in _LINK_UNSUPPORTED:
+            raise
+        fileio.atomic_write(dst, src.read_bytes(), 0o600)
+        return
+    try:
         os.replace(tmp, dst)
     except BaseException:
         with suppress(OSError):
@@ -504,8 +489,8 @@ def _locked_error(env: str, holder: LockInfo | None, timeout: float) -> StateLoc
 
 
 def _held_error(env: str, holder: LockInfo) -> StateLockedError:
-    here = holder.host == _hostname()
-    if here and _pid_alive(holder.pid):
+    here = holder.host == fileio.hostname()
+    if here and fileio.pid_alive(holder.pid):
         why = f"process {holder.pid} on this host is alive and still holds it"
     else:
         why = "a live process still holds it"

@@ -1,0 +1,29 @@
+"""Fixtures shared by the CLI tests: a project folder, a private home, and a runner of the real
+``stackform`` console script in them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import Runner, make_env
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    path = tmp_path / "project"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def sf(project: Path, home: Path) -> Runner:
+    return Runner(project, make_env(home))
