@@ -173,7 +173,8 @@ def test_corrupt_state_is_detected_and_never_overwritten(sf: Runner, project: Pa
     write_stack(project, sleepers_stack(["a", "b"]))
     assert sf("apply", "--auto-approve").code == 0
     path = state_path(project)
-    truncated = path.read_bytes()[: len(path.read_bytes()) // 2]
+    good = path.read_bytes()
+    truncated = good[: len(good) // 2]
     path.write_bytes(truncated)
     write_stack(project, sleepers_stack(["a", "b", "c"]))
 
@@ -187,7 +188,7 @@ def test_corrupt_state_is_detected_and_never_overwritten(sf: Runner, project: Pa
     assert not (project / "markers" / "c").exists()
 
     # A state pushed over it is refused too: a corrupt document is never replaced silently.
-    (project / "good.json").write_text((path.parent / "dev.json.backup").read_text())
+    (project / "good.json").write_bytes(good)
     push = sf("state", "push", "good.json")
     assert_clean_error(push)
     assert path.read_bytes() == truncated
