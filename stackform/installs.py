@@ -28,7 +28,6 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -38,7 +37,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from stackform.errors import Interrupted, StackformError
+from stackform.errors import Interrupted
+from stackform.uvtool import (
+    InstallError,
+    explain_uv_failure,
+    run_uv,
+    trim_uv_message,
+    uv_bin,
+    uv_version,
+)
 
 FORMAT = 1
 """Bumped when the layout of a cached venv changes: old venvs are then simply not reused."""
@@ -51,10 +58,6 @@ Log = Callable[[str], None]
 
 def _no_log(_message: str) -> None:
     return None
-
-
-class InstallError(StackformError):
-    """A plugin could not be installed or resolved; the reason carries uv's own message."""
 
 
 # -- specs ---------------------------------------------------------------------------------------
@@ -285,16 +288,16 @@ def _build(spec: InstallSpec, target: Path, log: Log, cancel: threading.Event | 
            ) -> dict[str, Any]:
     started = time.monotonic()
     log(f"installing {spec.describe()}")
-    _uv(["venv", "--relocatable", "--python", spec.python_version, str(target)],
+    run_uv(["venv", "--relocatable", "--python", spec.python_version, str(target)],
         spec=spec, action="create a virtual environment for", cancel=cancel)
     python = Venv(target, spec.key).python
     if spec.locked:
         req_file = target / REQUIREMENTS_FILE
         req_file.write_text("\n".join(spec.requirements) + "\n", encoding="utf-8")
-        _uv(["pip", "sync", "--python", str(python), str(req_file)],
+        run_uv(["pip", "sync", "--python", str(python), str(req_file)],
             spec=spec, action="install", cancel=cancel)
     else:
-        _uv(["pip", "install", "--python", str(python), *spec.requirements],
+        run_uv(["pip", "install", "--python", str(python), *spec.requirements],
             spec=spec, action="install", cancel=cancel)
     frozen = _freeze_python(python, spec, cancel)
     seconds = time.monotonic() - started
@@ -383,7 +386,7 @@ def compile_requirements(
                 "--no-annotate", "--universal", "--python-version", spec.python_version]
         if upgrade:
             args.append("--upgrade")
-        _uv(args, spec=spec, action="resolve", cancel=cancel,
+        run_uv(args, spec=spec, action="resolve", cancel=cancel,
             stdin="\n".join(spec.requirements) + "\n")
         return parse_requirements(out.read_text(encoding="utf-8"))
 
@@ -408,7 +411,7 @@ def freeze(target: Venv | InstallSpec, cache: Path | None = None) -> list[str]:
 
 def _freeze_python(python: Path, spec: InstallSpec | None, cancel: threading.Event | None
                    ) -> list[str]:
-    out = _uv(["pip", "freeze", "--python", str(python)], spec=spec, action="list the installed "
+    out = run_uv(["pip", "freeze", "--python", str(python)], spec=spec, action="list the installed "
               "packages", cancel=cancel)
     return parse_requirements(out)
 
@@ -440,172 +443,6 @@ def prune(keep_keys: Iterable[str], *, cache: Path | None = None, log: Log = _no
         finally:
             os.close(fd)
     return removed
-
-
-# -- running uv ----------------------------------------------------------------------------------
-
-
-@cache
-def uv_bin() -> str:
-    """The uv binary shipped with the ``uv`` Python package (a dependency of stackform)."""
-    try:
-        import uv
-
-        return str(uv.find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        found = shutil.which("uv")
-        if found:
-            return found
-    raise InstallError("uv is not installed, and stackform installs plugins with it",
-                       hint="reinstall stackform (it depends on uv), or `pip install uv`")
-
-
-@cache
-def uv_version() -> str | None:
-    try:
-        proc = subprocess.run([uv_bin(), "--version"], capture_output=True, text=True,
-                              timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    parts = proc.stdout.split()
-    return parts[1] if len(parts) > 1 else None
-
-
-def _uv(args: list[str], *, spec: InstallSpec | None, action: str,
-        cancel: threading.Event | None, stdin: str | None = None) -> str:
-    """Run uv quietly, return its stdout; a failure raises InstallError with uv's message."""
-    what = spec.describe() if spec else "plugins"
-    if cancel is not None and cancel.is_set():
-        raise Interrupted(f"stopped before the {action} of {what}")
-    cmd = [uv_bin(), *args, "--quiet", "--color", "never"]
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=_neutral_cwd(), env={**os.environ, "COLUMNS": "1000"},  # one line per message
-    )
-    first = True
-    while True:
-        try:
-            out, err = proc.communicate(input=stdin if first else None, timeout=0.1)
-            break
-        except subprocess.TimeoutExpired:
-            first = False
-            if cancel is not None and cancel.is_set():
-                proc.terminate()
-                try:
-                    proc.communicate(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.communicate()
-                raise Interrupted(f"stopped the {action} of {what}") from None
-    if proc.returncode != 0:
-        raise explain_uv_failure(action, spec, err)
-    return out
-
-
-def _neutral_cwd() -> str:
-    """Run uv outside any project, so a pyproject.toml or uv.toml in the current folder does
-    not change what a plugin install means (user-level uv config and ``UV_*`` still apply)."""
-    cache = cache_dir()
-    return str(cache) if cache.is_dir() else os.path.abspath(os.sep)
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_BUILD_FAILED = re.compile(r"Failed to (?:download and )?build `([^`]+)`")
-_INCLUDED_BY = re.compile(
-    r"`([^`]+)` \(v[^)]+\) was included because `([^`]+)` \(v(\d+)\.(\d+)[^)]*\) depends on")
-_DOWNLOAD_SIGNS = re.compile(
-    r"failed to download|urlopen error|Name or service not known|Temporary failure in name "
-    r"resolution|Could not resolve host|ConnectionError|ConnectTimeout|URLError|HTTPError",
-    re.IGNORECASE)
-
-
-def trim_uv_message(stderr: str, keep_tail: int = 3) -> list[str]:
-    """uv's error output reduced to the lines that matter.
-
-    uv's own ``error:``/``cause:``/``hint:`` lines are kept; a package build's captured output
-    (``[stderr]``/``[stdout]`` blocks, usually a traceback) is cut to its last lines.
-    """
-    lines = [_ANSI.sub("", line).rstrip() for line in stderr.splitlines()]
-    out: list[str] = []
-    block: list[str] | None = None
-    block_indent = 0
-
-    def flush() -> None:
-        if block:
-            if len(block) > keep_tail:
-                out.append(" " * block_indent + "...")
-            out.extend(block[-keep_tail:])
-
-    for line in lines:
-        stripped = line.strip()
-        if stripped in ("[stderr]", "[stdout]"):
-            flush()
-            block = []
-            block_indent = len(line) - len(line.lstrip())
-            out.append(line)
-            continue
-        if block is not None:
-            indent = len(line) - len(line.lstrip())
-            if not stripped:
-                continue
-            if indent >= block_indent and not stripped.startswith(("hint:", "error:")):
-                block.append(line)
-                continue
-            flush()
-            block = None
-        if stripped:
-            out.append(line)
-    flush()
-    if len(out) > 40:
-        out = [*out[:20], "  ...", *out[-15:]]
-    return out
-
-
-def explain_uv_failure(action: str, spec: InstallSpec | None, stderr: str) -> InstallError:
-    """The error for a failed uv run: uv's own message, trimmed, and a hint when we know one."""
-    lines = trim_uv_message(stderr)
-    text = "\n".join(lines)
-    what = spec.describe() if spec else "plugins"
-    message = text or "uv failed without a message"
-    if message.startswith("error: "):
-        message = message[len("error: "):]
-    reason = f"could not {action} {what}:\n{message}"
-    return InstallError(reason, hint=_hint(stderr, spec))
-
-
-def _hint(stderr: str, spec: InstallSpec | None) -> str | None:
-    stderr = " ".join(stderr.split())  # messages wrapped at the terminal width match too
-    python = spec.python_version if spec else current_python()
-    built = _BUILD_FAILED.search(stderr)
-    if built:
-        name, _, version = built.group(1).partition("==")
-        package = f"{name} {version}".strip()
-        parent = _INCLUDED_BY.search(stderr)
-        pin = ""
-        if parent:
-            dep, major, minor = parent.group(2), parent.group(3), parent.group(4)
-            pin = (f" It is pulled in by {dep} {major}.{minor}: add `{dep}<{major}.{minor}` "
-                   f"to pip_url to get a release without it.")
-        if _DOWNLOAD_SIGNS.search(stderr):
-            return (f"{package} downloads files while it builds, and that download failed "
-                    f"here (no network, or the host is blocked).{pin}")
-        return (f"{package} has no wheel for Python {python} on this platform and building it "
-                f"from source failed (its output is above)."
-                + (pin or " Pin a version that ships a wheel, or install the build tools it "
-                   "needs."))
-    if "not found in the package registry" in stderr or "No solution found" in stderr:
-        if "not found in the package registry" in stderr:
-            return ("check the package name and version in pip_url against the package index "
-                    "(a private index goes in UV_INDEX_URL or uv.toml)")
-        return "the requirements conflict; loosen a pin, or split the plugins into blocks"
-    if re.search(r"No interpreter found|No (?:download|Python) found", stderr):
-        return (f"uv found no Python {python}: install one (`uv python install {python}`) or "
-                f"set `python` on the block to a version this machine has")
-    if _DOWNLOAD_SIGNS.search(stderr) or "Failed to fetch" in stderr:
-        return ("uv could not reach the package index; check the network, UV_INDEX_URL, or "
-                "UV_OFFLINE=1 to use only what uv has cached")
-    return None
 
 
 __all__ = [
