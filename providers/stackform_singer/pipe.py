@@ -248,7 +248,8 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     run.say(f"{name}: {status} in {seconds:.1f}s"
             + (f", {emitted} records emitted" if emitted is not None else "")
             + (f", {landed} rows landed" if landed is not None else "")
-            + (", bookmark saved" if states else ""))
+            + ((", bookmark moved" if last_state != prior else ", bookmark unchanged")
+               if states else ""))
     return 2, StepOutcome(name=name, status=status, seconds=round(seconds, 3),
                           records_emitted=emitted, rows_landed=landed,
                           bookmark_moved=states > 0 and last_state != prior, error=error,

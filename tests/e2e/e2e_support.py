@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
 POSTGRES_EXAMPLE = ROOT / "examples" / "postgres"
 DUCKDB_LOADER = ROOT / "providers" / "target-stackform-duckdb"
+JSONL_TAP = ROOT / "providers" / "tap-stackform-jsonl"
 
 # The accounts scripts/ci-services creates (same variables, same defaults).
 MYSQL_PASSWORD = os.environ.get("STACKFORM_TEST_MYSQL_PASSWORD", "stackform-src-pw")
@@ -117,8 +118,8 @@ def step(run: Mapping[str, Any]) -> dict[str, Any]:
 
 def copy_quickstart(dest: Path, *, batch_size_rows: int | None = None,
                     extractor_config: Mapping[str, Any] | None = None) -> Path:
-    """examples/quickstart without its data and local state, the loader installed from this
-    checkout by absolute path; returns the stack folder (its ``data/`` is empty)."""
+    """examples/quickstart without its data and local state, its tap and loader installed from
+    this checkout by absolute path; returns the stack folder (its ``data/`` is empty)."""
     shutil.copytree(QUICKSTART, dest, ignore=shutil.ignore_patterns(
         ".stackform", "out", "warehouse", "data", "*.sfplan"))
     (dest / "data").mkdir()
@@ -126,6 +127,7 @@ def copy_quickstart(dest: Path, *, batch_size_rows: int | None = None,
     doc = tomlkit.parse(path.read_text())
     loader = doc["loaders"]["warehouse"]  # type: ignore[index]
     loader["pip_url"] = str(DUCKDB_LOADER)  # type: ignore[index]
+    doc["extractors"]["orders"]["pip_url"] = str(JSONL_TAP)  # type: ignore[index]
     if batch_size_rows is not None:
         loader["config"]["batch_size_rows"] = batch_size_rows  # type: ignore[index]
     if extractor_config:
@@ -156,10 +158,11 @@ def order(i: int) -> dict[str, Any]:
             "internal_note": "never exported"}
 
 
-def write_orders(path: Path, ids: Iterable[int], mtime: float | None = None) -> int:
-    """Write one JSONL file of orders; set its modification time (tap-jsonl's bookmark)."""
+def write_orders(path: Path, ids: Iterable[int], mtime: float | None = None,
+                 append: bool = False) -> int:
+    """Write (or with ``append``, extend) a JSONL file of orders; optionally set its time."""
     n = 0
-    with path.open("w") as f:
+    with path.open("a" if append else "w") as f:
         for i in ids:
             f.write(json.dumps(order(i)) + "\n")
             n += 1

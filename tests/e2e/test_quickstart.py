@@ -1,5 +1,5 @@
-"""The offline quickstart, for real: tap-jsonl from the package index reading JSONL files this
-test writes, piped into target-stackform-duckdb, through the installed ``stackform``.
+"""The offline quickstart, for real: tap-stackform-jsonl reading JSONL files this test writes,
+piped into target-stackform-duckdb, through the installed ``stackform``.
 
 Several thousand rows in small loader batches: a loader that loses a row per batch (as
 target-duckdb 0.8.0 does, taking each batch's first CSV row for a header) fails the counts.
@@ -52,18 +52,27 @@ def test_quickstart_lands_every_row_once_and_reports_it(tmp_path: Path, stackfor
     assert "success" in listing and f"{written:,}" in listing and "moved" in listing, listing
     assert sf.leftover_runtime_dirs() == []  # secrets and full configs are removed
 
-    # A new file, clearly newer than the bookmark (the files' modification time).
-    new_file = stack / "data" / "orders-99.jsonl"
-    write_orders(new_file, range(written + 1, written + NEW_ROWS + 1), time.time())
+    # Rows appended to a file already read: the next run moves only those.
+    appended = stack / "data" / "orders-02.jsonl"
+    write_orders(appended, range(written + 1, written + NEW_ROWS + 1), append=True)
     second = sf.ok("run", "daily")
     total = written + NEW_ROWS
     assert duckdb_rows(warehouse, "select count(*), count(distinct id) from raw.orders") == [
         (total, total)], second
-    second_emitted = step(sf.last_run("daily"))["records_emitted"]
+    moved = step(sf.last_run("daily"))
+    assert (moved["records_emitted"], moved["rows_landed"]) == (NEW_ROWS, NEW_ROWS), moved
+    assert f"{NEW_ROWS} records emitted, {NEW_ROWS} rows landed" in second.stdout, second
+
+    # A new file: again only its rows.
+    new_file = stack / "data" / "orders-99.jsonl"
+    write_orders(new_file, range(total + 1, total + 101))
+    sf.ok("run", "daily")
+    assert step(sf.last_run("daily"))["records_emitted"] == 100
+    total += 100
 
     shown = sf.ok("bookmarks", "show", "daily").stdout
     assert "daily.orders" in shown and str(new_file) in shown, shown
-    assert "_sdc_last_modified" in shown, shown
+    assert '"offset"' in shown, shown
 
     refresh = sf.ok("run", "daily", "--full-refresh")
     assert "full refresh" in refresh.stdout, refresh
@@ -74,12 +83,3 @@ def test_quickstart_lands_every_row_once_and_reports_it(tmp_path: Path, stackfor
         (total, total)]
     assert sf.leftover_runtime_dirs() == []
     assert json.loads(sf.bookmark_file("daily", "orders").read_text())["value"]
-
-    # Last, so that every assertion above is always checked: the incremental run should have
-    # emitted only the new file. tap-jsonl 0.3.1 (the newest release) does not manage that: it
-    # looks up its bookmark under the wrong key ("_sdc_last_modified" instead of the SDK's
-    # "replication_key_value"), so it never skips a file, and it reads every file once per
-    # partition listed in the state it is given. The upsert keeps the totals right.
-    if second_emitted != NEW_ROWS:
-        pytest.xfail(f"tap-jsonl 0.3.1 re-read old files: the run after adding {NEW_ROWS} rows "
-                     f"emitted {second_emitted} records")

@@ -1,0 +1,3 @@
+from tap_stackform_jsonl.tap import main
+
+raise SystemExit(main())
