@@ -1,0 +1,220 @@
+"""The ``transformers`` provider: apply installs dbt, writes the profile, runs ``dbt deps`` and
+``dbt parse``; plan reads the project's files; pipelines run ``dbt:<command>`` steps."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import shlex
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel
+
+from stackform.provider import BaseProvider, Context, Outputs, RunContext, RunStep
+from stackform.resource import Resource, ResourceState
+from stackform_dbt.config import TransformerConfig
+from stackform_dbt.profile import default_schema, default_target, profile_name, project_dir
+from stackform_dbt.project import (
+    files_digest,
+    new_project_lines,
+    plan_lines,
+    project_files,
+    project_paths,
+    read_project_file,
+    summarise_manifest,
+)
+from stackform_dbt.run import (
+    DbtError,
+    Invocation,
+    Results,
+    error_lines,
+    prepare,
+    split_command,
+    stream,
+)
+from stackform_singer.plugin import plugin_dir, write_private
+
+if TYPE_CHECKING:
+    from stackform.runs.model import StepOutcome
+
+PARSE_TIMEOUT = 1800.0
+MEMO_ENTRIES = 4
+CHANGED = "changed since the last apply"
+PACKAGE_FILES = ("packages.yml", "dependencies.yml")
+
+
+class TransformerProvider(BaseProvider):
+    """``[transformers.NAME]``: a dbt project with its adapter and per-environment profile."""
+
+    kind: ClassVar[str] = "transformers"
+    Config: ClassVar[type[BaseModel]] = TransformerConfig
+    force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
+        # Cheap on purpose: no dbt process, only the profile's presence and the files' digest.
+        if not (plugin_dir(ctx, prior.address) / "profiles" / "profiles.yml").is_file():
+            return None
+        recorded = prior.outputs.get("project_digest")
+        folder = ctx.resolve_path(str(prior.attributes.get("project_dir") or "transform"))
+        if recorded and files_digest(project_files(folder)) != recorded:
+            return replace(prior, attributes={**prior.attributes, "project_files": CHANGED})
+        return prior
+
+    def create(self, ctx: Context, desired: Resource) -> Outputs:
+        started = time.monotonic()
+        inv = prepare(ctx, desired)
+        project = inv.project_dir
+        if not (project / "dbt_project.yml").is_file():
+            raise DbtError(f"{desired.address}: no dbt project at {project} (no dbt_project.yml)",
+                           hint="set project_dir to the folder of dbt_project.yml, relative to "
+                           "the stack's folder")
+        files = project_files(project)
+        key = self._parse_key(ctx, desired, inv, files)
+        summary = self._memo(ctx, desired.address, key)
+        if summary is None:
+            if any((project / f).is_file() for f in PACKAGE_FILES):
+                self._dbt(ctx, desired, inv, ["deps"], "dbt deps")
+            self._dbt(ctx, desired, inv, ["parse"], "dbt parse")
+            manifest = json.loads((inv.target_path / "manifest.json").read_text())
+            summary = summarise_manifest(manifest)
+            self._remember(ctx, desired.address, key, summary)
+        else:
+            ctx.log(f"{desired.address}: project, profile and install unchanged since the last "
+                    "parse in this environment; not parsing again")
+        nodes = summary.get("nodes") or {}
+        ctx.log(f"{desired.address}: {len(nodes)} nodes in {project.name} "
+                f"({time.monotonic() - started:.1f} s)")
+        target = desired.attributes.get("target") or default_target(ctx.env)
+        return {
+            "venv": str(inv.executable.parent.parent),
+            "profiles_dir": str(inv.profiles_dir),
+            "target_path": str(inv.target_path),
+            "profile": profile_name(ctx, desired),
+            "schema": target.get("schema") or default_schema(ctx.env),
+            "project_digest": files_digest(files),
+            "files": files,
+            "manifest": summary,
+        }
+
+    def delete(self, ctx: Context, prior: ResourceState) -> None:
+        # The profile, dbt's target/ and logs of this environment; the venv is a shared cache
+        # entry and the tables dbt built stay in the warehouse.
+        shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
+
+    # -- the plan -------------------------------------------------------------------------------
+
+    def plan_notes(self, ctx: Context, prior: ResourceState | None,
+                   desired: Resource | None) -> list[str]:
+        if desired is None:
+            return ["removes this environment's dbt profile and target folder; the tables dbt "
+                    "built stay in the warehouse"]
+        project = project_dir(ctx, desired)
+        if not (project / "dbt_project.yml").is_file():
+            return [f"warning: no dbt_project.yml in {project}"]
+        paths = project_paths(read_project_file(project))
+        now = project_files(project)
+        summary = prior.outputs.get("manifest") if prior is not None else None
+        if prior is None or not isinstance(summary, dict):
+            target = desired.attributes.get("target") or default_target(ctx.env)
+            where = target.get("path") or f"{target.get('host')}/{target.get('dbname')}"
+            schema = target.get("schema") or default_schema(ctx.env)
+            return [*new_project_lines(now, paths),
+                    f"builds into schema {schema} ({target.get('type')} {where})"]
+        before = prior.outputs.get("files") or {}
+        return plan_lines(summary, before, now, paths)
+
+    # -- pipeline steps ------------------------------------------------------------------------
+
+    def run_steps(self, run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
+        from stackform.runs.model import StepOutcome
+
+        step = steps[0]
+        resource = step.resource
+        command = split_command(step.step.command)
+        name = f"{resource.name}:{shlex.join(command)}"
+        started = time.monotonic()
+        inv = prepare(run.ctx, resource)
+        results_path = inv.target_path / "run_results.json"
+        results_path.unlink(missing_ok=True)
+        tail: collections.deque[str] = collections.deque(maxlen=400)
+
+        def line(text: str) -> None:
+            tail.append(text)
+            run.log(f"[{resource.name}] {text}")
+
+        run.log(f"# {name}: {shlex.join(inv.args(command))}")
+        code = stream(inv.args(command), env=inv.env, cwd=inv.cwd, on_line=line,
+                      cancel=run.ctx.cancel, what=name)
+        seconds = round(time.monotonic() - started, 3)
+        results = Results.read(results_path)
+        counts = results.counts if results else {}
+        details: dict[str, Any] = {**counts, "exit_code": code}
+        error: str | None = None
+        if code != 0:
+            if results and results.failures:
+                shown = "; ".join(results.failures[:5])
+                more = len(results.failures) - 5
+                error = (f"{name}: {len(results.failures)} failed: {shown}"
+                         + (f" (and {more} more)" if more > 0 else ""))
+                details["failed"] = results.failures
+            else:
+                error = f"{name} failed (exit {code}): {error_lines(list(tail))}"
+        summary = (f"{counts.get('success', 0)} ok, {counts.get('error', 0)} failed, "
+                   f"{counts.get('skipped', 0)} skipped" if results else
+                   ("done" if code == 0 else "failed"))
+        run.say(f"{name}: {summary} ({seconds:.1f} s)")
+        return 1, StepOutcome(name=name, status="success" if code == 0 else "failed",
+                              seconds=seconds, error=error, details=details)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _dbt(self, ctx: Context, desired: Resource, inv: Invocation, command: list[str],
+             what: str) -> None:
+        lines: list[str] = []
+        code = stream(inv.args(command), env=inv.env, cwd=inv.cwd, on_line=lines.append,
+                      cancel=ctx.cancel, timeout=PARSE_TIMEOUT, what=f"{desired.address}: {what}")
+        if code != 0:
+            raise DbtError(f"{desired.address}: {what} failed (exit {code}):\n"
+                           f"{error_lines(lines)}",
+                           hint="dbt's own message is above; its full log is in "
+                           f"{inv.log_path / 'dbt.log'}")
+
+    def _parse_key(self, ctx: Context, desired: Resource, inv: Invocation,
+                   files: dict[str, str]) -> str:
+        """Everything a parse depends on, so an unchanged project is not parsed twice."""
+        profile = (inv.profiles_dir / "profiles.yml").read_text()
+        packages = (any((inv.project_dir / f).is_file() for f in PACKAGE_FILES)
+                    and not (inv.project_dir / "dbt_packages").is_dir())
+        doc = {"venv": inv.executable.parent.parent.name, "files": files_digest(files),
+               "profile": profile, "attributes": desired.masked(ctx.fingerprint),
+               "project": str(inv.project_dir), "packages_missing": packages}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+    def _memo(self, ctx: Context, address: str, key: str) -> dict[str, Any] | None:
+        entries = self._memo_entries(ctx, address)
+        manifest = plugin_dir(ctx, address) / "target" / "manifest.json"
+        for entry in entries:
+            if entry.get("key") == key and manifest.is_file():
+                found = entry.get("summary")
+                return found if isinstance(found, dict) else None
+        return None
+
+    def _memo_entries(self, ctx: Context, address: str) -> list[dict[str, Any]]:
+        path = plugin_dir(ctx, address) / "parsed.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return []
+        return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+
+    def _remember(self, ctx: Context, address: str, key: str, summary: dict[str, Any]) -> None:
+        entries = [e for e in self._memo_entries(ctx, address) if e.get("key") != key]
+        entries.insert(0, {"key": key, "summary": summary})
+        write_private(plugin_dir(ctx, address) / "parsed.json", entries[:MEMO_ENTRIES])

@@ -1,0 +1,163 @@
+"""Unit tests without dbt: profile rendering and secrets, dbt_project.yml, the plan's diff."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from stackform.provider import Context
+from stackform.resource import Resource, fingerprinter
+from stackform_dbt.config import TransformerConfig
+from stackform_dbt.profile import default_schema, render_target, write_profile
+from stackform_dbt.project import _top_level_yaml, file_digest, plan_lines, project_paths
+from stackform_dbt.run import Results, split_command
+
+
+def _ctx(tmp_path: Path, env: str = "dev-alice") -> Context:
+    work = tmp_path / ".stackform" / "envs" / env
+    work.mkdir(parents=True)
+    return Context(env=env, stack_name="t", stack_dir=tmp_path, work_dir=work,
+                   fingerprint=fingerprinter("x"))
+
+
+def _resource(attributes: dict, sensitive: frozenset = frozenset()) -> Resource:
+    config = TransformerConfig.model_validate(attributes)
+    return Resource("transformers.dbt", "transformers", "dbt", config,
+                    config.model_dump(mode="json"), sensitive)
+
+
+def test_secret_password_never_reaches_the_profile_file(tmp_path: Path) -> None:
+    resource = _resource(
+        {"pip_url": "dbt-postgres", "project_dir": "transform",
+         "target": {"type": "postgres", "host": "db", "user": "dbt", "password": "hunter2-xyz",
+                    "dbname": "wh", "port": 6543, "sslmode": "disable"}},
+        frozenset({("target", "password"), ("target", "port")}))
+    ctx = _ctx(tmp_path)
+    folder, secrets = write_profile(ctx, resource)
+    text = (folder / "profiles.yml").read_text()
+    assert "hunter2-xyz" not in text
+    assert folder == ctx.work_dir / "transformers" / "dbt" / "profiles"
+    assert (folder / "profiles.yml").stat().st_mode & 0o077 == 0
+    profile = json.loads(text)  # JSON is YAML: dbt reads it as is
+    output = profile["stackform"]["outputs"]["dev-alice"]
+    assert profile["stackform"]["target"] == "dev-alice"
+    assert output["password"] == "{{ env_var('STACKFORM_DBT_PASSWORD') }}"
+    assert output["port"] == "{{ env_var('STACKFORM_DBT_PORT') | as_number }}"
+    assert output["schema"] == "analytics_dev_alice"
+    assert output["sslmode"] == "disable"
+    assert secrets == {"STACKFORM_DBT_PASSWORD": "hunter2-xyz", "STACKFORM_DBT_PORT": "6543"}
+
+
+def test_literal_password_still_goes_through_the_environment(tmp_path: Path) -> None:
+    resource = _resource({"pip_url": "x", "target": {
+        "type": "postgres", "user": "u", "password": "literal-pw", "dbname": "d",
+        "schema": "mine"}})
+    output, secrets = render_target(_ctx(tmp_path), resource)
+    assert output["password"].startswith("{{ env_var(")
+    assert secrets == {"STACKFORM_DBT_PASSWORD": "literal-pw"}
+    assert output["schema"] == "mine"
+
+
+def test_default_target_is_a_duckdb_file_per_environment(tmp_path: Path) -> None:
+    output, secrets = render_target(_ctx(tmp_path, "prod"), _resource({"pip_url": "x"}))
+    assert output["type"] == "duckdb"
+    assert output["path"] == str(tmp_path / "warehouse" / "prod.duckdb")
+    assert output["schema"] == "analytics_prod" and not secrets
+    assert default_schema("Dev-Bob.Smith") == "analytics_dev_bob_smith"
+
+
+def test_project_yaml_reader_without_pyyaml() -> None:
+    text = ("name: 'jaffle'  # comment\nprofile: jaffle_profile\nmodel-paths: [\"models\", "
+            "'more']\nseed-paths:\n  - data\nmodels:\n  jaffle:\n    +materialized: view\n")
+    found = _top_level_yaml(text)
+    assert found["name"] == "jaffle" and found["profile"] == "jaffle_profile"
+    paths = project_paths(found)
+    assert paths["model-paths"] == ["models", "more"]
+    assert paths["seed-paths"] == ["data"]
+    assert paths["macro-paths"] == ["macros"]
+    assert "models" not in found
+
+
+def test_file_digest_is_dbts_checksum(tmp_path: Path) -> None:
+    path = tmp_path / "m.sql"
+    path.write_text("select 1\n\n")
+    # sha256 of the stripped text, as manifest.json records it for models
+    import hashlib
+    assert file_digest(path) == hashlib.sha256(b"select 1").hexdigest()
+
+
+SUMMARY = {
+    "project": "jaffle",
+    "macros": {"macro.jaffle.cents": "macros/cents.sql"},
+    "nodes": {
+        "seed.jaffle.raw": {"type": "seed", "name": "raw", "label": "raw", "path": "seeds/raw.csv",
+                            "checksum": "s1", "patch": None, "macros": [],
+                            "children": ["model.jaffle.stg"]},
+        "model.jaffle.stg": {"type": "model", "name": "stg", "label": "staging.stg",
+                             "path": "models/staging/stg.sql", "checksum": "a1",
+                             "patch": "models/schema.yml", "macros": [],
+                             "children": ["model.jaffle.mart", "test.jaffle.nn_stg"]},
+        "model.jaffle.mart": {"type": "model", "name": "mart", "label": "marts.mart",
+                              "path": "models/marts/mart.sql", "checksum": "b1", "patch": None,
+                              "macros": ["macro.jaffle.cents"],
+                              "children": ["test.jaffle.u_mart"]},
+        "model.jaffle.old": {"type": "model", "name": "old", "label": "old",
+                             "path": "models/old.sql", "checksum": "c1", "patch": None,
+                             "macros": [], "children": []},
+        "test.jaffle.nn_stg": {"type": "test", "name": "nn_stg", "label": "nn_stg",
+                               "path": "models/schema.yml", "checksum": None, "patch": None,
+                               "macros": [], "children": []},
+        "test.jaffle.u_mart": {"type": "test", "name": "u_mart", "label": "u_mart",
+                               "path": "models/schema.yml", "checksum": None, "patch": None,
+                               "macros": [], "children": []},
+    },
+}
+BEFORE = {"dbt_project.yml": "p", "seeds/raw.csv": "s1", "models/staging/stg.sql": "a1",
+          "models/marts/mart.sql": "b1", "models/old.sql": "c1", "models/schema.yml": "y1",
+          "macros/cents.sql": "m1"}
+PATHS = project_paths({})
+
+
+def test_plan_lines_name_changed_new_removed_and_affected() -> None:
+    now = {**BEFORE, "models/staging/stg.sql": "a2", "models/marts/new_one.sql": "n"}
+    del now["models/old.sql"]
+    assert plan_lines(SUMMARY, BEFORE, now, PATHS) == [
+        "+ model marts.new_one (new)",
+        "~ model staging.stg (changed)",
+        "  affects: model.mart, test.nn_stg, test.u_mart",
+        "- model old (removed)",
+    ]
+
+
+def test_plan_lines_for_properties_macros_and_moves() -> None:
+    now = {**BEFORE, "models/schema.yml": "y2", "macros/cents.sql": "m2"}
+    del now["models/old.sql"]
+    now["models/legacy/old.sql"] = "c1"
+    assert plan_lines(SUMMARY, BEFORE, now, PATHS) == [
+        "~ model marts.mart (uses changed macros in macros/cents.sql)",
+        "  affects: test.u_mart",
+        "~ model old (moved from models/old.sql to models/legacy/old.sql)",
+        "~ model staging.stg (properties in models/schema.yml changed)",
+        "  affects: test.nn_stg, test.u_mart",  # mart is listed on its own
+        "~ macro file macros/cents.sql (changed)",
+        "~ properties models/schema.yml (changed; defines test nn_stg, test u_mart)",
+    ]
+
+
+def test_unchanged_project_has_no_lines() -> None:
+    assert plan_lines(SUMMARY, BEFORE, dict(BEFORE), PATHS) == []
+
+
+def test_steps_and_run_results(tmp_path: Path) -> None:
+    assert split_command(None) == ["build"]
+    assert split_command("build --select 'staging+'") == ["build", "--select", "staging+"]
+    (tmp_path / "run_results.json").write_text(json.dumps({"results": [
+        {"unique_id": "model.p.a", "status": "success"},
+        {"unique_id": "test.p.unique_a_id.abc123", "status": "fail",
+         "message": "Got 2 results, configured to fail if != 0"},
+        {"unique_id": "model.p.b", "status": "skipped"},
+    ]}))
+    results = Results.read(tmp_path / "run_results.json")
+    assert results is not None
+    assert results.counts == {"success": 1, "error": 1, "skipped": 1, "warn": 0}
+    assert results.failures == ["test unique_a_id: Got 2 results, configured to fail if != 0"]
