@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from stackform.pluginkit import plugin_dir, write_private
 from stackform.provider import Context
 from stackform.resource import KeyPath, Resource
 from stackform_dbt.project import read_project_file
-from stackform_singer.plugin import plugin_dir, write_private
 
 ENV_PREFIX = "STACKFORM_DBT_"
 ALWAYS_SECRET = frozenset({"password"})

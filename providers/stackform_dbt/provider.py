@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from stackform.pluginkit import plugin_dir, write_private
 from stackform.provider import BaseProvider, Context, Outputs, RunContext, RunStep
 from stackform.resource import Resource, ResourceState
 from stackform_dbt.config import TransformerConfig
@@ -37,7 +38,6 @@ from stackform_dbt.run import (
     split_command,
     stream,
 )
-from stackform_singer.plugin import plugin_dir, write_private
 
 if TYPE_CHECKING:
     from stackform.runs.model import StepOutcome

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from stackform.errors import Interrupted, StackformError
+from stackform.pluginkit import install, plugin_dir, plugin_environ
 from stackform.provider import Context
 from stackform.resource import Resource
 from stackform_dbt.profile import project_dir, write_profile
-from stackform_singer.plugin import install, plugin_dir, plugin_environ
 
 COMMAND_TIMEOUT = 6 * 3600.0
 TAKES_PATHS = frozenset({"build", "run", "test", "seed", "snapshot", "compile", "parse", "list",

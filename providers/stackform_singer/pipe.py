@@ -21,12 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from stackform.errors import RunError
-from stackform.provider import RunContext, RunStep
-from stackform.runs.model import RunStatus, StepOutcome, bookmark_key
-from stackform.state.model import utc_now
-from stackform_singer.plugin import (
-    executable_name,
-    full_config,
+from stackform.pluginkit import (
     install,
     last_lines,
     plugin_dir,
@@ -34,6 +29,10 @@ from stackform_singer.plugin import (
     runtime_dir,
     write_private,
 )
+from stackform.provider import RunContext, RunStep
+from stackform.runs.model import RunStatus, StepOutcome, bookmark_key
+from stackform.state.model import utc_now
+from stackform_singer.plugin import executable_name, full_config
 
 DRAIN_SECONDS = 60.0
 """After Ctrl-C or a tap failure, how long the target may take to commit what it received."""

@@ -10,21 +10,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from stackform.provider import BaseProvider, Context, Outputs, RunContext, RunStep
-from stackform.resource import Resource, ResourceState
-from stackform_singer.config import ExtractorConfig, LoaderConfig, PluginConfig
-from stackform_singer.plugin import (
+from stackform.pluginkit import (
     PluginError,
-    executable_name,
-    full_config,
     install,
     plugin_dir,
     plugin_environ,
-    render_config,
     run_command,
     runtime_dir,
     write_private,
 )
+from stackform.provider import BaseProvider, Context, Outputs, RunContext, RunStep
+from stackform.resource import Resource, ResourceState
+from stackform_singer.config import ExtractorConfig, LoaderConfig, PluginConfig
+from stackform_singer.plugin import executable_name, full_config, render_config
 
 if TYPE_CHECKING:
     from stackform.runs.model import StepOutcome

@@ -1,0 +1,129 @@
+"""Helpers for providers whose resources are Python plugins: installing them into the shared
+venv cache, their per-environment folder, private files, and running their commands.
+
+Used by the Singer and dbt providers, and open to third-party providers: a plugin block names
+what to install in ``pip_url`` (and optionally ``python``) and extra process environment in
+``env``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stackform.errors import Interrupted, StackformError
+from stackform.provider import Context
+from stackform.resource import Resource
+
+if TYPE_CHECKING:
+    from stackform.installs import Venv
+
+
+class PluginError(StackformError):
+    """A plugin failed to install, start or run."""
+
+
+def requirement_name(requirement: str) -> str:
+    """The distribution a requirement installs: ``tap-jsonl==0.3.1`` -> ``tap-jsonl``."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return Requirement(requirement).name
+    except InvalidRequirement:
+        text = requirement.rstrip("/")
+        if "#egg=" in text:
+            return text.split("#egg=", 1)[1].split("&", 1)[0]
+        return Path(text.split("@", 1)[0]).name.removesuffix(".git")
+
+
+def install(ctx: Context, resource: Resource) -> Venv:
+    """The plugin's venv from the shared cache (built once per requirement set)."""
+    from stackform.installs import ensure_venv
+    from stackform.lockfile import install_spec_for
+
+    spec = install_spec_for(ctx.stack_dir, resource.address, resource.attributes)
+    return ensure_venv(spec, log=ctx.log, cancel=ctx.cancel)
+
+
+def plugin_dir(ctx: Context, address: str) -> Path:
+    """This environment's folder for one plugin (rendered config, catalog)."""
+    kind, _, name = address.partition(".")
+    return ctx.work_dir / kind / name
+
+
+def write_private(path: Path, data: Any) -> None:
+    """Write JSON atomically, readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def runtime_dir(prefix: str) -> Iterator[Path]:
+    """A private temporary folder (0700) for files holding secrets, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=f"stackform-{prefix}-"))
+    try:
+        os.chmod(path, 0o700)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def plugin_environ(venv: Venv, resource: Resource) -> dict[str, str]:
+    env = venv.environ()
+    env.update({k: str(v) for k, v in (resource.attributes.get("env") or {}).items()})
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def run_command(args: Sequence[str], *, env: Mapping[str, str], timeout: float,
+                cancel: threading.Event | None, what: str, cwd: Path | None = None
+                ) -> subprocess.CompletedProcess[str]:
+    """Run a plugin command to completion (from the stack's folder, so relative paths in its
+    config mean what they say in the stack file); a failure carries the end of its stderr."""
+    try:
+        proc = subprocess.Popen(list(args), env=dict(env), cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                start_new_session=True)
+    except OSError as exc:
+        raise PluginError(f"{what}: cannot start {args[0]}: {exc.strerror or exc}") from exc
+    waited = 0.0
+    while True:
+        try:
+            out, err = proc.communicate(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            waited += 0.5
+            if (cancel is not None and cancel.is_set()) or waited >= timeout:
+                proc.kill()
+                proc.communicate()
+                if cancel is not None and cancel.is_set():
+                    raise Interrupted(f"{what}: stopped") from None
+                raise PluginError(f"{what}: no answer after {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        raise PluginError(f"{what} failed (exit {proc.returncode}): {last_lines(err)}",
+                          hint="the plugin's own message is above; run with --debug for all "
+                          "of it")
+    return subprocess.CompletedProcess(list(args), proc.returncode, out, err)
+
+
+def last_lines(text: str, n: int = 8) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[-n:]) if lines else "(no output)"
