@@ -20,6 +20,7 @@ from typing import Any
 
 from stackform.diagnostics import did_you_mean
 from stackform.errors import RunError, StackformError
+from stackform.gitinfo import developer_name
 from stackform.plan.builder import make_context
 from stackform.provider import RunContext, RunStep, StepRunner
 from stackform.resource import fingerprinter
@@ -93,7 +94,7 @@ def run_pipeline(
         log_path = store.log_path(env, run_id)
         record = RunRecord(run_id=run_id, pipeline=pipeline_name, env=env,
                            started_at=utc_now(), full_refresh=full_refresh, log=str(log_path),
-                           user=session.git.user, host=socket.gethostname())
+                           user=developer_name(session.stack.dir), host=socket.gethostname())
         store.start_run(record)
         started = time.monotonic()
         outcomes: list[StepOutcome] = []
