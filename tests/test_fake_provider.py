@@ -17,7 +17,7 @@ from stackform.errors import StackformError
 from stackform.provider import Context, Provider
 from stackform.registry import Registry
 from stackform.resource import KeyPath, Resource
-from tests.provider_conformance import MakeResource, ProviderConformance, record
+from stackform.testing.provider_conformance import MakeResource, ProviderConformance, record
 
 stackform_fake_provider = pytest.importorskip(
     "stackform_fake_provider", reason="install it: uv pip install -e tests/fake_provider"

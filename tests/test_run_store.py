@@ -16,12 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from run_store_conformance import ENV, KeptAside, RunStoreConformance, finished, mark, record
 
 from stackform.errors import StackformError
 from stackform.runs.factory import run_store_for
 from stackform.runs.local import LocalRunStore
 from stackform.runs.store import RunStore
+from stackform.testing.run_store_conformance import (
+    ENV,
+    KeptAside,
+    RunStoreConformance,
+    finished,
+    mark,
+    record,
+)
 
 
 class TestLocalRunStoreConformance(RunStoreConformance):

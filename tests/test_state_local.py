@@ -17,13 +17,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from state_conformance import ENV, StateBackendConformance, StoreRaw, grow, make_state, same
 
 from stackform.errors import StackformError, StateConflictError, StateError, StateLockedError
 from stackform.state.backend import StateBackend
 from stackform.state.factory import backend_for
 from stackform.state.local import HISTORY_KEEP, LocalBackend
 from stackform.state.model import State
+from stackform.testing.state_conformance import (
+    ENV,
+    StateBackendConformance,
+    StoreRaw,
+    grow,
+    make_state,
+    same,
+)
 
 
 class TestLocalConformance(StateBackendConformance):

@@ -1,7 +1,7 @@
 """The interface every state backend implements, and the lock holder record.
 
-The conformance suite in ``tests/state_conformance.py`` is the contract: every backend (local,
-S3, a third party's) runs it.
+The conformance suite in :mod:`stackform.testing.state_conformance` is the contract: every
+backend (local, S3, a third party's) runs it.
 """
 
 from __future__ import annotations

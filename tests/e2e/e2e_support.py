@@ -117,14 +117,26 @@ def step(run: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def copy_quickstart(dest: Path, *, batch_size_rows: int | None = None,
-                    extractor_config: Mapping[str, Any] | None = None) -> Path:
+                    extractor_config: Mapping[str, Any] | None = None,
+                    dbt: bool = False) -> Path:
     """examples/quickstart without its data and local state, its tap and loader installed from
-    this checkout by absolute path; returns the stack folder (its ``data/`` is empty)."""
+    this checkout by absolute path; returns the stack folder (its ``data/`` is empty).
+
+    Without ``dbt`` the ``[transformers.dbt]`` block and the pipeline's ``dbt:`` steps are
+    removed (the Singer-only tests need no dbt start-up); with it they stay as written, the
+    adapter installing from the package index into the session's plugin cache."""
     shutil.copytree(QUICKSTART, dest, ignore=shutil.ignore_patterns(
-        ".stackform", "out", "warehouse", "data", "*.sfplan"))
+        ".stackform", "out", "warehouse", "data", "*.sfplan", "target", "logs",
+        "dbt_packages"))
     (dest / "data").mkdir()
     path = dest / "stack.toml"
     doc = tomlkit.parse(path.read_text())
+    if not dbt:
+        doc.pop("transformers", None)
+        for pipeline in doc["pipelines"].values():  # type: ignore[union-attr]
+            steps = [s for s in pipeline["steps"] if str(s).split(":", 1)[0] != "dbt"]
+            pipeline["steps"] = steps
+        shutil.rmtree(dest / "transform", ignore_errors=True)
     loader = doc["loaders"]["warehouse"]  # type: ignore[index]
     loader["pip_url"] = str(DUCKDB_LOADER)  # type: ignore[index]
     doc["extractors"]["orders"]["pip_url"] = str(JSONL_TAP)  # type: ignore[index]

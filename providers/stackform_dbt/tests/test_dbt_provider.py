@@ -15,10 +15,10 @@ from dbt_support import PIP_URL, write_project
 from stackform.config.model import Step
 from stackform.provider import Context, Provider, RunContext, RunStep
 from stackform.resource import Resource, fingerprinter
+from stackform.testing.provider_conformance import MakeResource, ProviderConformance, record
 from stackform_dbt import TransformerProvider
 from stackform_dbt.config import TransformerConfig
 from stackform_dbt.run import DbtError
-from tests.provider_conformance import MakeResource, ProviderConformance, record
 
 SECRET = "s3cr3t-access-key-value"
 

@@ -20,8 +20,8 @@ from stackform.resource import (
     fingerprinter,
     is_fingerprint,
 )
+from stackform.testing.provider_conformance import MakeResource, ProviderConformance, record
 from stackform_files import FilesConfig, FilesError, FilesProvider
-from tests.provider_conformance import MakeResource, ProviderConformance, record
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 

@@ -12,9 +12,9 @@ import pytest
 
 from stackform.provider import Provider
 from stackform.resource import Resource
+from stackform.testing.provider_conformance import MakeResource, ProviderConformance
 from stackform_singer import ExtractorProvider, LoaderProvider
 from stackform_singer.config import ExtractorConfig, LoaderConfig
-from tests.provider_conformance import MakeResource, ProviderConformance
 
 REPO = Path(__file__).resolve().parents[3]
 TARGET = REPO / "providers" / "target-stackform-duckdb"
