@@ -1,0 +1,156 @@
+"""Reading Singer messages: SCHEMA (tables and column types), RECORD (buffered) and STATE.
+
+:class:`Target` reads the messages from a byte stream; the loading itself is done by
+:class:`~.loading.Loader`, its base.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import IO, Any
+
+from target_stackform_duckdb.config import TargetError, warn
+from target_stackform_duckdb.loading import META_COLUMNS, Loader, Stream
+from target_stackform_duckdb.sql import snake, sql_type
+
+
+class Target(Loader):
+    """Reads Singer messages and loads them (see :meth:`run`)."""
+
+    # ----------------------------------------------------------------- messages
+
+    def run(self, stream_in: IO[bytes]) -> None:
+        decode = json.JSONDecoder().raw_decode
+        lineno = 0
+        for raw in stream_in:
+            lineno += 1
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                text = line.decode("utf-8")
+                msg, end = decode(text)
+                if end != len(text):
+                    raise ValueError(f"extra data at column {end + 1}")
+            except ValueError as exc:  # includes UnicodeDecodeError
+                raise TargetError(f"input line {lineno}: not valid JSON ({exc})") from None
+            if not isinstance(msg, dict):
+                raise TargetError(f"input line {lineno}: a Singer message must be a JSON object")
+            mtype = msg.get("type")
+            if mtype == "RECORD":
+                self.record(msg, line, lineno)
+            elif mtype == "STATE":
+                self.state(msg, lineno)
+            elif mtype == "SCHEMA":
+                self.schema_msg(msg, lineno)
+            elif mtype == "ACTIVATE_VERSION":
+                pass  # tables are upserted or overwritten per load_method; versions unused
+            elif mtype is None:
+                raise TargetError(f"input line {lineno}: message has no 'type'")
+            elif mtype not in self.warned_types:
+                self.warned_types.add(str(mtype))
+                warn(f"input line {lineno}: ignoring messages of unknown type {mtype!r}")
+        self.finish()
+
+    def record(self, msg: dict[str, Any], line: bytes, lineno: int) -> None:
+        s = self.streams.get(msg.get("stream"))  # type: ignore[arg-type]
+        if s is None:
+            raise TargetError(
+                f"input line {lineno}: RECORD for stream {msg.get('stream')!r} before its SCHEMA"
+            )
+        rec = msg.get("record")
+        if not isinstance(rec, dict):
+            raise TargetError(f"input line {lineno}: RECORD 'record' must be a JSON object")
+        if not s.warned_extra and not rec.keys() <= s.prop_names:
+            s.warned_extra = True
+            extra = sorted(set(rec) - s.prop_names - {"_sdc_deleted_at"})
+            if extra:
+                warn(
+                    f"stream {s.name}: fields not in the schema are ignored: "
+                    + ", ".join(extra[:10])
+                    + (" ..." if len(extra) > 10 else "")
+                )
+        if s.buf is None:
+            s.buf = open(s.buf_path, "wb", buffering=1 << 20)  # noqa: SIM115
+        s.seq += 1
+        if self.meta:
+            now = datetime.now(timezone.utc).isoformat().encode()  # noqa: UP017 (py3.10)
+            s.buf.write(b'{"s":%d,"r":"%s","m":%s}\n' % (s.seq, now, line))
+        else:
+            s.buf.write(b'{"s":%d,"m":%s}\n' % (s.seq, line))
+        s.count += 1
+        self.buffered += 1
+        if s.count >= self.batch_size:
+            self.begin()
+            try:
+                self.load(s)
+                self.commit()
+            except BaseException:
+                self.rollback()
+                raise
+            self.buffered = sum(x.count for x in self.streams.values())
+            if self.buffered == 0:
+                self.emit_pending()
+
+    def state(self, msg: dict[str, Any], lineno: int) -> None:
+        if "value" not in msg:
+            raise TargetError(f"input line {lineno}: STATE message has no 'value'")
+        self.pending_state = msg["value"]
+        self.has_pending_state = True
+        if self.flush_on_state or self.buffered == 0:
+            self.flush_all()
+
+    def schema_msg(self, msg: dict[str, Any], lineno: int) -> None:
+        name = msg.get("stream")
+        schema = msg.get("schema")
+        keys = msg.get("key_properties") or []
+        if not isinstance(name, str) or not name:
+            raise TargetError(f"input line {lineno}: SCHEMA message needs a 'stream' name")
+        if not isinstance(schema, dict):
+            raise TargetError(f"input line {lineno}: SCHEMA 'schema' must be a JSON object")
+        props = schema.get("properties")
+        if not isinstance(props, dict) or not props:
+            raise TargetError(f"input line {lineno}: SCHEMA for {name!r} has no properties")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise TargetError(f"input line {lineno}: 'key_properties' must be a list of names")
+        missing = [k for k in keys if k not in props]
+        if missing:
+            raise TargetError(
+                f"input line {lineno}: key_properties of {name!r} not in its schema: "
+                + ", ".join(missing)
+            )
+        s = self.streams.get(name)
+        if s is None:
+            s = Stream(name, self.tmpdir, len(self.streams))
+            self.streams[name] = s
+        elif s.count:
+            # Rows buffered under the previous schema are loaded with it.
+            self.begin()
+            try:
+                self.load(s)
+                self.commit()
+            except BaseException:
+                self.rollback()
+                raise
+            self.buffered = sum(x.count for x in self.streams.values())
+
+        columns: dict[str, tuple[str, str]] = {}
+        used: set[str] = set()
+        for prop, pschema in props.items():
+            col = snake(prop)
+            if col in used:
+                n = 2
+                while f"{col}_{n}" in used:
+                    n += 1
+                warn(f"stream {name}: property {prop!r} renamed to column {col}_{n} (clash)")
+                col = f"{col}_{n}"
+            used.add(col)
+            columns[prop] = (col, sql_type(pschema))
+        s.props = columns
+        s.prop_names = frozenset(columns)
+        s.key_props = list(keys)
+        s.upsert = bool(keys) and self.method != "append"
+        s.meta_cols = [c for c in META_COLUMNS if self.meta and c not in used]
+        s.deleted_from_record = "_sdc_deleted_at" in s.meta_cols
+        self.ensure_table(s)
