@@ -132,11 +132,7 @@ def copy_quickstart(dest: Path, *, batch_size_rows: int | None = None,
     path = dest / "stack.toml"
     doc = tomlkit.parse(path.read_text())
     if not dbt:
-        doc.pop("transformers", None)
-        for pipeline in doc["pipelines"].values():  # type: ignore[union-attr]
-            steps = [s for s in pipeline["steps"] if str(s).split(":", 1)[0] != "dbt"]
-            pipeline["steps"] = steps
-        shutil.rmtree(dest / "transform", ignore_errors=True)
+        _without_dbt(doc, dest)
     loader = doc["loaders"]["warehouse"]  # type: ignore[index]
     loader["pip_url"] = str(DUCKDB_LOADER)  # type: ignore[index]
     doc["extractors"]["orders"]["pip_url"] = str(JSONL_TAP)  # type: ignore[index]
@@ -150,12 +146,23 @@ def copy_quickstart(dest: Path, *, batch_size_rows: int | None = None,
     return dest
 
 
-def copy_postgres_example(dest: Path, **vars: str) -> Path:
-    """examples/postgres with some ``[vars]`` replaced; returns the stack folder."""
-    shutil.copytree(POSTGRES_EXAMPLE, dest, ignore=shutil.ignore_patterns(".stackform",
-                                                                           "*.sfplan"))
+def _without_dbt(doc: Any, dest: Path) -> None:
+    """Remove ``[transformers]`` and every pipeline's ``dbt:`` steps (and the dbt project)."""
+    doc.pop("transformers", None)
+    for pipeline in doc["pipelines"].values():
+        pipeline["steps"] = [s for s in pipeline["steps"] if str(s).split(":", 1)[0] != "dbt"]
+    shutil.rmtree(dest / "transform", ignore_errors=True)
+
+
+def copy_postgres_example(dest: Path, *, dbt: bool = False, **vars: str) -> Path:
+    """examples/postgres with some ``[vars]`` replaced; returns the stack folder. Without
+    ``dbt`` its dbt block and step are removed (see :func:`copy_quickstart`)."""
+    shutil.copytree(POSTGRES_EXAMPLE, dest, ignore=shutil.ignore_patterns(
+        ".stackform", "*.sfplan", "target", "logs", "dbt_packages"))
     path = dest / "stack.toml"
     doc = tomlkit.parse(path.read_text())
+    if not dbt:
+        _without_dbt(doc, dest)
     for key, value in vars.items():
         assert key in doc["vars"], key  # type: ignore[operator]
         doc["vars"][key] = value  # type: ignore[index]
