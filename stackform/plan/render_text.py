@@ -36,6 +36,8 @@ def format_value(value: Any) -> str:
     """A short, single-line JSON rendering; sensitive values as ``(sensitive)``."""
     if is_fingerprint(value):
         return SENSITIVE_SHOWN
+    if value is None:
+        return "(unset)"
     text = json.dumps(redact(value), ensure_ascii=False, default=str)
     if len(text) > MAX_VALUE:
         text = f"{text[:MAX_VALUE]}… ({len(text)} chars)"
