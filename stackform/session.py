@@ -56,14 +56,19 @@ class Session:
         return self.backend.read(self.stack.env)
 
     def plan(self, options: PlanOptions = PlanOptions(), state: State | None = None,
-             state_read: bool = False) -> Plan:
+             state_read: bool = False, with_git: bool = True) -> Plan:
+        """Plan against ``state`` (read here unless ``state_read``). ``with_git`` records the
+        commit being planned, for saved and rendered plans; apply records git itself when it
+        writes state, so a plan it makes for itself skips it (gitpython costs start-up)."""
         if not state_read:
             state = self.read_state()
-        from stackform.gitinfo import git_info
+        git: dict[str, object] = {}
+        if with_git:
+            from stackform.gitinfo import git_info
 
-        git = git_info(self.stack.dir, check_dirty=False)
+            git = git_info(self.stack.dir, check_dirty=False).to_json()
         return build_plan(self.stack, state, self.registry, self.dependencies, options,
-                          log=self.log, git=git.to_json())
+                          log=self.log, git=git)
 
     def apply(
         self,

@@ -142,7 +142,7 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
             check_fresh(saved, session.stack, state)
             plan = saved
         else:
-            plan = session.plan(options, state, state_read=True)
+            plan = session.plan(options, state, state_read=True, with_git=False)
         render_plan(console, plan, "text")
         if not plan.has_changes:
             return 0
