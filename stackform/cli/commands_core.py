@@ -49,7 +49,7 @@ def plan(
     env: EnvOption = None,
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Save the plan to FILE.",
                                              metavar="FILE")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    fmt: Annotated[str, typer.Option("--format", help="text, json or markdown.")] = "text",
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
     ] = False,
@@ -62,6 +62,13 @@ def plan(
     = False,
     parallelism: ParallelismOption = 4,
     refresh_catalog: RefreshCatalogOption = False,
+    out_markdown: Annotated[Path | None, typer.Option(
+        "--out-markdown", metavar="FILE",
+        help="Also write the plan as a merge-request comment (markdown) to FILE.")] = None,
+    changed_since: Annotated[str | None, typer.Option(
+        "--changed-since", metavar="REF",
+        help="Mark the resources the git change since REF touches, and what depends on "
+             "them.")] = None,
 ) -> None:
     """Show what apply would change in an environment. Changes nothing; takes no lock."""
     from stackform.cli.flows import make_plan_options, show_plan
@@ -69,7 +76,8 @@ def plan(
     g = Globals.current()
     options = make_plan_options(refresh_only, destroy, parse_bool(refresh, "--refresh"),
                                 target, replace, parallelism, refresh_catalog)
-    code = show_plan(g, env, options, fmt, out, detailed_exitcode)
+    code = show_plan(g, env, options, fmt, out, detailed_exitcode, out_markdown=out_markdown,
+                     changed_since=changed_since)
     raise typer.Exit(code)
 
 
@@ -86,8 +94,11 @@ def apply(
     parallelism: ParallelismOption = 4,
     lock_timeout: LockTimeoutOption = "0s",
     refresh_catalog: RefreshCatalogOption = False,
+    allow_dirty: AllowDirtyOption = False,
 ) -> None:
-    """Plan and apply, or apply exactly a saved plan (refused when stale)."""
+    """Plan and apply, or apply exactly a saved plan (refused when stale).
+
+    A protected environment is applied only from a clean git tree on an allowed branch."""
     from stackform.cli.flows import make_plan_options, run_apply
 
     g = Globals.current()
@@ -97,8 +108,17 @@ def apply(
                                  "--replace, --refresh and --refresh-only belong to `plan`")
     options = make_plan_options(refresh_only, False, parse_bool(refresh, "--refresh"),
                                 target, replace, parallelism, refresh_catalog)
-    code = run_apply(g, env, options, plan_file, auto_approve, parse_duration(lock_timeout))
+    code = run_apply(g, env, options, plan_file, auto_approve, parse_duration(lock_timeout),
+                     allow_dirty=allow_dirty)
     raise typer.Exit(code)
+
+
+AllowDirtyOption = Annotated[
+    bool,
+    typer.Option("--allow-dirty",
+                 help="Accepted for unprotected environments (never checked); refused for "
+                      "protected ones."),
+]
 
 
 def destroy(
@@ -107,13 +127,17 @@ def destroy(
     target: TargetOption = None,
     parallelism: ParallelismOption = 4,
     lock_timeout: LockTimeoutOption = "0s",
+    allow_dirty: AllowDirtyOption = False,
 ) -> None:
-    """Destroy every resource of an environment (or --target and what depends on it)."""
+    """Destroy every resource of an environment (or --target and what depends on it).
+
+    A protected environment is destroyed only from a clean git tree on an allowed branch."""
     from stackform.cli.flows import make_plan_options, run_apply
 
     g = Globals.current()
     options = make_plan_options(False, True, True, target, None, parallelism)
-    code = run_apply(g, env, options, None, auto_approve, parse_duration(lock_timeout))
+    code = run_apply(g, env, options, None, auto_approve, parse_duration(lock_timeout),
+                     allow_dirty=allow_dirty)
     raise typer.Exit(code)
 
 

@@ -19,6 +19,7 @@ from stackform.plan.builder import PlanOptions
 from stackform.plan.model import Plan
 
 if TYPE_CHECKING:
+    from stackform.plan.changed import ChangedSince
     from stackform.session import Session
     from stackform.state.model import State
 
@@ -60,27 +61,50 @@ def validate_stack(g: Globals, env: str | None, every_env: bool) -> None:
                  f"environment{'s' if len(names) != 1 else ''} {', '.join(names)}.", "success")
 
 
-def render_plan(console: Console, plan: Plan, fmt: str) -> None:
-    if fmt == "json":
-        from stackform.plan.render_json import render_json
+PLAN_FORMATS = ("text", "json", "markdown")
 
-        console.line(render_json(plan))
+
+def render_plan(console: Console, plan: Plan, fmt: str,
+                changed: ChangedSince | None = None) -> None:
+    if fmt == "json":
+        import json
+
+        from stackform.plan.render_json import plan_to_json
+
+        doc = plan_to_json(plan)
+        if changed is not None:
+            doc["changed_since"] = changed.to_json()
+        console.line(json.dumps(doc, indent=2, default=str))
+    elif fmt == "markdown":
+        from stackform.plan.render_markdown import render_markdown
+
+        console.line(render_markdown(plan, changed))
     elif fmt == "text":
         from stackform.plan.render_text import render_plan as render_text
 
         console.markup(render_text(plan))
+        if changed is not None:
+            from stackform.plan.changed import render_text as render_changed
+
+            console.markup("\n" + render_changed(changed))
     else:
-        raise typer.BadParameter("expected text or json", param_hint="--format")
+        raise typer.BadParameter("expected text, json or markdown", param_hint="--format")
 
 
 def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
-              out: Path | None, detailed_exitcode: bool) -> int:
-    if fmt not in ("text", "json"):
-        raise typer.BadParameter("expected text or json", param_hint="--format")
+              out: Path | None, detailed_exitcode: bool, out_markdown: Path | None = None,
+              changed_since: str | None = None) -> int:
+    if fmt not in PLAN_FORMATS:
+        raise typer.BadParameter("expected text, json or markdown", param_hint="--format")
     session = g.session(env, strict_secrets=options.mode != "destroy")
+    changed = None
+    if changed_since is not None:
+        from stackform.plan.changed import changed_since as find_changes
+
+        changed = find_changes(session.stack_file, session.stack, changed_since)
     plan = session.plan(options)
     _warn_older_commit(g.console(), plan, session.stack.dir)
-    render_plan(g.console(), plan, fmt)
+    render_plan(g.console(), plan, fmt, changed)
     if out is not None:
         from stackform.plan.saved import save_plan
 
@@ -88,6 +112,14 @@ def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
         if fmt == "text":
             g.console().line(f"\nSaved the plan to {out}. Apply exactly it with: "
                              f"stackform apply {out}", "muted")
+    if out_markdown is not None:
+        from stackform.fileio import atomic_write
+        from stackform.plan.render_markdown import render_markdown
+
+        atomic_write(out_markdown, render_markdown(plan, changed).encode(), mode=0o644)
+        if fmt == "text":
+            g.console().line(f"Wrote the plan as a merge-request comment to {out_markdown}.",
+                             "muted")
     if detailed_exitcode and plan.has_changes:
         return 2
     return 0
@@ -122,7 +154,12 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path | None,
-              auto_approve: bool, lock_timeout: float) -> int:
+              auto_approve: bool, lock_timeout: float, *, allow_dirty: bool = False,
+              session: Session | None = None) -> int:
+    """Plan (or load a saved plan) and apply it under the lock. ``session`` reuses an open one
+    (``env destroy``); a protected environment is checked before the lock and any provider."""
+    from stackform.protect import check_protected
+
     console = g.console()
     saved = None
     if plan_file is not None:
@@ -131,8 +168,11 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
         saved = load_plan(plan_file)
     mode = saved.mode if saved else options.mode
     # Destroying works from recorded state: it must not need secrets the stack references.
-    session = g.session(env, strict_secrets=mode != "destroy")
+    if session is None:
+        session = g.session(env, strict_secrets=mode != "destroy")
     operation = "destroy" if mode == "destroy" else "apply"
+    check_protected(session.stack.environment, session.stack.env, session.stack.dir,
+                    operation=operation, allow_dirty=allow_dirty)
     backend = session.backend
     with backend.lock(session.stack.env, operation, lock_timeout):
         state = session.read_state()

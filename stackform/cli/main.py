@@ -65,6 +65,7 @@ def main(
 def _register() -> None:
     from stackform.cli import (
         commands_core,
+        commands_env,
         commands_lock,
         commands_pipeline,
         commands_runs,
@@ -78,6 +79,7 @@ def _register() -> None:
     commands_tools.register(app)
     commands_lock.register(app)
     commands_runs.register(app)
+    commands_env.register(app)
 
 
 _register()

@@ -44,6 +44,9 @@ class EnvironmentSettings:
     per_developer: bool = False
     default: bool = False
     declared: bool = False
+    branches: tuple[str, ...] = ()
+    """fnmatch patterns of the branches a protected environment accepts applies from; empty
+    means the repository's default branch."""
 
 
 @dataclass(frozen=True)

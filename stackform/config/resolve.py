@@ -206,6 +206,7 @@ def _pick_environment(
         per_developer=section.per_developer,
         default=section.default,
         declared=True,
+        branches=tuple(section.branches),
     )
     return settings, effective, section
 

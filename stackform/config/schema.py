@@ -82,6 +82,9 @@ class EnvironmentSection(_Section):
     protected: bool = False
     per_developer: bool = False
     default: bool = False
+    branches: list[str] = Field(default_factory=list)
+    """For a protected environment: fnmatch patterns of the branches it may be applied from
+    (default: the repository's default branch)."""
     description: str | None = None
 
 

@@ -161,3 +161,28 @@ def test_steps_and_run_results(tmp_path: Path) -> None:
     assert results is not None
     assert results.counts == {"success": 1, "error": 1, "skipped": 1, "warn": 0}
     assert results.failures == ["test unique_a_id: Got 2 results, configured to fail if != 0"]
+
+
+def test_two_developers_never_share_a_schema_or_warehouse(tmp_path: Path) -> None:
+    """A per-developer `dev` gives alice and bob their own dbt schema and DuckDB file."""
+    from stackform.config.loader import load_stack_file
+    from stackform.config.resolve import resolve
+    from stackform.plan.builder import make_context
+    from stackform.registry import Registry
+    from stackform.resource import fingerprinter
+    from stackform_dbt.profile import render_target
+
+    (tmp_path / "stack.toml").write_text(
+        '[stack]\nname = "team"\n\n[environments.dev]\nper_developer = true\ndefault = true\n\n'
+        '[transformers.dbt]\npip_url = "dbt-duckdb==1.11.1"\nproject_dir = "transform"\n')
+    registry = Registry()
+    stack_file = load_stack_file(tmp_path / "stack.toml", registry)
+    targets = {}
+    for developer in ("alice", "bob"):
+        stack = resolve(stack_file, "dev", registry, developer=developer)
+        ctx = make_context(stack, fingerprinter("lineage"))
+        target, _secrets = render_target(ctx, stack.resources["transformers.dbt"])
+        targets[developer] = target
+    assert targets["alice"]["schema"] == "analytics_dev_alice"
+    assert targets["bob"]["schema"] == "analytics_dev_bob"
+    assert targets["alice"]["path"] != targets["bob"]["path"]

@@ -1,0 +1,249 @@
+"""``env list`` and ``env destroy``: every environment with state, and removing one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from stackform.cli.options import Globals, LockTimeoutOption, parse_duration
+from stackform.errors import StackformError
+
+if TYPE_CHECKING:
+    from stackform.config.loader import StackFile
+    from stackform.session import Session
+    from stackform.state.backend import StateBackend
+
+env_app = typer.Typer(help="List environments with state; destroy and remove one.",
+                      no_args_is_help=True)
+
+OlderThanOption = Annotated[
+    str | None,
+    typer.Option("--older-than", metavar="DURATION",
+                 help="Only environments last applied longer ago than this (e.g. 14d, 12h)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(env_app, name="env")
+
+
+@dataclass(frozen=True)
+class EnvRow:
+    name: str
+    declared: bool
+    per_developer: bool
+    """A ``<base>-<developer>`` environment of a ``per_developer`` base."""
+    base: str | None
+    protected: bool
+    has_state: bool
+    updated_at: str | None = None
+    user: str | None = None
+    commit: str | None = None
+    branch: str | None = None
+    resources: int = 0
+    serial: int | None = None
+    developer_base: bool = False
+    """A declared ``per_developer`` environment: its state lives under ``<name>-<dev>``."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "declared": self.declared,
+                "per_developer": self.per_developer, "base": self.base,
+                "protected": self.protected, "has_state": self.has_state,
+                "updated_at": self.updated_at, "user": self.user, "commit": self.commit,
+                "branch": self.branch, "resources": self.resources, "serial": self.serial,
+                "developer_base": self.developer_base}
+
+
+def _any_session(g: Globals, env: str | None) -> Session:
+    """A session whose ``[state]`` table names the backend (any environment of the stack)."""
+    if env is not None:
+        return g.session(env, strict_secrets=False)
+    from stackform.config.loader import find_stack_file, load_stack_file
+    from stackform.registry import Registry
+
+    stack_file = load_stack_file(find_stack_file(g.directory, g.file), Registry())
+    core = stack_file.core
+    name = core.default_environment or next(iter(core.environments), None)
+    return g.session(name, strict_secrets=False)
+
+
+def _base_of(stack_file: StackFile, name: str) -> tuple[str | None, bool, bool]:
+    """(base, per_developer, protected) of an environment name as the stack declares it."""
+    declared = stack_file.core.environments
+    section = declared.get(name)
+    if section is not None:
+        return name, False, section.protected
+    for base, candidate in declared.items():
+        if candidate.per_developer and name.startswith(f"{base}-"):
+            return base, True, candidate.protected
+    return None, False, False
+
+
+def collect(stack_file: StackFile, backend: StateBackend) -> list[EnvRow]:
+    """Every environment with state, then declared ones without state."""
+    rows: list[EnvRow] = []
+    with_state = backend.environments()
+    for name in with_state:
+        base, per_dev, protected = _base_of(stack_file, name)
+        state = backend.read(name)
+        if state is None:
+            continue
+        rows.append(EnvRow(
+            name=name, declared=base == name, per_developer=per_dev, base=base,
+            protected=protected, has_state=True, updated_at=state.updated_at,
+            user=state.git.user, commit=state.git.commit, branch=state.git.branch,
+            resources=len(state.resources), serial=state.serial))
+    for name, section in stack_file.core.environments.items():
+        if name not in with_state:
+            rows.append(EnvRow(name=name, declared=True, per_developer=False, base=name,
+                               protected=section.protected, has_state=False,
+                               developer_base=section.per_developer))
+    return rows
+
+
+def _cutoff(older_than: str | None) -> datetime | None:
+    if older_than is None:
+        return None
+    seconds = parse_duration(older_than, "--older-than")
+    return datetime.now(UTC) - timedelta(seconds=seconds)
+
+
+def _older(row: EnvRow, cutoff: datetime) -> bool:
+    if not row.has_state or not row.updated_at:
+        return False
+    try:
+        when = datetime.fromisoformat(row.updated_at)
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when < cutoff
+
+
+def _kind(row: EnvRow) -> str:
+    if row.per_developer:
+        return f"per-developer ({row.base})"
+    if row.developer_base:
+        return "per-developer base"
+    if row.declared:
+        return "protected" if row.protected else "declared"
+    return "undeclared"
+
+
+@env_app.command("list")
+def env_list(
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    older_than: OlderThanOption = None,
+) -> None:
+    """Every environment with state (and declared ones without): last apply, by whom, which
+    commit, how many resources."""
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter("expected text or json", param_hint="--format")
+    g = Globals.current()
+    cutoff = _cutoff(older_than)
+    session = _any_session(g, None)
+    rows = collect(session.stack_file, session.backend)
+    if cutoff is not None:
+        rows = [row for row in rows if _older(row, cutoff)]
+    console = g.console()
+    if fmt == "json":
+        console.line(json.dumps({"environments": [row.to_json() for row in rows]}, indent=2))
+        return
+    if not rows:
+        console.line("No environments" + (f" older than {older_than}." if older_than
+                                           else " with state, and none declared."))
+        return
+    table = []
+    for row in rows:
+        if row.has_state:
+            table.append([row.name, _kind(row), row.updated_at or "", row.user or "",
+                          (row.commit or "")[:8], str(row.resources)])
+        else:
+            table.append([row.name, _kind(row), "no state", "", "", ""])
+    console.table(["environment", "kind", "last apply", "by", "commit", "resources"], table)
+
+
+@env_app.command("destroy")
+def env_destroy(
+    name: Annotated[str | None, typer.Argument(help="The environment (as `env list` names it).",
+                                               metavar="[NAME]")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y",
+                                      help="Do not ask; needed for protected environments "
+                                           "and --older-than.")] = False,
+    older_than: OlderThanOption = None,
+    lock_timeout: LockTimeoutOption = "0s",
+) -> None:
+    """Destroy an environment's resources, then remove its state and run state (bookmarks,
+    run history). With --older-than: every per-developer environment last applied before."""
+    g = Globals.current()
+    if (name is None) == (older_than is None):
+        raise typer.BadParameter("give an environment NAME or --older-than DURATION (not both)")
+    timeout = parse_duration(lock_timeout)
+    console = g.console()
+    if name is not None:
+        raise typer.Exit(_destroy_one(g, name, yes, timeout))
+    cutoff = _cutoff(older_than)
+    assert cutoff is not None
+    session = _any_session(g, None)
+    stale = [row.name for row in collect(session.stack_file, session.backend)
+             if row.per_developer and _older(row, cutoff)]
+    if not stale:
+        console.line(f"No per-developer environment was last applied more than {older_than} "
+                     "ago.")
+        raise typer.Exit(0)
+    if not yes:
+        raise StackformError(
+            f"{len(stale)} per-developer environment(s) older than {older_than}: "
+            f"{', '.join(stale)}", hint="pass --yes to destroy and remove them")
+    failed = [env for env in stale if _destroy_one(g, env, True, timeout) != 0]
+    if failed:
+        console.error(f"could not destroy {', '.join(failed)}", "see the errors above")
+        raise typer.Exit(1)
+    console.line(f"Removed {len(stale)} environment(s): {', '.join(stale)}.", "success")
+
+
+def _destroy_one(g: Globals, name: str, yes: bool, lock_timeout: float) -> int:
+    from stackform.cli.flows import make_plan_options, run_apply
+
+    session = g.session(name, strict_secrets=False)
+    env = session.stack.env
+    if env != name:  # `dev` of a per-developer base means dev-<me>: name it exactly
+        raise StackformError(
+            f"environment {name} is per-developer; its environments are named like {env}",
+            hint="run `stackform env list` and pass the full name")
+    if session.stack.environment.protected and not yes:
+        raise StackformError(f"environment {name} is protected",
+                             hint="pass --yes (and run from a clean tree on an allowed "
+                                  "branch) to destroy it")
+    options = make_plan_options(False, True, True, None, None, 4)
+    code = run_apply(g, name, options, None, yes, lock_timeout, session=session)
+    if code != 0:
+        return code
+    with session.backend.lock(name, "destroy", lock_timeout):
+        session.backend.delete(name)
+    removed = _remove_run_state(session, name)
+    g.console().line(f"Removed the state of {name}"
+                     + (f" and its run state ({removed})." if removed else "."), "success")
+    return 0
+
+
+def _remove_run_state(session: Session, env: str) -> str | None:
+    """Delete the environment's run-state folder (bookmarks, run history, logs)."""
+    from stackform.runs.factory import run_store_for
+    from stackform.runs.local import LocalRunStore
+
+    store = run_store_for(session.stack.state, session.stack.dir)
+    if not isinstance(store, LocalRunStore):  # pragma: no cover - only local run state today
+        return None
+    folder = Path(store.root) / env
+    if not folder.exists():
+        return None
+    shutil.rmtree(folder)
+    return str(folder)
+
