@@ -7,7 +7,6 @@ held in another process, a holder killed with SIGKILL, a writer killed mid-write
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from stackform.state.backend import StateBackend
 from stackform.state.factory import backend_for
 from stackform.state.local import HISTORY_KEEP, LocalBackend
 from stackform.state.model import State
+from stackform.testing.child import ChildProcess
 from stackform.testing.state_conformance import (
     ENV,
     StateBackendConformance,
@@ -122,35 +122,17 @@ CHILD = textwrap.dedent('''
 ''')
 
 
-class Child:
-    """A helper process; reads its output line by line."""
+class Child(ChildProcess):
+    """A helper process running one of CHILD's modes."""
 
     def __init__(self, *args: str | Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, *map(str, args)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def line(self) -> list[str]:
-        assert self.proc.stdout is not None
-        text = self.proc.stdout.readline()
-        if not text:
-            assert self.proc.stderr is not None
-            raise AssertionError(f"child ended: {self.proc.wait()} {self.proc.stderr.read()}")
-        return text.split()
+        super().__init__(CHILD, *map(str, args))
 
     def release(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("\n")
-        self.proc.stdin.flush()
+        self.send()
 
     def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
+        self.kill9()
 
     def finish(self) -> tuple[int, str]:
         out, _ = self.proc.communicate(timeout=60)

@@ -38,10 +38,7 @@ The contract it checks:
 from __future__ import annotations
 
 import os
-import signal
 import stat
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -54,6 +51,7 @@ import pytest
 from stackform.errors import RunLockedError, StackformError
 from stackform.runs.model import Bookmark, RunRecord, StepOutcome, bookmark_key
 from stackform.runs.store import RunStore
+from stackform.testing.child import ChildProcess
 
 KeptAside = Callable[[str, str], list[dict[str, Any]]]
 
@@ -77,36 +75,15 @@ CHILD = textwrap.dedent('''
 ''')
 
 
-class Child:
+class Child(ChildProcess):
     """A helper process holding a run lock (and optionally running) until released or killed."""
 
     def __init__(self, code: str, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code + "\n" + CHILD, *args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def line(self) -> list[str]:
-        assert self.proc.stdout is not None
-        text = self.proc.stdout.readline()
-        if not text:
-            assert self.proc.stderr is not None
-            raise AssertionError(f"child ended: {self.proc.wait()} {self.proc.stderr.read()}")
-        return text.split()
+        super().__init__(code + "\n" + CHILD, *args)
 
     def release(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("\n")
-        self.proc.stdin.flush()
+        self.send()
         assert self.line()[0] == "released"
-        self.proc.communicate(timeout=30)
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
         self.proc.communicate(timeout=30)
 
     def stop(self) -> None:
