@@ -4,8 +4,6 @@ installed from the package index (and this repository) with uv into a shared tes
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,18 +16,6 @@ from stackform_singer.config import ExtractorConfig, LoaderConfig
 
 REPO = Path(__file__).resolve().parents[3]
 TARGET = REPO / "providers" / "target-stackform-duckdb"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _plugin_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One venv cache for the session: each plugin installs once."""
-    old = os.environ.get("STACKFORM_CACHE_DIR")
-    os.environ["STACKFORM_CACHE_DIR"] = str(tmp_path_factory.mktemp("singer-cache"))
-    yield
-    if old is None:
-        os.environ.pop("STACKFORM_CACHE_DIR", None)
-    else:
-        os.environ["STACKFORM_CACHE_DIR"] = old
 
 
 def _write_data(stack_dir: Path) -> None:
