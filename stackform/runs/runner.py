@@ -27,7 +27,7 @@ from stackform.resource import fingerprinter
 from stackform.runs.model import Bookmark, RunRecord, RunStatus, StepOutcome
 from stackform.runs.store import RunStore
 from stackform.session import Session
-from stackform.state.model import utc_now
+from stackform.state.model import State, utc_now
 
 
 def new_run_id() -> str:
@@ -49,7 +49,8 @@ class _StoreBookmarks:
         self.store.put_bookmark(self.env, Bookmark(key, dict(value), utc_now(), self.run_id))
 
 
-def run_steps_for(session: Session, pipeline_name: str) -> list[RunStep]:
+def run_steps_for(session: Session, pipeline_name: str, state: State | None
+                  ) -> list[RunStep]:
     """The pipeline's steps with what apply recorded; refuses steps not applied as declared."""
     stack = session.stack
     pipeline = stack.pipelines.get(pipeline_name)
@@ -57,7 +58,6 @@ def run_steps_for(session: Session, pipeline_name: str) -> list[RunStep]:
         hint = did_you_mean(pipeline_name, stack.pipelines) or (
             "pipelines: " + (", ".join(sorted(stack.pipelines)) or "none declared"))
         raise StackformError(f"no pipeline {pipeline_name!r} in the stack", hint=hint)
-    state = session.read_state()
     recorded = state.resources if state else {}
     fingerprint = fingerprinter(state.lineage) if state else None
     steps: list[RunStep] = []
@@ -87,7 +87,8 @@ def run_pipeline(
     say: Callable[[str], None] = lambda _m: None,
 ) -> RunRecord:
     """Run one pipeline to the end (or the first failed step) and return its record."""
-    steps = run_steps_for(session, pipeline_name)
+    state = session.read_state()
+    steps = run_steps_for(session, pipeline_name, state)
     env = session.stack.env
     with store.run_lock(env, pipeline_name, lock_timeout):
         run_id = new_run_id()
@@ -109,7 +110,6 @@ def run_pipeline(
                     log_file.write(line if line.endswith("\n") else line + "\n")
                     log_file.flush()
 
-            state = session.read_state()
             lineage = state.lineage if state else ""
             ctx = make_context(session.stack, fingerprinter(lineage), log)
             run = RunContext(ctx=ctx, run_id=run_id, pipeline=pipeline_name,
