@@ -93,3 +93,7 @@ class RunLockedError(StackformError):
 
 class RunError(StackformError):
     """A pipeline run failed."""
+
+
+class S3Error(StackformError):
+    """An S3 request failed: a missing bucket, refused credentials, an unreachable endpoint."""

@@ -216,5 +216,5 @@ def test_factory_errors_match_state_factory(tmp_path: Path) -> None:
         with pytest.raises(StackformError) as theirs:
             backend_for(settings, tmp_path)
         assert ours.value.reason == theirs.value.reason
-    with pytest.raises(StackformError, match="not available"):
+    with pytest.raises(StackformError, match="needs a bucket"):
         run_store_for({"backend": "s3"}, tmp_path)

@@ -446,7 +446,9 @@ def test_factory_local_path(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("settings", "needle"), [
-    ({"backend": "s3", "bucket": "b"}, "not available"),
+    ({"backend": "s3", "bucket": "b"}, "not a valid S3 bucket name"),
+    ({"backend": "s3"}, "needs a bucket"),
+    ({"backend": "s3", "bucket": "team-state", "path": "x"}, "'path'"),
     ({"backend": "ftp"}, "unknown state backend"),
     ({"backend": "local", "bucket": "b"}, "'bucket'"),
     ({"path": 3}, "state.path"),

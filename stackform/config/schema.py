@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CORE_SECTIONS = ("stack", "state", "vars", "environments", "pipelines")
 DEPENDS_ON = "depends_on"
@@ -71,6 +71,41 @@ class StateSection(_Section):
     region: str | None = None
     endpoint_url: str | None = None
     profile: str | None = None
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        from stackform.s3.settings import bucket_problem
+
+        problem = bucket_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"'{value}' is not a valid S3 bucket name: {problem}")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        from stackform.s3.settings import endpoint_problem
+
+        problem = endpoint_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(f"'{value}' {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _fits_backend(self) -> StateSection:
+        s3_keys = [k for k in ("bucket", "prefix", "region", "endpoint_url", "profile")
+                   if getattr(self, k) is not None]
+        if self.backend == "s3":
+            if self.bucket is None:
+                raise ValueError('backend = "s3" needs a bucket, e.g. bucket = "acme-state"')
+            if self.path is not None:
+                raise ValueError('`path` is for backend = "local"; the s3 backend takes '
+                                 "bucket, prefix, region, endpoint_url and profile")
+        elif s3_keys:
+            raise ValueError(f"{', '.join(s3_keys)} belong to backend = \"s3\"; the local "
+                             "backend takes only `path`")
+        return self
 
 
 class EnvironmentSection(_Section):

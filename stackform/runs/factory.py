@@ -30,6 +30,14 @@ def run_store_for(settings: Mapping[str, Any], stack_dir: Path) -> RunStore:
         from stackform.runs.local import LocalRunStore
 
         return LocalRunStore(_local_root(backend.root, stack_dir))
+    from stackform.state.s3 import S3Backend
+
+    if isinstance(backend, S3Backend):
+        from stackform.runs.s3 import S3RunStore
+
+        # Logs are staged on the machine that runs before they are uploaded.
+        return S3RunStore(backend.settings, stack_dir / ".stackform" / "s3-cache" / "runs",
+                          backend.objects)
     raise AssertionError(f"no run-state store for state backend {backend.name!r}")
 
 

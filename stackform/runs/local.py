@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stackform.errors import RunLockedError, StackformError
+from stackform.errors import StackformError
 from stackform.fileio import (
     acquire_flock,
     atomic_write,
@@ -43,22 +41,24 @@ from stackform.fileio import (
     sweep_temps,
     write_holder,
 )
+from stackform.runs.common import (
+    ENV_NAME,
+    KEY,
+    LOCK_ID_FIELD,
+    PIPELINE_NAME,
+    RUN_ID,
+    STARTED_NS_FIELD,
+    check_name,
+    dump_bookmark,
+    interrupted,
+    locked_error,
+    parse_bookmark,
+    timestamp,
+)
 from stackform.runs.model import Bookmark, RunRecord
 from stackform.state.backend import LockInfo
 
-_ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
-"""The environment names local state accepts (no '/', not starting with '.')."""
-_PIPELINE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,199}$")
-"""Pipeline names as the stack file allows them."""
-_KEY = re.compile(r"^(?=.{1,200}$)[A-Za-z0-9_][A-Za-z0-9_@+-]*(\.[A-Za-z0-9_][A-Za-z0-9_@+-]*)*$")
-"""Dot-separated names (``daily.orders``): no '/', no empty or dot-leading part."""
-_RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:+-]{0,127}$")
-
 _CLEARED = ".cleared"
-_LOCK_ID_FIELD = "_lock_id"
-"""Extra field of a stored run record: the id of the run lock its process held at start."""
-_STARTED_NS_FIELD = "_started_ns"
-"""Extra field of a stored run record: a fine-grained start time, to order runs of one second."""
 
 
 class LocalRunStore:
@@ -75,21 +75,21 @@ class LocalRunStore:
     # -- paths -------------------------------------------------------------------------------
 
     def _env_dir(self, env: str) -> Path:
-        _check(env, _ENV_NAME, "environment name",
+        check_name(env, ENV_NAME, "environment name",
                "use letters, digits, '_', '-', '.', '@' or '+', not starting with '.'")
         return self.root / env
 
     def _bookmark_path(self, env: str, key: str) -> Path:
-        _check(key, _KEY, "bookmark key",
+        check_name(key, KEY, "bookmark key",
                "a key is <pipeline>.<extractor>, made of letters, digits, '_' and '-'")
         return self._env_dir(env) / "bookmarks" / f"{key}.json"
 
     def _run_path(self, env: str, run_id: str) -> Path:
-        _check(run_id, _RUN_ID, "run id", "use letters, digits, '_', '-', '.' or ':'")
+        check_name(run_id, RUN_ID, "run id", "use letters, digits, '_', '-', '.' or ':'")
         return self._env_dir(env) / "history" / f"{run_id}.json"
 
     def _lock_path(self, env: str, pipeline: str) -> Path:
-        _check(pipeline, _PIPELINE_NAME, "pipeline name",
+        check_name(pipeline, PIPELINE_NAME, "pipeline name",
                "use letters, digits, '-' and '_', starting with a letter")
         return self._env_dir(env) / "locks" / f"{pipeline}.lock"
 
@@ -121,15 +121,11 @@ class LocalRunStore:
             return None
         except OSError as exc:
             raise _os_error("read", path, exc) from exc
-        return _parse_bookmark(data, path)
+        return parse_bookmark(data, str(path))
 
     def put_bookmark(self, env: str, bookmark: Bookmark) -> None:
         path = self._bookmark_path(env, bookmark.key)
-        data = json.dumps(
-            {"key": bookmark.key, "value": bookmark.value, "updated_at": bookmark.updated_at,
-             "run_id": bookmark.run_id},
-            separators=(",", ":"),
-        ).encode()
+        data = dump_bookmark(bookmark)
         try:
             self._mkdir(path.parent)
             self._sweep(path.parent)
@@ -173,7 +169,7 @@ class LocalRunStore:
             if not name.endswith(".json") or name.startswith("."):
                 continue
             key = name[: -len(".json")]
-            if not _KEY.match(key) or (prefix is not None and not key.startswith(prefix)):
+            if not KEY.match(key) or (prefix is not None and not key.startswith(prefix)):
                 continue
             bookmark = self.get_bookmark(env, key)
             if bookmark is not None:
@@ -191,7 +187,7 @@ class LocalRunStore:
         try:
             self._mkdir(path.parent)
             fd = acquire_flock(path, timeout,
-                               lambda holder: _locked_error(env, pipeline, holder, timeout))
+                               lambda holder: locked_error(env, pipeline, holder, timeout))
             try:
                 write_holder(fd, info)
             except BaseException:
@@ -211,10 +207,10 @@ class LocalRunStore:
 
     def start_run(self, record: RunRecord) -> None:
         path = self._run_path(record.env, record.run_id)
-        extra: dict[str, Any] = {_STARTED_NS_FIELD: time.time_ns()}
+        extra: dict[str, Any] = {STARTED_NS_FIELD: time.time_ns()}
         lock_id = self._own_lock_id(record.env, record.pipeline)
         if lock_id is not None:
-            extra[_LOCK_ID_FIELD] = lock_id
+            extra[LOCK_ID_FIELD] = lock_id
         self._write_run(path, record, extra)
 
     def finish_run(self, record: RunRecord) -> None:
@@ -223,7 +219,7 @@ class LocalRunStore:
         with suppress(OSError, ValueError):
             stored = json.loads(path.read_bytes())
             if isinstance(stored, dict):
-                extra = {k: stored[k] for k in (_STARTED_NS_FIELD, _LOCK_ID_FIELD) if k in stored}
+                extra = {k: stored[k] for k in (STARTED_NS_FIELD, LOCK_ID_FIELD) if k in stored}
         self._write_run(path, record, extra)
 
     def _write_run(self, path: Path, record: RunRecord, extra: dict[str, Any]) -> None:
@@ -271,9 +267,9 @@ class LocalRunStore:
                 ) from exc
             if pipeline is not None and record.pipeline != pipeline:
                 continue
-            started_ns = data.get(_STARTED_NS_FIELD)
-            lock_id = data.get(_LOCK_ID_FIELD)
-            found.append((_timestamp(record.started_at),
+            started_ns = data.get(STARTED_NS_FIELD)
+            lock_id = data.get(LOCK_ID_FIELD)
+            found.append((timestamp(record.started_at),
                           started_ns if isinstance(started_ns, int) else 0,
                           record, lock_id if isinstance(lock_id, str) else None))
         found.sort(key=lambda f: (f[0], f[1]), reverse=True)
@@ -294,16 +290,12 @@ class LocalRunStore:
             holder = read_holder(path)
             if holder is None or holder.id == lock_id:
                 return record
-        return replace(
-            record, status="interrupted",
-            error=record.error or "the process running it stopped before it finished "
-            "(killed, or the machine went down)",
-        )
+        return interrupted(record)
 
     # -- logs --------------------------------------------------------------------------------
 
     def log_path(self, env: str, run_id: str) -> Path:
-        _check(run_id, _RUN_ID, "run id", "use letters, digits, '_', '-', '.' or ':'")
+        check_name(run_id, RUN_ID, "run id", "use letters, digits, '_', '-', '.' or ':'")
         path = self._env_dir(env) / "logs" / f"{run_id}.log"
         try:
             self._mkdir(path.parent)
@@ -318,52 +310,6 @@ class LocalRunStore:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _check(value: str, pattern: re.Pattern[str], what: str, hint: str) -> None:
-    if not isinstance(value, str) or not pattern.match(value):
-        raise StackformError(f"{value!r} is not a valid {what} for run state", hint=hint)
-
-
-def _parse_bookmark(data: bytes, path: Path) -> Bookmark:
-    try:
-        doc = json.loads(data)
-        if not isinstance(doc, dict) or not isinstance(doc.get("value"), dict):
-            raise ValueError("not a bookmark document")
-        run_id = doc.get("run_id")
-        return Bookmark(key=str(doc["key"]), value=doc["value"],
-                        updated_at=str(doc.get("updated_at") or ""),
-                        run_id=run_id if isinstance(run_id, str) else None)
-    except (ValueError, KeyError) as exc:
-        raise StackformError(
-            f"bookmark file {path} is unreadable: {exc}",
-            hint="restore it from bookmarks/.cleared or fix it by hand; or clear it with "
-            "`stackform bookmarks clear` for a full re-sync",
-        ) from exc
-
-
-def _timestamp(text: str) -> float:
-    try:
-        moment = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return 0.0
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def _locked_error(env: str, pipeline: str, holder: LockInfo | None,
-                  timeout: float) -> RunLockedError:
-    if holder is not None:
-        who = (f"{holder.operation or 'a run'} by {holder.user}@{holder.host} "
-               f"(pid {holder.pid}) since {holder.created_at}")
-    else:
-        who = "a process that left no holder record"
-    waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
-    return RunLockedError(
-        f"pipeline {pipeline!r} is already running in {env!r}{waited}: {who}",
-        hint=f"wait for it to finish; `stackform runs {pipeline} --env {env}` shows it",
-    )
 
 
 def _os_error(action: str, path: Path, exc: OSError) -> StackformError:

@@ -7,14 +7,17 @@ backend (local, S3, a third party's) runs it.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
+import re
 import socket
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from stackform.errors import StateLockedError
 from stackform.state.model import State, utc_now
 
 
@@ -125,3 +128,28 @@ class StateBackend(Protocol):
         Deleting an environment without state does nothing.
         """
 
+
+def locked_error(env: str, holder: LockInfo | None, timeout: float) -> StateLockedError:
+    who = holder.describe() if holder is not None else "a process that left no holder record"
+    waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
+    lock_id = holder.id if holder is not None else "ID"
+    return StateLockedError(
+        f"state for {env!r} is locked{waited}: {who}",
+        hint=f"wait for it to finish, or retry with --lock-timeout 5m to wait; if that process "
+        f"is gone, `stackform force-unlock {lock_id}`",
+    )
+
+
+_SAFE_LINEAGE = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+
+
+def lineage_token(lineage: str) -> str:
+    """The lineage as it may appear in a file or key name (a uuid as is; anything else hashed)."""
+    if _SAFE_LINEAGE.match(lineage):
+        return lineage
+    return "h" + hashlib.sha256(lineage.encode()).hexdigest()[:40]
+
+
+def version_name(serial: int, lineage: str) -> str:
+    """The name of a kept version: ``<serial>-<lineage token>.json``."""
+    return f"{serial}-{lineage_token(lineage)}.json"

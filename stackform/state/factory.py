@@ -24,10 +24,10 @@ def backend_for(settings: Mapping[str, Any], stack_dir: Path) -> StateBackend:
     if kind == "local":
         return _local(settings, stack_dir)
     if kind == "s3":
-        raise StackformError(
-            "the s3 state backend is not available in this version of stackform yet",
-            hint='use backend = "local" in [state] for now',
-        )
+        from stackform.s3.settings import S3Settings
+        from stackform.state.s3 import S3Backend
+
+        return S3Backend(S3Settings.from_table(settings))
     raise StackformError(
         f"unknown state backend {kind!r} in [state]",
         hint="backend is one of " + ", ".join(repr(b) for b in _BACKENDS),

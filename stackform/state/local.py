@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -33,16 +32,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackform import fileio
-from stackform.errors import CorruptStateError, StateConflictError, StateError, StateLockedError
-from stackform.state.backend import LockInfo, StateVersion
+from stackform.errors import CorruptStateError, StateError, StateLockedError
+from stackform.state.backend import (
+    LockInfo,
+    StateVersion,
+    lineage_token,
+    locked_error,
+    version_name,
+)
 from stackform.state.model import State
+from stackform.state.swap import check_swap
 
 HISTORY_KEEP = 20
 """Previous versions kept per environment in ``history/`` (the current one comes on top)."""
 
 _ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
 _HISTORY_NAME = re.compile(r"^(\d+)-([0-9A-Za-z-]{1,64})\.json$")
-_SAFE_LINEAGE = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 _TEMP_MAX_AGE = 3600.0
 """A temp file older than this was left by a killed writer and is swept on the next write."""
 _LINK_UNSUPPORTED = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
@@ -135,7 +140,7 @@ class LocalBackend:
         path = self._state_path(env)
         with self._mutex, _os_errors("write state", path), self._write_lock():
             stored = self._load(env, path)
-            _check_swap(env, stored, state, prior)
+            check_swap(env, stored, state, prior)
             self._sweep_temps(env)
             data = state.dumps().encode()
             tmp = self.root / f".{env}.json.{uuid.uuid4().hex}.tmp"
@@ -165,7 +170,7 @@ class LocalBackend:
         history = self._history_dir(env)
         history.mkdir(parents=True, exist_ok=True, mode=0o700)
         _link_or_copy(path, self._backup_path(env))
-        _link_or_copy(path, history / _version_name(stored.serial, stored.lineage))
+        _link_or_copy(path, history / version_name(stored.serial, stored.lineage))
         fileio.fsync_dir(history)
 
     def _prune_history(self, env: str, lineage: str) -> None:
@@ -181,7 +186,7 @@ class LocalBackend:
             names = os.listdir(directory)
         except FileNotFoundError:
             return []
-        token = _lineage_token(lineage) if lineage is not None else None
+        token = lineage_token(lineage) if lineage is not None else None
         current: list[tuple[int, str]] = []
         other: list[tuple[int, str]] = []
         for name in names:
@@ -255,7 +260,7 @@ class LocalBackend:
             current = None  # the history is what rescues a corrupt state: still list it
         if current is not None:
             out.append(StateVersion(current.serial, current.lineage, current.updated_at,
-                                    _version_name(current.serial, current.lineage)))
+                                    version_name(current.serial, current.lineage)))
         directory = self._history_dir(env)
         for name in self._history_names(env, current.lineage if current else None):
             if out and name == out[0].ref:
@@ -316,7 +321,7 @@ class LocalBackend:
 
     def _acquire(self, env: str, path: Path, timeout: float) -> int:
         return fileio.acquire_flock(path, timeout,
-                                    lambda holder: _locked_error(env, holder, timeout))
+                                    lambda holder: locked_error(env, holder, timeout))
 
     def lock_info(self, env: str) -> LockInfo | None:
         path = self._lock_path(env)
@@ -391,61 +396,6 @@ def _os_error(action: str, path: Path, exc: OSError) -> StateError:
     )
 
 
-def _check_swap(env: str, stored: State | None, state: State, prior: State | None) -> None:
-    """Refuse a write unless the stored state is exactly the one the writer read."""
-    hint = "another run changed this state since it was read; run plan again"
-    if prior is None:
-        if stored is not None:
-            raise StateConflictError(
-                f"state for {env!r} already exists (lineage {stored.lineage}, serial "
-                f"{stored.serial}), but this write expected none",
-                hint=hint,
-            )
-        return
-    if stored is None:
-        raise StateConflictError(
-            f"state for {env!r} was removed since it was read (expected lineage "
-            f"{prior.lineage}, serial {prior.serial})",
-            hint=hint,
-        )
-    if stored.lineage != prior.lineage:
-        raise StateConflictError(
-            f"state for {env!r} has lineage {stored.lineage} (serial {stored.serial}), but "
-            f"this write expected lineage {prior.lineage} (serial {prior.serial})",
-            hint="it is another state (deleted and re-created, or pushed); run plan again",
-        )
-    if stored.serial != prior.serial:
-        raise StateConflictError(
-            f"state for {env!r} (lineage {stored.lineage}) is at serial {stored.serial}, but "
-            f"this write expected serial {prior.serial}",
-            hint=hint,
-        )
-    if state.lineage != prior.lineage:
-        raise StateConflictError(
-            f"refusing to replace state for {env!r} of lineage {prior.lineage} with a state "
-            f"of lineage {state.lineage}",
-            hint="a state of another lineage is another environment's history; "
-            "delete this one first if that is really meant",
-        )
-    if state.serial <= prior.serial:
-        raise StateConflictError(
-            f"refusing to write serial {state.serial} of {env!r} over serial {prior.serial} "
-            f"(lineage {prior.lineage}): a write must increase the serial",
-            hint="write State.next() of the state read",
-        )
-
-
-def _lineage_token(lineage: str) -> str:
-    """The lineage as it may appear in a file name (a uuid as is; anything else hashed)."""
-    if _SAFE_LINEAGE.match(lineage):
-        return lineage
-    return "h" + hashlib.sha256(lineage.encode()).hexdigest()[:40]
-
-
-def _version_name(serial: int, lineage: str) -> str:
-    return f"{serial}-{_lineage_token(lineage)}.json"
-
-
 def _peek(path: Path) -> tuple[str, str]:
     """Lineage and time of a kept version without validating all of it ("" when unreadable)."""
     try:
@@ -475,17 +425,6 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         with suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _locked_error(env: str, holder: LockInfo | None, timeout: float) -> StateLockedError:
-    who = holder.describe() if holder is not None else "a process that left no holder record"
-    waited = f" (waited {timeout:g}s)" if timeout > 0 else ""
-    lock_id = holder.id if holder is not None else "ID"
-    return StateLockedError(
-        f"state for {env!r} is locked{waited}: {who}",
-        hint=f"wait for it to finish, or retry with --lock-timeout 5m to wait; if that process "
-        f"is gone, `stackform force-unlock {lock_id}`",
-    )
 
 
 def _held_error(env: str, holder: LockInfo) -> StateLockedError:

@@ -1,0 +1,58 @@
+"""The S3 state backend against a real S3-compatible server (SeaweedFS, started by the tests).
+
+The conformance suite runs twice: on a bucket without versioning (numbered copies keep history)
+and on a versioned one (S3's own versions are the history).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from stackform.s3.client import S3Objects
+from stackform.s3.settings import S3Settings
+from stackform.state.backend import StateBackend
+from stackform.state.s3 import S3Backend
+from stackform.testing.state_conformance import StateBackendConformance, StoreRaw
+from tests.s3server import S3Server
+
+
+def settings_for(server: S3Server, bucket: str, prefix: str = "team/stackform") -> S3Settings:
+    return S3Settings(bucket, prefix, server.region, server.endpoint_url)
+
+
+def s3_backend(server: S3Server, bucket: str, prefix: str = "team/stackform") -> S3Backend:
+    settings = settings_for(server, bucket, prefix)
+    return S3Backend(settings, S3Objects(settings, server.client()))
+
+
+class _S3Conformance(StateBackendConformance):
+    versioned = False
+
+    @pytest.fixture
+    def bucket(self, s3_server: S3Server) -> str:
+        return s3_server.new_bucket(versioned=self.versioned)
+
+    @pytest.fixture
+    def backend(self, s3_server: S3Server, bucket: str) -> StateBackend:
+        return s3_backend(s3_server, bucket)
+
+    @pytest.fixture
+    def peer(self, s3_server: S3Server, bucket: str) -> StateBackend:
+        return s3_backend(s3_server, bucket)
+
+    @pytest.fixture
+    def store_raw(self, s3_server: S3Server, bucket: str) -> StoreRaw:
+        client = s3_server.client()
+
+        def store(env: str, data: bytes) -> None:
+            client.put_object(Bucket=bucket, Key=f"team/stackform/state/{env}.json", Body=data)
+
+        return store
+
+
+class TestS3Conformance(_S3Conformance):
+    pass
+
+
+class TestS3VersionedConformance(_S3Conformance):
+    versioned = True
