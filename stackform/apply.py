@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
 from typing import Literal
 
 from stackform.config.model import ResolvedStack
@@ -45,6 +46,11 @@ class ApplyResult:
     interrupted: bool = False
     state_error: StateError | None = None
     """Set when state could not be written: what finished after the last write is unrecorded."""
+    unsaved: State | None = None
+    """With ``state_error``: the state this apply meant to store, with everything that finished
+    (kept in an errored-state file so nothing is lost)."""
+    errored_path: Path | None = None
+    """Where ``unsaved`` was written."""
 
     @property
     def failed(self) -> tuple[ApplyEvent, ...]:
@@ -85,6 +91,15 @@ class StateRecorder:
     @property
     def state(self) -> State | None:
         return self._written
+
+    @property
+    def unsaved(self) -> State | None:
+        """After a failed write: the state with every resource recorded, for the user to push."""
+        if self.error is None:
+            return None
+        with self._cond:
+            resources = dict(self._resources)
+        return replace(self._written or self._base, resources=resources).next(self._git)
 
     def record(self, put: ResourceState | None = None, remove: str | None = None) -> None:
         with self._cond:
@@ -216,7 +231,8 @@ def apply_plan(
             elif prior is not None:
                 recorder.record(put=replace(prior, attributes=dict(drift.after)))
         recorder.close()
-        return ApplyResult((), recorder.state, state_error=recorder.error)
+        return ApplyResult((), recorder.state, state_error=recorder.error,
+                           unsaved=recorder.unsaved)
 
     changes = {c.address: c for c in plan.actionable}
     graph = _operation_graph(changes)
@@ -298,4 +314,5 @@ def apply_plan(
                               "skipped" if address in skipped else "not started",
                               f"{skipped[address]} failed" if address in skipped else None))
     ordered = tuple(outcomes[a] for a in sorted(outcomes))
-    return ApplyResult(ordered, recorder.state or state, interrupted, recorder.error)
+    return ApplyResult(ordered, recorder.state or state, interrupted, recorder.error,
+                       recorder.unsaved)

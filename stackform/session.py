@@ -81,9 +81,16 @@ class Session:
     ) -> ApplyResult:
         """Apply a plan; the caller holds the lock and passes the state it read under it."""
         check_fresh(plan, self.stack, state)
-        return apply_plan(plan, self.stack, state, self.backend, self.registry, git=self.git,
-                          parallelism=parallelism, on_event=on_event, log=self.log,
-                          cancel=cancel)
+        result = apply_plan(plan, self.stack, state, self.backend, self.registry,
+                            git=self.git, parallelism=parallelism, on_event=on_event,
+                            log=self.log, cancel=cancel)
+        if result.unsaved is not None:
+            from dataclasses import replace
+
+            from stackform.state.errored import save_errored
+
+            result = replace(result, errored_path=save_errored(self.stack.dir, result.unsaved))
+        return result
 
 
 def open_session(

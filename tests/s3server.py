@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class S3Server:
     access_key: str = ACCESS_KEY
     secret_key: str = SECRET_KEY
     region: str = "us-east-1"
+    _buckets: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def env(self) -> dict[str, str]:
@@ -57,6 +58,8 @@ class S3Server:
                           retries={"mode": "standard", "max_attempts": 2}))
 
     def new_bucket(self, versioned: bool = False) -> str:
+        """A new bucket. SeaweedFS gives each bucket volumes of its own and runs out after
+        some dozens: tests share a few buckets (``bucket``) and keep apart by prefix."""
         name = f"sf-{uuid.uuid4().hex[:12]}"
         client = self.client()
         client.create_bucket(Bucket=name)
@@ -64,6 +67,17 @@ class S3Server:
             client.put_bucket_versioning(Bucket=name,
                                          VersioningConfiguration={"Status": "Enabled"})
         return name
+
+    def bucket(self, versioned: bool = False) -> str:
+        """A bucket shared by the whole session (one plain, one versioned)."""
+        key = "versioned" if versioned else "plain"
+        if key not in self._buckets:
+            self._buckets[key] = self.new_bucket(versioned)
+        return self._buckets[key]
+
+    @staticmethod
+    def new_prefix() -> str:
+        return f"t-{uuid.uuid4().hex[:12]}"
 
 
 def weed_binary() -> str:

@@ -15,41 +15,45 @@ from stackform.s3.settings import S3Settings
 from stackform.testing.run_store_conformance import KeptAside, RunStoreConformance
 from tests.s3server import S3Server
 
-PREFIX = "team/stackform"
 
-
-def s3_store(server: S3Server, bucket: str, cache: Path, lease: float = 90.0) -> S3RunStore:
-    settings = S3Settings(bucket, PREFIX, server.region, server.endpoint_url)
+def s3_store(server: S3Server, bucket: str, prefix: str, cache: Path,
+             lease: float = 90.0) -> S3RunStore:
+    settings = S3Settings(bucket, prefix, server.region, server.endpoint_url)
     return S3RunStore(settings, cache, S3Objects(settings, server.client()), lease=lease)
 
 
 class TestS3RunStoreConformance(RunStoreConformance):
     @pytest.fixture
     def bucket(self, s3_server: S3Server) -> str:
-        return s3_server.new_bucket()
+        return s3_server.bucket()
 
     @pytest.fixture
-    def store(self, s3_server: S3Server, bucket: str, tmp_path: Path) -> RunStore:
-        return s3_store(s3_server, bucket, tmp_path / "cache-a")
+    def prefix(self) -> str:
+        return S3Server.new_prefix()
 
     @pytest.fixture
-    def peer(self, s3_server: S3Server, bucket: str, tmp_path: Path) -> RunStore:
-        return s3_store(s3_server, bucket, tmp_path / "cache-b")
+    def store(self, s3_server: S3Server, bucket: str, prefix: str, tmp_path: Path) -> RunStore:
+        return s3_store(s3_server, bucket, prefix, tmp_path / "cache-a")
 
     @pytest.fixture
-    def kept_aside(self, s3_server: S3Server, bucket: str) -> KeptAside:
+    def peer(self, s3_server: S3Server, bucket: str, prefix: str, tmp_path: Path) -> RunStore:
+        return s3_store(s3_server, bucket, prefix, tmp_path / "cache-b")
+
+    @pytest.fixture
+    def kept_aside(self, s3_server: S3Server, bucket: str, prefix: str) -> KeptAside:
         client = s3_server.client()
 
         def kept(env: str, key: str) -> list[dict[str, Any]]:
-            prefix = f"{PREFIX}/runs/{env}/bookmarks-cleared/{key}."
-            listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents") or []
+            folder = f"{prefix}/runs/{env}/bookmarks-cleared/{key}."
+            listed = client.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents") or []
             return [json.loads(client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
                     for o in sorted(listed, key=lambda o: o["Key"])]
 
         return kept
 
     @pytest.fixture
-    def child_store_code(self, s3_server: S3Server, bucket: str, tmp_path: Path) -> str:
+    def child_store_code(self, s3_server: S3Server, bucket: str, prefix: str,
+                         tmp_path: Path) -> str:
         return (
             "from pathlib import Path\n"
             "from stackform.runs.s3 import S3RunStore\n"
@@ -57,7 +61,7 @@ class TestS3RunStoreConformance(RunStoreConformance):
             "from stackform.s3.settings import S3Settings\n"
             "from tests.s3server import S3Server\n"
             f"server = S3Server({s3_server.endpoint_url!r})\n"
-            f"settings = S3Settings({bucket!r}, {PREFIX!r}, server.region, "
+            f"settings = S3Settings({bucket!r}, {prefix!r}, server.region, "
             "server.endpoint_url)\n"
             f"store = S3RunStore(settings, Path({str(tmp_path / 'cache-child')!r}), "
             "S3Objects(settings, server.client()))\n"

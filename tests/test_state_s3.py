@@ -30,22 +30,26 @@ class _S3Conformance(StateBackendConformance):
 
     @pytest.fixture
     def bucket(self, s3_server: S3Server) -> str:
-        return s3_server.new_bucket(versioned=self.versioned)
+        return s3_server.bucket(versioned=self.versioned)
 
     @pytest.fixture
-    def backend(self, s3_server: S3Server, bucket: str) -> StateBackend:
-        return s3_backend(s3_server, bucket)
+    def prefix(self) -> str:
+        return S3Server.new_prefix()
 
     @pytest.fixture
-    def peer(self, s3_server: S3Server, bucket: str) -> StateBackend:
-        return s3_backend(s3_server, bucket)
+    def backend(self, s3_server: S3Server, bucket: str, prefix: str) -> StateBackend:
+        return s3_backend(s3_server, bucket, prefix)
 
     @pytest.fixture
-    def store_raw(self, s3_server: S3Server, bucket: str) -> StoreRaw:
+    def peer(self, s3_server: S3Server, bucket: str, prefix: str) -> StateBackend:
+        return s3_backend(s3_server, bucket, prefix)
+
+    @pytest.fixture
+    def store_raw(self, s3_server: S3Server, bucket: str, prefix: str) -> StoreRaw:
         client = s3_server.client()
 
         def store(env: str, data: bytes) -> None:
-            client.put_object(Bucket=bucket, Key=f"team/stackform/state/{env}.json", Body=data)
+            client.put_object(Bucket=bucket, Key=f"{prefix}/state/{env}.json", Body=data)
 
         return store
 

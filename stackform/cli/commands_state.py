@@ -1,4 +1,4 @@
-"""``state list|show|rm|mv|pull|push`` and ``force-unlock``: work on recorded state directly."""
+"""``state list|show|rm|mv|pull|push|history|rollback|migrate`` and ``force-unlock``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ state_app = typer.Typer(help="Inspect and edit recorded state (no resource is ch
 
 
 def register(app: typer.Typer) -> None:
+    from stackform.cli.commands_migrate import state_migrate
+
+    state_app.command("migrate")(state_migrate)
     app.add_typer(state_app, name="state")
     app.command("force-unlock")(force_unlock)
 
@@ -173,3 +176,63 @@ def force_unlock(
             raise typer.Exit(1)
     session.backend.force_unlock(session.stack.env, lock_id)
     console.line(f"Lock {lock_id} removed.", "success")
+
+
+@state_app.command("history")
+def state_history(env: EnvOption = None,
+                  limit: Annotated[int, typer.Option(help="Show at most this many.")] = 20,
+                  ) -> None:
+    """List the kept versions of an environment's state, newest first."""
+    from stackform.errors import CorruptStateError
+
+    g = Globals.current()
+    session = g.session(env, strict_secrets=False)
+    versions = session.backend.history(session.stack.env)
+    console = g.console()
+    if not versions:
+        console.line(f"Environment {session.stack.env} has no state history in "
+                     f"{session.backend.describe(session.stack.env)}.")
+        return
+    try:
+        current = session.read_state()
+    except CorruptStateError:
+        current = None  # the history is how a corrupt state is rescued: still list it
+    rows = []
+    for v in versions[:limit]:
+        here = current is not None and (v.serial, v.lineage) == (current.serial,
+                                                                 current.lineage)
+        rows.append([str(v.serial), v.lineage[:8], v.updated_at, "current" if here else ""])
+    console.table(["serial", "lineage", "written", ""], rows)
+    if len(versions) > limit:
+        console.line(f"... {len(versions) - limit} older version(s); --limit shows more.")
+
+
+@state_app.command("rollback")
+def state_rollback(
+    serial: Annotated[int, typer.Argument(help="The serial to restore (see state history).")],
+    env: EnvOption = None,
+    lineage: Annotated[str | None, typer.Option(help="The version's lineage (a prefix is "
+                                                "enough), when serials repeat.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Do not ask; also restore a version "
+                                        "of another lineage.")] = False,
+    lock_timeout: LockTimeoutOption = "0s",
+) -> None:
+    """Restore a kept version of the state as a new serial (no resource is changed)."""
+    from stackform.errors import StackformError
+    from stackform.state.rollback import rollback
+
+    g = Globals.current()
+    console = g.console()
+    session = g.session(env, strict_secrets=False)
+    env_name = session.stack.env
+    if not force:
+        if not console.is_interactive:
+            raise StackformError("state rollback needs confirmation and there is no terminal",
+                                 hint="pass --force")
+        if not console.confirm(f"Restore serial {serial} as the state of {env_name}?"):
+            raise typer.Exit(1)
+    with session.backend.lock(env_name, "state rollback", parse_duration(lock_timeout)):
+        done = rollback(session.backend, env_name, serial, session.git, lineage, force)
+    console.line(f"Restored serial {done.restored.serial} of {env_name} as serial "
+                 f"{done.written.serial} ({len(done.written.resources)} resources). "
+                 "Run `stackform plan` to see what differs from the real stack.", "success")

@@ -105,6 +105,10 @@ def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
     plan = session.plan(options)
     _warn_older_commit(g.console(), plan, session.stack.dir)
     render_plan(g.console(), plan, fmt, changed)
+    if fmt == "text" and plan.has_changes:
+        g.console().line(f"\nThis plan takes no lock: the state in "
+                         f"{session.backend.describe(session.stack.env)} may change before an "
+                         "apply (a saved plan is then refused as stale).", "muted")
     if out is not None:
         from stackform.plan.saved import save_plan
 
@@ -231,11 +235,15 @@ def _report(console: Console, result: ApplyResult, operation: str, env: str) -> 
     other = len(result.outcomes) - done - failed
     serial = f" (state serial {result.state.serial})" if result.state else ""
     if result.state_error is not None:
+        saved = result.errored_path
+        kept = (f"; the state this {operation} meant to store is saved in {saved}" if saved
+                else "")
+        hint = (f"check what happened, then `stackform state push {saved} --env {env}` "
+                "records it (it refuses a newer or foreign state unless --force)" if saved
+                else result.state_error.hint or "fix the state storage, then run "
+                "`stackform plan`: unrecorded resources show as creates")
         console.error(f"{operation} of {env} stopped: state could not be written "
-                      f"({result.state_error.reason}); resources that finished after the last "
-                      f"write{serial} are not recorded",
-                      result.state_error.hint or "fix the state storage, then run "
-                      "`stackform plan`: unrecorded resources show as creates")
+                      f"({result.state_error.reason}){kept}", hint)
         return 1
     if result.interrupted:
         console.error(f"{operation} interrupted: {done} done, {failed} failed, {other} not "

@@ -25,7 +25,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -48,7 +47,7 @@ from stackform.runs.common import (
     timestamp,
 )
 from stackform.runs.model import Bookmark, RunRecord
-from stackform.s3.client import PreconditionFailed, S3Object, S3Objects
+from stackform.s3.client import PreconditionFailed, S3Object, S3Objects, in_parallel
 from stackform.s3.objectlock import Holder, ObjectLock
 from stackform.s3.settings import S3Settings
 from stackform.state.backend import LockInfo
@@ -130,7 +129,7 @@ class S3RunStore:
             key = name[: -len(".json")]
             if KEY.match(key) and (prefix is None or key.startswith(prefix)):
                 keys.append(key)
-        found = _parallel(lambda k: self.get_bookmark(env, k), sorted(keys))
+        found = in_parallel(lambda k: self.get_bookmark(env, k), sorted(keys))
         return [b for b in found if b is not None]
 
     # -- the run lock ------------------------------------------------------------------------
@@ -214,7 +213,7 @@ class S3RunStore:
                 ordered.append((name.split("~", 1)[0], item.key))
         ordered.sort(reverse=True)
         keys = [key for _, key in ordered[: max(limit, 0)]]
-        loaded = _parallel(self._load_record, keys)
+        loaded = in_parallel(self._load_record, keys)
         holders: dict[str, Holder | None] = {}
         out = []
         for record, lock_id in (r for r in loaded if r is not None):
@@ -269,10 +268,3 @@ class S3RunStore:
                     f.write(data)
         os.chmod(path, 0o600)
         return path
-
-
-def _parallel(fn: Any, items: list[Any]) -> list[Any]:
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
-        return list(pool.map(fn, items))

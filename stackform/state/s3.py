@@ -20,13 +20,18 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from stackform.errors import CorruptStateError, StateConflictError, StateError, StateLockedError
 from stackform.fileio import hostname, pid_alive
-from stackform.s3.client import NOT_MODIFIED, PreconditionFailed, S3Object, S3Objects
+from stackform.s3.client import (
+    NOT_MODIFIED,
+    PreconditionFailed,
+    S3Object,
+    S3Objects,
+    in_parallel,
+)
 from stackform.s3.objectlock import ObjectLock
 from stackform.s3.settings import S3Settings
 from stackform.state.backend import (
@@ -46,7 +51,6 @@ HISTORY_READ = 100
 _PRUNE_EVERY = 10
 _ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
 _HISTORY_NAME = re.compile(r"^(\d+)-([0-9A-Za-z-]{1,64})\.json$")
-_HASHED = re.compile(r"^h[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -204,43 +208,32 @@ class S3Backend:
             out.append(StateVersion(current.serial, current.lineage, current.updated_at,
                                     "current"))
         prefix = self._history_prefix(env)
-        token = lineage_token(current.lineage) if current else None
-        mine: list[tuple[int, str, str]] = []
-        other: list[tuple[str, int, str]] = []
+        names = []
         for item in self.objects.listing(prefix):
             name = item.key[len(prefix):]
             m = _HISTORY_NAME.match(name)
-            if not m:
-                continue
-            serial = int(m.group(1))
-            if current is not None and (serial, m.group(2)) == (current.serial, token):
-                continue  # the current document, kept before an interrupted delete
-            stamp = item.last_modified.isoformat()
-            if m.group(2) == token:
-                mine.append((serial, name, stamp))
-            else:
-                other.append((stamp, serial, name))
-        ordered = ([(s, n, t) for s, n, t in sorted(mine, reverse=True)]
-                   + [(s, n, t) for t, s, n in sorted(other, reverse=True)])
-        for serial, name, stamp in ordered:
-            name_token = name.split("-", 1)[1][: -len(".json")]
-            if current is not None and name_token == token:
-                lineage = current.lineage
-            elif _HASHED.match(name_token):
-                lineage = self._peek_lineage(env, name)  # the name holds only a hash of it
-            else:
-                lineage = name_token
-            out.append(StateVersion(serial, lineage, stamp, name))
+            if m and not (current is not None and name == version_name(current.serial,
+                                                                        current.lineage)):
+                names.append(name)  # (the current document may be there after a delete)
+        token = lineage_token(current.lineage) if current else None
+        # The current lineage by serial first, then older lineages; read back at most
+        # HISTORY_READ of them (in parallel) for their exact lineage and time.
+        names.sort(key=lambda n: (n.split("-", 1)[1] == f"{token}.json",
+                                  int(n.split("-", 1)[0])), reverse=True)
+        peeked = in_parallel(lambda n: self._peek(env, n), names[:HISTORY_READ])
+        for name, state in zip(names, peeked, strict=False):
+            if state is not None:
+                out.append(StateVersion(state.serial, state.lineage, state.updated_at, name))
         return out
 
-    def _peek_lineage(self, env: str, name: str) -> str:
+    def _peek(self, env: str, name: str) -> State | None:
         got = self.objects.get(self._history_prefix(env) + name)
         if not isinstance(got, S3Object):
-            return ""
+            return None
         try:
-            return State.loads(got.data, source=name).lineage
+            return State.loads(got.data, source=name)
         except CorruptStateError:
-            return ""
+            return None
 
     def _object_versions(self, env: str) -> list[StateVersion]:
         key = self._key(env)
@@ -255,8 +248,7 @@ class S3Backend:
             except CorruptStateError:
                 return None  # a corrupt version is skipped; the others still rescue it
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            states = list(pool.map(load, [v.version_id for v in listed]))
+        states = in_parallel(load, [v.version_id for v in listed])
         return [StateVersion(s.serial, s.lineage, s.updated_at, f"version:{v.version_id}")
                 for v, s in zip(listed, states, strict=True) if s is not None]
 
