@@ -21,11 +21,13 @@ def stackform_command() -> list[str]:
 
 
 def time_command(cmd: list[str], runs: int, cwd: Path | None = None,
-                 expect: tuple[int, ...] = (0,)) -> list[float]:
+                 expect: tuple[int, ...] = (0,),
+                 extra_env: dict[str, str] | None = None) -> list[float]:
     """Wall-clock seconds of each run (output discarded); fails loudly on an unexpected exit."""
     # Measure as an installed tool runs: with bytecode caches (a dev shell may disable them).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["NO_COLOR"] = "1"
+    env.update(extra_env or {})
     times = []
     for _ in range(runs):
         start = time.perf_counter()

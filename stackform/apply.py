@@ -118,12 +118,18 @@ class StateRecorder:
         self._thread.join()
 
     def _run(self) -> None:
+        # A remote backend asks for a pause between writes (each carries the whole document):
+        # what finishes meanwhile joins the next write. Closing writes at once.
+        interval = float(getattr(self._backend, "write_interval", 0.0))
+        last = float("-inf")
         while True:
             with self._cond:
                 while self._version == self._persisted and not self._closing:
                     self._cond.wait()
                 if self._version == self._persisted:
                     return
+                while not self._closing and time.monotonic() < last + interval:
+                    self._cond.wait(last + interval - time.monotonic())
                 version = self._version
                 resources = dict(self._resources)
             base = self._written or self._base
@@ -136,6 +142,7 @@ class StateRecorder:
             except Exception as exc:  # a bug must not leave apply waiting forever
                 self.error = StateError(f"writing state failed: {type(exc).__name__}: {exc}")
                 return
+            last = time.monotonic()
             with self._cond:
                 self._written = new
                 self._persisted = version

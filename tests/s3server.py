@@ -9,6 +9,7 @@ AWS would refuse them.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -38,6 +39,7 @@ class S3Server:
     access_key: str = ACCESS_KEY
     secret_key: str = SECRET_KEY
     region: str = "us-east-1"
+    metrics_url: str | None = None
     _buckets: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -75,6 +77,22 @@ class S3Server:
             self._buckets[key] = self.new_bucket(versioned)
         return self._buckets[key]
 
+    def requests(self, bucket: str) -> dict[str, int]:
+        """Requests the server answered for ``bucket`` so far, by type (GET, PUT, LIST...),
+        from its Prometheus metrics: what a benchmark counts, outside the client."""
+        import urllib.request
+
+        assert self.metrics_url, "started without a metrics port"
+        text = urllib.request.urlopen(self.metrics_url, timeout=10).read().decode()
+        counts: dict[str, int] = {}
+        pattern = re.compile(r'^SeaweedFS_s3_request_total\{bucket="([^"]*)",code="[^"]*",'
+                             r'type="([^"]*)"\} ([0-9.e+]+)$')
+        for line in text.splitlines():
+            m = pattern.match(line)
+            if m and m.group(1) == bucket:
+                counts[m.group(2)] = counts.get(m.group(2), 0) + int(float(m.group(3)))
+        return counts
+
     @staticmethod
     def new_prefix() -> str:
         return f"t-{uuid.uuid4().hex[:12]}"
@@ -98,7 +116,9 @@ def running_s3_server() -> Iterator[S3Server]:
     args = [weed_binary(), "mini", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.telemetry=false", "-admin.ui=false",
             *(f"-{flag}={port}" for flag, port in zip(_PORT_FLAGS, ports, strict=True))]
-    server = S3Server(f"http://127.0.0.1:{ports[_PORT_FLAGS.index('s3.port')]}")
+    server = S3Server(
+        f"http://127.0.0.1:{ports[_PORT_FLAGS.index('s3.port')]}",
+        metrics_url=f"http://127.0.0.1:{ports[_PORT_FLAGS.index('metricsPort')]}/metrics")
     log = open(Path(folder) / "weed.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, **server.env}, start_new_session=True)

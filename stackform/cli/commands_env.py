@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -234,16 +232,7 @@ def _destroy_one(g: Globals, name: str, yes: bool, lock_timeout: float) -> int:
 
 
 def _remove_run_state(session: Session, env: str) -> str | None:
-    """Delete the environment's run-state folder (bookmarks, run history, logs)."""
+    """Delete the environment's run state (bookmarks, run history, logs)."""
     from stackform.runs.factory import run_store_for
-    from stackform.runs.local import LocalRunStore
 
-    store = run_store_for(session.stack.state, session.stack.dir)
-    if not isinstance(store, LocalRunStore):  # pragma: no cover - only local run state today
-        return None
-    folder = Path(store.root) / env
-    if not folder.exists():
-        return None
-    shutil.rmtree(folder)
-    return str(folder)
-
+    return run_store_for(session.stack.state, session.stack.dir).forget(env)

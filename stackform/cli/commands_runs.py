@@ -138,10 +138,9 @@ def _log_file(store: RunStore, record: RunRecord) -> Path | None:
     """The run's local log file, when it has one."""
     if record.log is None:
         return None
-    if "://" in record.log:
-        return None
-    if os.path.isabs(record.log):
+    if "://" not in record.log and os.path.isabs(record.log):
         return Path(record.log)
+    # A relative path, or a URL (a log uploaded to S3): the store gives a local copy.
     return store.log_path(record.env, record.run_id)
 
 

@@ -77,7 +77,8 @@ class StateSection(_Section):
     def _bucket(cls, value: str | None) -> str | None:
         from stackform.s3.settings import bucket_problem
 
-        problem = bucket_problem(value) if value is not None else None
+        # The file is also checked before interpolation: a value with ${...} is checked after.
+        problem = bucket_problem(value) if value is not None and "${" not in value else None
         if problem:
             raise ValueError(f"'{value}' is not a valid S3 bucket name: {problem}")
         return value
@@ -85,11 +86,11 @@ class StateSection(_Section):
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        from stackform.s3.settings import endpoint_problem
+        from stackform.s3.settings import endpoint_problem, shown_url
 
-        problem = endpoint_problem(value) if value is not None else None
+        problem = endpoint_problem(value) if value is not None and "${" not in value else None
         if problem:
-            raise ValueError(f"'{value}' {problem}")
+            raise ValueError(f"'{shown_url(value or '')}' {problem}")
         return value
 
     @model_validator(mode="after")

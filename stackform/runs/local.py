@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -291,6 +292,16 @@ class LocalRunStore:
             if holder is None or holder.id == lock_id:
                 return record
         return interrupted(record)
+
+    def forget(self, env: str) -> str | None:
+        folder = self._env_dir(env)
+        if not folder.exists():
+            return None
+        try:
+            shutil.rmtree(folder)
+        except OSError as exc:
+            raise _os_error("remove", folder, exc) from exc
+        return str(folder)
 
     # -- logs --------------------------------------------------------------------------------
 

@@ -248,6 +248,14 @@ class S3RunStore:
             return record
         return interrupted(record)
 
+    def forget(self, env: str) -> str | None:
+        folder = self._env_key(env) + "/"
+        keys = [item.key for item in self.objects.listing(folder)]
+        if not keys:
+            return None
+        self.objects.delete_many(keys)
+        return self.objects.url(folder)
+
     # -- logs --------------------------------------------------------------------------------
 
     def _local_log(self, env: str, run_id: str) -> Path:

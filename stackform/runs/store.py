@@ -39,5 +39,9 @@ class RunStore(Protocol):
     def runs(self, env: str, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
         """Past runs, newest first."""
 
+    def forget(self, env: str) -> str | None:
+        """Remove all run state of ``env`` (after it was destroyed): where it was, or ``None``
+        when there was none."""
+
     def log_path(self, env: str, run_id: str) -> Path:
         """A local file the run writes its log to (created with its folder, mode 0600)."""

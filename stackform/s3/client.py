@@ -132,6 +132,19 @@ class S3Objects:
             if if_match is not None:
                 raise PreconditionFailed(key) from None
 
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete ``keys`` (1,000 per request)."""
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start:start + 1000]]
+            with self._errors("delete", batch[0]["Key"]):
+                resp = self.client.delete_objects(Bucket=self.bucket,
+                                                  Delete={"Objects": batch, "Quiet": True})
+            failed = resp.get("Errors") or []
+            if failed:
+                first = failed[0]
+                raise S3Error(f"could not delete {len(failed)} object(s), e.g. "
+                              f"{self.url(first.get('Key', ''))}: {first.get('Code')}")
+
     def listing(self, prefix: str, delimiter: str | None = None) -> Iterator[Listed]:
         args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
         if delimiter:

@@ -79,7 +79,7 @@ class S3Settings:
         if endpoint_url is not None:
             problem = endpoint_problem(str(endpoint_url))
             if problem:
-                raise StackformError(f"endpoint_url {endpoint_url!r} {problem}",
+                raise StackformError(f"endpoint_url {shown_url(str(endpoint_url))!r} {problem}",
                                      hint="for example endpoint_url = \"http://127.0.0.1:8333\"")
         return cls(bucket, _clean_prefix(prefix), _opt(region), _opt(endpoint_url),
                    _opt(profile))
@@ -100,6 +100,14 @@ def endpoint_problem(url: str) -> str | None:
     if parts.username or parts.password:
         return "holds credentials: give them through the AWS chain instead"
     return None
+
+
+def shown_url(url: str) -> str:
+    """``url`` without any user or password in it, for messages."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return parts._replace(netloc=parts.hostname or "").geturl().replace("//", "//***@", 1)
 
 
 def _clean_prefix(prefix: str) -> str:

@@ -68,7 +68,11 @@ class StateVersion:
 
 
 class StateBackend(Protocol):
-    """Stores one state document per environment."""
+    """Stores one state document per environment.
+
+    A backend may also set ``write_interval`` (seconds, default 0): apply then waits that long
+    between state writes, grouping what finishes meanwhile into one write.
+    """
 
     name: str
 

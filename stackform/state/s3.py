@@ -66,6 +66,9 @@ class S3Backend:
     """A :class:`~stackform.state.backend.StateBackend` keeping documents in S3."""
 
     name = "s3"
+    write_interval = 1.0
+    """Seconds an apply waits between writes: every write sends the whole document, so what
+    finishes meanwhile is grouped into the next one (a crash loses at most that second)."""
 
     def __init__(self, settings: S3Settings, objects: S3Objects | None = None) -> None:
         self.settings = settings

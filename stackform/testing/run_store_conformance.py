@@ -366,6 +366,19 @@ class RunStoreConformance:
         finally:
             child.stop()
 
+    # -- forgetting an environment ----------------------------------------------------------
+
+    def test_forget_removes_one_environment(self, store: RunStore, peer: RunStore) -> None:
+        assert store.forget(ENV) is None
+        store.put_bookmark(ENV, mark("daily.orders", 1))
+        store.put_bookmark("prod", mark("daily.orders", 2))
+        rec = record("run-1", "2024-05-01T06:00:00+00:00")
+        store.start_run(rec)
+        store.finish_run(finished(rec))
+        assert store.forget(ENV)
+        assert peer.bookmarks(ENV) == [] and peer.runs(ENV) == []
+        assert [b.value for b in peer.bookmarks("prod")] == [mark("daily.orders", 2).value]
+
     # -- logs --------------------------------------------------------------------------------
 
     def test_log_path(self, store: RunStore) -> None:
