@@ -20,9 +20,9 @@ from pathlib import Path
 from _common import median_ms, stackform_command, time_command
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from plan_noop import write_stack  # noqa: E402
+from plan_noop import write_stack
 
-from tests.s3server import S3Server, running_s3_server  # noqa: E402
+from tests.s3server import S3Server, running_s3_server
 
 
 def state_table(server: S3Server, bucket: str, prefix: str) -> str:

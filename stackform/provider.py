@@ -18,7 +18,8 @@ from pydantic import BaseModel
 from stackform.resource import Fingerprinter, Resource, ResourceState
 
 if TYPE_CHECKING:
-    from stackform.config.model import Step
+    from stackform.config.model import ResolvedStack, Step
+    from stackform.diagnostics import Diagnostic
     from stackform.runs.model import StepOutcome
 
 Outputs = dict[str, Any]
@@ -71,12 +72,35 @@ class Provider(Protocol):
 
 
 class BaseProvider:
-    """Sensible defaults: ``read`` trusts state, ``update`` re-creates in place, no notes."""
+    """Sensible defaults: ``read`` trusts state, ``update`` re-creates in place, no notes, no
+    computed attributes, no deep check."""
 
     kind: ClassVar[str]
     Config: ClassVar[type[BaseModel]]
     force_new: ClassVar[frozenset[str]] = frozenset()
     sensitive_fields: ClassVar[frozenset[str]] = frozenset()
+    computed_fields: ClassVar[frozenset[str]] = frozenset()
+    """Attributes the provider derives (see :meth:`computed_attributes`), never ``Config``
+    fields."""
+
+    def computed_attributes(self, stack: ResolvedStack, resource: Resource) -> Mapping[str, Any]:
+        """Attributes derived from the block *and the rest of the stack*, added to the desired
+        attributes when the stack is resolved (Terraform's computed attributes).
+
+        An orchestrator derives one entry per scheduled pipeline here, so the plan shows a
+        schedule change as a change of the orchestrator. Keys must be in
+        :attr:`computed_fields`. Called for every resolve, so keep it cheap and free of I/O;
+        raise :class:`~stackform.errors.StackformError` for a problem the stack file must fix
+        (it is reported at the block)."""
+        return {}
+
+    def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None:
+        """``stackform validate --deep``: check the resource with its real tool (an
+        orchestrator imports its generated DAGs), changing nothing that is deployed.
+
+        Return the problems found (an empty list when none), or ``None`` when the kind has no
+        check beyond its schema (the default)."""
+        return None
 
     def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
         return prior
@@ -94,6 +118,24 @@ class BaseProvider:
         self, ctx: Context, prior: ResourceState | None, desired: Resource | None
     ) -> list[str]:
         return []
+
+
+@runtime_checkable
+class ComputesAttributes(Protocol):
+    """A provider deriving attributes from the stack (see
+    :meth:`BaseProvider.computed_attributes`)."""
+
+    computed_fields: ClassVar[frozenset[str]]
+
+    def computed_attributes(self, stack: ResolvedStack, resource: Resource
+                            ) -> Mapping[str, Any]: ...
+
+
+@runtime_checkable
+class DeepValidator(Protocol):
+    """A provider with a deeper check than its schema (see :meth:`BaseProvider.validate_deep`)."""
+
+    def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None: ...
 
 
 # -- running pipelines --------------------------------------------------------------------------

@@ -471,3 +471,62 @@ def test_mutated_stack_only_gives_located_config_errors(
         assert any(d.location is not None for d in exc.diagnostics)
     except StackformError:
         pass
+
+
+@pytest.mark.parametrize(("schedule", "message"), [
+    ("every day", "'every day' is not a cron expression: five fields"),
+    ("0 6 * * * *", "is not a cron expression"),
+    ("@dialy", "unknown schedule preset '@dialy'"),
+])
+def test_schedule_shape_is_checked_where_it_is_written(tmp_path: Path, schedule: str,
+                                                       message: str) -> None:
+    text = (f'[stack]\nname = "s"\n[vars]\ncron = "{schedule}"\n[files.a]\npath = "a"\n'
+            '[pipelines.p]\nsteps = ["a"]\nschedule = "${var.cron}"\n')
+    [d] = problems(text, tmp_path)
+    assert d.path == "pipelines.p.schedule" and at(d) == (9, 12)
+    assert message in d.message
+
+
+def test_presets_and_an_empty_schedule(tmp_path: Path) -> None:
+    base = '[stack]\nname = "s"\n[files.a]\npath = "a"\n[pipelines.p]\nsteps = ["a"]\n'
+    assert run(base + 'schedule = "@daily"\n', tmp_path).pipelines["p"].schedule == "@daily"
+    assert run(base + 'schedule = " "\n', tmp_path).pipelines["p"].schedule is None
+
+
+class ScheduleCounter(BaseProvider):
+    """Computes, from the whole stack, which pipelines are scheduled."""
+
+    kind = "counters"
+    Config: ClassVar[type[BaseModel]] = FilesConfig
+    computed_fields = frozenset({"scheduled"})
+    extra_key: ClassVar[str | None] = None
+
+    def computed_attributes(self, stack: ResolvedStack, resource: Any) -> dict[str, Any]:
+        if resource.attributes["path"] == "refuse":
+            raise StackformError("this block cannot be scheduled", hint="do something")
+        found = {"scheduled": sorted(p.name for p in stack.pipelines.values() if p.schedule)}
+        return {**found, self.extra_key: 1} if self.extra_key else found
+
+
+def test_computed_attributes_derive_from_the_whole_stack(tmp_path: Path) -> None:
+    registry = Registry(extra={"files": FilesProvider, "counters": ScheduleCounter})
+    text = ('[stack]\nname = "s"\n[files.a]\npath = "a"\n[counters.c]\npath = "{p}"\n'
+            '[pipelines.p]\nsteps = ["a"]\nschedule = "0 6 * * *"\n[pipelines.q]\nsteps = ["a"]\n')
+    def load(path: str, reg: Registry = registry) -> ResolvedStack:
+        file = parse_stack_text(text.replace("{p}", path), tmp_path / "stack.toml", reg)
+        return resolve(file, None, reg, environ={})
+
+    stack = load("x")
+    assert stack.resources["counters.c"].attributes == {
+        "path": "x", "content": "", "mode": 0o644, "tags": [], "scheduled": ["p"]}
+    with pytest.raises(ConfigError) as info:
+        load("refuse")
+    [d] = info.value.diagnostics
+    assert (d.path, d.message, d.hint, at(d)) == (
+        "counters.c", "this block cannot be scheduled", "do something", (5, 1))
+    ScheduleCounter.extra_key = "content"  # a Config field: a provider bug
+    try:
+        with pytest.raises(StackformError, match="computed attributes content"):
+            load("x", Registry(extra={"files": FilesProvider, "counters": ScheduleCounter}))
+    finally:
+        ScheduleCounter.extra_key = None

@@ -34,6 +34,11 @@ def validate(
     all_envs: Annotated[
         bool, typer.Option("--all-envs/--one-env", help="Check every declared environment.")
     ] = True,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Also check resources with their real tools (e.g. "
+                           "import generated DAGs with Airflow); may install plugins.")
+    ] = False,
+    parallelism: ParallelismOption = 4,
 ) -> None:
     """Check the stack file: syntax, schema, references, interpolation, cycles.
 
@@ -42,7 +47,7 @@ def validate(
     from stackform.cli.flows import validate_stack
 
     g = Globals.current()
-    validate_stack(g, env, all_envs and env is None)
+    validate_stack(g, env, all_envs and env is None, deep=deep, parallelism=parallelism)
 
 
 def plan(

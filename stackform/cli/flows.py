@@ -40,7 +40,8 @@ def make_plan_options(refresh_only: bool, destroy: bool, refresh: bool,
                        provider_options=options)
 
 
-def validate_stack(g: Globals, env: str | None, every_env: bool) -> None:
+def validate_stack(g: Globals, env: str | None, every_env: bool, *, deep: bool = False,
+                   parallelism: int = 4) -> None:
     from stackform.config.resolve import resolve
     from stackform.graph import resource_dependencies
 
@@ -50,15 +51,32 @@ def validate_stack(g: Globals, env: str | None, every_env: bool) -> None:
     if every_env:
         declared = list((session.stack_file.data.get("environments") or {}).keys())
         names = declared or names
+    stacks = []
     for name in names:
         stack = session.stack if name == session.stack.environment.name else resolve(
             session.stack_file, name, session.registry, strict_secrets=False)
         resource_dependencies(stack)
         for warning in stack.warnings:
             console.warning(warning.format())
+        stacks.append(stack)
+    checked = ""
+    if deep:
+        from stackform.deepcheck import deep_check
+        from stackform.errors import ConfigError
+
+        report = deep_check(stacks, session.registry, session.stack_file, log=session.log,
+                            parallelism=parallelism)
+        for diagnostic in report.diagnostics:
+            if diagnostic.severity == "warning":
+                console.warning(diagnostic.format())
+        if report.errors:
+            raise ConfigError(report.errors)
+        checked = (f" Deep checks passed: {', '.join(report.checked)}." if report.checked
+                   else " No resource has a deep check.")
     n = len(session.stack.resources)
     console.line(f"The stack is valid: {n} resource{'s' if n != 1 else ''}, "
-                 f"environment{'s' if len(names) != 1 else ''} {', '.join(names)}.", "success")
+                 f"environment{'s' if len(names) != 1 else ''} {', '.join(names)}.{checked}",
+                 "success")
 
 
 PLAN_FORMATS = ("text", "json", "markdown")

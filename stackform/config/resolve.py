@@ -15,10 +15,17 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from stackform.config.computed import with_computed
 from stackform.config.interpolate import Interpolator
 from stackform.config.loader import StackFile, describe, validation_diagnostics
 from stackform.config.model import EnvironmentSettings, Pipeline, ResolvedStack, Step
-from stackform.config.schema import DEPENDS_ON, ENV_NAME_RE, EnvironmentSection, StateSection
+from stackform.config.schema import (
+    DEPENDS_ON,
+    ENV_NAME_RE,
+    EnvironmentSection,
+    StateSection,
+    schedule_problem,
+)
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
 from stackform.errors import StackformError
 from stackform.registry import Registry
@@ -129,7 +136,7 @@ def resolve(
 
     pipelines = _resolve_pipelines(stack_file, interp, addresses, by_name, diags, locate)
     diags.raise_if_errors()
-    return ResolvedStack(
+    stack = ResolvedStack(
         name=core.stack.name,
         env=effective,
         file=stack_file.path,
@@ -140,6 +147,7 @@ def resolve(
         pipelines=pipelines,
         warnings=tuple(diags.warnings),
     )
+    return with_computed(stack, registry, diags, locate)
 
 
 def _lock_plugins(stack_file: StackFile, resources: dict[str, Resource], diags: Diagnostics,
@@ -403,6 +411,13 @@ def _resolve_pipelines(
         if schedule is not None and "$" in schedule:
             resolved, _ = interp.interpolate(schedule, (*base, "schedule"))
             schedule = str(resolved)
+        if schedule is not None:
+            problem = schedule_problem(schedule)
+            if problem is not None:
+                path = (*base, "schedule")
+                diags.add(Diagnostic(problem, path=format_path(path),
+                                     location=locate(path, False)))
+            schedule = schedule.strip() or None
         pipelines[pname] = Pipeline(name=pname, steps=tuple(steps), schedule=schedule,
                                     depends_on=tuple(depends))
     return pipelines

@@ -124,6 +124,34 @@ class EnvironmentSection(_Section):
     description: str | None = None
 
 
+SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly",
+                    "@quarterly", "@yearly", "@annually")
+"""The cron macros orchestrators understand (Airflow's presets) besides cron expressions."""
+_CRON_FIELD_RE = re.compile(r"[0-9A-Za-z*?/,#-]+")
+
+
+def schedule_problem(schedule: str) -> str | None:
+    """Why a pipeline's ``schedule`` is not a cron expression or a preset, or ``None``.
+
+    Only the shape is checked here (five fields, cron's characters); ranges are the
+    orchestrator's business (``stackform validate --deep`` imports DAGs with Airflow). An empty
+    string means *not scheduled*, so ``schedule = "${var.cron}"`` may switch one off per
+    environment.
+    """
+    text = schedule.strip()
+    if not text:
+        return None
+    if text.startswith("@"):
+        if text in SCHEDULE_PRESETS:
+            return None
+        return f"unknown schedule preset '{text}' (known: {', '.join(SCHEDULE_PRESETS)})"
+    fields = text.split()
+    if len(fields) != 5 or not all(_CRON_FIELD_RE.fullmatch(f) for f in fields):
+        return (f"'{schedule}' is not a cron expression: five fields (minute hour day-of-month "
+                "month day-of-week), e.g. '0 6 * * *', or a preset such as '@daily'")
+    return None
+
+
 class PipelineSection(_Section):
     """``[pipelines.NAME]``: steps run in order by ``stackform run NAME``."""
 

@@ -35,8 +35,9 @@ The suite plays core's part: after ``create``/``update`` it records state as cor
 ``ResourceState(attributes=desired.masked(fingerprint), outputs=outputs)``, and hands that to
 ``read``/``update``/``delete``. The contract it checks:
 
-- ``Config`` is a pydantic model that forbids unknown keys, and desired attributes validate;
-- ``force_new`` and ``sensitive_fields`` name real ``Config`` fields;
+- ``Config`` is a pydantic model that forbids unknown keys, and desired attributes validate
+  (less the ``computed_fields`` a provider derives from the rest of the stack);
+- ``force_new`` and ``sensitive_fields`` name real ``Config`` fields, ``computed_fields`` none;
 - create then read gives back the desired masked attributes; read after update reflects it;
 - read of something never created, or deleted, is ``None``; delete is idempotent;
 - create over an existing resource succeeds (a crash between create and the state write must
@@ -192,7 +193,7 @@ class ProviderConformance:
     ) -> None:
         assert isinstance(provider.Config, type) and issubclass(provider.Config, BaseModel)
         assert provider.Config.model_config.get("extra") == "forbid"
-        attributes = dict(make_resource("schema", 0).attributes)
+        attributes = config_attributes(provider, make_resource("schema", 0))
         with pytest.raises(ValidationError):
             provider.Config.model_validate({**attributes, "no_such_key_xyz": 1})
 
@@ -203,13 +204,16 @@ class ProviderConformance:
         assert isinstance(desired.config, provider.Config)
         assert desired.kind == provider.kind
         assert desired.address == f"{provider.kind}.schema"
-        again = provider.Config.model_validate(dict(desired.attributes))
-        assert again.model_dump(mode="json") == dict(desired.attributes)
+        attributes = config_attributes(provider, desired)
+        again = provider.Config.model_validate(attributes)
+        assert again.model_dump(mode="json") == attributes
 
     def test_force_new_and_sensitive_fields_are_config_fields(self, provider: Provider) -> None:
         fields = set(provider.Config.model_fields)
         assert provider.force_new <= fields, provider.force_new - fields
         assert provider.sensitive_fields <= fields, provider.sensitive_fields - fields
+        computed = frozenset(getattr(provider, "computed_fields", frozenset()))
+        assert not computed & fields, f"computed_fields are Config fields: {computed & fields}"
 
     def test_variants_differ_as_declared(
         self, provider: Provider, make_resource: MakeResource
@@ -350,6 +354,13 @@ class ProviderConformance:
         assert count == 1, f"{provider.kind} has {count} entry points in {GROUP}, not 1"
         loaded = Registry().get(provider.kind)
         assert type(loaded) is type(provider)
+
+
+def config_attributes(provider: Provider, desired: Resource) -> dict[str, Any]:
+    """The desired attributes the block's ``Config`` produced: without the ones the provider
+    computes from the rest of the stack (``computed_fields``)."""
+    computed = frozenset(getattr(provider, "computed_fields", frozenset()))
+    return {k: v for k, v in desired.attributes.items() if k not in computed}
 
 
 def assert_json_outputs(outputs: Outputs) -> None:
