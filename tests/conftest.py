@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.cli_helpers import Runner, make_env
-from tests.s3server import S3Server, running_s3_server
 
 
 @pytest.fixture
@@ -29,10 +27,3 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def sf(project: Path, home: Path) -> Runner:
     return Runner(project, make_env(home))
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """One real S3-compatible server (SeaweedFS) for the whole test session."""
-    with running_s3_server() as server:
-        yield server

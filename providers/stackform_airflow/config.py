@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DURATION_RE = re.compile(r"(\d+)\s*(s|m|h|d)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -29,7 +29,11 @@ class AirflowConfig(BaseModel):
 
     dags_path: str = Field(
         description="Folder the DAG files are deployed to (Airflow's dags_folder, or a folder "
-        "inside it), relative to the stack's folder")
+        "inside it), relative to the stack's folder; or s3://bucket/prefix (managed Airflow)")
+    region: str | None = Field(None, description="With an s3:// dags_path: the bucket's region")
+    endpoint_url: str | None = Field(
+        None, description="With an s3:// dags_path: an S3-compatible endpoint")
+    profile: str | None = Field(None, description="With an s3:// dags_path: an AWS profile")
     pip_url: str | list[str] | None = Field(
         None, description="Airflow to install for validation, e.g. 'apache-airflow==3.3.2': "
         "every generated DAG is imported with it before anything is deployed")
@@ -61,11 +65,29 @@ class AirflowConfig(BaseModel):
         if not value.strip():
             raise ValueError("dags_path is empty")
         if value.startswith("s3://"):
-            raise ValueError("an s3:// dags_path (managed Airflow) is not available yet; deploy "
-                             "to a folder (sync it to S3 yourself meanwhile)")
-        if "://" in value:
-            raise ValueError("dags_path is a folder (s3:// comes later)")
+            from stackform.errors import StackformError
+            from stackform.s3.settings import S3Settings
+
+            try:
+                S3Settings.from_url(value)
+            except StackformError as exc:
+                raise ValueError(exc.reason) from None
+        elif "://" in value:
+            raise ValueError("dags_path is a folder or an s3://bucket/prefix")
         return value
+
+    @model_validator(mode="after")
+    def _s3_keys(self) -> AirflowConfig:
+        given = [k for k in ("region", "endpoint_url", "profile") if getattr(self, k)]
+        if given and not self.dags_path.startswith("s3://"):
+            raise ValueError(f"{', '.join(given)} only apply to an s3:// dags_path")
+        if self.endpoint_url:
+            from stackform.s3.settings import endpoint_problem, shown_url
+
+            problem = endpoint_problem(self.endpoint_url)
+            if problem:
+                raise ValueError(f"endpoint_url '{shown_url(self.endpoint_url)}' {problem}")
+        return self
 
     @field_validator("pip_url")
     @classmethod

@@ -44,7 +44,7 @@ class AirflowProvider(BaseProvider):
 
     kind: ClassVar[str] = "orchestrators"
     Config: ClassVar[type[BaseModel]] = AirflowConfig
-    force_new: ClassVar[frozenset[str]] = frozenset({"dags_path"})
+    force_new: ClassVar[frozenset[str]] = frozenset({"dags_path", "endpoint_url"})
     computed_fields: ClassVar[frozenset[str]] = frozenset({"dags"})
 
     # -- the desired DAGs -----------------------------------------------------------------------
@@ -69,7 +69,7 @@ class AirflowProvider(BaseProvider):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
-        store = store_for(ctx, str(prior.attributes["dags_path"]))
+        store = _store(ctx, prior.attributes)
         recorded: Mapping[str, Any] = prior.attributes.get("dags") or {}
         found: dict[str, Any] = {}
         for dag, entry in recorded.items():
@@ -95,14 +95,13 @@ class AirflowProvider(BaseProvider):
         return self._deploy(ctx, desired, prior)
 
     def delete(self, ctx: Context, prior: ResourceState) -> None:
-        store = store_for(ctx, str(prior.attributes["dags_path"]))
+        store = _store(ctx, prior.attributes)
         names = {file_name(dag) for dag in prior.attributes.get("dags") or {}}
         for name in sorted(names | set(self._owned(ctx, store))):
             self._remove(ctx, store, name)
 
     def _deploy(self, ctx: Context, desired: Resource, prior: ResourceState | None) -> Outputs:
-        config = _config(desired)
-        store = store_for(ctx, config.dags_path)
+        store = _store(ctx, desired.attributes)
         files = self._files(ctx, desired)
         checked = check_dags(ctx, desired, files)
         if checked.problems:
@@ -180,7 +179,7 @@ class AirflowProvider(BaseProvider):
         return notes
 
     def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None:
-        store_for(ctx, _config(resource).dags_path)
+        _store(ctx, resource.attributes)
         files = self._files(ctx, resource)
         checked = check_dags(ctx, resource, files)
         entries = {file_name(dag): e for dag, e in (resource.attributes.get("dags") or {}).items()}
@@ -227,3 +226,12 @@ def import_error(address: str, tool: str, problems: Mapping[str, str],
                     f"nothing was written to {location}:\n" + "\n".join(shown),
                     hint="fix the pipeline's schedule or the block's settings; "
                     "`stackform validate --deep` runs the same check without applying")
+
+
+def _store(ctx: Context, attributes: Mapping[str, Any]) -> DagStore:
+    def opt(key: str) -> str | None:
+        value = attributes.get(key)
+        return str(value) if value else None
+
+    return store_for(ctx, str(attributes["dags_path"]), opt("region"), opt("endpoint_url"),
+                     opt("profile"))

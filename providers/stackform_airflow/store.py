@@ -1,6 +1,6 @@
-"""Where deployed DAG files live. Every read, write, delete and listing of deployed DAGs goes
-through a :class:`DagStore`, so a store for ``s3://bucket/prefix`` (managed Airflow: MWAA,
-Cloud Composer's bucket) is one more class here, not a change to the provider."""
+"""Where deployed DAG files live: a folder (:class:`FolderDagStore`) or an S3 prefix for managed
+Airflow (:class:`S3DagStore`). Every read, write, delete and listing of deployed DAGs goes
+through a :class:`DagStore`, so the provider does not know which."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Protocol
 from stackform.errors import StackformError
 from stackform.fileio import atomic_write
 from stackform.provider import Context
+from stackform.s3.client import S3Object, S3Objects
+from stackform.s3.settings import S3Settings
 
 DAG_FILE_MODE = 0o644
 """Airflow's processes may run as another user: DAG files are world-readable (they hold no
@@ -99,12 +101,49 @@ class FolderDagStore:
                              hint="check that dags_path exists and is writable by this user")
 
 
-def store_for(ctx: Context, dags_path: str) -> DagStore:
-    """The store behind a ``dags_path``: a folder relative to the stack's folder."""
+class S3DagStore:
+    """DAG files under an S3 prefix, where managed Airflow (MWAA, a Composer bucket synced by
+    its agent) reads them. One PUT replaces a file whole; S3 never shows half an object."""
+
+    def __init__(self, objects: S3Objects) -> None:
+        self.objects = objects
+        self.folder = objects.settings.key()
+        self.location = f"s3://{objects.bucket}/{self.folder}".rstrip("/")
+
+    def _key(self, name: str) -> str:
+        return f"{self.folder}/{name}" if self.folder else name
+
+    def exists(self) -> bool:
+        # A prefix has no existence of its own; the bucket's errors (missing, refused) raise.
+        next(iter(self.objects.listing(self._key(""), delimiter="/")), None)
+        return True
+
+    def ensure(self) -> None:
+        return None
+
+    def list(self, prefix: str = "") -> list[str]:
+        base = self._key("")
+        names = (item.key[len(base):] for item in self.objects.listing(base + prefix, "/"))
+        return sorted(n for n in names if n.endswith(".py") and "/" not in n)
+
+    def read(self, name: str) -> bytes | None:
+        got = self.objects.get(self._key(name))
+        return got.data if isinstance(got, S3Object) else None
+
+    def write(self, name: str, data: bytes) -> None:
+        self.objects.put(self._key(name), data, content_type="text/x-python")
+
+    def delete(self, name: str) -> None:
+        self.objects.delete(self._key(name))
+
+
+def store_for(ctx: Context, dags_path: str, region: str | None = None,
+              endpoint_url: str | None = None, profile: str | None = None) -> DagStore:
+    """The store behind a ``dags_path``: a folder relative to the stack's folder, or an
+    ``s3://bucket/prefix`` reached through the standard AWS credential chain."""
     if dags_path.startswith("s3://"):
-        raise DagStoreError(
-            f"dags_path {dags_path}: deploying DAGs to S3 (managed Airflow) is not available yet",
-            hint="deploy to a folder and sync it to the bucket (aws s3 sync) meanwhile")
+        settings = S3Settings.from_url(dags_path, region, endpoint_url, profile)
+        return S3DagStore(S3Objects(settings))
     if "://" in dags_path:
         raise DagStoreError(f"dags_path {dags_path}: only folders are supported",
                             hint="set dags_path to a folder, relative to the stack's folder")

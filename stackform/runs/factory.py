@@ -24,7 +24,7 @@ def run_store_for(settings: Mapping[str, Any], stack_dir: Path) -> RunStore:
     from stackform.state.local import LocalBackend
 
     # Validates the table and raises the state factory's own errors (an unknown backend, keys
-    # the local backend does not take, s3 not available yet).
+    # a backend does not take, a missing bucket).
     backend = backend_for(settings, stack_dir)
     if isinstance(backend, LocalBackend):
         from stackform.runs.local import LocalRunStore

@@ -16,7 +16,7 @@ from stackform.resource import Resource, ResourceState, fingerprinter
 from stackform.testing.provider_conformance import MakeResource, ProviderConformance, record
 from stackform_airflow import AirflowProvider
 from stackform_airflow.dags import DagError, dag_id, owner_of, render_entry
-from stackform_airflow.store import DagStoreError, FolderDagStore, store_for
+from stackform_airflow.store import DagStoreError, FolderDagStore, S3DagStore, store_for
 
 SECRET = "s3cr3t-index-token"
 
@@ -162,12 +162,12 @@ def test_a_secret_in_pip_url_is_fine(tmp_path: Path) -> None:
     assert ("pip_url",) in resource.sensitive and resource.attributes["dags"]
 
 
-def test_s3_dags_path_is_not_available_yet(tmp_path: Path, ctx: Context) -> None:
-    write(tmp_path, files_stack('dags_path = "s3://bucket/dags"'))
-    with pytest.raises(ConfigError, match=r"s3:// dags_path .* is not available yet"):
-        resolved(tmp_path)
-    with pytest.raises(DagStoreError, match="not available yet"):
-        store_for(ctx, "s3://bucket/dags")
+def test_an_s3_dags_path_is_an_s3_store(tmp_path: Path, ctx: Context) -> None:
+    store = store_for(ctx, "s3://acme-dags/team/dags", "eu-west-1")
+    assert isinstance(store, S3DagStore) and store.location == "s3://acme-dags/team/dags"
+    assert store.objects.settings.region == "eu-west-1"
+    with pytest.raises(DagStoreError, match="only folders"):
+        store_for(ctx, "gs://bucket/dags")
 
 
 def test_jinja_markers_are_refused(tmp_path: Path) -> None:

@@ -1,0 +1,17 @@
+"""Fixtures for every test folder (tests/ and providers/*/tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.s3server import S3Server, running_s3_server
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One real S3-compatible server (SeaweedFS) for the whole test session, started on first
+    use."""
+    with running_s3_server() as server:
+        yield server
