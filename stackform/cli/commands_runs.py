@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stackform.cli.options import EnvOption, Globals, parse_duration
+from stackform.cli.options import EnvOption, Globals, confirm_or_exit, parse_duration
 
 if TYPE_CHECKING:
     from stackform.runs.model import Bookmark, RunRecord
@@ -234,12 +234,8 @@ def bookmarks_clear(
     for bookmark in targets:
         console.line(f"  {bookmark.key}  (updated {bookmark.updated_at})")
     if not yes:
-        if not console.is_interactive:
-            raise StackformError("clearing bookmarks needs confirmation and there is no terminal",
-                                 hint="pass --yes")
-        if not console.confirm(f"The next run of {pipeline} will sync these extractors in "
-                               "full. Clear them?"):
-            raise typer.Exit(1)
+        confirm_or_exit(console, "clearing bookmarks", f"The next run of {pipeline} will sync "
+                        "these extractors in full. Clear them?", flag="--yes")
     with store.run_lock(env_name, pipeline, timeout):
         # Read again under the lock: a run may have moved or added one since.
         cleared = [b.key for b in selected() if store.clear_bookmark(env_name, b.key)]

@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from stackform.cli.options import EnvOption, Globals, LockTimeoutOption, parse_duration
+from stackform.cli.options import (
+    EnvOption,
+    Globals,
+    LockTimeoutOption,
+    confirm_or_exit,
+    parse_duration,
+)
 
 state_app = typer.Typer(help="Inspect and edit recorded state (no resource is changed).",
                         no_args_is_help=True, rich_markup_mode=None)
@@ -160,7 +166,6 @@ def force_unlock(
     yes: Annotated[bool, typer.Option("--force", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove a stale state lock left by a process that died."""
-    from stackform.errors import StackformError
 
     g = Globals.current()
     console = g.console()
@@ -169,11 +174,7 @@ def force_unlock(
     if info is not None:
         console.line(info.describe())
     if not yes:
-        if not console.is_interactive:
-            raise StackformError("force-unlock needs confirmation and there is no terminal",
-                                 hint="pass --force")
-        if not console.confirm(f"Remove lock {lock_id} of {session.stack.env}?"):
-            raise typer.Exit(1)
+        confirm_or_exit(console, "force-unlock", f"Remove lock {lock_id} of {session.stack.env}?")
     session.backend.force_unlock(session.stack.env, lock_id)
     console.line(f"Lock {lock_id} removed.", "success")
 
@@ -183,7 +184,7 @@ def state_history(env: EnvOption = None,
                   limit: Annotated[int, typer.Option(help="Show at most this many.")] = 20,
                   ) -> None:
     """List the kept versions of an environment's state, newest first."""
-    from stackform.errors import CorruptStateError
+    from stackform.state.backend import current_or_none
 
     g = Globals.current()
     session = g.session(env, strict_secrets=False)
@@ -193,10 +194,7 @@ def state_history(env: EnvOption = None,
         console.line(f"Environment {session.stack.env} has no state history in "
                      f"{session.backend.describe(session.stack.env)}.")
         return
-    try:
-        current = session.read_state()
-    except CorruptStateError:
-        current = None  # the history is how a corrupt state is rescued: still list it
+    current = current_or_none(session.backend, session.stack.env)
     rows = []
     for v in versions[:limit]:
         here = current is not None and (v.serial, v.lineage) == (current.serial,
@@ -218,7 +216,6 @@ def state_rollback(
     lock_timeout: LockTimeoutOption = "0s",
 ) -> None:
     """Restore a kept version of the state as a new serial (no resource is changed)."""
-    from stackform.errors import StackformError
     from stackform.state.rollback import rollback
 
     g = Globals.current()
@@ -226,11 +223,8 @@ def state_rollback(
     session = g.session(env, strict_secrets=False)
     env_name = session.stack.env
     if not force:
-        if not console.is_interactive:
-            raise StackformError("state rollback needs confirmation and there is no terminal",
-                                 hint="pass --force")
-        if not console.confirm(f"Restore serial {serial} as the state of {env_name}?"):
-            raise typer.Exit(1)
+        confirm_or_exit(console, "state rollback",
+                        f"Restore serial {serial} as the state of {env_name}?")
     with session.backend.lock(env_name, "state rollback", parse_duration(lock_timeout)):
         done = rollback(session.backend, env_name, serial, session.git, lineage, force)
     console.line(f"Restored serial {done.restored.serial} of {env_name} as serial "

@@ -106,3 +106,15 @@ RefreshCatalogOption = Annotated[
     typer.Option("--refresh-catalog",
                  help="Run every extractor's discovery again (new tables or columns)."),
 ]
+
+
+def confirm_or_exit(console: Console, action: str, question: str, flag: str = "--force") -> None:
+    """Ask ``question`` before ``action``; without a terminal refuse, naming the flag that skips
+    asking; a "no" exits 1."""
+    from stackform.errors import StackformError
+
+    if not console.is_interactive:
+        raise StackformError(f"{action} needs confirmation and there is no terminal",
+                             hint=f"pass {flag}")
+    if not console.confirm(question):
+        raise typer.Exit(1)

@@ -157,3 +157,14 @@ def lineage_token(lineage: str) -> str:
 def version_name(serial: int, lineage: str) -> str:
     """The name of a kept version: ``<serial>-<lineage token>.json``."""
     return f"{serial}-{lineage_token(lineage)}.json"
+
+
+def current_or_none(backend: StateBackend, env: str) -> State | None:
+    """The current state for listing history: ``None`` when missing or corrupt (the history is
+    what rescues a corrupt state, so it must still list)."""
+    from stackform.errors import CorruptStateError
+
+    try:
+        return backend.read(env)
+    except CorruptStateError:
+        return None

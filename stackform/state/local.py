@@ -36,6 +36,7 @@ from stackform.errors import CorruptStateError, StateError, StateLockedError
 from stackform.state.backend import (
     LockInfo,
     StateVersion,
+    current_or_none,
     lineage_token,
     locked_error,
     version_name,
@@ -254,10 +255,7 @@ class LocalBackend:
     def history(self, env: str) -> list[StateVersion]:
         """Kept versions newest first: the current one, then up to ``HISTORY_KEEP`` previous."""
         out: list[StateVersion] = []
-        try:
-            current = self.read(env)
-        except CorruptStateError:
-            current = None  # the history is what rescues a corrupt state: still list it
+        current = current_or_none(self, env)
         if current is not None:
             out.append(StateVersion(current.serial, current.lineage, current.updated_at,
                                     version_name(current.serial, current.lineage)))

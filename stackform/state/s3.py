@@ -37,6 +37,7 @@ from stackform.s3.settings import S3Settings
 from stackform.state.backend import (
     LockInfo,
     StateVersion,
+    current_or_none,
     lineage_token,
     locked_error,
     version_name,
@@ -203,10 +204,7 @@ class S3Backend:
         if self.objects.versioned():
             return self._object_versions(env)
         out: list[StateVersion] = []
-        try:
-            current = self.read(env)
-        except CorruptStateError:
-            current = None  # the history is what rescues a corrupt state: still list it
+        current = current_or_none(self, env)
         if current is not None:
             out.append(StateVersion(current.serial, current.lineage, current.updated_at,
                                     "current"))
