@@ -66,3 +66,58 @@ class TestS3RunStoreConformance(RunStoreConformance):
             f"store = S3RunStore(settings, Path({str(tmp_path / 'cache-child')!r}), "
             "S3Objects(settings, server.client()))\n"
         )
+
+
+def _foreign_lock(host: str) -> bytes:
+    from stackform.state.backend import LockInfo
+
+    return LockInfo(operation="run daily", user="worker", host=host, pid=4242).dumps().encode()
+
+
+def test_an_abandoned_run_lock_of_another_host_is_taken_over_after_its_lease(
+        s3_server: S3Server, tmp_path: Path) -> None:
+    import time
+
+    from stackform.errors import RunLockedError
+
+    bucket, prefix = s3_server.bucket(), S3Server.new_prefix()
+    store = s3_store(s3_server, bucket, prefix, tmp_path / "c", lease=1.0)
+    key = f"{prefix}/runs/dev/locks/daily.lock"
+    # A worker on another machine died holding the lock: nobody renews it.
+    s3_server.client().put_object(Bucket=bucket, Key=key, Body=_foreign_lock("worker-7"))
+    with pytest.raises(RunLockedError, match="worker-7"), store.run_lock("dev", "daily"):
+        pass
+    started = time.monotonic()
+    with store.run_lock("dev", "daily", timeout=10) as info:
+        assert time.monotonic() - started < 8
+        body = s3_server.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert info.id.encode() in body
+
+
+def test_a_renewed_run_lock_is_never_taken_over(s3_server: S3Server, tmp_path: Path) -> None:
+    import threading
+
+    from stackform.errors import RunLockedError
+
+    bucket, prefix = s3_server.bucket(), S3Server.new_prefix()
+    holder = s3_store(s3_server, bucket, prefix, tmp_path / "a", lease=1.0)
+    other = s3_store(s3_server, bucket, prefix, tmp_path / "b", lease=1.0)
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.run_lock("dev", "daily"):
+            held.set()
+            done.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(30)
+        # Three leases long: the holder's heartbeat keeps it fresh all along.
+        with pytest.raises(RunLockedError), other.run_lock("dev", "daily", timeout=3.0):
+            pass
+    finally:
+        done.set()
+        thread.join(30)
+    with other.run_lock("dev", "daily"):
+        pass
