@@ -120,7 +120,6 @@ class _Heartbeat:
         self._lock = lock
         self._body = info.dumps().encode()
         self.etag = etag
-        self.lost = False
         self._stop = threading.Event()
         self._mutex = threading.Lock()
         assert lock.lease is not None
@@ -133,8 +132,7 @@ class _Heartbeat:
             try:
                 renewed = self._lock.objects.put(self._lock.key, self._body, if_match=self.etag)
             except PreconditionFailed:
-                self.lost = True  # taken over: stop renewing, never delete the new holder's
-                return
+                return  # taken over: stop renewing; release will not delete the new holder's
             except Exception:
                 continue  # a network blip: the lease allows a couple of misses
             with self._mutex:
