@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -371,7 +370,8 @@ def test_digest_is_stable_and_hides_secrets(tmp_path: Path) -> None:
     assert a != run(STACK, tmp_path, secrets=FakeSecrets({"db_password": "other"})).digest(fp)
 
 
-def test_thousand_blocks_resolve_fast(tmp_path: Path) -> None:
+def test_thousand_blocks_resolve(tmp_path: Path) -> None:
+    """A large stack resolves whole (its speed is measured by benchmarks/plan_noop.py)."""
     parts = ['[stack]\nname = "big"\n[vars]\nroot = "out"\n']
     for i in range(1000):
         parts.append(f'[files.f{i}]\npath = "${{var.root}}/f{i}.txt"\ncontent = "n {i}"\n'
@@ -381,14 +381,10 @@ def test_thousand_blocks_resolve_fast(tmp_path: Path) -> None:
     path.write_text(text)
     from stackform.config.loader import load_stack_file
 
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        stack = resolve(load_stack_file(path, REGISTRY), None, REGISTRY, environ={},
-                        secrets=FakeSecrets({}))  # type: ignore[arg-type]
-        best = min(best, time.perf_counter() - start)
+    stack = resolve(load_stack_file(path, REGISTRY), None, REGISTRY, environ={},
+                    secrets=FakeSecrets({}))  # type: ignore[arg-type]
     assert len(stack.resources) == 1000
-    assert best < 0.5, f"load+resolve of 1,000 blocks took {best:.3f}s"
+    assert stack.resources["files.f999"].attributes["path"] == "out/f999.txt"
 
 
 # -- property: malformed stack files only ever give located ConfigErrors ---------------------

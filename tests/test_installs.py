@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -90,10 +89,7 @@ def test_second_ensure_is_instant_and_builds_nothing(own_cache: Path) -> None:
     content = marker.read_text()
 
     again: list[str] = []
-    started = time.perf_counter()
     second = ensure_venv(InstallSpec((" Six==1.16.0",)), log=again.append)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 0.2, f"warm reuse took {elapsed:.3f}s"
     assert second.path == venv.path
     assert venv_dirs(own_cache) == before_dirs == [SIX.key]
     assert marker.stat().st_mtime_ns == stamp and marker.read_text() == content
@@ -201,15 +197,11 @@ def test_executable_lookup_lists_what_exists(own_cache: Path) -> None:
 
 def test_tap_jsonl_cold_then_warm(own_cache: Path) -> None:
     spec = InstallSpec(("tap-jsonl==0.3.1",))
-    started = time.perf_counter()
     venv = ensure_venv(spec)
-    cold = time.perf_counter() - started
-    started = time.perf_counter()
-    again = ensure_venv(spec)
-    warm = time.perf_counter() - started
-    print(f"tap-jsonl==0.3.1: cold {cold:.2f}s, warm {warm * 1000:.2f}ms")
+    logged: list[str] = []
+    again = ensure_venv(spec, log=logged.append)
     assert again.path == venv.path
-    assert warm < 0.2
+    assert not any(m.startswith("installing") for m in logged), "the warm call reinstalled"
     about = subprocess.run([str(venv.executable("tap-jsonl")), "--about", "--format=json"],
                            capture_output=True, text=True, timeout=60)
     assert about.returncode == 0, about.stderr
