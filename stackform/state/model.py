@@ -14,6 +14,9 @@ from stackform.errors import CorruptStateError
 from stackform.resource import ResourceState
 
 STATE_VERSION = 1
+CORRUPT_HINT = ("`stackform state history` lists the kept versions: `stackform state rollback "
+                "SERIAL` restores one, or `stackform state push FILE` a good copy (both work "
+                "while the current document is unreadable, and keep it aside)")
 
 
 def utc_now() -> str:
@@ -109,50 +112,45 @@ class State:
 
     @classmethod
     def from_json(cls, data: Any, source: str = "state") -> State:
+        """A state from a parsed document that must be exactly the schema (see
+        :mod:`stackform.state.schema`); anything else is a :class:`CorruptStateError`."""
+        from stackform.state.schema import check_document
+
         if not isinstance(data, dict):
-            raise CorruptStateError(f"{source} is not a JSON object")
+            raise CorruptStateError(f"{source} is not a JSON object", hint=CORRUPT_HINT)
         version = data.get("version")
         if version != STATE_VERSION:
             raise CorruptStateError(
                 f"{source} has state format version {version!r}; this stackform reads "
                 f"version {STATE_VERSION}",
-                hint="upgrade stackform, or restore the backup if the file was edited by hand",
+                hint="upgrade stackform if a newer one wrote it; " + CORRUPT_HINT,
             )
-        try:
-            lineage = data["lineage"]
-            serial = data["serial"]
-            if not isinstance(lineage, str) or not lineage:
-                raise ValueError("lineage must be a non-empty string")
-            if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
-                raise ValueError("serial must be a non-negative integer")
-            raw = data.get("resources") or {}
-            if not isinstance(raw, dict):
-                raise ValueError("resources must be an object")
-            resources = {a: ResourceState.from_json(a, r) for a, r in raw.items()}
-            return cls(
-                env=str(data.get("env", "")),
-                lineage=lineage,
-                serial=serial,
-                stack=str(data.get("stack", "")),
-                tool_version=str(data.get("tool_version", "")),
-                updated_at=str(data.get("updated_at", "")),
-                git=GitInfo.from_json(data.get("git")),
-                resources=resources,
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        problem = check_document(data)
+        if problem is not None:
             raise CorruptStateError(
-                f"{source} is not a valid state document: {exc}",
-                hint="restore the previous version (the .backup file beside it) or "
-                "`stackform state push` a good copy",
-            ) from exc
+                f"{source} is not a valid state document: {problem}",
+                hint=CORRUPT_HINT,
+            )
+        return cls(
+            env=data["env"],
+            lineage=data["lineage"],
+            serial=data["serial"],
+            stack=data["stack"],
+            tool_version=data["tool_version"],
+            updated_at=data["updated_at"],
+            git=GitInfo.from_json(data["git"]),
+            resources={a: ResourceState.from_json(a, r) for a, r in data["resources"].items()},
+        )
 
     @classmethod
     def loads(cls, text: str | bytes, source: str = "state") -> State:
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CorruptStateError(
-                f"{source} is not valid JSON ({exc})",
-                hint="restore the previous version (the .backup file beside it)",
-            ) from exc
+            raise CorruptStateError(f"{source} is not valid JSON ({exc})",
+                                    hint=CORRUPT_HINT) from exc
+        except RecursionError:
+            raise CorruptStateError(f"{source} is not a valid state document: it nests "
+                                    "deeper than any state stackform writes",
+                                    hint=CORRUPT_HINT) from None
         return cls.from_json(data, source)
