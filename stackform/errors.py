@@ -56,6 +56,11 @@ class CorruptStateError(StateError):
     """The stored state is not a valid state document; it is never overwritten."""
 
 
+class ForeignStateError(CorruptStateError):
+    """The stored document is the state of another stack or environment: it is never used
+    here and never overwritten (the rescue commands set it aside, keeping it)."""
+
+
 class StateConflictError(StateError):
     """Stored state moved (another lineage or a newer serial) since it was read."""
 

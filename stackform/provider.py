@@ -33,7 +33,8 @@ class Context:
     stack_name: str
     stack_dir: Path
     work_dir: Path
-    """A folder of this environment's own (``.stackform/envs/<env>``) for rendered files."""
+    """A folder of this stack's environment's own (``.stackform/envs/<stack>/<env>``) for
+    rendered files."""
     fingerprint: Fingerprinter
     log: Callable[[str], None] = lambda _message: None
     cancel: threading.Event = field(default_factory=threading.Event)

@@ -14,7 +14,7 @@ name = "{name}"
 requires = ">=0.1"  # stackform versions this file works with (PEP 440)
 
 [state]
-backend = "local"  # state lives in .stackform/state/<env>.json
+backend = "local"  # state lives in .stackform/state/<stack>/<env>.json
 
 [vars]  # defaults; each environment may override them
 greeting = "hello from ${{stack.env}}"

@@ -21,6 +21,7 @@ from stackform.plan.builder import PlanOptions, build_plan
 from stackform.plan.model import Plan
 from stackform.plan.saved import check_fresh
 from stackform.registry import Registry
+from stackform.runs.store import RunStore
 from stackform.state.backend import StateBackend
 from stackform.state.model import GitInfo, State
 
@@ -44,7 +45,14 @@ class Session:
     def backend(self) -> StateBackend:
         from stackform.state.factory import backend_for
 
-        return backend_for(self.stack.state, self.stack.dir)
+        return backend_for(self.stack.state, self.stack.dir, self.stack.name)
+
+    @cached_property
+    def run_store(self) -> RunStore:
+        """Bookmarks, run history and logs, beside the state and scoped like it."""
+        from stackform.runs.factory import run_store_for
+
+        return run_store_for(self.stack.state, self.stack.dir, self.stack.name)
 
     @cached_property
     def git(self) -> GitInfo:
@@ -53,7 +61,17 @@ class Session:
         return git_info(self.stack.dir)
 
     def read_state(self) -> State | None:
-        return self.backend.read(self.stack.env)
+        """This environment's state; a state still under stackform 0.1's unscoped key is an
+        error naming ``stackform state upgrade``, never taken for "no state"."""
+        state = self.backend.read(self.stack.env)
+        if state is None:
+            from stackform.state.factory import legacy_backend_for
+            from stackform.state.upgrade import legacy_state_error, owned
+
+            legacy = legacy_backend_for(self.stack.state, self.stack.dir)
+            if owned(legacy, self.stack.env, self.stack.name):
+                raise legacy_state_error(legacy, self.stack.env)
+        return state
 
     def plan(self, options: PlanOptions = PlanOptions(), state: State | None = None,
              state_read: bool = False, with_git: bool = True) -> Plan:

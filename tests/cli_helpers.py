@@ -140,16 +140,38 @@ def sleepers_stack(
     return "\n".join(blocks) + textwrap.dedent(extra)
 
 
-def state_path(directory: Path, env: str = "dev") -> Path:
-    return directory / ".stackform" / "state" / f"{env}.json"
+def stack_name(directory: Path, file: str = "stack.toml") -> str:
+    """The ``[stack] name`` of the stack file in ``directory``."""
+    import tomllib
+
+    return str(tomllib.loads((directory / file).read_text())["stack"]["name"])
 
 
-def lock_path(directory: Path, env: str = "dev") -> Path:
-    return directory / ".stackform" / "state" / f"{env}.lock"
+def state_dir(directory: Path, stack: str | None = None) -> Path:
+    """The local state folder of a stack (keys are scoped to the stack's name)."""
+    return directory / ".stackform" / "state" / (stack or stack_name(directory))
 
 
-def read_state(directory: Path, env: str = "dev") -> dict[str, Any]:
-    return json.loads(state_path(directory, env).read_text())
+def runs_dir(directory: Path, stack: str | None = None) -> Path:
+    """The local run-state folder of a stack."""
+    return directory / ".stackform" / "runs" / (stack or stack_name(directory))
+
+
+def env_dir(directory: Path, env: str = "dev", stack: str | None = None) -> Path:
+    """The private folder of a stack's environment (rendered config, catalogs)."""
+    return directory / ".stackform" / "envs" / (stack or stack_name(directory)) / env
+
+
+def state_path(directory: Path, env: str = "dev", stack: str | None = None) -> Path:
+    return state_dir(directory, stack) / f"{env}.json"
+
+
+def lock_path(directory: Path, env: str = "dev", stack: str | None = None) -> Path:
+    return state_dir(directory, stack) / f"{env}.lock"
+
+
+def read_state(directory: Path, env: str = "dev", stack: str | None = None) -> dict[str, Any]:
+    return json.loads(state_path(directory, env, stack).read_text())
 
 
 def lock_record(directory: Path, env: str = "dev") -> dict[str, Any] | None:

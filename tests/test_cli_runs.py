@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cli_helpers import Runner, assert_clean_error, make_env, write_stack
+from cli_helpers import Runner, assert_clean_error, make_env, runs_dir, write_stack
 
 from stackform.runs.local import LocalRunStore
 from stackform.runs.model import Bookmark, RunRecord, StepOutcome
@@ -55,7 +55,7 @@ def sf(tmp_path: Path, project: Path) -> Runner:
 
 @pytest.fixture
 def store(project: Path) -> LocalRunStore:
-    return LocalRunStore(project / ".stackform" / "runs")
+    return LocalRunStore(runs_dir(project))
 
 
 def step(**changes: object) -> StepOutcome:
@@ -182,7 +182,7 @@ def test_bookmarks_clear(sf: Runner, seeded: LocalRunStore, project: Path) -> No
     assert [b.key for b in seeded.bookmarks("dev")] == ["hourly.orders"]
     assert [b.key for b in seeded.bookmarks("prod")] == ["daily.orders"]  # other env untouched
     kept = sorted(p.name for p in
-                  (project / ".stackform/runs/dev/bookmarks/.cleared").iterdir())
+                  (runs_dir(project) / "dev/bookmarks/.cleared").iterdir())
     assert [k.split(".")[1] for k in kept] == ["orders", "users"]
     again = sf("bookmarks", "clear", "daily", "--yes")
     assert again.code == 0, again

@@ -13,7 +13,15 @@ import pytest
 from stackform.runs.local import LocalRunStore
 from stackform.runs.model import Bookmark
 from stackform.state.local import LocalBackend
-from tests.cli_helpers import Runner, assert_clean_error, read_state, state_path, write_stack
+from tests.cli_helpers import (
+    Runner,
+    assert_clean_error,
+    read_state,
+    runs_dir,
+    state_dir,
+    state_path,
+    write_stack,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +56,7 @@ def two_devs(sf: Runner, project: Path) -> Runner:
     for who in (ALICE, BOB):
         result = sf("apply", "--auto-approve", env=who)
         assert result.code == 0, result
-    store = LocalRunStore(project / ".stackform" / "runs")
+    store = LocalRunStore(runs_dir(project))
     for env, n in (("dev-alice", 1), ("dev-bob", 2)):
         store.put_bookmark(env, Bookmark(key="daily.orders",
                                          value={"bookmarks": {"orders": {"v": n}}},
@@ -58,7 +66,7 @@ def two_devs(sf: Runner, project: Path) -> Runner:
 
 def _age(project: Path, env: str, when: str) -> None:
     """Rewrite the environment's state as last applied at ``when``."""
-    backend = LocalBackend(project / ".stackform" / "state")
+    backend = LocalBackend(state_dir(project))
     state = backend.read(env)
     assert state is not None
     backend.write(env, dataclasses.replace(state.next(), updated_at=when), state)
@@ -97,15 +105,15 @@ def test_env_destroy_one_leaves_the_other(two_devs: Runner, project: Path) -> No
     assert result.code == 0, result
     assert not (project / "out/dev-alice/a.txt").exists()
     assert not state_path(project, "dev-alice").exists()
-    assert not (project / ".stackform/runs/dev-alice").exists()
+    assert not (runs_dir(project) / "dev-alice").exists()
     assert (project / "out/dev-bob/a.txt").exists()
     assert state_path(project, "dev-bob").exists()
-    assert (project / ".stackform/runs/dev-bob/bookmarks").is_dir()
+    assert (runs_dir(project) / "dev-bob/bookmarks").is_dir()
     names = [r["name"] for r in json.loads(
         two_devs("env", "list", "--format", "json").stdout)["environments"]]
     assert "dev-alice" not in names and "dev-bob" in names
     # The state is kept in history after removal.
-    assert list((project / ".stackform/state").glob("*dev-alice*"))
+    assert list(state_dir(project).glob("*dev-alice*"))
 
 
 def test_env_destroy_needs_a_terminal_or_yes(two_devs: Runner, project: Path) -> None:

@@ -23,6 +23,7 @@ from tests.cli_helpers import (
     plan_json,
     read_state,
     sleepers_stack,
+    state_dir,
     state_path,
     wait_for,
     write_stack,
@@ -99,7 +100,7 @@ def test_second_apply_fails_fast_naming_the_holder(sf: Runner, project: Path) ->
     state = read_state(project)
     assert set(state["resources"]) == {f"sleepers.{n}" for n in NAMES[:4]}
     # Every write came from the first apply: one per resource, serials 1..4.
-    history = project / ".stackform" / "state" / "history" / "dev"
+    history = state_dir(project) / "history" / "dev"
     serials = sorted(int(p.name.split("-", 1)[0]) for p in history.iterdir())
     assert serials == list(range(1, state["serial"]))
 
@@ -124,7 +125,7 @@ def test_second_apply_with_lock_timeout_waits_then_succeeds(sf: Runner, project:
     assert s0["started_at"] >= others_finished
     # Serials strictly increase over one lineage: 4 writes by the first, 2 by the second
     # (the delete half and the create half of the replacement).
-    history = project / ".stackform" / "state" / "history" / "dev"
+    history = state_dir(project) / "history" / "dev"
     kept = sorted(int(p.name.split("-", 1)[0]) for p in history.iterdir())
     assert kept == list(range(1, state["serial"]))
     lineages = {p.name.split("-", 1)[1] for p in history.iterdir()}
@@ -183,15 +184,19 @@ def test_corrupt_state_is_detected_and_never_overwritten(sf: Runner, project: Pa
         result = sf(*args)
         assert_clean_error(result)
         assert "not valid JSON" in result.stderr, result
-        assert ".backup" in result.stderr, "the hint points at the previous version"
+        assert "state rollback" in result.stderr, "the hint names the rescue"
         assert path.read_bytes() == truncated, args
     assert not (project / "markers" / "c").exists()
 
-    # A state pushed over it is refused too: a corrupt document is never replaced silently.
+    # The documented rescue works exactly now: a good copy is pushed (no --force needed), the
+    # corrupt document is kept aside, not deleted.
     (project / "good.json").write_bytes(good)
     push = sf("state", "push", "good.json")
-    assert_clean_error(push)
-    assert path.read_bytes() == truncated
+    assert push.code == 0, push
+    [aside] = (state_path(project).parent / "history" / "dev").glob("unreadable-*.json")
+    assert aside.read_bytes() == truncated and str(aside) in push.stdout
+    assert actions(plan_json(sf("plan", "--format", "json"))) == {
+        "sleepers.a": ["no-op"], "sleepers.b": ["no-op"], "sleepers.c": ["create"]}
 
 
 def test_wrong_lineage_push_is_refused_and_state_kept(sf: Runner, project: Path) -> None:
@@ -249,7 +254,7 @@ def test_malformed_stack_file_gives_a_located_error_without_traceback(
         assert_clean_error(result)
         assert re.search(expected, result.stderr), (command, str(result))
     assert not (project / ".stackform" / "state").exists() or not any(
-        (project / ".stackform" / "state").glob("*.json"))
+        (project / ".stackform" / "state").rglob("*.json"))
 
 
 def test_dependency_cycle_is_printed_as_a_cycle(sf: Runner, project: Path) -> None:

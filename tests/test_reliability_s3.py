@@ -24,6 +24,8 @@ from tests.cli_helpers import (
     kill9,
     make_env,
     plan_json,
+    read_state,
+    runs_dir,
     sleepers_stack,
     wait_for,
     write_stack,
@@ -37,14 +39,16 @@ SECRET = "Qx7-s3-s3cr3t-VALUE-55z"
 
 
 class Bucket:
-    """The test's view of the state prefix, straight through boto3."""
+    """The test's view of the state prefix, straight through boto3: the keys of the stack
+    ``stack`` under it (keys are scoped to the stack's name)."""
 
-    def __init__(self, server: S3Server, bucket: str, prefix: str) -> None:
-        self.server, self.bucket, self.prefix = server, bucket, prefix
+    def __init__(self, server: S3Server, bucket: str, prefix: str,
+                 stack: str = "sleepy") -> None:
+        self.server, self.bucket, self.prefix, self.stack = server, bucket, prefix, stack
         self.client = server.client()
 
     def key(self, name: str) -> str:
-        return f"{self.prefix}/{name}"
+        return f"{self.prefix}/{self.stack}/{name}"
 
     def get(self, name: str) -> bytes | None:
         try:
@@ -73,9 +77,9 @@ class Bucket:
         return [o["Key"] for o in listed.get("Contents") or []]
 
     def backend(self) -> S3Backend:
-        settings = S3Settings(self.bucket, self.prefix, self.server.region,
+        settings = S3Settings(self.bucket, f"{self.prefix}/{self.stack}", self.server.region,
                               self.server.endpoint_url)
-        return S3Backend(settings, S3Objects(settings, self.server.client()))
+        return S3Backend(settings, S3Objects(settings, self.server.client()), stack=self.stack)
 
 
 def state_table(server: S3Server, bucket: str, prefix: str) -> str:
@@ -196,7 +200,7 @@ def test_a_writer_that_lost_its_lock_never_overwrites_and_keeps_an_errored_file(
     assert "state could not be written" in result.stderr
     assert "changed" in result.stderr or "serial" in result.stderr
     assert store.state() == theirs, "the newer state was not overwritten"
-    [errored] = (project / ".stackform" / "errored").glob("dev-*.json")
+    [errored] = (project / ".stackform" / "errored" / "sleepy").glob("dev-*.json")
     saved = json.loads(errored.read_text())
     assert set(saved["resources"]) >= set(theirs["resources"])
     assert str(errored.relative_to(project)) in result.stderr.replace("\n", "") or \
@@ -224,9 +228,14 @@ def test_corrupt_object_is_never_overwritten_and_history_rescues_it(
     assert history.code == 0, history
     serial = json.loads(good)["serial"]
     assert str(serial) in history.stdout and str(serial - 1) in history.stdout
-    # The corrupt object is no state: push the last good version over it.
+    # The documented rescue works exactly now: the last good version pushed over it, the
+    # corrupt object kept aside in history.
     (project / "good.json").write_bytes(good)
-    assert_clean_error(sf("state", "push", "good.json"))
+    pushed = sf("state", "push", "good.json")
+    assert pushed.code == 0, pushed
+    aside = [k for k in store.object_keys() if "/history/dev/unreadable-" in k]
+    assert len(aside) == 1 and aside[0] in pushed.stdout
+    assert sf("plan", "--detailed-exitcode").code == 0
 
 
 def test_history_and_rollback_as_a_new_serial(sf: Runner, project: Path,
@@ -285,11 +294,11 @@ def test_migrate_to_s3_and_back_keeps_lineage_serial_and_bookmarks(
         sf: Runner, project: Path, store: Bucket) -> None:
     write_stack(project, sleepers_stack(["a", "b"]))
     assert sf("apply", "--auto-approve").code == 0
-    local = json.loads((project / ".stackform" / "state" / "dev.json").read_text())
+    local = read_state(project)
     from stackform.runs.local import LocalRunStore
     from stackform.runs.model import Bookmark
 
-    LocalRunStore(project / ".stackform" / "runs").put_bookmark(
+    LocalRunStore(runs_dir(project)).put_bookmark(
         "dev", Bookmark("daily.orders", {"bookmarks": {"orders": {"offset": 42}}}, "t", "r1"))
 
     moved = sf("state", "migrate", "--to", f"s3://{store.bucket}/{store.prefix}",
@@ -307,6 +316,30 @@ def test_migrate_to_s3_and_back_keeps_lineage_serial_and_bookmarks(
     assert_clean_error(again)  # the stack already points there
     back = sf("state", "migrate", "--to", "local", "--path", "state-back")
     assert back.code == 0, back
-    returned = json.loads((project / "state-back" / "dev.json").read_text())
+    returned = json.loads((project / "state-back" / "sleepy" / "dev.json").read_text())
     assert (returned["lineage"], returned["serial"]) == (local["lineage"], local["serial"])
     assert sf("plan", "--detailed-exitcode").code == 0
+
+
+def test_two_stacks_in_one_bucket_and_prefix_keep_their_own_state(
+        sf: Runner, tmp_path: Path, store: Bucket) -> None:
+    table = state_table(store.server, store.bucket, store.prefix)
+    for name in ("alpha", "beta"):
+        write_stack(tmp_path / name, sleepers_stack([f"{name}1"], stack_name=name,
+                                                    extra=table))
+        applied = sf("apply", "--auto-approve", cwd=tmp_path / name)
+        assert applied.code == 0, applied
+    for name in ("alpha", "beta"):
+        assert sf("plan", "--detailed-exitcode", cwd=tmp_path / name).code == 0
+        theirs = Bucket(store.server, store.bucket, store.prefix, stack=name)
+        assert theirs.recorded() == {f"sleepers.{name}1"}
+    # A copy of alpha's state under beta's key is refused, never overwritten.
+    alpha = Bucket(store.server, store.bucket, store.prefix, stack="alpha")
+    beta = Bucket(store.server, store.bucket, store.prefix, stack="beta")
+    copied = alpha.get("state/dev.json")
+    assert copied is not None
+    beta.put("state/dev.json", copied)
+    refused = sf("apply", "--auto-approve", cwd=tmp_path / "beta")
+    assert_clean_error(refused)
+    assert "state of stack 'alpha'" in refused.stderr
+    assert beta.get("state/dev.json") == copied

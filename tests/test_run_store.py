@@ -187,23 +187,24 @@ def test_killed_writer_leaves_a_valid_bookmark(store: LocalRunStore, root: Path)
 
 
 def test_factory_default_root(tmp_path: Path) -> None:
-    store = run_store_for({}, tmp_path)
+    store = run_store_for({}, tmp_path, "shop")
     assert isinstance(store, LocalRunStore)
-    assert store.root == tmp_path / ".stackform" / "runs"
-    assert isinstance(run_store_for({"backend": "local"}, tmp_path), LocalRunStore)
+    assert store.root == tmp_path / ".stackform" / "runs" / "shop"
+    assert isinstance(run_store_for({"backend": "local"}, tmp_path, "shop"), LocalRunStore)
 
 
 def test_factory_beside_state_path(tmp_path: Path) -> None:
-    store = run_store_for({"path": "var/state"}, tmp_path)
+    store = run_store_for({"path": "var/state"}, tmp_path, "shop")
     assert isinstance(store, LocalRunStore)
-    assert store.root == tmp_path / "var" / "runs"
-    absolute = run_store_for({"path": str(tmp_path / "elsewhere" / "st")}, tmp_path / "stack")
+    assert store.root == tmp_path / "var" / "runs" / "shop"
+    absolute = run_store_for({"path": str(tmp_path / "elsewhere" / "st")}, tmp_path / "stack",
+                             "shop")
     assert isinstance(absolute, LocalRunStore)
-    assert absolute.root == tmp_path / "elsewhere" / "runs"
+    assert absolute.root == tmp_path / "elsewhere" / "runs" / "shop"
     # State in the stack folder itself: run state goes inside it, not above the stack.
-    here = run_store_for({"path": "."}, tmp_path)
+    here = run_store_for({"path": "."}, tmp_path, "shop")
     assert isinstance(here, LocalRunStore)
-    assert here.root == tmp_path / "runs"
+    assert here.root == tmp_path / "runs" / "shop"
 
 
 def test_factory_errors_match_state_factory(tmp_path: Path) -> None:
@@ -212,9 +213,9 @@ def test_factory_errors_match_state_factory(tmp_path: Path) -> None:
     for settings in ({"backend": "s3", "bucket": "b"}, {"backend": "gcs"},
                      {"backend": "local", "bucket": "b"}, {"path": ""}):
         with pytest.raises(StackformError) as ours:
-            run_store_for(settings, tmp_path)
+            run_store_for(settings, tmp_path, "shop")
         with pytest.raises(StackformError) as theirs:
-            backend_for(settings, tmp_path)
+            backend_for(settings, tmp_path, "shop")
         assert ours.value.reason == theirs.value.reason
     with pytest.raises(StackformError, match="needs a bucket"):
-        run_store_for({"backend": "s3"}, tmp_path)
+        run_store_for({"backend": "s3"}, tmp_path, "shop")

@@ -25,6 +25,7 @@ from stackform.state.model import State
 from stackform.testing.child import ChildProcess
 from stackform.testing.state_conformance import (
     ENV,
+    STACK,
     StateBackendConformance,
     StoreRaw,
     grow,
@@ -36,16 +37,17 @@ from stackform.testing.state_conformance import (
 class TestLocalConformance(StateBackendConformance):
     @pytest.fixture
     def backend(self, tmp_path: Path) -> StateBackend:
-        return LocalBackend(tmp_path / "state")
+        return LocalBackend(tmp_path / "state", stack=STACK)
 
     @pytest.fixture
     def peer(self, tmp_path: Path) -> StateBackend:
-        return LocalBackend(tmp_path / "state")
+        return LocalBackend(tmp_path / "state", stack=STACK)
 
     @pytest.fixture
     def store_raw(self, tmp_path: Path) -> StoreRaw:
         def store(env: str, data: bytes) -> None:
             # In place, as an editor or a truncating copy would: same inode, new content.
+            (tmp_path / "state").mkdir(parents=True, exist_ok=True)
             (tmp_path / "state" / f"{env}.json").write_bytes(data)
 
         return store
@@ -431,18 +433,20 @@ def test_lock_file_removed_by_hand_is_recreated(backend: LocalBackend, root: Pat
 
 
 def test_factory_local_default(tmp_path: Path) -> None:
-    backend = backend_for({}, tmp_path)
+    backend = backend_for({}, tmp_path, "shop")
     assert isinstance(backend, LocalBackend)
-    assert backend.root == tmp_path / ".stackform" / "state"
-    assert backend_for({"backend": "local"}, tmp_path).describe("dev") == str(
-        tmp_path / ".stackform" / "state" / "dev.json")
+    assert backend.root == tmp_path / ".stackform" / "state" / "shop"
+    assert backend.stack == "shop"
+    assert backend_for({"backend": "local"}, tmp_path, "shop").describe("dev") == str(
+        tmp_path / ".stackform" / "state" / "shop" / "dev.json")
 
 
 def test_factory_local_path(tmp_path: Path) -> None:
-    relative = backend_for({"backend": "local", "path": "shared/state"}, tmp_path)
-    assert isinstance(relative, LocalBackend) and relative.root == tmp_path / "shared" / "state"
-    absolute = backend_for({"path": str(tmp_path / "abs")}, tmp_path / "stack")
-    assert isinstance(absolute, LocalBackend) and absolute.root == tmp_path / "abs"
+    relative = backend_for({"backend": "local", "path": "shared/state"}, tmp_path, "shop")
+    assert isinstance(relative, LocalBackend)
+    assert relative.root == tmp_path / "shared" / "state" / "shop"
+    absolute = backend_for({"path": str(tmp_path / "abs")}, tmp_path / "stack", "shop")
+    assert isinstance(absolute, LocalBackend) and absolute.root == tmp_path / "abs" / "shop"
 
 
 @pytest.mark.parametrize(("settings", "needle"), [
@@ -455,7 +459,7 @@ def test_factory_local_path(tmp_path: Path) -> None:
 ])
 def test_factory_errors(tmp_path: Path, settings: dict[str, object], needle: str) -> None:
     with pytest.raises(StackformError, match=needle) as err:
-        backend_for(settings, tmp_path)
+        backend_for(settings, tmp_path, "shop")
     assert err.value.hint
 
 

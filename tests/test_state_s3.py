@@ -12,7 +12,7 @@ from stackform.s3.client import S3Objects
 from stackform.s3.settings import S3Settings
 from stackform.state.backend import StateBackend
 from stackform.state.s3 import S3Backend
-from stackform.testing.state_conformance import StateBackendConformance, StoreRaw
+from stackform.testing.state_conformance import STACK, StateBackendConformance, StoreRaw
 from tests.s3server import S3Server
 
 
@@ -22,7 +22,7 @@ def settings_for(server: S3Server, bucket: str, prefix: str = "team/stackform") 
 
 def s3_backend(server: S3Server, bucket: str, prefix: str = "team/stackform") -> S3Backend:
     settings = settings_for(server, bucket, prefix)
-    return S3Backend(settings, S3Objects(settings, server.client()))
+    return S3Backend(settings, S3Objects(settings, server.client()), stack=STACK)
 
 
 class _S3Conformance(StateBackendConformance):

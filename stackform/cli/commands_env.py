@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from stackform.cli.options import Globals, LockTimeoutOption, parse_duration
-from stackform.errors import StackformError
+from stackform.errors import CorruptStateError, StackformError
 
 if TYPE_CHECKING:
     from stackform.config.loader import StackFile
@@ -48,6 +48,8 @@ class EnvRow:
     serial: int | None = None
     developer_base: bool = False
     """A declared ``per_developer`` environment: its state lives under ``<name>-<dev>``."""
+    unreadable: str | None = None
+    """Why the stored document cannot be read (corrupt, another stack's), when it cannot."""
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "declared": self.declared,
@@ -55,7 +57,7 @@ class EnvRow:
                 "protected": self.protected, "has_state": self.has_state,
                 "updated_at": self.updated_at, "user": self.user, "commit": self.commit,
                 "branch": self.branch, "resources": self.resources, "serial": self.serial,
-                "developer_base": self.developer_base}
+                "developer_base": self.developer_base, "unreadable": self.unreadable}
 
 
 def _any_session(g: Globals, env: str | None) -> Session:
@@ -89,7 +91,13 @@ def collect(stack_file: StackFile, backend: StateBackend) -> list[EnvRow]:
     with_state = backend.environments()
     for name in with_state:
         base, per_dev, protected = _base_of(stack_file, name)
-        state = backend.read(name)
+        try:
+            state = backend.read(name)
+        except CorruptStateError as exc:
+            rows.append(EnvRow(name=name, declared=base == name, per_developer=per_dev,
+                               base=base, protected=protected, has_state=True,
+                               unreadable=exc.reason))
+            continue
         if state is None:
             continue
         rows.append(EnvRow(
@@ -159,7 +167,10 @@ def env_list(
         return
     table = []
     for row in rows:
-        if row.has_state:
+        if row.unreadable:
+            table.append([row.name, _kind(row), "unreadable: see `state history`", "", "",
+                          ""])
+        elif row.has_state:
             table.append([row.name, _kind(row), row.updated_at or "", row.user or "",
                           (row.commit or "")[:8], str(row.resources)])
         else:
@@ -233,6 +244,4 @@ def _destroy_one(g: Globals, name: str, yes: bool, lock_timeout: float) -> int:
 
 def _remove_run_state(session: Session, env: str) -> str | None:
     """Delete the environment's run state (bookmarks, run history, logs)."""
-    from stackform.runs.factory import run_store_for
-
-    return run_store_for(session.stack.state, session.stack.dir).forget(env)
+    return session.run_store.forget(env)

@@ -36,7 +36,7 @@ def state_migrate(
     session = g.session(None, strict_secrets=False)
     stack = session.stack
     table = _target_table(to, bucket, prefix, region, endpoint_url, profile, path)
-    target = backend_for(table, stack.dir)
+    target = backend_for(table, stack.dir, stack.name)
     source = session.backend
     if target.describe("x") == source.describe("x"):
         raise StackformError("the target is where the state already is",
@@ -51,9 +51,9 @@ def state_migrate(
         console.line(f"{m.env}: serial {m.serial}, {m.resources} resources, {m.bookmarks} "
                      f"bookmarks, {m.runs} runs: {what}", "success")
 
-    migrate(source, target, backend_for(table, stack.dir), names,
-            run_store_for(stack.state, stack.dir) if runs else None,
-            run_store_for(table, stack.dir) if runs else None,
+    migrate(source, target, backend_for(table, stack.dir, stack.name), names,
+            session.run_store if runs else None,
+            run_store_for(table, stack.dir, stack.name) if runs else None,
             parse_duration(lock_timeout), done)
     if update_stack_file:
         set_table(stack.file, "state", table)

@@ -27,13 +27,12 @@ def run_command(
     Bookmarks are saved as soon as the loader confirms them, per environment.
     """
     from stackform.cli.flows import sigterm_as_interrupt
-    from stackform.runs.factory import run_store_for
     from stackform.runs.runner import run_pipeline, tail
 
     g = Globals.current()
     console = g.console()
     session = g.session(env)
-    store = run_store_for(session.stack.state, session.stack.dir)
+    store = session.run_store
     with sigterm_as_interrupt():
         record = run_pipeline(session, store, pipeline, full_refresh=full_refresh,
                               lock_timeout=parse_duration(lock_timeout),

@@ -256,7 +256,6 @@ def _open(env: str | None, pipeline: str | None) -> tuple[Session, RunStore]:
     """The session and its run-state store, after checking ``pipeline`` is in the stack."""
     from stackform.diagnostics import did_you_mean
     from stackform.errors import StackformError
-    from stackform.runs.factory import run_store_for
 
     session = Globals.current().session(env, strict_secrets=False)
     if pipeline is not None and pipeline not in session.stack.pipelines:
@@ -267,7 +266,7 @@ def _open(env: str | None, pipeline: str | None) -> tuple[Session, RunStore]:
                 "pipelines: " + ", ".join(known) if known
                 else "the stack declares no [pipelines.NAME]"),
         )
-    return session, run_store_for(session.stack.state, session.stack.dir)
+    return session, session.run_store
 
 
 def _check_format(fmt: str) -> str:

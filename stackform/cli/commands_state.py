@@ -128,36 +128,28 @@ def state_push(
                                         "lineage or a newer serial.")] = False,
     lock_timeout: LockTimeoutOption = "0s",
 ) -> None:
-    """Replace the environment's state with a document (refuses a foreign or older one)."""
-    from dataclasses import replace
+    """Replace the environment's state with a document (refuses a foreign or older one).
 
+    Works when the current document is unreadable: that one is kept aside, not deleted."""
     from stackform.errors import StackformError
     from stackform.state.model import State
+    from stackform.state.push import push
 
     g = Globals.current()
-    text = sys.stdin.read() if str(file) == "-" else file.read_text()
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StackformError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}"
+                             ) from None
     pushed = State.loads(text, source=str(file))
     session = g.session(env, strict_secrets=False)
     env_name = session.stack.env
     with session.backend.lock(env_name, "state push", parse_duration(lock_timeout)):
-        current = session.read_state()
-        if current is not None and not force:
-            if pushed.lineage != current.lineage:
-                raise StackformError(
-                    f"the pushed state has lineage {pushed.lineage}, the state of {env_name} "
-                    f"has {current.lineage}: they are different histories",
-                    hint="check you push to the right environment; --force overwrites")
-            if pushed.serial < current.serial:
-                raise StackformError(
-                    f"the pushed state (serial {pushed.serial}) is older than the state of "
-                    f"{env_name} (serial {current.serial})", hint="--force overwrites")
-        new = replace(pushed, env=env_name,
-                      serial=max(pushed.serial, current.serial + 1 if current else 0))
-        if current is not None and current.lineage != pushed.lineage:
-            session.backend.delete(env_name)  # a new history: the old one stays as backup
-            current = None
-        session.backend.write(env_name, new, current)
-    g.console().line(f"Pushed state to {env_name} (serial {new.serial}).", "success")
+        done = push(session.backend, env_name, session.stack.name, pushed, force)
+    console = g.console()
+    if done.set_aside:
+        console.line(f"The unreadable state document was kept at {done.set_aside}.")
+    console.line(f"Pushed state to {env_name} (serial {done.written.serial}).", "success")
 
 
 def force_unlock(
@@ -177,6 +169,32 @@ def force_unlock(
         confirm_or_exit(console, "force-unlock", f"Remove lock {lock_id} of {session.stack.env}?")
     session.backend.force_unlock(session.stack.env, lock_id)
     console.line(f"Lock {lock_id} removed.", "success")
+
+
+@state_app.command("upgrade")
+def state_upgrade(lock_timeout: LockTimeoutOption = "0s") -> None:
+    """Move this stack's state from stackform 0.1's layout to keys scoped to the stack."""
+    from stackform.runs.factory import run_store_for
+    from stackform.state.factory import backend_for, legacy_backend_for
+    from stackform.state.migrate import Migrated
+    from stackform.state.upgrade import upgrade
+
+    g = Globals.current()
+    console = g.console()
+    session = g.session(None, strict_secrets=False)
+    stack = session.stack
+
+    def done(m: Migrated) -> None:
+        console.line(f"{m.env}: serial {m.serial}, {m.resources} resources, {m.bookmarks} "
+                     f"bookmarks, {m.runs} runs: moved to {session.backend.describe(m.env)}",
+                     "success")
+
+    moved = upgrade(legacy_backend_for(stack.state, stack.dir), session.backend,
+                    backend_for(stack.state, stack.dir, stack.name), stack.name,
+                    run_store_for(stack.state, stack.dir, None), session.run_store,
+                    stack.dir / ".stackform" / "envs", parse_duration(lock_timeout), done)
+    if not moved:
+        console.line(f"Nothing to upgrade: no state of stack {stack.name!r} in the old layout.")
 
 
 @state_app.command("history")
@@ -227,6 +245,8 @@ def state_rollback(
                         f"Restore serial {serial} as the state of {env_name}?")
     with session.backend.lock(env_name, "state rollback", parse_duration(lock_timeout)):
         done = rollback(session.backend, env_name, serial, session.git, lineage, force)
+    if done.set_aside:
+        console.line(f"The unreadable state document was kept at {done.set_aside}.")
     console.line(f"Restored serial {done.restored.serial} of {env_name} as serial "
                  f"{done.written.serial} ({len(done.written.resources)} resources). "
                  "Run `stackform plan` to see what differs from the real stack.", "success")

@@ -54,7 +54,7 @@ def make_context(
         env=stack.env,
         stack_name=stack.name,
         stack_dir=stack.dir,
-        work_dir=stack.dir / ".stackform" / "envs" / stack.env,
+        work_dir=stack.dir / ".stackform" / "envs" / stack.name / stack.env,
         fingerprint=fingerprint,
         log=log,
         options=dict(options or {}),

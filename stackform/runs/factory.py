@@ -1,9 +1,10 @@
 """Pick the run-state store for a stack's ``[state]`` table.
 
-Run state goes where infrastructure state goes, under its own keys: for the local backend a
-``runs`` folder beside the state folder (``<stack dir>/.stackform/runs`` by default). The
-``[state]`` table is validated by the state factory, so both give the same errors.
-Kept free of heavy imports, like the state factory.
+Run state goes where infrastructure state goes, under its own keys and scoped to the stack like
+state (see :mod:`stackform.state.factory`): for the local backend a ``runs`` folder beside the
+state folder (``<stack dir>/.stackform/runs/<stack>`` by default), for S3
+``PREFIX/<stack>/runs/``. The ``[state]`` table is validated by the state factory, so both give
+the same errors. Kept free of heavy imports, like the state factory.
 """
 
 from __future__ import annotations
@@ -18,26 +19,29 @@ from stackform.runs.store import RunStore
 RUNS_FOLDER = "runs"
 
 
-def run_store_for(settings: Mapping[str, Any], stack_dir: Path) -> RunStore:
-    """The run-state store for ``settings`` (the ``[state]`` table), relative to ``stack_dir``."""
-    from stackform.state.factory import backend_for
-    from stackform.state.local import LocalBackend
+def run_store_for(settings: Mapping[str, Any], stack_dir: Path, stack: str | None) -> RunStore:
+    """The run-state store of the stack named ``stack`` for ``settings`` (the ``[state]``
+    table), relative to ``stack_dir``; ``stack=None`` gives stackform 0.1's unscoped layout."""
+    from stackform.state.factory import backend_for, legacy_backend_for, local_state_folder
 
     # Validates the table and raises the state factory's own errors (an unknown backend, keys
     # a backend does not take, a missing bucket).
-    backend = backend_for(settings, stack_dir)
-    if isinstance(backend, LocalBackend):
+    backend = (backend_for(settings, stack_dir, stack) if stack
+               else legacy_backend_for(settings, stack_dir))
+    folder = local_state_folder(settings, stack_dir)
+    if folder is not None:
         from stackform.runs.local import LocalRunStore
 
-        return LocalRunStore(_local_root(backend.root, stack_dir))
+        root = _local_root(folder, stack_dir)
+        return LocalRunStore(root / stack if stack else root)
     from stackform.state.s3 import S3Backend
 
     if isinstance(backend, S3Backend):
         from stackform.runs.s3 import S3RunStore
 
         # Logs are staged on the machine that runs before they are uploaded.
-        return S3RunStore(backend.settings, stack_dir / ".stackform" / "s3-cache" / "runs",
-                          backend.objects)
+        cache = stack_dir / ".stackform" / "s3-cache" / RUNS_FOLDER
+        return S3RunStore(backend.settings, cache / stack if stack else cache, backend.objects)
     raise AssertionError(f"no run-state store for state backend {backend.name!r}")
 
 

@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from stackform.errors import StateLockedError
+from stackform.errors import ForeignStateError, StateError, StateLockedError
 from stackform.state.model import State, utc_now
 
 
@@ -75,6 +75,11 @@ class StateBackend(Protocol):
     """
 
     name: str
+    stack: str | None
+    """The stack whose states this backend holds (the factory scopes its keys to it). Reading
+    a document of another stack or environment raises
+    :class:`~stackform.errors.ForeignStateError`, and writing one is refused. ``None`` only
+    for tools that must read any stack's documents (the upgrade of the pre-0.2 layout)."""
 
     def describe(self, env: str) -> str:
         """Where this environment's state lives, for messages (a path, an s3:// URL)."""
@@ -82,7 +87,9 @@ class StateBackend(Protocol):
     def read(self, env: str) -> State | None:
         """The stored state, ``None`` when the environment has none.
 
-        Raises :class:`~stackform.errors.CorruptStateError` for an unreadable document.
+        Raises :class:`~stackform.errors.CorruptStateError` for an unreadable document, and
+        :class:`~stackform.errors.ForeignStateError` (a kind of it) for the state of another
+        stack or environment (:func:`check_owner`).
         """
 
     def write(self, env: str, state: State, prior: State | None) -> None:
@@ -92,7 +99,17 @@ class StateBackend(Protocol):
         refused with :class:`~stackform.errors.StateConflictError` when the stored state is no
         longer that one (another lineage, another serial), and with
         :class:`~stackform.errors.CorruptStateError` when the stored document is corrupt:
-        a corrupt or foreign state is never overwritten.
+        a corrupt or foreign state is never overwritten. A ``state`` of another stack or
+        environment is refused (:func:`check_writable`).
+        """
+
+    def set_aside(self, env: str) -> str | None:
+        """Move an unreadable current document (corrupt, or another stack's) out of the way,
+        keeping it, so that a rescue can write a good state with ``prior=None``.
+
+        Returns where the document was kept, ``None`` when the environment has no document.
+        Refuses (:class:`~stackform.errors.StateError`) a readable document: a good state is
+        never set aside. The caller holds the environment's lock.
         """
 
     def lock(
@@ -157,6 +174,33 @@ def lineage_token(lineage: str) -> str:
 def version_name(serial: int, lineage: str) -> str:
     """The name of a kept version: ``<serial>-<lineage token>.json``."""
     return f"{serial}-{lineage_token(lineage)}.json"
+
+
+def check_owner(state: State, env: str, stack: str | None, source: str) -> State:
+    """``state`` if it is the state of ``stack`` (any, when ``None``) and ``env``."""
+    if state.env == env and (stack is None or state.stack == stack):
+        return state
+    raise ForeignStateError(
+        f"{source} is the state of stack {state.stack!r}, environment {state.env!r}, not of "
+        f"{stack or state.stack!r}, environment {env!r}",
+        hint="it was copied or shared from elsewhere, and stackform neither uses nor "
+        "overwrites it: give each stack and environment its own state location; "
+        "`stackform state history` and `stackform state rollback SERIAL` (or `state push "
+        "FILE`) restore this one's own state, keeping that document aside")
+
+
+def check_writable(state: State, env: str, stack: str | None) -> None:
+    """Refuse to store a state under another stack's or environment's key."""
+    if state.env != env or (stack is not None and state.stack != stack):
+        raise StateError(
+            f"refusing to store the state of stack {state.stack!r}, environment "
+            f"{state.env!r} as the state of {stack or state.stack!r}, environment {env!r}",
+            hint="a state belongs to exactly one stack and environment")
+
+
+def aside_name(stamp: str, token: str) -> str:
+    """The name a set-aside document is kept under (never taken for a history version)."""
+    return f"unreadable-{stamp}-{token}.json"
 
 
 def current_or_none(backend: StateBackend, env: str) -> State | None:

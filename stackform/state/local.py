@@ -36,6 +36,9 @@ from stackform.errors import CorruptStateError, StateError, StateLockedError
 from stackform.state.backend import (
     LockInfo,
     StateVersion,
+    aside_name,
+    check_owner,
+    check_writable,
     current_or_none,
     lineage_token,
     locked_error,
@@ -75,8 +78,9 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, stack: str | None = None) -> None:
         self.root = Path(root)
+        self.stack = stack
         self._mutex = threading.Lock()
         self._seen: dict[str, _Seen] = {}
         self._swept: set[str] = set()
@@ -131,7 +135,8 @@ class LocalBackend:
         finally:
             os.close(fd)
         self._seen.pop(env, None)
-        state = State.loads(data, source=f"state file {path}")
+        source = f"state file {path}"
+        state = check_owner(State.loads(data, source=source), env, self.stack, source)
         self._seen[env] = _Seen(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, state)
         return state
 
@@ -139,6 +144,7 @@ class LocalBackend:
 
     def write(self, env: str, state: State, prior: State | None) -> None:
         path = self._state_path(env)
+        check_writable(state, env, self.stack)
         with self._mutex, _os_errors("write state", path), self._write_lock():
             stored = self._load(env, path)
             check_swap(env, stored, state, prior)
@@ -228,6 +234,28 @@ class LocalBackend:
                 if tmp.stat().st_mtime < cutoff:
                     tmp.unlink()
 
+    def set_aside(self, env: str) -> str | None:
+        path = self._state_path(env)
+        with self._mutex, _os_errors("set aside state", path), self._write_lock():
+            try:
+                if self._load(env, path) is None:
+                    return None
+            except CorruptStateError:
+                pass
+            else:
+                raise StateError(f"the state in {path} is readable: nothing to set aside",
+                                 hint="a good state is replaced by `state push` or "
+                                 "`state rollback` as a new serial, never set aside")
+            history = self._history_dir(env)
+            history.mkdir(parents=True, exist_ok=True, mode=0o700)
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            kept = history / aside_name(stamp, uuid.uuid4().hex[:8])
+            os.replace(path, kept)
+            fileio.fsync_dir(history)
+            fileio.fsync_dir(self.root)
+            self._seen.pop(env, None)
+            return str(kept)
+
     def delete(self, env: str) -> None:
         path = self._state_path(env)
         with self._mutex, _os_errors("delete state", path), self._write_lock():
@@ -288,7 +316,8 @@ class LocalBackend:
             return current
         except OSError as exc:
             raise _os_error("read", path, exc) from exc
-        state = State.loads(data, source=f"state version {path}")
+        source = f"state version {path}"
+        state = check_owner(State.loads(data, source=source), env, self.stack, source)
         if (state.serial, state.lineage) != (version.serial, version.lineage):
             raise CorruptStateError(
                 f"state version {path} holds serial {state.serial} of lineage {state.lineage}, "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from stackform.errors import StateError
 from stackform.state.backend import StateBackend, StateVersion
 from stackform.state.model import GitInfo, State
+from stackform.state.push import read_or_none
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class Rollback:
     restored: StateVersion
     previous: State | None
     written: State
+    set_aside: str | None = None
+    """Where an unreadable current document was kept, when there was one."""
 
 
 def pick_version(versions: list[StateVersion], serial: int, lineage: str | None,
@@ -43,8 +46,11 @@ def pick_version(versions: list[StateVersion], serial: int, lineage: str | None,
 
 def rollback(backend: StateBackend, env: str, serial: int, git: GitInfo,
              lineage: str | None = None, force: bool = False) -> Rollback:
-    """Write version ``serial`` again as the newest state; the caller holds the lock."""
-    current = backend.read(env)
+    """Write version ``serial`` again as the newest state; the caller holds the lock.
+
+    An unreadable current document (corrupt, another stack's) is what a rollback rescues: it
+    is set aside, kept, once the version to restore has been read."""
+    current, unreadable = read_or_none(backend, env)
     if current is not None and current.serial == serial and (
             lineage is None or current.lineage.startswith(lineage)):
         raise StateError(f"serial {serial} is already the current state of {env!r}",
@@ -52,9 +58,10 @@ def rollback(backend: StateBackend, env: str, serial: int, git: GitInfo,
     version = pick_version(backend.history(env), serial, lineage, current)
     old = backend.read_version(env, version)
     if current is None:
+        aside = backend.set_aside(env) if unreadable else None
         written = old.next(git)
-        backend.write(env, written, None)  # restores a deleted environment's state
-        return Rollback(version, None, written)
+        backend.write(env, written, None)  # restores a deleted or unreadable state
+        return Rollback(version, None, written, aside)
     if old.lineage != current.lineage:
         if not force:
             raise StateError(

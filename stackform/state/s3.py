@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -37,6 +39,9 @@ from stackform.s3.settings import S3Settings
 from stackform.state.backend import (
     LockInfo,
     StateVersion,
+    aside_name,
+    check_owner,
+    check_writable,
     current_or_none,
     lineage_token,
     locked_error,
@@ -71,8 +76,10 @@ class S3Backend:
     """Seconds an apply waits between writes: every write sends the whole document, so what
     finishes meanwhile is grouped into the next one (a crash loses at most that second)."""
 
-    def __init__(self, settings: S3Settings, objects: S3Objects | None = None) -> None:
+    def __init__(self, settings: S3Settings, objects: S3Objects | None = None,
+                 stack: str | None = None) -> None:
         self.settings = settings
+        self.stack = stack
         self.objects = objects or S3Objects(settings)
         self._seen: dict[str, _Seen] = {}
         self._mutex = threading.Lock()
@@ -105,7 +112,8 @@ class S3Backend:
         if not isinstance(got, S3Object):
             self._seen.pop(env, None)
             return None
-        state = State.loads(got.data, source=f"state object {self.objects.url(key)}")
+        source = f"state object {self.objects.url(key)}"
+        state = check_owner(State.loads(got.data, source=source), env, self.stack, source)
         self._seen[env] = _Seen(got.etag, got.data, state)
         return state
 
@@ -113,6 +121,7 @@ class S3Backend:
 
     def write(self, env: str, state: State, prior: State | None) -> None:
         key = self._key(env)
+        check_writable(state, env, self.stack)
         data = state.dumps().encode()
         with self._mutex:
             seen = self._seen.get(env)
@@ -170,6 +179,33 @@ class S3Backend:
                 kept.append((int(m.group(1)), item.key))
         for _, key in sorted(kept, reverse=True)[HISTORY_KEEP:]:
             self.objects.delete(key)
+
+    def set_aside(self, env: str) -> str | None:
+        key = self._key(env)
+        got = self.objects.get(key)
+        if not isinstance(got, S3Object):
+            return None
+        source = f"state object {self.objects.url(key)}"
+        try:
+            check_owner(State.loads(got.data, source=source), env, self.stack, source)
+        except CorruptStateError:
+            pass
+        else:
+            raise StateError(f"the state in {self.describe(env)} is readable: nothing to set "
+                             "aside", hint="a good state is replaced by `state push` or "
+                             "`state rollback` as a new serial, never set aside")
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        kept = self._history_prefix(env) + aside_name(stamp, uuid.uuid4().hex[:8])
+        self.objects.put(kept, got.data, if_none_match=True)
+        try:
+            self.objects.delete(key, if_match=got.etag)
+        except PreconditionFailed:
+            raise StateConflictError(
+                f"state for {env!r} changed while it was being set aside",
+                hint="another process wrote it; look at it again") from None
+        with self._mutex:
+            self._seen.pop(env, None)
+        return self.objects.url(kept)
 
     def delete(self, env: str) -> None:
         key = self._key(env)
@@ -266,6 +302,8 @@ class S3Backend:
                      if isinstance(got, S3Object) else None)
         else:
             raise StateError(f"{version.ref!r} is not a state version of the s3 backend")
+        if state is not None:
+            check_owner(state, env, self.stack, f"{self.describe(env)} {version.ref}")
         if state is None or (state.serial, state.lineage) != (version.serial, version.lineage):
             raise StateError(
                 f"version {version.serial} of the {env!r} state (lineage {version.lineage}) "

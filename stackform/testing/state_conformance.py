@@ -6,11 +6,11 @@ below then runs against that backend::
     class TestLocalConformance(StateBackendConformance):
         @pytest.fixture
         def backend(self, tmp_path: Path) -> StateBackend:
-            return LocalBackend(tmp_path / "state")
+            return LocalBackend(tmp_path / "state", stack=STACK)
 
         @pytest.fixture
         def peer(self, tmp_path: Path) -> StateBackend:
-            return LocalBackend(tmp_path / "state")
+            return LocalBackend(tmp_path / "state", stack=STACK)
 
         @pytest.fixture
         def store_raw(self, tmp_path: Path) -> StoreRaw:
@@ -21,7 +21,7 @@ below then runs against that backend::
 Fixtures a subclass must supply:
 
 ``backend``
-    A backend over empty storage.
+    A backend over empty storage, holding the states of the stack :data:`STACK`.
 ``peer``
     A second, independent instance over the *same* storage, as another process (another
     developer, a CI job) would open it. It shares no memory with ``backend``, so the checks see
@@ -37,7 +37,10 @@ The contract it checks:
   another lineage, a serial that does not grow, and ``prior=None`` when a state exists, with
   :class:`StateConflictError` naming lineages and serials, and leaves the stored state as it was;
 - of two writers racing from the same prior, exactly one wins;
-- a corrupt stored document raises :class:`CorruptStateError` on read and is never overwritten;
+- a corrupt stored document (anything not exactly the schema) raises :class:`CorruptStateError`
+  on read and is never overwritten; the state of another stack or environment raises
+  :class:`ForeignStateError` and is never overwritten either, and writing one is refused;
+- ``set_aside`` moves an unreadable document out of the way (keeping it) and refuses a good one;
 - ``history()`` lists kept versions newest first, the current one first, at least the previous
   one after it, and ``read_version`` gives each back; a deleted state stays in history;
 - the lock is exclusive (also within one process), waits up to ``timeout`` and names its holder
@@ -48,14 +51,22 @@ The contract it checks:
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
-from stackform.errors import CorruptStateError, StateConflictError, StateError, StateLockedError
+from stackform.errors import (
+    CorruptStateError,
+    ForeignStateError,
+    StateConflictError,
+    StateError,
+    StateLockedError,
+)
 from stackform.resource import SENSITIVE_KEY, ResourceState
 from stackform.state.backend import StateBackend
 from stackform.state.model import GitInfo, State
@@ -63,11 +74,13 @@ from stackform.state.model import GitInfo, State
 StoreRaw = Callable[[str, bytes], None]
 
 ENV = "dev"
+STACK = "jaffle"
+"""The stack a backend under test holds (``make_state`` writes its states)."""
 
 
 def make_state(env: str = ENV, lineage: str | None = None, n: int = 3) -> State:
     """A state at serial 1 with ``n`` resources, git info and a fingerprinted attribute."""
-    state = State.new(env, stack="jaffle", lineage=lineage)
+    state = State.new(env, stack=STACK, lineage=lineage)
     for i in range(n):
         state = state.with_resource(
             ResourceState(
@@ -113,6 +126,24 @@ def race(writers: list[StateBackend], states: list[State], prior: State) -> list
     for t in threads:
         t.join(30)
     return outcome
+
+
+def document(**changes: Any) -> bytes:
+    """A state document as JSON, with top-level fields replaced (``None`` removes one)."""
+    doc = make_state().to_json()
+    for key, value in changes.items():
+        if value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return json.dumps(doc).encode()
+
+
+def nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"n": value}
+    return value
 
 
 def same(a: State | None, b: State | None) -> bool:
@@ -290,6 +321,93 @@ class StateBackendConformance:
             peer.write(ENV, make_state(), None)
         with pytest.raises(CorruptStateError):
             backend.read(ENV)  # still the corrupt document, not replaced
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            document(resources=[]),
+            b'{"version": 1, "env": "dev", "stack": "jaffle", "lineage": "x", "serial": 1, '
+            b'"tool_version": "", "updated_at": "", "git": {}, "resources": null}',
+            document(stack=None),
+            document(env=None),
+            document(git=None),
+            document(extra=1),
+            document(serial=True),
+            document(resources={"extractors.a": {"kind": "loaders", "attributes": {},
+                                                 "outputs": {}, "dependencies": []}}),
+            document(resources={"extractors.a": {"kind": "extractors", "attributes": None,
+                                                 "outputs": {}, "dependencies": []}}),
+            document(resources={"extractors.a": {"kind": "extractors",
+                                                 "attributes": nested(80), "outputs": {},
+                                                 "dependencies": []}}),
+            b"[" * 100_000 + b"]" * 100_000,
+        ],
+        ids=["resources-array", "resources-null", "no-stack", "no-env", "no-git",
+             "unknown-key", "serial-bool", "kind-mismatch", "attributes-null", "too-deep",
+             "deeper-than-json"],
+    )
+    def test_not_exactly_the_schema_is_corrupt(
+        self, backend: StateBackend, store_raw: StoreRaw, data: bytes
+    ) -> None:
+        v1 = make_state()
+        backend.write(ENV, v1, None)
+        store_raw(ENV, data)
+        with pytest.raises(CorruptStateError):
+            backend.read(ENV)
+        with pytest.raises(CorruptStateError):
+            backend.write(ENV, grow(v1), v1)
+
+    @pytest.mark.parametrize("changes", [{"stack": "other"}, {"env": "prod"}],
+                             ids=["other-stack", "other-env"])
+    def test_foreign_state_is_refused_and_never_overwritten(
+        self, backend: StateBackend, peer: StateBackend, store_raw: StoreRaw,
+        changes: dict[str, str]
+    ) -> None:
+        store_raw(ENV, document(**changes))
+        for instance in (backend, peer):
+            with pytest.raises(ForeignStateError) as raised:
+                instance.read(ENV)
+            assert repr(next(iter(changes.values()))) in raised.value.reason
+        with pytest.raises(CorruptStateError):
+            backend.write(ENV, make_state(), None)
+        with pytest.raises(ForeignStateError):
+            peer.read(ENV)  # still the foreign document
+
+    def test_writing_a_foreign_state_is_refused(self, backend: StateBackend) -> None:
+        with pytest.raises(StateError, match="refusing to store"):
+            backend.write(ENV, replace(make_state(), stack="other"), None)
+        with pytest.raises(StateError, match="refusing to store"):
+            backend.write("prod", make_state("dev"), None)
+        assert backend.read(ENV) is None and backend.read("prod") is None
+
+    def test_backend_names_its_stack(self, backend: StateBackend) -> None:
+        assert backend.stack == STACK
+
+    @pytest.mark.parametrize("data", [b"garbage", document(stack="other")],
+                             ids=["corrupt", "foreign"])
+    def test_set_aside_keeps_an_unreadable_document_and_frees_its_key(
+        self, backend: StateBackend, peer: StateBackend, store_raw: StoreRaw, data: bytes
+    ) -> None:
+        v1 = make_state()
+        backend.write(ENV, v1, None)
+        backend.write(ENV, grow(v1), v1)
+        store_raw(ENV, data)
+        where = backend.set_aside(ENV)
+        assert where
+        assert backend.read(ENV) is None and peer.read(ENV) is None
+        fresh = make_state()
+        peer.write(ENV, fresh, None)
+        assert same(backend.read(ENV), fresh)
+        kept = [v for v in backend.history(ENV) if (v.serial, v.lineage) == (1, v1.lineage)]
+        assert kept, "the history from before the unreadable document stays"
+
+    def test_set_aside_refuses_a_good_state(self, backend: StateBackend) -> None:
+        assert backend.set_aside(ENV) is None
+        v1 = make_state()
+        backend.write(ENV, v1, None)
+        with pytest.raises(StateError, match="readable"):
+            backend.set_aside(ENV)
+        assert same(backend.read(ENV), v1)
 
     def test_corrupt_document_keeps_history_readable(
         self, backend: StateBackend, store_raw: StoreRaw

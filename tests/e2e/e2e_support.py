@@ -19,7 +19,7 @@ from typing import Any
 
 import tomlkit
 
-from tests.cli_helpers import STACKFORM, Result, make_env
+from tests.cli_helpers import STACKFORM, Result, make_env, runs_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -94,7 +94,7 @@ class Stackform:
         return sorted(p.name for p in self.tmpdir.glob("stackform-*"))
 
     def bookmark_file(self, pipeline: str, extractor: str, env: str = "dev") -> Path:
-        return self.cwd / ".stackform" / "runs" / env / "bookmarks" / f"{pipeline}.{extractor}.json"
+        return runs_dir(self.cwd) / env / "bookmarks" / f"{pipeline}.{extractor}.json"
 
 
 def stackform_in(stack_dir: Path, home: Path, cache_dir: Path,

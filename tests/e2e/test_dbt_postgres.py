@@ -83,7 +83,8 @@ def test_mariadb_to_postgres_then_dbt_postgres(tmp_path: Path, stackform_for,
                                "STACKFORM_SECRET_POSTGRES_PASSWORD": POSTGRES_PASSWORD})
 
     sf.apply()
-    profile = json.loads((stack / ".stackform" / "envs" / "dev" / "transformers" / "dbt"
+    profile = json.loads((stack / ".stackform" / "envs" / "mariadb-to-postgres" / "dev"
+                          / "transformers" / "dbt"
                           / "profiles" / "profiles.yml").read_text())
     output = profile["replicated"]["outputs"]["dev"]
     assert output["password"] == "{{ env_var('STACKFORM_DBT_PASSWORD') }}", output

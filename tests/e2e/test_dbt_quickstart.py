@@ -57,7 +57,7 @@ def test_quickstart_builds_the_mart_plans_model_changes_and_fails_on_a_failing_t
     write_orders(stack / "data" / "orders-01.jsonl", range(1, FIRST + 1), time.time() - 3600)
     sf = stackform_for(stack)
     warehouse = stack / "warehouse" / "dev.duckdb"
-    dbt_folder = stack / ".stackform" / "envs" / "dev" / "transformers" / "dbt"
+    dbt_folder = stack / ".stackform" / "envs" / "quickstart" / "dev" / "transformers" / "dbt"
 
     first_plan = sf.ok("plan").stdout
     assert "+ transformers.dbt" in first_plan, first_plan

@@ -67,7 +67,8 @@ def test_mariadb_to_postgres_incremental(tmp_path: Path, stackform_for,
     landed_table = f'"{schema}"."{table}"'
 
     sf.apply()
-    catalog = json.loads((stack / ".stackform" / "envs" / "dev" / "extractors" / "mariadb"
+    catalog = json.loads((stack / ".stackform" / "envs" / "mariadb-to-postgres" / "dev"
+                          / "extractors" / "mariadb"
                           / "catalog.json").read_text())
     selected = {s["tap_stream_id"]: next(m["metadata"] for m in s["metadata"]
                                          if m["breadcrumb"] == [])

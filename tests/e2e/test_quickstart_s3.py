@@ -23,7 +23,8 @@ ROWS = 800
 
 
 def s3_child(server: S3Server, bucket: str, prefix: str, code: str) -> ChildProcess:
-    """A Python process holding a lock of the same S3 state until told to let go."""
+    """A Python process holding a lock of the same S3 state until told to let go (``prefix``
+    is the stack's own: the stack's prefix and its name)."""
     setup = textwrap.dedent(f"""
         import sys
         from stackform.runs.s3 import S3RunStore
@@ -64,14 +65,15 @@ def test_quickstart_on_s3_state(tmp_path: Path, stackform_for, s3_server: S3Serv
     client = s3_server.client()
 
     def get(key: str) -> bytes:
-        return bytes(client.get_object(Bucket=bucket, Key=f"{prefix}/{key}")["Body"].read())
+        return bytes(client.get_object(Bucket=bucket,
+                                       Key=f"{prefix}/quickstart/{key}")["Body"].read())
 
     sf.apply()
     assert json.loads(get("state/dev.json"))["resources"]
     assert not (stack / ".stackform" / "state").exists(), "no local state with s3"
 
     # An apply holding the state lock does not hold up a run.
-    holder = s3_child(s3_server, bucket, prefix, HOLD_STATE_LOCK)
+    holder = s3_child(s3_server, bucket, f"{prefix}/quickstart", HOLD_STATE_LOCK)
     try:
         assert holder.line()[0] == "locked"
         locked = sf("apply", "--auto-approve")
@@ -96,7 +98,7 @@ def test_quickstart_on_s3_state(tmp_path: Path, stackform_for, s3_server: S3Serv
     assert "Last" in shown.stdout and "stackform run" in shown.stdout, shown
 
     # A second run of the same pipeline is refused while one holds the run lock.
-    runner = s3_child(s3_server, bucket, prefix, HOLD_RUN_LOCK)
+    runner = s3_child(s3_server, bucket, f"{prefix}/quickstart", HOLD_RUN_LOCK)
     try:
         assert runner.line()[0] == "locked"
         second = sf("run", "daily")

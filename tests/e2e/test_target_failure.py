@@ -53,9 +53,9 @@ def _normal(value: Any) -> Any:
 
 def tap_states(stack: Path) -> list[tuple[int, Any]]:
     """Run the applied tap alone on the stack's files: (records before it, state) per STATE."""
-    state = json.loads((stack / ".stackform" / "state" / "dev.json").read_text())
+    state = json.loads((stack / ".stackform" / "state" / "quickstart" / "dev.json").read_text())
     exe = state["resources"]["extractors.orders"]["outputs"]["executable"]
-    plugin = stack / ".stackform" / "envs" / "dev" / "extractors" / "orders"
+    plugin = stack / ".stackform" / "envs" / "quickstart" / "dev" / "extractors" / "orders"
     done = subprocess.run([exe, "--config", str(plugin / "config.json"),
                            "--catalog", str(plugin / "catalog.json")],
                           cwd=stack, capture_output=True, text=True, timeout=120, check=True)
