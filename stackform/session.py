@@ -120,11 +120,13 @@ def open_session(
     strict_secrets: bool = True,
     environ: Mapping[str, str] | None = None,
     log: Callable[[str], None] = lambda _m: None,
+    exact_env: bool = False,
 ) -> Session:
     registry = registry or Registry()
     path = find_stack_file(directory, file)
     stack_file = load_stack_file(path, registry)
-    stack = resolve(stack_file, env, registry, environ=environ, strict_secrets=strict_secrets)
+    stack = resolve(stack_file, env, registry, environ=environ, strict_secrets=strict_secrets,
+                    exact_env=exact_env)
     session = Session(stack_file, stack, registry, log)
     try:
         session.dependencies  # noqa: B018 - a cycle is a stack error: report it up front

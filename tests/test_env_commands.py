@@ -166,3 +166,24 @@ def test_env_destroy_protected(sf: Runner, project: Path) -> None:
     ok = sf("env", "destroy", "prod", "--yes")
     assert ok.code == 0, ok
     assert not state_path(project, "prod").exists()
+
+
+def test_turning_on_per_developer_leaves_a_state_env_destroy_reaches(
+        sf: Runner, project: Path) -> None:
+    write_stack(project, STACK.replace("per_developer = true\n", ""))
+    assert sf("apply", "--auto-approve").code == 0  # plain `dev`, before per_developer
+    assert (project / "out/dev/a.txt").exists()
+    write_stack(project, STACK)
+    assert sf("apply", "--auto-approve", env=ALICE).code == 0  # now dev means dev-alice
+
+    doc = json.loads(sf("env", "list", "--format", "json").stdout)
+    rows = {row["name"]: row for row in doc["environments"]}
+    assert rows["dev"]["orphaned"] and rows["dev"]["has_state"]
+    assert not rows["dev-alice"]["orphaned"]
+    listed = sf("env", "list").stdout
+    assert "orphaned" in next(line for line in listed.splitlines() if line.startswith("dev "))
+
+    destroyed = sf("env", "destroy", "dev", "--yes", env=ALICE)
+    assert destroyed.code == 0, destroyed
+    assert not (project / "out/dev/a.txt").exists() and not state_path(project, "dev").exists()
+    assert (project / "out/dev-alice/a.txt").exists() and state_path(project, "dev-alice").exists()

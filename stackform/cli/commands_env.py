@@ -50,6 +50,10 @@ class EnvRow:
     """A declared ``per_developer`` environment: its state lives under ``<name>-<dev>``."""
     unreadable: str | None = None
     """Why the stored document cannot be read (corrupt, another stack's), when it cannot."""
+    orphaned: bool = False
+    """State recorded under a ``per_developer`` base's own name (from before per_developer
+    was turned on): ``--env NAME`` now means ``NAME-<developer>``, so only ``env destroy NAME``
+    reaches it."""
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "declared": self.declared,
@@ -57,7 +61,8 @@ class EnvRow:
                 "protected": self.protected, "has_state": self.has_state,
                 "updated_at": self.updated_at, "user": self.user, "commit": self.commit,
                 "branch": self.branch, "resources": self.resources, "serial": self.serial,
-                "developer_base": self.developer_base, "unreadable": self.unreadable}
+                "developer_base": self.developer_base, "unreadable": self.unreadable,
+                "orphaned": self.orphaned}
 
 
 def _any_session(g: Globals, env: str | None) -> Session:
@@ -100,11 +105,14 @@ def collect(stack_file: StackFile, backend: StateBackend) -> list[EnvRow]:
             continue
         if state is None:
             continue
+        section = stack_file.core.environments.get(name)
+        orphaned = section is not None and section.per_developer
         rows.append(EnvRow(
             name=name, declared=base == name, per_developer=per_dev, base=base,
             protected=protected, has_state=True, updated_at=state.updated_at,
             user=state.git.user, commit=state.git.commit, branch=state.git.branch,
-            resources=len(state.resources), serial=state.serial))
+            resources=len(state.resources), serial=state.serial, developer_base=orphaned,
+            orphaned=orphaned))
     for name, section in stack_file.core.environments.items():
         if name not in with_state:
             rows.append(EnvRow(name=name, declared=True, per_developer=False, base=name,
@@ -133,6 +141,8 @@ def _older(row: EnvRow, cutoff: datetime) -> bool:
 
 
 def _kind(row: EnvRow) -> str:
+    if row.orphaned:
+        return "orphaned: per_developer is on (`env destroy` it)"
     if row.per_developer:
         return f"per-developer ({row.base})"
     if row.developer_base:
@@ -222,10 +232,14 @@ def _destroy_one(g: Globals, name: str, yes: bool, lock_timeout: float) -> int:
 
     session = g.session(name, strict_secrets=False)
     env = session.stack.env
-    if env != name:  # `dev` of a per-developer base means dev-<me>: name it exactly
-        raise StackformError(
-            f"environment {name} is per-developer; its environments are named like {env}",
-            hint="run `stackform env list` and pass the full name")
+    if env != name:  # `dev` of a per-developer base means dev-<me>
+        if name not in session.backend.environments():
+            raise StackformError(
+                f"environment {name} is per-developer; its environments are named like {env}",
+                hint="run `stackform env list` and pass the full name")
+        # A state recorded under the base name itself, from before per_developer was on:
+        # the exact name reaches it.
+        session = g.session(name, strict_secrets=False, exact_env=True)
     if session.stack.environment.protected and not yes:
         raise StackformError(f"environment {name} is protected",
                              hint="pass --yes (and run from a clean tree on an allowed "

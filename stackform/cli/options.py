@@ -42,13 +42,14 @@ class Globals:
             self._console = make_console("plain" if self.plain else "auto")
         return self._console
 
-    def session(self, env: str | None, strict_secrets: bool = True) -> Session:
+    def session(self, env: str | None, strict_secrets: bool = True,
+                exact_env: bool = False) -> Session:
         from stackform.session import open_session
 
         console = self.console()
         log = (lambda m: console.line(m, "muted")) if self.debug else (lambda _m: None)
         return open_session(self.directory, self.file, env, strict_secrets=strict_secrets,
-                            log=log)
+                            log=log, exact_env=exact_env)
 
 
 EnvOption = Annotated[

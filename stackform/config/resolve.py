@@ -45,18 +45,22 @@ def resolve(
     strict_secrets: bool = True,
     developer: str | None = None,
     check_lock: bool = True,
+    exact_env: bool = False,
 ) -> ResolvedStack:
     """The stack as ``env`` wants it. ``strict_secrets=False`` (validate, graph) turns a
     missing secret into the placeholder ``<secret NAME>``, still sensitive. With a
     ``stackform.lock``, plugins get ``locked_requirements`` and a stale lock is an error
-    (``check_lock=False``, for ``stackform lock`` itself, skips both)."""
+    (``check_lock=False``, for ``stackform lock`` itself, skips both). ``exact_env`` takes
+    ``env`` as the environment's full name even where ``per_developer`` would make ``dev``
+    mean ``dev-<developer>`` (to reach a state recorded before ``per_developer`` was on)."""
     core = stack_file.core
     diags = Diagnostics()
 
     def locate(path: KeyPath, key: bool) -> Location:
         return stack_file.location(path, key)
 
-    settings, effective, env_section = _pick_environment(stack_file, env, developer, diags)
+    settings, effective, env_section = _pick_environment(stack_file, env, developer, diags,
+                                                         exact_env)
     environ = os.environ if environ is None else environ
     if secrets is None and strict_secrets:
         secrets = SecretStore(core.stack.name, environ)
@@ -171,7 +175,8 @@ def _lock_plugins(stack_file: StackFile, resources: dict[str, Resource], diags: 
 
 
 def _pick_environment(
-    stack_file: StackFile, env: str | None, developer: str | None, diags: Diagnostics
+    stack_file: StackFile, env: str | None, developer: str | None, diags: Diagnostics,
+    exact: bool = False,
 ) -> tuple[EnvironmentSettings, str, EnvironmentSection | None]:
     declared = stack_file.core.environments
     requested = env or stack_file.core.default_environment or DEFAULT_ENV
@@ -196,7 +201,7 @@ def _pick_environment(
                                  location=stack_file.location(("environments",), True),
                                  hint=hint))
     effective = requested
-    if section is not None and section.per_developer and requested == base:
+    if section is not None and section.per_developer and requested == base and not exact:
         if developer is None:
             from stackform.gitinfo import developer_name
 
