@@ -3,93 +3,16 @@ a command and options the CLI really has (checked against the typer app itself).
 
 from __future__ import annotations
 
-import re
-import shlex
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer.main
 import yaml
 
-from stackform.cli.main import app
+from tests.cli_commands import check_call, stackform_calls
 
 CI = Path(__file__).resolve().parent.parent / "examples" / "ci"
 TEMPLATES = ["github-actions.yml", "gitlab-ci.yml"]
-
-# `stackform` as a command word: at the start of a line or after a shell separator.
-_CALL = re.compile(r"(?:^|[;&|(]\s*|\bthen\s+|\bdo\s+|\$\()\s*stackform\s+([^;&|\n)]*)",
-                   re.MULTILINE)
-
-
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
-
-
-def stackform_calls(document: Any) -> list[list[str]]:
-    """The argument lists of every ``stackform ...`` call in the document's strings."""
-    calls = []
-    for text in _strings(document):
-        # GitHub expressions and shell variables become one plain word
-        text = re.sub(r"\$\{\{[^}]*\}\}", "X", text)
-        for match in _CALL.finditer(text):
-            calls.append(shlex.split(match.group(1), comments=True))
-    return calls
-
-
-def _root() -> Any:
-    """The click command typer builds (typer vendors click, so it is duck-typed here)."""
-    return typer.main.get_command(app)
-
-
-def _is_group(command: Any) -> bool:
-    return hasattr(command, "get_command") and hasattr(command, "commands")
-
-
-def check_call(args: list[str]) -> str:
-    """Raise AssertionError unless ``stackform ARGS`` names a real command and options;
-    return the command's path (``plan``, ``env list``)."""
-    command = _root()
-    ctx = command.context_class(command)
-    path: list[str] = []
-    words = list(args)
-    while words:
-        word = words.pop(0)
-        if word.startswith("-"):
-            _consume_option(command, word, words, " ".join(path) or "stackform")
-            continue
-        if _is_group(command):
-            sub = command.get_command(ctx, word)
-            assert sub is not None, f"stackform has no command {' '.join([*path, word])!r}"
-            command = sub
-            path.append(word)
-            continue
-        # a positional argument: the command must take one
-        assert any(p.param_type_name == "argument" for p in command.params), (
-            f"`stackform {' '.join(path)}` takes no argument {word!r}")
-    assert path, f"no command in {args}"
-    assert not _is_group(command), f"`stackform {' '.join(path)}` needs a command"
-    return " ".join(path)
-
-
-def _consume_option(command: Any, word: str, rest: list[str], where: str) -> None:
-    name, eq, _value = word.partition("=")
-    for param in command.params:
-        if param.param_type_name == "option" and name in (*param.opts, *param.secondary_opts):
-            if not param.is_flag and not param.count and not eq:
-                assert rest, f"{name} of `{where}` needs a value"
-                rest.pop(0)
-            return
-    raise AssertionError(f"`stackform {where}` has no option {name}")
-
 
 @pytest.fixture(params=TEMPLATES)
 def template(request: pytest.FixtureRequest) -> tuple[str, Any, str]:
