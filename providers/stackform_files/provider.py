@@ -11,11 +11,11 @@ from stackform.provider import BaseProvider, Context, Outputs
 from stackform.resource import KeyPath, Resource, ResourceState, is_fingerprint
 from stackform_files._disk import (
     FilesError,
-    atomic_write,
     inspect,
     remove,
     render_template,
     template_digest,
+    write_file,
 )
 from stackform_files.config import FilesConfig
 
@@ -49,7 +49,7 @@ class FilesProvider(BaseProvider):
             text = cfg.content
         data = text.encode("utf-8")
         mode = effective_mode(cfg.mode, sensitive)
-        atomic_write(target, data, int(mode, 8), create_dirs=cfg.create_dirs, shown=cfg.path)
+        write_file(target, data, int(mode, 8), create_dirs=cfg.create_dirs, shown=cfg.path)
         ctx.log(f"wrote {cfg.path} (mode {mode})")
         outputs: Outputs = {
             "sha256": _digest(ctx, data, sensitive),
