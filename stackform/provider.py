@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from stackform.resource import Fingerprinter, Resource, ResourceState
+from stackform.resource import Fingerprinter, KeyPath, Resource, ResourceState
 
 if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack, Step
@@ -41,8 +41,13 @@ class Context:
 
     def resolve_path(self, path: str | Path) -> Path:
         """A path from the stack file, relative to the stack's folder."""
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else self.stack_dir / p
+        return stack_path(self.stack_dir, path)
+
+
+def stack_path(stack_dir: Path, path: str | Path) -> Path:
+    """A path written in the stack file: ``~`` expanded, relative to the stack's folder."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else stack_dir / p
 
 
 @runtime_checkable
@@ -94,6 +99,15 @@ class BaseProvider:
         (it is reported at the block)."""
         return {}
 
+    def written_paths(self, config: BaseModel) -> Mapping[KeyPath, str]:
+        """The local files a block writes, each by the key path (within the block) of the value
+        that names it, as written in the stack (relative to the stack's folder, or absolute).
+
+        Core refuses, at that key, a block that would write one of stackform's own files
+        (see :mod:`stackform.ownfiles`). Called for every resolve with the validated
+        ``Config``: keep it free of I/O. The default: no local files."""
+        return {}
+
     def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None:
         """``stackform validate --deep``: check the resource with its real tool (an
         orchestrator imports its generated DAGs), changing nothing that is deployed.
@@ -129,6 +143,13 @@ class ComputesAttributes(Protocol):
 
     def computed_attributes(self, stack: ResolvedStack, resource: Resource
                             ) -> Mapping[str, Any]: ...
+
+
+@runtime_checkable
+class WritesLocalFiles(Protocol):
+    """A provider whose blocks write local files (see :meth:`BaseProvider.written_paths`)."""
+
+    def written_paths(self, config: BaseModel) -> Mapping[KeyPath, str]: ...
 
 
 @runtime_checkable

@@ -1,5 +1,5 @@
 """The ``files`` provider, end to end, where it could hurt: temp files a killed apply leaves
-beside a managed file."""
+beside a managed file, and blocks that would overwrite stackform's own files."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import Runner, read_state, wait_for, write_stack
+from tests.cli_helpers import Runner, assert_clean_error, read_state, wait_for, write_stack
 
 pytestmark = pytest.mark.slow
 
@@ -120,3 +120,90 @@ def test_temp_files_are_swept_when_the_file_is_deleted(sf: Runner, project: Path
     assert result.code == 0, result
     assert not (project / "out" / "app.env").exists()
     assert not stray.exists()
+
+
+# -- stackform's own files ---------------------------------------------------------------------
+
+OWN_STACK = """
+[stack]
+name = "demo"
+
+[environments.dev]
+default = true
+
+[environments.prod]
+
+[files.fine]
+path = "out/fine.txt"
+content = "fine\\n"
+
+[files.bad]
+path = {path}
+content = "oops\\n"
+"""
+
+
+def line_of(text: str, needle: str, after: str) -> int:
+    """The 1-based line of the first ``needle`` after the line holding ``after``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if after in line)
+    return next(i for i, line in enumerate(lines) if i > start and needle in line) + 1
+
+
+@pytest.mark.parametrize(("path", "what"), [
+    ('".stackform/state/x"', "inside .stackform/"),
+    ('".stackform/state/dev.json"', "inside .stackform/"),
+    ('"stack.toml"', "the stack file stack.toml"),
+    ('"stackform.lock"', "stackform.lock, the plugin lock file"),
+    ('"out/../stackform.lock"', "stackform.lock, the plugin lock file"),
+    ('"out/../.stackform/state/dev.json"', "inside .stackform/"),
+    ('"out/../stack.toml"', "the stack file stack.toml"),
+    ('"linked/state/dev.json"', "inside .stackform/"),  # a symlinked folder
+    ('"{project}/.stackform/runs/x"', "inside .stackform/"),  # absolute
+    ('"${{environ.TARGET}}"', "the stack file stack.toml"),  # from the environment
+])
+def test_a_block_writing_stackforms_own_files_is_refused_where_it_is_written(
+        sf: Runner, project: Path, path: str, what: str) -> None:
+    (project / ".stackform").mkdir()
+    (project / "linked").symlink_to(".stackform")
+    stack = write_stack(project, OWN_STACK.format(path=path.format(project=project)))
+    line = line_of(stack.read_text(), "path = ", after="[files.bad]")
+    before = sorted(p.relative_to(project) for p in project.rglob("*"))
+    text = stack.read_bytes()
+    for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+        result = sf(*command, env={"TARGET": str(project / "stack.toml")})
+        assert_clean_error(result)
+        assert re.search(rf"^stack\.toml:{line}:8: error: files\.bad\.path: .* is "
+                         rf"{re.escape(what)}", result.stderr, re.M), result
+        assert "hint: choose another path" in result.stderr
+    assert sorted(p.relative_to(project) for p in project.rglob("*")) == before
+    assert stack.read_bytes() == text
+
+
+def test_an_override_of_another_environment_is_refused_at_the_override(
+        sf: Runner, project: Path) -> None:
+    stack = write_stack(project, OWN_STACK.format(path='"out/bad.txt"') + textwrap.dedent("""
+        [environments.prod.override.files.bad]
+        path = "out/../.stackform/state/prod.json"
+        """))
+    line = line_of(stack.read_text(), "path = ", after="[environments.prod.override.files.bad]")
+    assert sf("validate", "--one-env").code == 0  # dev is fine
+    assert sf("plan").code == 0
+    result = sf("plan", "--env", "prod")
+    assert_clean_error(result)
+    assert re.search(rf"^stack\.toml:{line}:8: error: files\.bad\.path: "
+                     r"'out/\.\./\.stackform/state/prod\.json' is inside \.stackform/",
+                     result.stderr, re.M), result
+    every = sf("validate")  # every environment
+    assert_clean_error(every)
+    assert f"stack.toml:{line}:8" in every.stderr
+    assert not (project / ".stackform" / "state" / "prod.json").exists()
+
+
+def test_a_local_state_folder_elsewhere_is_stackforms_too(sf: Runner, project: Path) -> None:
+    write_stack(project, OWN_STACK.format(path='"state/dev.json"').replace(
+        '[environments.dev]', '[state]\npath = "state"\n\n[environments.dev]'))
+    result = sf("validate")
+    assert_clean_error(result)
+    assert "'state/dev.json' is inside state/, the folder of this stack's local state" \
+        in result.stderr, result

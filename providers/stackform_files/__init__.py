@@ -49,7 +49,9 @@ Writes and deletes
     (:func:`stackform.fileio.sweep_temps_of`); ``read`` ignores them, so plans never touch them.
     ``path`` is force-new: moving a file deletes the old one and creates the new one. Deleting a
     file that is already gone is fine; folders created by ``create_dirs`` are left in place.
-    Every disk failure is a :class:`FilesError` naming the path.
+    Every disk failure is a :class:`FilesError` naming the path. ``path`` may not be one of
+    stackform's own files (:meth:`FilesProvider.written_paths` declares it; core refuses it
+    with a located error when the stack is resolved).
 """
 
 from __future__ import annotations

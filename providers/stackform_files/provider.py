@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from stackform.provider import BaseProvider, Context, Outputs
 from stackform.resource import KeyPath, Resource, ResourceState, is_fingerprint
 from stackform_files._disk import (
@@ -34,6 +36,10 @@ class FilesProvider(BaseProvider):
     kind: ClassVar[str] = "files"
     Config: ClassVar[type[FilesConfig]] = FilesConfig
     force_new: ClassVar[frozenset[str]] = frozenset({"path"})
+
+    def written_paths(self, config: BaseModel) -> Mapping[KeyPath, str]:
+        assert isinstance(config, FilesConfig)
+        return {("path",): config.path}
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         cfg = _config(desired)

@@ -28,6 +28,7 @@ from stackform.config.schema import (
 )
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
 from stackform.errors import StackformError
+from stackform.ownfiles import written_path_diagnostics
 from stackform.registry import Registry
 from stackform.resource import KeyPath, Resource, format_path
 from stackform.secrets import SecretStore
@@ -119,6 +120,8 @@ def resolve(
                 diags.extend(validation_diagnostics(
                     exc, value, config_model, block_path, locate, source))
                 continue
+            diags.extend(written_path_diagnostics(
+                provider, config, block_path, stack_file.path, state, source, locate))
             attributes = config.model_dump(mode="json")
             address = f"{kind}.{name}"
             resources[address] = Resource(
