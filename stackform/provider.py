@@ -7,6 +7,7 @@ entry-point group (see :mod:`stackform.registry`); the built-in ones the same wa
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,13 +42,15 @@ class Context:
 
     def resolve_path(self, path: str | Path) -> Path:
         """A path from the stack file, relative to the stack's folder."""
-        return stack_path(self.stack_dir, path)
+        return Path(stack_path(self.stack_dir, path))
 
 
-def stack_path(stack_dir: Path, path: str | Path) -> Path:
-    """A path written in the stack file: ``~`` expanded, relative to the stack's folder."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else stack_dir / p
+def stack_path(stack_dir: str | Path, path: str | Path) -> str:
+    """A path written in the stack file: ``~`` expanded, relative to the stack's folder.
+
+    A string: what a path becomes is needed for every block of a large stack, and building
+    ``Path`` objects costs more than the rest."""
+    return os.path.join(stack_dir, os.path.expanduser(path))
 
 
 @runtime_checkable

@@ -28,7 +28,7 @@ from stackform.config.schema import (
 )
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
 from stackform.errors import StackformError
-from stackform.ownfiles import written_path_diagnostics
+from stackform.ownfiles import OwnFiles
 from stackform.registry import Registry
 from stackform.resource import KeyPath, Resource, format_path
 from stackform.secrets import SecretStore
@@ -90,6 +90,7 @@ def resolve(
         by_name.setdefault(name, []).append(address)
 
     overrides = env_section.override if env_section is not None else {}
+    own_files = OwnFiles(stack_file.path, state)
     resources: dict[str, Resource] = {}
     for kind, named in stack_file.blocks.items():
         try:
@@ -120,8 +121,7 @@ def resolve(
                 diags.extend(validation_diagnostics(
                     exc, value, config_model, block_path, locate, source))
                 continue
-            diags.extend(written_path_diagnostics(
-                provider, config, block_path, stack_file.path, state, source, locate))
+            diags.extend(own_files.diagnostics(provider, config, block_path, source, locate))
             attributes = config.model_dump(mode="json")
             address = f"{kind}.{name}"
             resources[address] = Resource(
