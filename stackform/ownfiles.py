@@ -43,9 +43,14 @@ class OwnFiles:
             from stackform.lockfile import LOCK_NAME
 
             stack_dir = self.stack_file.parent
-            self._files = {_real(self.stack_file): f"the stack file {self.stack_file.name}",
-                           _real(stack_dir / LOCK_NAME): f"{LOCK_NAME}, the plugin lock file"}
-            self._folders = list(_own_folders(stack_dir, self.state))
+            self._files = {}
+            self._folders = []
+            for path, what in ((self.stack_file, f"the stack file {self.stack_file.name}"),
+                               (stack_dir / LOCK_NAME, f"{LOCK_NAME}, the plugin lock file")):
+                # The file a symlink leads to, and the symlink itself (a write replaces it).
+                self._files.update({_real(path): what, self._real(str(path)): what})
+            for own, what in _own_folders(stack_dir, self.state):
+                self._folders += [(_real(own), what), (self._real(str(own)), what)]
         real = self._real(target)
         if real in self._files:
             return self._files[real]
@@ -97,8 +102,8 @@ class OwnFiles:
         return out
 
 
-def _own_folders(stack_dir: Path, state: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    yield (_real(stack_dir / OWN_FOLDER),
+def _own_folders(stack_dir: Path, state: Mapping[str, Any]) -> Iterator[tuple[Path, str]]:
+    yield (stack_dir / OWN_FOLDER,
            f"inside {OWN_FOLDER}/ (stackform's state, locks, run records and plugin config)")
     if state.get("backend", "local") != "local" or not state.get("path"):
         return
@@ -117,7 +122,7 @@ def _own_folders(stack_dir: Path, state: Mapping[str, Any]) -> Iterator[tuple[st
             # State kept in the stack's folder itself (or above) does not make it all ours.
             if real != home and not home.startswith(real + os.sep):
                 shown = os.path.relpath(folder, stack_dir)
-                yield real, f"inside {shown}/, the folder of this stack's local {what}"
+                yield folder, f"inside {shown}/, the folder of this stack's local {what}"
 
 
 def _real(path: str | Path) -> str:

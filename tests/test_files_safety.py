@@ -207,3 +207,18 @@ def test_a_local_state_folder_elsewhere_is_stackforms_too(sf: Runner, project: P
     assert_clean_error(result)
     assert "'state/dev.json' is inside state/, the folder of this stack's local state" \
         in result.stderr, result
+
+
+def test_a_symlinked_stack_file_is_refused_too(sf: Runner, project: Path) -> None:
+    # The stack file is a symlink into a shared checkout: writing "stack.toml" would replace
+    # the link, writing the file it leads to would change the shared stack.
+    shared = write_stack(project.parent / "shared", OWN_STACK.format(path='"stack.toml"'))
+    (project / "stack.toml").symlink_to(shared)
+    result = sf("validate")
+    assert_clean_error(result)
+    assert "files.bad.path: 'stack.toml' is the stack file stack.toml" in result.stderr, result
+    write_stack(project.parent / "shared", OWN_STACK.format(path='"../shared/stack.toml"'))
+    result = sf("validate")
+    assert_clean_error(result)
+    assert "files.bad.path: '../shared/stack.toml' is the stack file stack.toml" \
+        in result.stderr, result
