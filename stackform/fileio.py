@@ -108,8 +108,8 @@ def temps_of(path: Path) -> list[Path]:
     pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:[0-9a-f]{{32}}|[a-z0-9_]{{8}})\.tmp")
     try:
         names = os.listdir(path.parent)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+    except OSError:
+        return []  # no folder, or not one we may list: its writes fail with their own error
     return [path.parent / name for name in sorted(names) if pattern.fullmatch(name)]
 
 
@@ -117,7 +117,8 @@ def sweep_temps_of(path: Path) -> list[Path]:
     """Remove the temp files a killed :func:`atomic_write` of ``path`` left; return them.
 
     A temp file whose flock is free (its writer is gone: the kernel dropped the lock) is
-    removed; one being written is flocked and stays. Only regular files are touched.
+    removed; one being written is flocked and stays, and so does one younger than
+    :data:`TEMP_GRACE`. Only regular files are touched.
     """
     removed = []
     cutoff = time.time() - TEMP_GRACE
