@@ -1,8 +1,11 @@
-"""Filesystem helpers shared by the local state backend and the local run-state store.
+"""Filesystem helpers shared by the local state backend, the local run-state store and the
+providers that write local files.
 
 Atomic writes (temp file in the same folder, fsync, rename, fsync the folder) and ``fcntl.flock``
 locks whose file holds the holder's :class:`~stackform.state.backend.LockInfo`. The kernel drops
-a flock when its holder dies, so a holder record whose flock is free is stale and blocks nobody.
+a flock when its holder dies, so a holder record whose flock is free is stale and blocks nobody;
+an atomic write holds a flock on its temp file for the same reason, so the temp files a killed
+writer left can be told from the ones being written (:func:`sweep_temps_of`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import errno
 import fcntl
 import json
 import os
+import re
 import socket
+import stat
 import time
 import uuid
 from collections.abc import Callable
@@ -56,18 +61,22 @@ def fsync_dir(path: Path) -> None:
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data``: a reader or a crash sees the whole old or the whole new file.
 
-    The temp file is ``.<name>.<random>.tmp`` in the same folder (see :func:`sweep_temps`).
+    The temp file is ``.<name>.<random>.tmp`` in the same folder (see :func:`sweep_temps` and
+    :func:`sweep_temps_of`). It is created 0600 and given ``mode`` only once written, so what it
+    holds is never readable by others while it is being written, nor left readable when the
+    writer is killed; it is flocked until renamed, so a sweeper can tell it is being written.
     """
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         try:
-            os.fchmod(fd, mode)  # the umask may have narrowed it; never widen past ``mode``
+            fcntl.flock(fd, fcntl.LOCK_EX)  # ours alone: just created with O_EXCL
             write_all(fd, data)
             os.fsync(fd)
+            os.fchmod(fd, mode)  # only now; and exactly ``mode``, whatever the umask
+            os.replace(tmp, path)
         finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            os.close(fd)  # after the rename: a sweeper never sees it unlocked yet unrenamed
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp)
@@ -84,6 +93,56 @@ def sweep_temps(directory: Path, max_age: float = 3600.0) -> None:
                 with suppress(OSError):
                     if entry.stat(follow_symlinks=False).st_mtime < cutoff:
                         os.unlink(entry.path)
+
+
+TEMP_GRACE = 2.0
+"""A temp file younger than this may be one whose writer has not flocked it yet."""
+
+
+def temps_of(path: Path) -> list[Path]:
+    """The temp files :func:`atomic_write` made for ``path`` that are still beside it.
+
+    Also those of the ``files`` provider's own writer before it used :func:`atomic_write`
+    (``tempfile.mkstemp``: eight characters of ``[a-z0-9_]`` where the uuid is now).
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:[0-9a-f]{{32}}|[a-z0-9_]{{8}})\.tmp")
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []  # no folder, or not one we may list: its writes fail with their own error
+    return [path.parent / name for name in sorted(names) if pattern.fullmatch(name)]
+
+
+def sweep_temps_of(path: Path) -> list[Path]:
+    """Remove the temp files a killed :func:`atomic_write` of ``path`` left; return them.
+
+    A temp file whose flock is free (its writer is gone: the kernel dropped the lock) is
+    removed; one being written is flocked and stays, and so does one younger than
+    :data:`TEMP_GRACE`. Only regular files are touched.
+    """
+    removed = []
+    cutoff = time.time() - TEMP_GRACE
+    for tmp in temps_of(path):
+        try:
+            fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue  # gone meanwhile, a symlink, or not ours to read
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_mtime > cutoff:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # being written right now
+            if same_file(fd, tmp):
+                os.unlink(tmp)
+                removed.append(tmp)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return removed
 
 
 # -- flock with a holder record ----------------------------------------------------------------

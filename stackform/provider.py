@@ -7,6 +7,7 @@ entry-point group (see :mod:`stackform.registry`); the built-in ones the same wa
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from stackform.resource import Fingerprinter, Resource, ResourceState
+from stackform.resource import Fingerprinter, KeyPath, Resource, ResourceState
 
 if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack, Step
@@ -42,8 +43,15 @@ class Context:
 
     def resolve_path(self, path: str | Path) -> Path:
         """A path from the stack file, relative to the stack's folder."""
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else self.stack_dir / p
+        return Path(stack_path(self.stack_dir, path))
+
+
+def stack_path(stack_dir: str | Path, path: str | Path) -> str:
+    """A path written in the stack file: ``~`` expanded, relative to the stack's folder.
+
+    A string: what a path becomes is needed for every block of a large stack, and building
+    ``Path`` objects costs more than the rest."""
+    return os.path.join(stack_dir, os.path.expanduser(path))
 
 
 @runtime_checkable
@@ -95,6 +103,15 @@ class BaseProvider:
         (it is reported at the block)."""
         return {}
 
+    def written_paths(self, config: BaseModel) -> Mapping[KeyPath, str]:
+        """The local files a block writes, each by the key path (within the block) of the value
+        that names it, as written in the stack (relative to the stack's folder, or absolute).
+
+        Core refuses, at that key, a block that would write one of stackform's own files
+        (see :mod:`stackform.ownfiles`). Called for every resolve with the validated
+        ``Config``: keep it free of I/O. The default: no local files."""
+        return {}
+
     def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None:
         """``stackform validate --deep``: check the resource with its real tool (an
         orchestrator imports its generated DAGs), changing nothing that is deployed.
@@ -130,6 +147,13 @@ class ComputesAttributes(Protocol):
 
     def computed_attributes(self, stack: ResolvedStack, resource: Resource
                             ) -> Mapping[str, Any]: ...
+
+
+@runtime_checkable
+class WritesLocalFiles(Protocol):
+    """A provider whose blocks write local files (see :meth:`BaseProvider.written_paths`)."""
+
+    def written_paths(self, config: BaseModel) -> Mapping[KeyPath, str]: ...
 
 
 @runtime_checkable

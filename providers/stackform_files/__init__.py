@@ -42,11 +42,16 @@ Secrets
     file again.
 
 Writes and deletes
-    Writes are atomic (a 0600 temp file in the same folder, fsync, chmod, rename), so a reader
-    or a killed apply never leaves half a file and a secret is never briefly world-readable.
+    Writes go through :func:`stackform.fileio.atomic_write` (a temp file in the same folder,
+    created 0600 and flocked, fsync, chmod, rename), so a reader or a killed apply never sees
+    half a file and a secret is never readable by others while it is written. The temp files a
+    killed writer left beside a file are removed by the next write or delete of that file
+    (:func:`stackform.fileio.sweep_temps_of`); ``read`` ignores them, so plans never touch them.
     ``path`` is force-new: moving a file deletes the old one and creates the new one. Deleting a
     file that is already gone is fine; folders created by ``create_dirs`` are left in place.
-    Every disk failure is a :class:`FilesError` naming the path.
+    Every disk failure is a :class:`FilesError` naming the path. ``path`` may not be one of
+    stackform's own files (:meth:`FilesProvider.written_paths` declares it; core refuses it
+    with a located error when the stack is resolved).
 """
 
 from __future__ import annotations

@@ -6,17 +6,16 @@ Every ``OSError`` is turned into a :class:`FilesError` that names the path, so a
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
 import string
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from stackform.errors import StackformError
+from stackform.fileio import atomic_write, sweep_temps_of
 
 
 class FilesError(StackformError):
@@ -77,11 +76,13 @@ def template_digest(template: Path) -> str | None:
         return None
 
 
-def atomic_write(path: Path, data: bytes, mode: int, *, create_dirs: bool, shown: str) -> None:
+def write_file(path: Path, data: bytes, mode: int, *, create_dirs: bool, shown: str) -> None:
     """Write ``data`` to ``path`` with ``mode`` so a reader sees the old file or the new one.
 
-    The temporary file is created 0600 and only widened to ``mode`` just before the rename, so
-    a secret is never readable by others, even while it is being written.
+    Through :func:`stackform.fileio.atomic_write`: the temp file is created 0600 and only given
+    ``mode`` once written, so a secret is never readable by others, even while it is being
+    written or when the writer is killed. Temp files a killed writer left beside ``path`` are
+    removed first.
     """
     parent = path.parent
     if create_dirs:
@@ -102,43 +103,20 @@ def atomic_write(path: Path, data: bytes, mode: int, *, create_dirs: bool, shown
             f"cannot write {shown}: {path} is a directory",
             hint="point path at a file inside it",
         )
+    sweep_temps_of(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+        atomic_write(path, data, mode)
     except OSError as exc:
         raise FilesError(
             f"cannot write {shown}: {_why(exc)} in {parent}",
             hint="check that the folder exists and is writable by this user",
         ) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise FilesError(f"cannot write {shown}: {_why(exc)}") from None
-    _fsync_dir(parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable; some filesystems refuse to open a folder, which is fine.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def remove(path: Path, shown: str) -> bool:
-    """Remove a file; ``False`` when there was nothing to remove."""
+    """Remove a file, and the temp files a killed writer left beside it; ``False`` when there
+    was no file to remove."""
+    sweep_temps_of(path)
     try:
         path.unlink()
     except FileNotFoundError:

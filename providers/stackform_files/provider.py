@@ -7,15 +7,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from stackform.provider import BaseProvider, Context, Outputs
 from stackform.resource import KeyPath, Resource, ResourceState, is_fingerprint
 from stackform_files._disk import (
     FilesError,
-    atomic_write,
     inspect,
     remove,
     render_template,
     template_digest,
+    write_file,
 )
 from stackform_files.config import FilesConfig
 
@@ -35,6 +37,10 @@ class FilesProvider(BaseProvider):
     Config: ClassVar[type[FilesConfig]] = FilesConfig
     force_new: ClassVar[frozenset[str]] = frozenset({"path"})
 
+    def written_paths(self, config: BaseModel) -> Mapping[KeyPath, str]:
+        assert isinstance(config, FilesConfig)
+        return {("path",): config.path}
+
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         cfg = _config(desired)
         sensitive = _content_sensitive(desired.sensitive)
@@ -49,7 +55,7 @@ class FilesProvider(BaseProvider):
             text = cfg.content
         data = text.encode("utf-8")
         mode = effective_mode(cfg.mode, sensitive)
-        atomic_write(target, data, int(mode, 8), create_dirs=cfg.create_dirs, shown=cfg.path)
+        write_file(target, data, int(mode, 8), create_dirs=cfg.create_dirs, shown=cfg.path)
         ctx.log(f"wrote {cfg.path} (mode {mode})")
         outputs: Outputs = {
             "sha256": _digest(ctx, data, sensitive),

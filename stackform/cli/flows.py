@@ -199,9 +199,14 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
     with backend.lock(session.stack.env, operation, lock_timeout):
         state = session.read_state()
         if saved is not None:
-            from stackform.plan.saved import check_fresh
+            from stackform.plan.saved import check_fresh, check_unedited, rebuild
 
             check_fresh(saved, session.stack, state)
+            # Exactly what the stack and state give now with the plan's own options, or
+            # nothing: an edited plan file, or drift since the plan, is refused.
+            check_unedited(saved, rebuild(saved, session.stack, state, session.registry,
+                                          session.dependencies,
+                                          parallelism=options.parallelism, log=session.log))
             plan = saved
         else:
             plan = session.plan(options, state, state_read=True, with_git=False)

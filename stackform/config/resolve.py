@@ -28,6 +28,7 @@ from stackform.config.schema import (
 )
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
 from stackform.errors import StackformError
+from stackform.ownfiles import OwnFiles
 from stackform.registry import Registry
 from stackform.resource import KeyPath, Resource, format_path
 from stackform.secrets import SecretStore
@@ -93,6 +94,7 @@ def resolve(
         by_name.setdefault(name, []).append(address)
 
     overrides = env_section.override if env_section is not None else {}
+    own_files = OwnFiles(stack_file.path, state)
     resources: dict[str, Resource] = {}
     for kind, named in stack_file.blocks.items():
         try:
@@ -123,6 +125,7 @@ def resolve(
                 diags.extend(validation_diagnostics(
                     exc, value, config_model, block_path, locate, source))
                 continue
+            diags.extend(own_files.diagnostics(provider, config, block_path, source, locate))
             attributes = config.model_dump(mode="json")
             address = f"{kind}.{name}"
             resources[address] = Resource(

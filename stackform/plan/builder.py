@@ -148,8 +148,12 @@ def build_plan(
     options: PlanOptions = PlanOptions(),
     log: Callable[[str], None] = lambda _m: None,
     git: Mapping[str, Any] | None = None,
+    lineage: str | None = None,
 ) -> Plan:
-    """Refresh, diff and return the plan for one environment."""
+    """Refresh, diff and return the plan for one environment.
+
+    ``lineage`` is the one to fingerprint with when there is no state yet (a new one by
+    default); building a saved plan again passes the plan's own."""
     if options.mode not in MODES:
         raise StackformError(f"unknown plan mode {options.mode!r}")
     known = {*stack.resources, *(state.resources if state else {})}
@@ -162,7 +166,7 @@ def build_plan(
                 hint=did_you_mean(address, known) or "see `stackform state list`",
             )
 
-    lineage = lineage_of(state)
+    lineage = state.lineage if state else lineage or lineage_of(None)
     fingerprint = fingerprinter(lineage)
     ctx = make_context(stack, fingerprint, log, options.provider_options)
     recorded: Mapping[str, ResourceState] = state.resources if state else {}
@@ -257,4 +261,6 @@ def build_plan(
         applied_git=state.git.to_json() if state else {},
         refreshed=options.refresh,
         warnings=tuple(w.format() for w in stack.warnings),
+        replace=tuple(options.replace),
+        provider_options=dict(options.provider_options),
     )

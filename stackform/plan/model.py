@@ -105,6 +105,13 @@ class Plan:
     """Git info recorded by the last apply of this environment (who, which commit)."""
     refreshed: bool = True
     warnings: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    """Addresses whose replacement was asked for (``--replace``)."""
+    provider_options: Mapping[str, Any] = field(default_factory=dict)
+    """Options passed to providers while planning (``--refresh-catalog``).
+
+    With ``mode``, ``targets``, ``replace`` and ``refreshed``: everything a plan was built with
+    beyond the stack and state, so apply can build a saved plan again and compare."""
 
     @property
     def actionable(self) -> tuple[ResourceChange, ...]:

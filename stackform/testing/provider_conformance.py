@@ -42,6 +42,8 @@ The suite plays core's part: after ``create``/``update`` it records state as cor
 - read of something never created, or deleted, is ``None``; delete is idempotent;
 - create over an existing resource succeeds (a crash between create and the state write must
   not wedge the next apply);
+- read and plan notes are repeatable: the same answer for an unchanged world (apply builds a
+  saved plan again and refuses it when anything differs, so no time stamps in notes);
 - outputs are JSON-serialisable; no secret appears in outputs or in ``ResourceState.to_json()``;
 - providers never print (they log through ``ctx.log``);
 - the provider class loads through the ``stackform.providers`` entry point for its kind
@@ -313,6 +315,16 @@ class ProviderConformance:
         state = self.create(provider, ctx, desired)
         assert_strings(provider.plan_notes(ctx, state, make_resource("one", 1)))
         assert_strings(provider.plan_notes(ctx, state, None))
+
+    def test_read_and_plan_notes_are_repeatable(
+        self, provider: Provider, ctx: Context, make_resource: MakeResource
+    ) -> None:
+        # apply builds a saved plan again and refuses it when anything differs
+        desired = make_resource("one", 0)
+        state = self.create(provider, ctx, desired)
+        assert provider.read(ctx, state) == provider.read(ctx, state)
+        for prior, want in ((None, desired), (state, make_resource("one", 1)), (state, None)):
+            assert provider.plan_notes(ctx, prior, want) == provider.plan_notes(ctx, prior, want)
 
     # --- secrets --------------------------------------------------------------------------
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -466,3 +469,123 @@ def test_delete_leaves_created_folders(
     assert (stack_dir / "sub").is_dir() and not (stack_dir / "sub" / "a.txt").exists()
     files.delete(ctx, state)
     assert any("already gone" in line for line in logs)
+
+
+# --- temp files of killed writers -------------------------------------------------------
+
+# Writes through the provider in a child process and stalls in the fsync of the temp file, once
+# its data is written and before the rename: where a kill leaves a stray temp file.
+_STALLING_WRITER = """
+import os, sys, time
+from pathlib import Path
+from stackform.provider import Context
+from stackform.resource import Resource, fingerprinter
+from stackform_files import FilesConfig, FilesProvider
+
+stack_dir, marker = Path(sys.argv[1]), Path(sys.argv[2])
+real_fsync = os.fsync
+def fsync(fd):
+    if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
+        marker.touch()
+        time.sleep(120)
+    real_fsync(fd)
+os.fsync = fsync
+os.umask(0)
+cfg = FilesConfig(path="a.txt", content="new secret\\n", mode="0644")
+resource = Resource(address="files.a", kind="files", name="a", config=cfg,
+                    attributes=cfg.model_dump(mode="json"))
+ctx = Context(env="test", stack_name="t", stack_dir=stack_dir, work_dir=stack_dir,
+              fingerprint=fingerprinter("x"))
+FilesProvider().create(ctx, resource)
+"""
+
+
+@pytest.fixture
+def stalled_writer(stack_dir: Path, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A live writer of ``a.txt``, stalled with its temp file written; killed on exit."""
+    import sys
+    import time
+
+    marker = tmp_path / "stalled"
+    proc = subprocess.Popen([sys.executable, "-c", _STALLING_WRITER, str(stack_dir), str(marker)])
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the writer did not stall"
+            time.sleep(0.01)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _temps(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def _age(path: Path, seconds: float = 60) -> None:
+    past = path.stat().st_mtime - seconds
+    os.utime(path, (past, past))
+
+
+def test_temp_file_is_0600_while_it_holds_the_data(
+    stalled_writer: subprocess.Popen[bytes], stack_dir: Path
+) -> None:
+    [tmp] = _temps(stack_dir)
+    assert re.fullmatch(r"\.a\.txt\.[0-9a-f]{32}\.tmp", tmp.name), tmp
+    assert tmp.read_text() == "new secret\n"
+    assert mode_of(tmp) == 0o600  # the writer's umask is 0 and the file's mode 0644
+
+
+def test_a_temp_file_being_written_is_left_alone(
+    stalled_writer: subprocess.Popen[bytes], files: FilesProvider, ctx: Context, stack_dir: Path
+) -> None:
+    [tmp] = _temps(stack_dir)
+    _age(tmp)  # even an old one: its writer still holds it
+    state = apply(files, ctx, make("a", path="a.txt", content="mine\n"))
+    files.delete(ctx, state)
+    assert _temps(stack_dir) == [tmp]
+
+
+def test_temp_files_of_a_killed_writer_are_removed_by_the_next_write_or_delete(
+    stalled_writer: subprocess.Popen[bytes], files: FilesProvider, ctx: Context, stack_dir: Path
+) -> None:
+    import tempfile
+
+    state = apply(files, ctx, make("a", path="a.txt", content="mine\n"))
+    stalled_writer.kill()
+    stalled_writer.wait()
+    [killed] = _temps(stack_dir)
+    # What the provider's writer before atomic_write (tempfile.mkstemp) left.
+    fd, legacy = tempfile.mkstemp(dir=stack_dir, prefix=".a.txt.", suffix=".tmp")
+    os.close(fd)
+    ours = sorted([killed, Path(legacy)])
+    others = [stack_dir / ".b.txt.0123456789abcdef0123456789abcdef.tmp",  # another file's
+              stack_dir / ".a.txt.backup.tmp"]  # not a name stackform makes
+    for path in others:
+        path.write_text("theirs\n")
+    for path in (*ours, *others):
+        _age(path)
+
+    # Reading (what a plan does) removes nothing and is not confused by them.
+    assert files.read(ctx, state) == state
+    assert _temps(stack_dir) == sorted([*ours, *others])
+
+    state = apply(files, ctx, make("a", path="a.txt", content="mine again\n"))
+    assert _temps(stack_dir) == sorted(others)
+
+    for path in ours:
+        path.write_text("new secret\n")
+        _age(path)
+    files.delete(ctx, state)
+    assert _temps(stack_dir) == sorted(others)
+
+
+def test_a_fresh_unlocked_temp_file_is_left_for_its_writer_to_lock(
+    files: FilesProvider, ctx: Context, stack_dir: Path
+) -> None:
+    # Between creating its temp file and locking it, a writer holds no lock for an instant.
+    fresh = stack_dir / ".a.txt.0123456789abcdef0123456789abcdef.tmp"
+    fresh.write_text("x")
+    apply(files, ctx, make("a", path="a.txt", content="mine\n"))
+    assert _temps(stack_dir) == [fresh]
