@@ -5,6 +5,10 @@ validated config, secrets included, and live only in memory. A *recorded* :class
 is what state keeps: the same attributes with every sensitive leaf replaced by a fingerprint
 (``{"__sensitive__": "<hmac>"}``), the provider's outputs, and the addresses it depended on.
 Comparing the masked forms is how a plan sees that a secret changed without ever storing it.
+
+A leaf is sensitive when it was built from a ``${secret.NAME}``, when the provider lists its
+field in ``sensitive_fields``, or when it sits under a key that names a secret
+(:func:`secret_key_paths`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from pydantic import BaseModel
+
+from stackform.secret_keys import is_secret_key
 
 PathKey = str | int
 KeyPath = tuple[PathKey, ...]
@@ -86,6 +92,48 @@ def _mask(value: Any, path: KeyPath, sensitive: frozenset[KeyPath], fp: Fingerpr
     if isinstance(value, list):
         return [_mask(v, (*path, i), sensitive, fp) for i, v in enumerate(value)]
     return value
+
+
+def secret_key_paths(value: Any) -> list[KeyPath]:
+    """The key paths of every value kept under a key that names a secret
+    (:func:`~stackform.secret_keys.is_secret_key`), at any depth of a JSON-shaped ``value``
+    (dicts and lists), in order.
+
+    Everything under such a key is included leaf by leaf (a table under ``credentials`` too),
+    except ``null`` (nothing is set), booleans (a switch like ``use_password``, not a secret)
+    and values that are already fingerprints.
+    """
+    found: list[KeyPath] = []
+    _find_secret_keys(dict(value) if isinstance(value, Mapping) else value, (), found)
+    return found
+
+
+def _find_secret_keys(value: Any, path: KeyPath, found: list[KeyPath]) -> None:
+    # Every state load walks every recorded attribute: plain loops and concrete types (an
+    # isinstance against the Mapping ABC made the walk three times slower).
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and is_secret_key(key):
+                _secret_leaves(item, (*path, key), found)
+            elif isinstance(item, (dict, list)):
+                _find_secret_keys(item, (*path, key), found)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, (dict, list)):
+                _find_secret_keys(item, (*path, i), found)
+
+
+def _secret_leaves(value: Any, path: KeyPath, found: list[KeyPath]) -> None:
+    if value is None or isinstance(value, bool) or is_fingerprint(value):
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _secret_leaves(item, (*path, key), found)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _secret_leaves(item, (*path, i), found)
+    else:
+        found.append(path)
 
 
 def redact(value: Any) -> Any:
