@@ -1,5 +1,5 @@
-"""The rule of keys that name secrets (stackform.secret_keys) and where resolve applies it
-(sensitive paths, warnings for values not from ${secret...})."""
+"""The rule of keys that name secrets (stackform.secret_keys), where resolve applies it (sensitive
+paths, warnings for values not from ${secret...}) and how old states are scrubbed on load."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from stackform.config.resolve import resolve
 from stackform.errors import SecretError
 from stackform.provider import BaseProvider
 from stackform.registry import Registry
-from stackform.resource import fingerprinter, secret_key_paths
+from stackform.resource import fingerprinter, is_fingerprint, secret_key_paths
 from stackform.secret_keys import is_secret_key, key_words
+from stackform.state.model import State
 
 SECRET_KEYS = [
     "password", "PASSWORD", "Password", "db_password", "PGPASSWORD", "PGPassword", "passwd",
@@ -179,3 +180,53 @@ def test_an_override_is_warned_where_it_is_written(tmp_path: Path) -> None:
     assert warning.path == "widgets.w.config.token"
     assert warning.location is not None
     assert (warning.location.line, warning.location.column) == (6, 9)
+
+
+# -- scrubbing states written before the rule -----------------------------------------------------
+
+
+def _old_state(resources: dict[str, Any]) -> dict[str, Any]:
+    return {"version": 1, "env": "dev", "stack": "s", "lineage": "lin-1", "serial": 3,
+            "resources": resources}
+
+
+def test_old_state_is_scrubbed_on_load() -> None:
+    old = _old_state({
+        "extractors.tap": {"kind": "extractors", "attributes": {
+            "pip_url": "x", "config": {"path": "d", "password": "old-clear-pw",
+                                       "auth": {"client_secret": 42, "enabled": True}}},
+            "outputs": {"selection": {"password_resets": ["id"]}}},
+        "files.f": {"kind": "files", "attributes": {"path": "a", "content": "c"}},
+    })
+    state = State.from_json(old)
+    fp = fingerprinter("lin-1")
+    tap = state.resources["extractors.tap"]
+    assert tap.attributes["config"] == {"path": "d", "password": fp("old-clear-pw"),
+                                        "auth": {"client_secret": fp(42), "enabled": True}}
+    assert tap.outputs == {"selection": {"password_resets": ["id"]}}  # the provider's data
+    assert state.resources["files.f"].attributes == {"path": "a", "content": "c"}
+    assert "old-clear-pw" not in state.dumps()
+    # Loading the scrubbed document again changes nothing more.
+    assert State.loads(state.dumps()).resources == state.resources
+
+
+def test_clean_state_loads_unchanged() -> None:
+    fp = fingerprinter("lin-1")
+    doc = _old_state({"loaders.w": {"kind": "loaders", "attributes": {
+        "config": {"password": fp("x"), "path": "p"}}}})
+    state = State.from_json(doc)
+    assert state.resources["loaders.w"].attributes == doc["resources"]["loaders.w"]["attributes"]
+    assert is_fingerprint(state.resources["loaders.w"].attributes["config"]["password"])
+
+
+def test_computed_attributes_are_not_scrubbed() -> None:
+    """An orchestrator's computed ``dags`` are keyed by DAG ids, which hold pipeline names
+    (``rotate_secrets``): the provider's data, compared and read back in clear."""
+    entry = {"pipeline": "rotate_secrets", "schedule": "@daily", "command": "stackform run",
+             "sha256": "0123"}
+    old = _old_state({"orchestrators.airflow": {"kind": "orchestrators", "attributes": {
+        "dags_path": "dags", "env": {"API_TOKEN": "old-clear-token"},
+        "dags": {"stackform_s_dev_rotate_secrets": entry}}}})
+    attributes = State.from_json(old).resources["orchestrators.airflow"].attributes
+    assert attributes["dags"] == {"stackform_s_dev_rotate_secrets": entry}
+    assert attributes["env"] == {"API_TOKEN": fingerprinter("lin-1")("old-clear-token")}

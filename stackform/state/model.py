@@ -11,7 +11,7 @@ from typing import Any
 
 from stackform import __version__
 from stackform.errors import CorruptStateError
-from stackform.resource import ResourceState
+from stackform.resource import ResourceState, scrub_secrets
 
 STATE_VERSION = 1
 
@@ -129,6 +129,7 @@ class State:
             if not isinstance(raw, dict):
                 raise ValueError("resources must be an object")
             resources = {a: ResourceState.from_json(a, r) for a, r in raw.items()}
+            resources = scrub_secrets(resources, lineage)
             return cls(
                 env=str(data.get("env", "")),
                 lineage=lineage,
