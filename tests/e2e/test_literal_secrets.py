@@ -123,6 +123,7 @@ def test_literal_secrets_are_masked_everywhere_and_old_states_scrubbed(
         assert "(sensitive)" in ok("state", "show", address).stdout
     ok("plan", "--format", "json")
     ok("plan", "--format", "markdown")
+    assert "__sensitive__" in ok("state", "pull").stdout
 
     # The next write (an unrelated change) stores only fingerprints.
     path = stack / "stack.toml"
