@@ -307,6 +307,8 @@ def _not_from_secrets(paths: tuple[KeyPath, ...], from_secrets: frozenset[KeyPat
     ``${secret...}``: a literal (committed with the stack file) or an ``${environ.X}``. It is
     masked all the same; the warning is about where it is written."""
     found: list[Diagnostic] = []
+    if not paths:
+        return found
     aliases = {n: f.alias for n, f in model.model_fields.items() if f.alias}
     for path in paths:
         if any(path[:i] in from_secrets for i in range(1, len(path) + 1)):
