@@ -5,6 +5,11 @@ validated config, secrets included, and live only in memory. A *recorded* :class
 is what state keeps: the same attributes with every sensitive leaf replaced by a fingerprint
 (``{"__sensitive__": "<hmac>"}``), the provider's outputs, and the addresses it depended on.
 Comparing the masked forms is how a plan sees that a secret changed without ever storing it.
+
+A leaf is sensitive when it was built from a ``${secret.NAME}``, when the provider lists its
+field in ``sensitive_fields``, or when it sits under a key that names a secret
+(:func:`secret_key_paths`); :func:`scrub_secrets` applies the last rule to states written
+before it existed.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
 from pydantic import BaseModel
+
+from stackform.secret_keys import is_secret_key
 
 PathKey = str | int
 KeyPath = tuple[PathKey, ...]
@@ -86,6 +93,48 @@ def _mask(value: Any, path: KeyPath, sensitive: frozenset[KeyPath], fp: Fingerpr
     if isinstance(value, list):
         return [_mask(v, (*path, i), sensitive, fp) for i, v in enumerate(value)]
     return value
+
+
+def secret_key_paths(value: Any) -> list[KeyPath]:
+    """The key paths of every value kept under a key that names a secret
+    (:func:`~stackform.secret_keys.is_secret_key`), at any depth of a JSON-shaped ``value``
+    (dicts and lists), in order.
+
+    Everything under such a key is included leaf by leaf (a table under ``credentials`` too),
+    except ``null`` (nothing is set), booleans (a switch like ``use_password``, not a secret)
+    and values that are already fingerprints.
+    """
+    found: list[KeyPath] = []
+    _find_secret_keys(dict(value) if isinstance(value, Mapping) else value, (), found)
+    return found
+
+
+def _find_secret_keys(value: Any, path: KeyPath, found: list[KeyPath]) -> None:
+    # Every state load walks every recorded attribute: plain loops and concrete types (an
+    # isinstance against the Mapping ABC made the walk three times slower).
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and is_secret_key(key):
+                _secret_leaves(item, (*path, key), found)
+            elif isinstance(item, (dict, list)):
+                _find_secret_keys(item, (*path, key), found)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, (dict, list)):
+                _find_secret_keys(item, (*path, i), found)
+
+
+def _secret_leaves(value: Any, path: KeyPath, found: list[KeyPath]) -> None:
+    if value is None or isinstance(value, bool) or is_fingerprint(value):
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _secret_leaves(item, (*path, key), found)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _secret_leaves(item, (*path, i), found)
+    else:
+        found.append(path)
 
 
 def redact(value: Any) -> Any:
@@ -163,6 +212,48 @@ class ResourceState:
             outputs=dict(data.get("outputs") or {}),
             dependencies=tuple(data.get("dependencies") or ()),
         )
+
+
+def scrub_secrets(resources: dict[str, ResourceState], lineage: str
+                  ) -> dict[str, ResourceState]:
+    """Recorded resources with every clear value under a key that names a secret fingerprinted.
+
+    A state written before that rule existed may hold a literal ``password`` in clear. Scrubbed
+    when the state is read, it is never shown or diffed in clear, the next write stores only the
+    fingerprint, and an unchanged value plans no change (it fingerprints to exactly what the
+    desired resource masks it to). Outputs are the provider's own data (catalogs, manifests,
+    file lists keyed by names) and are left alone, as are the attributes a provider computes
+    (:attr:`~stackform.provider.BaseProvider.computed_fields`): the desired side does not apply
+    the rule to them either. Returns ``resources`` itself when nothing needed scrubbing.
+    """
+    out: dict[str, ResourceState] | None = None
+    fingerprint: Fingerprinter | None = None
+    for address, recorded in resources.items():
+        paths = frozenset(secret_key_paths(recorded.attributes))
+        if paths:
+            computed = _computed_fields(recorded.kind)
+            paths = frozenset(p for p in paths if p[0] not in computed)
+        if not paths:
+            continue
+        fingerprint = fingerprint or fingerprinter(lineage)
+        out = out if out is not None else dict(resources)
+        out[address] = replace(recorded, attributes=mask(dict(recorded.attributes), paths,
+                                                         fingerprint))
+    return resources if out is None else out
+
+
+@lru_cache(maxsize=64)
+def _computed_fields(kind: str) -> frozenset[str]:
+    """The attributes the installed provider of ``kind`` computes (none when it cannot be
+    loaded: then every attribute is scrubbed, which is the safe side). Only asked when a state
+    holds a clear value under a secret-named key, so a clean state never imports a provider."""
+    from stackform.registry import Registry
+
+    try:
+        provider = Registry().get(kind)
+    except Exception:  # a missing or broken provider must not make the state unreadable
+        return frozenset()
+    return frozenset(getattr(provider, "computed_fields", ()))
 
 
 def split_address(address: str) -> tuple[str, str]:

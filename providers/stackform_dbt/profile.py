@@ -1,6 +1,7 @@
 """The environment's own ``profiles.yml``: written under its folder, with no secret in it.
 
-Each sensitive value of the target (``${secret.NAME}``, or any ``password``) is written as
+Each sensitive value of the target (``${secret.NAME}``, or anything under a key that names a
+secret, such as ``password``: see :mod:`stackform.secret_keys`) is written as
 ``{{ env_var('STACKFORM_DBT_<FIELD>') }}`` and its value goes into dbt's process environment
 when stackform runs dbt. The file is JSON, which is YAML too, so no YAML library is needed.
 """
@@ -18,8 +19,6 @@ from stackform.resource import KeyPath, Resource
 from stackform_dbt.project import read_project_file
 
 ENV_PREFIX = "STACKFORM_DBT_"
-ALWAYS_SECRET = frozenset({"password"})
-"""Target fields that go through ``env_var()`` even when written literally."""
 
 
 def default_schema(env: str) -> str:
@@ -55,8 +54,7 @@ def env_name(path: KeyPath) -> str:
 
 
 def _is_secret(path: KeyPath, sensitive: frozenset[KeyPath]) -> bool:
-    return (path[-1] in ALWAYS_SECRET and len(path) == 2) or any(
-        path[:i] in sensitive for i in range(1, len(path) + 1))
+    return any(path[:i] in sensitive for i in range(1, len(path) + 1))
 
 
 def render_target(ctx: Context, resource: Resource) -> tuple[dict[str, Any], dict[str, str]]:

@@ -52,12 +52,15 @@ def validate_stack(g: Globals, env: str | None, every_env: bool, *, deep: bool =
         declared = list((session.stack_file.data.get("environments") or {}).keys())
         names = declared or names
     stacks = []
+    shown: set[str] = set()  # a block every environment shares warns once, not per environment
     for name in names:
         stack = session.stack if name == session.stack.environment.name else resolve(
             session.stack_file, name, session.registry, strict_secrets=False)
         resource_dependencies(stack)
         for warning in stack.warnings:
-            console.warning(warning.format())
+            if (text := warning.format()) not in shown:
+                shown.add(text)
+                console.warning(text)
         stacks.append(stack)
     checked = ""
     if deep:

@@ -10,6 +10,7 @@ dependency graph and its cycles are :mod:`stackform.graph`'s business.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,8 +31,9 @@ from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mea
 from stackform.errors import StackformError
 from stackform.ownfiles import OwnFiles
 from stackform.registry import Registry
-from stackform.resource import KeyPath, Resource, format_path
-from stackform.secrets import SecretStore
+from stackform.resource import KeyPath, Resource, format_path, secret_key_paths
+from stackform.secret_keys import is_secret_key
+from stackform.secrets import SecretStore, env_var_name
 
 DEFAULT_ENV = "dev"
 
@@ -128,13 +130,18 @@ def resolve(
             diags.extend(own_files.diagnostics(provider, config, block_path, source, locate))
             attributes = config.model_dump(mode="json")
             address = f"{kind}.{name}"
+            from_secrets = _map_sensitive(sensitive, attributes, config_model)
+            by_key = tuple(secret_key_paths(attributes))
+            diags.extend(_not_from_secrets(by_key, from_secrets, value, config_model,
+                                           block_path, source, locate))
+            always = {(field,) for field in always_sensitive if field in attributes}
             resources[address] = Resource(
                 address=address,
                 kind=kind,
                 name=name,
                 config=config,
                 attributes=attributes,
-                sensitive=_map_sensitive(sensitive, attributes, config_model, always_sensitive),
+                sensitive=from_secrets.union(by_key, always),
                 depends_on=deps,
             )
 
@@ -268,16 +275,16 @@ def _source_fn(block_path: KeyPath, origins: Mapping[KeyPath, KeyPath]) -> Any:
 
 
 def _map_sensitive(paths: set[KeyPath], attributes: Mapping[str, Any],
-                   model: type[BaseModel], always: frozenset[str]) -> frozenset[KeyPath]:
+                   model: type[BaseModel]) -> frozenset[KeyPath]:
     """Sensitive input paths as paths into the dumped attributes.
 
     A path the dump does not have (an alias, a converted value) falls back to its deepest
     existing ancestor: marking too much is safe, marking too little leaks.
     """
-    if not paths and not always:
+    if not paths:
         return frozenset()
     aliases = {f.alias: n for n, f in model.model_fields.items() if f.alias}
-    out: set[KeyPath] = {(name,) for name in always if name in attributes}
+    out: set[KeyPath] = set()
     for path in paths:
         if not path:
             out.update((k,) for k in attributes)
@@ -299,6 +306,47 @@ def _map_sensitive(paths: set[KeyPath], attributes: Mapping[str, Any],
             mapped.append(key)
         out.add(tuple(mapped))
     return frozenset(out)
+
+
+def _not_from_secrets(paths: tuple[KeyPath, ...], from_secrets: frozenset[KeyPath],
+                      written: Any, model: type[BaseModel], block_path: KeyPath, source: Any,
+                      locate: Any) -> list[Diagnostic]:
+    """A warning for each value written under a key that names a secret without coming from a
+    ``${secret...}``: a literal (committed with the stack file) or an ``${environ.X}``. It is
+    masked all the same; the warning is about where it is written."""
+    found: list[Diagnostic] = []
+    if not paths:
+        return found
+    aliases = {n: f.alias for n, f in model.model_fields.items() if f.alias}
+    for path in paths:
+        if any(path[:i] in from_secrets for i in range(1, len(path) + 1)):
+            continue  # from a secret, itself or as part of a table that did
+        rel: KeyPath = (aliases.get(str(path[0]), path[0]), *path[1:])
+        value = _written_at(written, rel)
+        if value is None or value == "":
+            continue  # a default of the provider, or nothing to hide
+        key = next(str(k) for k in reversed(path) if isinstance(k, str) and is_secret_key(k))
+        suggested = re.sub(r"[^a-z0-9]+", "_", f"{block_path[-1]}_{key}".lower()).strip("_")
+        found.append(Diagnostic(
+            f"'{key}' names a secret, but the value is not a ${{secret.NAME}} reference "
+            "(plans and state mask it all the same)",
+            path=format_path((*block_path, *rel)), location=locate(source(rel), False),
+            hint=f"keep it out of the stack file: `stackform secret set {suggested}`, then write "
+            f"\"${{secret.{suggested}}}\" (in CI, set {env_var_name(suggested)})",
+            severity="warning",
+        ))
+    return found
+
+
+def _written_at(value: Any, path: KeyPath) -> Any:
+    """The value at ``path`` in the block as written (interpolated), or None."""
+    for key in path:
+        in_dict = isinstance(value, dict) and key in value
+        in_list = isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value)
+        if not (in_dict or in_list):
+            return None
+        value = value[key]
+    return value
 
 
 def _ref_to_address(ref: str, addresses: Mapping[str, Any], by_name: Mapping[str, list[str]]

@@ -11,7 +11,7 @@ from typing import Any
 
 from stackform import __version__
 from stackform.errors import CorruptStateError
-from stackform.resource import ResourceState
+from stackform.resource import ResourceState, scrub_secrets
 
 STATE_VERSION = 1
 CORRUPT_HINT = ("`stackform state history` lists the kept versions: `stackform state rollback "
@@ -139,7 +139,8 @@ class State:
             tool_version=data["tool_version"],
             updated_at=data["updated_at"],
             git=GitInfo.from_json(data["git"]),
-            resources={a: ResourceState.from_json(a, r) for a, r in data["resources"].items()},
+            resources=scrub_secrets({a: ResourceState.from_json(a, r)
+                                     for a, r in data["resources"].items()}, data["lineage"]),
         )
 
     @classmethod

@@ -141,16 +141,28 @@ def test_the_generated_file_compiles_and_names_its_owner(tmp_path: Path) -> None
 # -- refused --------------------------------------------------------------------------------------
 
 
-def test_a_secret_is_never_written_into_a_dag(tmp_path: Path) -> None:
-    write(tmp_path, files_stack('''
+@pytest.mark.parametrize("value", ["${secret.api-token}", "written-literally"])
+def test_a_secret_is_never_written_into_a_dag(tmp_path: Path, value: str) -> None:
+    # API_TOKEN names a secret: a literal value is one too (stackform.secret_keys).
+    write(tmp_path, files_stack(f'''
         dags_path = "dags"
-        env = { API_TOKEN = "${secret.api-token}" }
+        env = {{ API_TOKEN = "{value}" }}
         '''))
     with pytest.raises(ConfigError) as err:
         resolved(tmp_path)
     text = str(err.value)
     assert "orchestrators.airflow.env.API_TOKEN holds a secret" in text, text
     assert "STACKFORM_SECRET_<NAME>" in text
+
+
+def test_dag_ids_naming_a_secret_are_not_secrets(tmp_path: Path) -> None:
+    """The computed DAG entries are keyed by ids holding the stack's and pipelines' names;
+    the key rule applies to what the block declares, not to them."""
+    write(tmp_path, files_stack(name="secrets-vault"))
+    stack = resolved(tmp_path)
+    resource = stack.resources["orchestrators.airflow"]
+    assert list(resource.attributes["dags"]) == ["stackform_secrets-vault_dev_daily"]
+    assert not resource.sensitive and not stack.warnings
 
 
 def test_a_secret_in_pip_url_is_fine(tmp_path: Path) -> None:

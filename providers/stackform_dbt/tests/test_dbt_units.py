@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from stackform.provider import Context
-from stackform.resource import Resource, fingerprinter
+from stackform.resource import Resource, fingerprinter, secret_key_paths
 from stackform_dbt.config import TransformerConfig
 from stackform_dbt.profile import default_schema, render_target, write_profile
 from stackform_dbt.project import _top_level_yaml, file_digest, plan_lines, project_paths
@@ -49,12 +49,17 @@ def test_secret_password_never_reaches_the_profile_file(tmp_path: Path) -> None:
 
 
 def test_literal_password_still_goes_through_the_environment(tmp_path: Path) -> None:
-    resource = _resource({"pip_url": "x", "target": {
+    attributes = {"pip_url": "x", "target": {
         "type": "postgres", "user": "u", "password": "literal-pw", "dbname": "d",
-        "schema": "mine"}})
+        "schema": "mine", "settings": {"s3_secret_access_key": "literal-s3"}}}
+    # Sensitive as resolve marks it: by the key rule, with no ${secret...} anywhere.
+    resource = _resource(attributes, frozenset(secret_key_paths(
+        TransformerConfig.model_validate(attributes).model_dump(mode="json"))))
     output, secrets = render_target(_ctx(tmp_path), resource)
     assert output["password"].startswith("{{ env_var(")
-    assert secrets == {"STACKFORM_DBT_PASSWORD": "literal-pw"}
+    assert output["settings"]["s3_secret_access_key"].startswith("{{ env_var(")
+    assert secrets == {"STACKFORM_DBT_PASSWORD": "literal-pw",
+                       "STACKFORM_DBT_SETTINGS_S3_SECRET_ACCESS_KEY": "literal-s3"}
     assert output["schema"] == "mine"
 
 
