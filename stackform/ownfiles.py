@@ -108,11 +108,13 @@ def _own_folders(stack_dir: Path, state: Mapping[str, Any]) -> Iterator[tuple[Pa
     if state.get("backend", "local") != "local" or not state.get("path"):
         return
     from stackform.runs.factory import run_store_for
-    from stackform.state.factory import backend_for
+    from stackform.state.factory import legacy_backend_for
 
     try:
-        folders = [(getattr(backend_for(state, stack_dir), "root", None), "state"),
-                   (getattr(run_store_for(state, stack_dir), "root", None), "run records")]
+        # The whole folders, not only this stack's part: every stack's state there is ours.
+        folders = [(getattr(legacy_backend_for(state, stack_dir), "root", None), "state"),
+                   (getattr(run_store_for(state, stack_dir, None), "root", None),
+                    "run records")]
     except StackformError:
         return  # a bad [state] table is reported where it is resolved
     home = _real(stack_dir)

@@ -187,6 +187,8 @@ def test_an_override_is_warned_where_it_is_written(tmp_path: Path) -> None:
 
 def _old_state(resources: dict[str, Any]) -> dict[str, Any]:
     return {"version": 1, "env": "dev", "stack": "s", "lineage": "lin-1", "serial": 3,
+            "tool_version": "0.1.0", "updated_at": "2026-11-01T00:00:00+00:00",
+            "git": {"commit": None, "branch": None, "dirty": None, "user": None},
             "resources": resources}
 
 
