@@ -189,7 +189,8 @@ def _old_state(resources: dict[str, Any]) -> dict[str, Any]:
     return {"version": 1, "env": "dev", "stack": "s", "lineage": "lin-1", "serial": 3,
             "tool_version": "0.1.0", "updated_at": "2026-11-01T00:00:00+00:00",
             "git": {"commit": None, "branch": None, "dirty": None, "user": None},
-            "resources": resources}
+            "resources": {address: {"outputs": {}, "dependencies": [], **resource}
+                          for address, resource in resources.items()}}
 
 
 def test_old_state_is_scrubbed_on_load() -> None:
