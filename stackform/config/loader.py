@@ -110,16 +110,29 @@ def find_stack_file(directory: Path | None = None, file: Path | None = None) -> 
 
 
 _TOML_POS = re.compile(r"\s*at line (\d+) col (\d+)\s*$")
+_DUPLICATE = re.compile(r"already exists|redefinition", re.IGNORECASE)
 
 
-def _toml_error(path: Path, error: Exception) -> ConfigError:
+def _toml_error(path: Path, error: Exception, text: str) -> ConfigError:
     message = str(error)
+    if m := _TOML_POS.search(message):
+        message = message[: m.start()]
+    if _DUPLICATE.search(message):
+        # tomlkit names no position for some duplicates and the end of a table for others;
+        # the source map knows both definitions.
+        duplicates = SourceMap(text).duplicates()
+        if duplicates:
+            dup = duplicates[0]
+            return ConfigError([Diagnostic(
+                f"defined twice; first at line {dup.first[0]}, column {dup.first[1]}",
+                path=format_path(dup.path),
+                location=Location(path, *dup.again),
+                hint="merge the two definitions, or remove one",
+            )])
     # tomlkit counts columns from 0; editors and our diagnostics from 1.
     line = getattr(error, "line", None)
     column = getattr(error, "col", None)
     column = column + 1 if isinstance(column, int) else None
-    if m := _TOML_POS.search(message):
-        message = message[: m.start()]
     diagnostic = Diagnostic(
         f"invalid TOML: {message[:1].lower()}{message[1:]}",
         location=Location(path, line or 1, column or 1),
@@ -128,16 +141,33 @@ def _toml_error(path: Path, error: Exception) -> ConfigError:
     return ConfigError([diagnostic])
 
 
+def _newlines(text: str) -> str:
+    """Line ends as text mode reads them: ``\\r\\n`` and a lone ``\\r`` become ``\\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def decode_stack_bytes(data: bytes, path: Path) -> str:
+    """The file's text; bytes that are not UTF-8 are a ConfigError at the first bad byte."""
+    try:
+        return _newlines(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        before = _newlines(data[: exc.start].decode("utf-8"))
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        raise ConfigError([Diagnostic(
+            f"not UTF-8 text: {exc.reason} (byte 0x{data[exc.start]:02x})",
+            location=Location(path, line, column),
+            hint="save the file as UTF-8",
+        )]) from None
+
+
 def load_stack_file(path: Path, registry: Registry) -> StackFile:
     """Parse and structurally validate ``path``; raises one ConfigError listing every problem."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError([Diagnostic(f"not UTF-8 text: {exc.reason}",
-                                      location=Location(path, 1, 1))]) from None
+        data = path.read_bytes()
     except OSError as exc:
         raise StackformError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return parse_stack_text(text, path, registry)
+    return parse_stack_text(decode_stack_bytes(data, path), path, registry)
 
 
 def parse_stack_text(text: str, path: Path, registry: Registry) -> StackFile:
@@ -148,7 +178,7 @@ def parse_stack_text(text: str, path: Path, registry: Registry) -> StackFile:
     try:
         data = tomlkit.parse(text).unwrap()
     except (TOMLKitError, ValueError) as exc:
-        raise _toml_error(path, exc) from None
+        raise _toml_error(path, exc, text) from None
 
     sm: list[SourceMap] = []
 
