@@ -270,6 +270,19 @@ def test_var_cycle(tmp_path: Path) -> None:
     assert at(d) == (4, 5)
 
 
+def test_var_cycle_that_nothing_uses(tmp_path: Path) -> None:
+    # docs/stack-file.md: a cycle between vars is an error, used or not
+    text = ('[stack]\nname = "s"\n[vars]\nok = "o"\na = "${var.b}"\nb = "${var.a}"\n'
+            '[environments.dev]\n[environments.prod.vars]\nc = "${var.c}"\n'
+            '[files.x]\npath = "${var.ok}"\n')
+    [d] = problems(text, tmp_path)
+    assert (d.path, d.message) == ("vars.a", "vars refer to each other in a cycle: a -> b -> a")
+    assert at(d) == (5, 5)
+    found = problems(text, tmp_path, env="prod")
+    assert [(d.path, at(d)) for d in found] == [("vars.a", (5, 5)),
+                                               ("environments.prod.vars.c", (9, 5))]
+
+
 def test_secrets_strict_and_lenient(tmp_path: Path) -> None:
     [d] = problems(STACK, tmp_path, secrets=FakeSecrets({}))
     assert d.message == "secret 'db_password' is not set"

@@ -78,6 +78,7 @@ def resolve(
         strict_secrets=strict_secrets,
         diagnostics=diags,
     )
+    interp.check_cycles()
 
     state = _resolve_state(stack_file, interp, diags, locate)
     addresses = {
