@@ -543,3 +543,45 @@ def test_computed_attributes_derive_from_the_whole_stack(tmp_path: Path) -> None
             load("x", Registry(extra={"files": FilesProvider, "counters": ScheduleCounter}))
     finally:
         ScheduleCounter.extra_key = None
+
+
+# -- dependency cycles, located per environment (stackform.graph) ----------------------------
+
+CYCLES = """\
+[stack]
+name = "s"
+[environments.dev]
+[environments.prod]
+[files.a]
+path = "a"
+[files.b]
+path = "b"
+depends_on = ["files.a"]
+[files.c]
+path = "c"
+[pipelines.p]
+steps = ["c"]
+[environments.prod.override.files.a]
+depends_on = ["files.b"]
+"""
+
+
+def test_cycles_are_located_in_the_environment_that_makes_them(tmp_path: Path) -> None:
+    from stackform.errors import GraphError
+    from stackform.graph import checked_dependencies, located_cycle
+
+    sf = parse(CYCLES, tmp_path)
+    assert checked_dependencies(sf, resolve(sf, "dev", REGISTRY, environ={})) is not None
+    with pytest.raises(ConfigError) as info:
+        checked_dependencies(sf, resolve(sf, "prod", REGISTRY, environ={}))
+    [d] = info.value.diagnostics
+    assert (d.path, at(d)) == ("files.a.depends_on", (15, 14))
+    assert d.message == "dependency cycle: files.b -> files.a -> files.b"
+    # without an override, the first written depends_on or steps of the cycle
+    [d] = located_cycle(sf, "dev", GraphError("x", cycle=("files.a", "files.b"))).diagnostics
+    assert (d.path, at(d)) == ("files.b.depends_on", (9, 14))
+    [d] = located_cycle(sf, "dev", GraphError("x", cycle=("files.c", "pipelines.p"))).diagnostics
+    assert (d.path, at(d)) == ("pipelines.p.steps", (13, 9))
+    # nothing written (a cycle through a schedule): the first block of the cycle
+    [d] = located_cycle(sf, "dev", GraphError("x", cycle=("files.c",))).diagnostics
+    assert (d.path, at(d)) == ("files.c", (10, 1))

@@ -95,3 +95,35 @@ def test_json_stays_valid_json_that_round_trips_the_values(hostile: Runner) -> N
     doc = json.loads(result.stdout)
     addresses = {c["address"] for c in doc["resource_changes"]}
     assert "files.e\x1b[31m\r\u202evil" in addresses
+
+
+CYCLE_IN_PROD = b"""[stack]
+name = "t"
+
+[environments.dev]
+default = true
+
+[environments.prod]
+
+[files.a]
+path = "a"
+content = "a"
+
+[files.b]
+path = "b"
+content = "b"
+depends_on = ["files.a"]
+
+[environments.prod.override.files.a]
+depends_on = ["files.b"]
+"""
+
+
+def test_a_cycle_only_in_another_environment_is_located_by_validate(sf: Runner,
+                                                                    project: Path) -> None:
+    write_bytes(project, CYCLE_IN_PROD)
+    assert sf("validate", "--one-env").code == 0  # dev alone has no cycle
+    result = sf("validate")
+    assert_clean_error(result)
+    assert ("stack.toml:19:14: error: files.a.depends_on: dependency cycle: "
+            "files.b -> files.a -> files.b") in result.stderr, result
