@@ -585,3 +585,35 @@ def test_cycles_are_located_in_the_environment_that_makes_them(tmp_path: Path) -
     # nothing written (a cycle through a schedule): the first block of the cycle
     [d] = located_cycle(sf, "dev", GraphError("x", cycle=("files.c",))).diagnostics
     assert (d.path, at(d)) == ("files.c", (10, 1))
+
+
+# -- a secret may not be part of a file's name (stackform.config.filenames) ----------------------
+
+
+@pytest.mark.parametrize(("field", "names"), [
+    ("path", True), ("template", True), ("dags_path", True), ("project_dir", True),
+    ("key_file", True), ("content", False), ("pathname", False), ("vars", False),
+])
+def test_which_fields_name_a_file(field: str, names: bool) -> None:
+    from stackform.config.filenames import names_a_file
+
+    assert names_a_file(field) is names
+
+
+def test_a_secret_in_a_file_name_is_located_where_it_is_written(tmp_path: Path) -> None:
+    text = ('[stack]\nname = "s"\n[vars]\nd = "out/${secret.db_password}"\n'
+            '[state]\npath = "${var.d}"\n'
+            '[files.a]\npath = "${var.d}/a"\ncontent = "${secret.db_password}"\n'
+            '[files.b]\npath = "b"\n'
+            '[loaders.w]\npip_url = "x"\npassword = "${secret.db_password}"\n'
+            'config = { path = "${secret.db_password}" }\n'  # nested: not a file's name here
+            '[environments.dev]\n[environments.prod.override.files.b]\n'
+            'path = "${secret.db_password}"\n')
+    for strict in (True, False):  # validate resolves without secrets: the same errors
+        found = problems(text, tmp_path, env="prod", strict_secrets=strict)
+        assert [(d.path, at(d)) for d in found] == [
+            ("state.path", (6, 8)), ("files.a.path", (8, 8)), ("files.b.path", (18, 8))]
+        assert all(d.message.startswith("names a file, so it may not hold a secret")
+                   for d in found)
+    assert "files.b" in run(text.replace("/${secret.db_password}", "").replace(
+        '[state]\npath = "${var.d}"\n', ""), tmp_path).resources

@@ -127,3 +127,41 @@ def test_a_cycle_only_in_another_environment_is_located_by_validate(sf: Runner,
     assert_clean_error(result)
     assert ("stack.toml:19:14: error: files.a.depends_on: dependency cycle: "
             "files.b -> files.a -> files.b") in result.stderr, result
+
+
+SECRET = "s3cr3t-Zq9"
+SECRET_IN_FILE_NAMES = b"""[stack]
+name = "t"
+
+[vars]
+dir = "out/${secret.token}"
+
+[files.a]
+path = "${var.dir}/a.txt"
+content = "a"
+
+[files.b]
+path = "b.txt"
+template = "t-${secret.token}.tmpl"
+
+[files.c]
+path = "c.txt"
+content = "token=${secret.token}"
+"""
+
+
+def test_a_secret_in_a_file_name_is_a_located_error(sf: Runner, project: Path) -> None:
+    write_bytes(project, SECRET_IN_FILE_NAMES)
+    expected = [
+        "stack.toml:8:8: error: files.a.path: names a file, so it may not hold a secret",
+        "stack.toml:13:12: error: files.b.template: names a file, so it may not hold a secret",
+    ]
+    result = sf("validate")  # no secret needed to see it
+    assert_clean_error(result)
+    assert [line for line in result.stderr.splitlines() if ": error: " in line] == [
+        f"{e}: plans, state and logs show it" for e in expected], result
+    planned = sf("plan", env={"STACKFORM_SECRET_TOKEN": SECRET})
+    assert_clean_error(planned)
+    assert all(e in planned.stderr for e in expected), planned
+    assert SECRET not in planned.output
+    assert not (project / "out").exists()
