@@ -7,7 +7,7 @@ after interpolation (:mod:`.resolve`), since ``${var.x}`` may only become an int
 
 Parsing uses tomlkit, the same library ``stackform fmt`` rewrites the file with, so both agree
 on what is valid. tomlkit keeps no positions of values: locations come from
-:class:`.SourceMap`, built only when a diagnostic needs one.
+:class:`.SourceMap`, which also finds the tables tomlkit lets through defined twice.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from stackform.config.locate import SourceMap
+from stackform.config.locate import Duplicate, SourceMap
 from stackform.config.schema import (
     CORE_SECTIONS,
     ENV_NAME_RE,
@@ -122,13 +122,7 @@ def _toml_error(path: Path, error: Exception, text: str) -> ConfigError:
         # the source map knows both definitions.
         duplicates = SourceMap(text).duplicates()
         if duplicates:
-            dup = duplicates[0]
-            return ConfigError([Diagnostic(
-                f"defined twice; first at line {dup.first[0]}, column {dup.first[1]}",
-                path=format_path(dup.path),
-                location=Location(path, *dup.again),
-                hint="merge the two definitions, or remove one",
-            )])
+            return ConfigError([_duplicate(path, duplicates[0])])
     # tomlkit counts columns from 0; editors and our diagnostics from 1.
     line = getattr(error, "line", None)
     column = getattr(error, "col", None)
@@ -139,6 +133,15 @@ def _toml_error(path: Path, error: Exception, text: str) -> ConfigError:
         hint="see https://toml.io for the syntax",
     )
     return ConfigError([diagnostic])
+
+
+def _duplicate(path: Path, dup: Duplicate) -> Diagnostic:
+    return Diagnostic(
+        f"defined twice; first at line {dup.first[0]}, column {dup.first[1]}",
+        path=format_path(dup.path),
+        location=Location(path, *dup.again),
+        hint="merge the two definitions, or remove one",
+    )
 
 
 def _newlines(text: str) -> str:
@@ -179,13 +182,14 @@ def parse_stack_text(text: str, path: Path, registry: Registry) -> StackFile:
         data = tomlkit.parse(text).unwrap()
     except (TOMLKitError, ValueError) as exc:
         raise _toml_error(path, exc, text) from None
-
-    sm: list[SourceMap] = []
+    # tomlkit merges a table defined twice when other tables sit between the two (its
+    # out-of-order tables) and the second adds only new keys: the source map still sees it.
+    source_map = SourceMap(text)
+    if duplicates := source_map.duplicates():
+        raise ConfigError([_duplicate(path, duplicates[0])])
 
     def locate(p: KeyPath, key: bool) -> Location:
-        if not sm:
-            sm.append(SourceMap(text))
-        pos = sm[0].locate_key(p) if key else sm[0].locate(p)
+        pos = source_map.locate_key(p) if key else source_map.locate(p)
         line, column = pos or (1, 1)
         return Location(path, line, column)
 
@@ -230,8 +234,7 @@ def parse_stack_text(text: str, path: Path, registry: Registry) -> StackFile:
     diags.raise_if_errors()
     assert core is not None  # validation errors were raised above
     stack_file = StackFile(path=path, text=text, data=data, core=core, blocks=blocks)
-    if sm:
-        stack_file.__dict__["source_map"] = sm[0]
+    stack_file.__dict__["source_map"] = source_map
     return stack_file
 
 
