@@ -43,7 +43,7 @@ def make_plan_options(refresh_only: bool, destroy: bool, refresh: bool,
 def validate_stack(g: Globals, env: str | None, every_env: bool, *, deep: bool = False,
                    parallelism: int = 4) -> None:
     from stackform.config.resolve import resolve
-    from stackform.graph import resource_dependencies
+    from stackform.graph import checked_dependencies
 
     session = g.session(env, strict_secrets=False)
     console = g.console()
@@ -56,7 +56,7 @@ def validate_stack(g: Globals, env: str | None, every_env: bool, *, deep: bool =
     for name in names:
         stack = session.stack if name == session.stack.environment.name else resolve(
             session.stack_file, name, session.registry, strict_secrets=False)
-        resource_dependencies(stack)
+        checked_dependencies(session.stack_file, stack)
         for warning in stack.warnings:
             if (text := warning.format()) not in shown:
                 shown.add(text)

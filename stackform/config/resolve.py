@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from stackform.config.computed import with_computed
+from stackform.config.filenames import secrets_in_file_names
 from stackform.config.interpolate import Interpolator
 from stackform.config.loader import StackFile, describe, validation_diagnostics
 from stackform.config.model import EnvironmentSettings, Pipeline, ResolvedStack, Step
@@ -85,6 +86,7 @@ def resolve(
         strict_secrets=strict_secrets,
         diagnostics=diags,
     )
+    interp.check_cycles()
 
     state = _resolve_state(stack_file, interp, diags, locate)
     addresses = {
@@ -121,6 +123,7 @@ def resolve(
             deps = _depends_on(merged.pop(DEPENDS_ON, None), block_path, source, addresses,
                                by_name, diags, locate)
             value, sensitive = interp.interpolate(merged, block_path, source)
+            diags.extend(secrets_in_file_names(sensitive, block_path, source, locate))
             try:
                 config = config_model.model_validate(value)
             except ValidationError as exc:
@@ -402,7 +405,9 @@ def _depends_on(raw: Any, block_path: KeyPath, source: Any, addresses: Mapping[s
 def _resolve_state(stack_file: StackFile, interp: Interpolator, diags: Diagnostics,
                    locate: Any) -> dict[str, Any]:
     raw = stack_file.data.get("state") or {}
-    value, _ = interp.interpolate(raw, ("state",))
+    value, sensitive = interp.interpolate(raw, ("state",))
+    diags.extend(secrets_in_file_names(sensitive, ("state",), lambda rel: ("state", *rel),
+                                       locate))
     try:
         section = StateSection.model_validate(value)
     except ValidationError as exc:

@@ -4,7 +4,9 @@ A summary table, warnings, drift, then one collapsible ``<details>`` section per
 resource with its attribute diff. Sensitive values show as ``(sensitive)``: the plan holds only
 fingerprints, and those are never printed. The comment stays under :data:`MAX_CHARS` (GitHub
 refuses comments over 65,536): past that, values and sections are shortened, later resources
-are summarised in one line each, and the comment says so at the top.
+are summarised in one line each, and the comment says so at the top. Control characters from
+the stack or state show as visible escapes (:mod:`stackform.textsafe`), and no name or value can
+start a line of its own.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from stackform.plan.model import Action, AttributeChange, Drift, Plan, ResourceChange
 from stackform.resource import SENSITIVE_SHOWN, is_fingerprint, redact
+from stackform.textsafe import safe_text
 
 if TYPE_CHECKING:
     from stackform.plan.changed import ChangedSince
@@ -87,7 +90,7 @@ def _diff_lines(change: ResourceChange, limits: _Limits) -> list[str]:
     width = max((len(a.path) for a in attrs), default=0)
     lines: list[str] = []
     for a in attrs:
-        name = a.path.ljust(width)
+        name = safe_text(a.path.ljust(width), newlines=False)
         before = _value(a.before, limits.value, a.sensitive)
         after = _value(a.after, limits.value, a.sensitive)
         if change.action is Action.CREATE or (a.before is None
@@ -120,9 +123,10 @@ def _mark(address: str, changed: ChangedSince | None) -> str:
 
 def _summary_line(change: ResourceChange, changed: ChangedSince | None) -> str:
     why = f" ({change.reason})" if change.reason else ""
-    return (f"<code>{html.escape(change.action.symbol.strip() or '=')} "
+    text = (f"<code>{html.escape(change.action.symbol.strip() or '=')} "
             f"{html.escape(change.address)}</code> {_VERB[change.action]}"
             f"{html.escape(why)}{html.escape(_mark(change.address, changed))}")
+    return safe_text(text, newlines=False)
 
 
 def render_change(change: ResourceChange, limits: _Limits = _FULL,
@@ -271,7 +275,8 @@ def _assemble(plan: Plan, limits: _Limits, changed: ChangedSince | None,
     else:
         lines += [f"**Plan:** {plan.summary()}", "", *sections]
     lines += _footer(plan)
-    return "\n".join(lines)
+    # Escaped here, before the caller measures the comment against its limit.
+    return safe_text("\n".join(lines))
 
 
 def render_markdown(plan: Plan, changed: ChangedSince | None = None,

@@ -8,6 +8,7 @@ from typing import Any
 
 from stackform.plan.model import Action, AttributeChange, Plan, ResourceChange
 from stackform.resource import SENSITIVE_SHOWN, is_fingerprint, redact
+from stackform.textsafe import safe_text
 
 _STYLE = {
     Action.CREATE: "green",
@@ -27,9 +28,11 @@ MAX_VALUE = 160
 
 
 def _esc(text: str) -> str:
+    """Data placed in a line: no markup, and no newline of its own (the console escapes the
+    other control characters of the whole output)."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(safe_text(text, newlines=False))
 
 
 def format_value(value: Any) -> str:
