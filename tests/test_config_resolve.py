@@ -613,3 +613,28 @@ def test_a_secret_in_a_file_name_is_located_where_it_is_written(tmp_path: Path) 
                    for d in found)
     assert "files.b" in run(text.replace("/${secret.db_password}", "").replace(
         '[state]\npath = "${var.d}"\n', ""), tmp_path).resources
+
+
+def test_nesting_state_could_not_hold_is_a_located_error(tmp_path: Path) -> None:
+    """What validates must be recordable: state refuses attributes deeper than the limit."""
+    from stackform.limits import MAX_NESTING
+
+    def stack(depth: int) -> str:
+        value = '"x"'
+        for _ in range(depth):
+            value = "{ a = " + value + " }"
+        return ('[stack]\nname = "s"\n[loaders.w]\npip_url = "x"\n'
+                f'[loaders.w.config]\npath = "p"\noptions = {{ v = {value} }}\n')
+
+    [problem] = problems(stack(MAX_NESTING + 5), tmp_path)
+    assert "nest deeper than 64 levels" in problem.message
+    assert problem.path.startswith("loaders.w.config.options.v.a.a")
+    assert at(problem)[0] == 7
+    fine = run(stack(MAX_NESTING - 5), tmp_path)
+    from stackform.state.schema import check_document
+    from stackform.testing.state_conformance import make_state
+
+    doc = make_state().to_json()
+    recorded = dict(fine.resources["loaders.w"].attributes)
+    doc["resources"]["extractors.tap_0"]["attributes"] = recorded
+    assert check_document(doc) is None

@@ -30,6 +30,7 @@ from stackform.config.schema import (
 )
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
 from stackform.errors import StackformError
+from stackform.limits import MAX_NESTING, too_deep
 from stackform.ownfiles import OwnFiles
 from stackform.registry import Registry
 from stackform.resource import KeyPath, Resource, format_path, secret_key_paths
@@ -124,6 +125,15 @@ def resolve(
                                by_name, diags, locate)
             value, sensitive = interp.interpolate(merged, block_path, source)
             diags.extend(secrets_in_file_names(sensitive, block_path, source, locate))
+            deep = too_deep(value)
+            if deep is not None:
+                # State must be able to hold what apply records (stackform.limits).
+                diags.add(Diagnostic(
+                    f"tables and arrays nest deeper than {MAX_NESTING} levels",
+                    path=format_path((*block_path, *deep)),
+                    location=locate(source(deep), False),
+                    hint="flatten this value; no configuration needs that depth"))
+                continue
             try:
                 config = config_model.model_validate(value)
             except ValidationError as exc:
