@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stackform.plan.model import Action, AttributeChange, Drift, Plan, ResourceChange
+from stackform.plan.render_text import value_lines
 from stackform.resource import SENSITIVE_SHOWN, is_fingerprint, redact
 from stackform.textsafe import safe_text
 
@@ -39,15 +40,18 @@ _VERB = {
 @dataclass(frozen=True)
 class _Limits:
     value: int
-    """Longest rendering of one value."""
+    """Longest one-line rendering of one value (drift and warnings); in a diff, the full
+    limits fold a long value over several lines instead of cutting it."""
+    fold: bool
+    """Diff values whole, folded like the text plan; else cut to ``value`` on one line."""
     lines: int
     """Most diff lines (and notes) per resource."""
     items: int
     """Most warnings, drift entries and blast-radius entries listed."""
 
 
-_FULL = _Limits(value=2_000, lines=10_000, items=10_000)
-_SHORT = _Limits(value=120, lines=25, items=20)
+_FULL = _Limits(value=2_000, lines=10_000, items=10_000, fold=True)
+_SHORT = _Limits(value=120, lines=25, items=20, fold=False)
 
 
 def _value(value: Any, limit: int, sensitive: bool = False) -> str:
@@ -91,20 +95,37 @@ def _diff_lines(change: ResourceChange, limits: _Limits) -> list[str]:
     lines: list[str] = []
     for a in attrs:
         name = safe_text(a.path.ljust(width), newlines=False)
-        before = _value(a.before, limits.value, a.sensitive)
-        after = _value(a.after, limits.value, a.sensitive)
+        before = _diff_value(a.before, limits, a.sensitive)
+        after = _diff_value(a.after, limits, a.sensitive)
         if change.action is Action.CREATE or (a.before is None
                                                and change.action is not Action.DELETE):
-            lines.append(f"+ {name} = {after}")
+            lines.extend(_folded(f"+ {name} = ", after))
         elif change.action is Action.DELETE or a.after is None:
-            lines.append(f"- {name} = {before}")
-        else:
+            lines.extend(_folded(f"- {name} = ", before))
+        elif len(before) == len(after) == 1:
             forces = "  # forces replacement" if a.force_new else ""
-            lines.append(f"~ {name} = {before} -> {after}{forces}")
+            lines.append(f"~ {name} = {before[0]} -> {after[0]}{forces}")
+        else:
+            lines.append(f"~ {safe_text(a.path, newlines=False)}:"
+                         + ("  # forces replacement" if a.force_new else ""))
+            lines.extend(_folded("    - ", before))
+            lines.extend(_folded("    + ", after))
     if len(lines) > limits.lines:
         hidden = len(lines) - limits.lines
         lines = [*lines[:limits.lines], f"# … {hidden} more attribute{_s(hidden)} not shown"]
     return lines
+
+
+def _diff_value(value: Any, limits: _Limits, sensitive: bool) -> list[str]:
+    if limits.fold and not sensitive:
+        return [safe_text(line, newlines=False) for line in value_lines(value)]
+    return [safe_text(_value(value, limits.value, sensitive), newlines=False)]
+
+
+def _folded(lead: str, lines: list[str]) -> list[str]:
+    """``lead`` then the value, its further lines aligned under its first."""
+    pad = " " * len(lead)
+    return [lead + lines[0], *(pad + line for line in lines[1:])]
 
 
 def _s(n: int) -> str:
