@@ -1,6 +1,9 @@
 """Run a pipeline: check its steps were applied, take the run lock, hand the steps to their
 providers in order, and record the run with its log.
 
+Before the first step, plugin processes a killed run left behind in the environment are killed
+and their runtime folders removed (:func:`stackform.supervise.sweep`).
+
 Core knows nothing of Singer or dbt: a provider that can run steps implements
 :class:`~stackform.provider.StepRunner`, and each call consumes one or more steps (an extractor
 consumes the loader that follows it).
@@ -87,6 +90,8 @@ def run_pipeline(
     say: Callable[[str], None] = lambda _m: None,
 ) -> RunRecord:
     """Run one pipeline to the end (or the first failed step) and return its record."""
+    from stackform.supervise import runtime_root, sweep
+
     state = session.read_state()
     steps = run_steps_for(session, pipeline_name, state)
     env = session.stack.env
@@ -117,6 +122,10 @@ def run_pipeline(
                              full_refresh=full_refresh)
             log(f"# stackform run {run_id}: pipeline {pipeline_name} in {env}"
                 f"{' (full refresh)' if full_refresh else ''}")
+            # A killed run's plugins may still be running: kill them before starting again.
+            for swept in sweep(runtime_root(ctx.work_dir), log):
+                if swept.killed:
+                    say(f"warning: {swept.note}")
             index = 0
             try:
                 while index < len(steps):
