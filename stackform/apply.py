@@ -225,6 +225,7 @@ def apply_plan(
     The caller holds the environment's lock.
     """
     from stackform.redact import stack_redactor
+    from stackform.supervise import runtime_root, sweep
 
     cancel = cancel or threading.Event()
     fingerprint = fingerprinter(plan.lineage)
@@ -233,6 +234,8 @@ def apply_plan(
     if redact:
         log = redact.wrap(log)
     ctx = replace(make_context(stack, fingerprint, log), cancel=cancel)
+    # What a killed stackform left in this environment: its plugins, its files with secrets.
+    sweep(runtime_root(ctx.work_dir), log)
     recorder = StateRecorder(backend, stack.env, state, plan.lineage, stack.name, git)
     recorded: Mapping[str, ResourceState] = state.resources if state else {}
 

@@ -17,11 +17,11 @@ anywhere: its full config with secrets, a state file. It lives under
 ``<environment's private folder>/.runtime/`` (0700, files 0600), named
 ``<kind>-<pid>-<start time>-<random>`` after the stackform process that made it, and is removed
 when the work ends (after killing anything still running in the groups recorded in it). A
-process killed with ``kill -9`` cannot remove it: the next command that makes a runtime folder
-in the same environment, and every ``stackform run`` before its first step, sweeps first
-(:func:`sweep`): for each folder whose owner is gone, it kills what is left of the process
-groups recorded there, then deletes the folder. So a retry never runs beside the plugins of a
-killed run, and no secret stays on disk past the next command.
+process killed with ``kill -9`` cannot remove it: every ``stackform run`` before its first step,
+every apply before it changes anything, and the first runtime folder any command makes in the
+environment sweep first (:func:`sweep`): for each folder whose owner is gone, kill what is left
+of the process groups recorded there, then delete the folder. So a retry never runs beside the
+plugins of a killed run, and no secret stays on disk past the next run or apply.
 
 The start time (from ``/proc``) makes a pid safe to act on: a pid reused by an unrelated process
 has another start time. A group whose leader is gone is killed only when one of its live

@@ -152,3 +152,34 @@ def test_runtime_folder_is_removed_with_whatever_still_runs_in_it(tmp_path: Path
     assert _wait_dead(child)
     assert not folder.exists()
     assert os.listdir(root) == []
+
+
+def test_apply_sweeps_what_a_killed_stackform_left(tmp_path: Path, leftovers: list[int]) -> None:
+    from stackform.plan.builder import make_context
+    from stackform.resource import fingerprinter
+    from stackform.session import open_session
+    from stackform.supervise import RUNTIME_VAR, runtime_root
+    from tests.cli_helpers import Runner, make_env, sleepers_stack, write_stack
+
+    project = tmp_path / "project"
+    write_stack(project, sleepers_stack(["one"]))
+    stack = open_session(project).stack
+    root = runtime_root(make_context(stack, fingerprinter("x")).work_dir)
+    # A folder left by a stackform process that is gone: its config, and a plugin's child that
+    # outlived it (in the plugin's group, named after the folder in its environment).
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    folder = root / f"run-{dead.pid}-1-abcd1234"
+    folder.mkdir(parents=True)
+    (folder / "tap.json").write_text('{"password": "left-behind"}')
+    orphan = subprocess.Popen(["sleep", "300"], start_new_session=True,
+                              env={**os.environ, RUNTIME_VAR: folder.name})
+    leftovers.append(orphan.pid)
+    stat = Path(f"/proc/{orphan.pid}/stat").read_text()
+    start = stat[stat.rindex(")") + 2:].split()[19]
+    (folder / PROCESSES_FILE).write_text(f"{orphan.pid} {start}\n")
+
+    result = Runner(project, make_env(tmp_path))("apply", "--auto-approve")
+    assert result.code == 0, result
+    assert not folder.exists(), "apply left a killed process's runtime folder"
+    assert orphan.wait(timeout=5) == -signal.SIGKILL
