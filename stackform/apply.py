@@ -224,9 +224,18 @@ def apply_plan(
 
     The caller holds the environment's lock.
     """
+    from stackform.redact import stack_redactor
+    from stackform.supervise import runtime_root, sweep
+
     cancel = cancel or threading.Event()
     fingerprint = fingerprinter(plan.lineage)
+    # A plugin's output (its stderr in an error, a line it logs) may quote a secret.
+    redact = stack_redactor(stack) if plan.actionable else None
+    if redact:
+        log = redact.wrap(log)
     ctx = replace(make_context(stack, fingerprint, log), cancel=cancel)
+    # What a killed stackform left in this environment: its plugins, its files with secrets.
+    sweep(runtime_root(ctx.work_dir), log)
     recorder = StateRecorder(backend, stack.env, state, plan.lineage, stack.name, git)
     recorded: Mapping[str, ResourceState] = state.resources if state else {}
 
@@ -297,6 +306,8 @@ def apply_plan(
                         else:
                             message = (error.reason if isinstance(error, StackformError)
                                        else f"{type(error).__name__}: {error}")
+                            if redact:
+                                message = redact(message)
                             finish(ApplyEvent(address, change.action, "failed", message, seconds))
                             for dependent in _dependents(graph, address):
                                 skipped.setdefault(dependent, address)
@@ -309,9 +320,11 @@ def apply_plan(
                     address, started = running.pop(future)
                     change = changes[address]
                     error = future.exception()
+                    told = None if error is None else str(error)
+                    if told and redact:
+                        told = redact(told)
                     finish(ApplyEvent(address, change.action, "done" if error is None else "failed",
-                                      None if error is None else str(error),
-                                      time.monotonic() - started))
+                                      told, time.monotonic() - started))
     finally:
         recorder.close()
     interrupted = interrupted or (cancel.is_set() and not state_failed)

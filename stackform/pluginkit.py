@@ -3,14 +3,14 @@ venv cache, their per-environment folder, private files, and running their comma
 
 Used by the Singer and dbt providers, and open to third-party providers: a plugin block names
 what to install in ``pip_url`` (and optionally ``python``) and extra process environment in
-``env``.
+``env``. Start plugin processes with :func:`run_command` or :func:`stackform.supervise.popen`,
+inside a :func:`runtime_dir`, so they die with stackform and a killed run's leftovers are swept.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -76,14 +76,15 @@ def write_private(path: Path, data: Any) -> None:
 
 
 @contextmanager
-def runtime_dir(prefix: str) -> Iterator[Path]:
-    """A private temporary folder (0700) for files holding secrets, removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix=f"stackform-{prefix}-"))
-    try:
-        os.chmod(path, 0o700)
+def runtime_dir(ctx: Context, prefix: str) -> Iterator[Path]:
+    """A private folder (0700) in the environment's folder for files holding secrets and for
+    recording the plugin processes started in it; removed afterwards, with any process still
+    running from it. A killed stackform's folders are swept by the next command (see
+    :mod:`stackform.supervise`)."""
+    from stackform.supervise import runtime_folder, runtime_root
+
+    with runtime_folder(runtime_root(ctx.work_dir), prefix, ctx.log) as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def plugin_environ(venv: Venv, resource: Resource) -> dict[str, str]:
@@ -94,14 +95,18 @@ def plugin_environ(venv: Venv, resource: Resource) -> dict[str, str]:
 
 
 def run_command(args: Sequence[str], *, env: Mapping[str, str], timeout: float,
-                cancel: threading.Event | None, what: str, cwd: Path | None = None
-                ) -> subprocess.CompletedProcess[str]:
+                cancel: threading.Event | None, what: str, cwd: Path | None = None,
+                runtime: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run a plugin command to completion (from the stack's folder, so relative paths in its
-    config mean what they say in the stack file); a failure carries the end of its stderr."""
+    config mean what they say in the stack file); a failure carries the end of its stderr.
+
+    The process is supervised (:func:`stackform.supervise.popen`) and recorded in ``runtime``, a
+    :func:`runtime_dir`, when given."""
+    from stackform.supervise import popen
+
     try:
-        proc = subprocess.Popen(list(args), env=dict(env), cwd=cwd, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                                start_new_session=True)
+        proc = popen(args, runtime=runtime, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     except OSError as exc:
         raise PluginError(f"{what}: cannot start {args[0]}: {exc.strerror or exc}") from exc
     waited = 0.0

@@ -58,8 +58,11 @@ def run_uv(args: list[str], *, spec: InstallSpec | None, action: str,
     what = spec.describe() if spec else "plugins"
     if cancel is not None and cancel.is_set():
         raise Interrupted(f"stopped before the {action} of {what}")
+    from stackform.supervise import popen
+
     cmd = [uv_bin(), *args, "--quiet", "--color", "never"]
-    proc = subprocess.Popen(
+    # Supervised: a killed stackform leaves no uv writing into the cache behind it.
+    proc = popen(
         cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=_neutral_cwd(), env={**os.environ, "COLUMNS": "1000"},  # one line per message

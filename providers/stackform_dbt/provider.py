@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from stackform.pluginkit import plugin_dir, write_private
+from stackform.pluginkit import plugin_dir, runtime_dir, write_private
 from stackform.provider import BaseProvider, Context, Outputs, RunContext, RunStep
 from stackform.resource import Resource, ResourceState
 from stackform_dbt.config import TransformerConfig
@@ -150,8 +150,9 @@ class TransformerProvider(BaseProvider):
             run.log(f"[{resource.name}] {text}")
 
         run.log(f"# {name}: {shlex.join(inv.args(command))}")
-        code = stream(inv.args(command), env=inv.env, cwd=inv.cwd, on_line=line,
-                      cancel=run.ctx.cancel, what=name)
+        with runtime_dir(run.ctx, "dbt") as tmp:
+            code = stream(inv.args(command), env=inv.env, cwd=inv.cwd, on_line=line,
+                          cancel=run.ctx.cancel, what=name, runtime=tmp)
         seconds = round(time.monotonic() - started, 3)
         results = Results.read(results_path)
         counts = results.counts if results else {}
@@ -178,8 +179,10 @@ class TransformerProvider(BaseProvider):
     def _dbt(self, ctx: Context, desired: Resource, inv: Invocation, command: list[str],
              what: str) -> None:
         lines: list[str] = []
-        code = stream(inv.args(command), env=inv.env, cwd=inv.cwd, on_line=lines.append,
-                      cancel=ctx.cancel, timeout=PARSE_TIMEOUT, what=f"{desired.address}: {what}")
+        with runtime_dir(ctx, "dbt") as tmp:
+            code = stream(inv.args(command), env=inv.env, cwd=inv.cwd, on_line=lines.append,
+                          cancel=ctx.cancel, timeout=PARSE_TIMEOUT,
+                          what=f"{desired.address}: {what}", runtime=tmp)
         if code != 0:
             raise DbtError(f"{desired.address}: {what} failed (exit {code}):\n"
                            f"{error_lines(lines)}",

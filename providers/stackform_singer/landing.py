@@ -14,6 +14,7 @@ import subprocess
 from typing import TYPE_CHECKING, Any
 
 from stackform.provider import RunContext, RunStep
+from stackform.supervise import popen
 from stackform_singer.plugin import full_config
 
 if TYPE_CHECKING:
@@ -83,16 +84,23 @@ def rows_landed(run: RunContext, target: RunStep, venv: Venv, since: str) -> int
     if "path" in params and not str(params["path"]).startswith("/"):
         params["path"] = str(run.ctx.resolve_path(params["path"]))
     try:
-        done = subprocess.run([str(venv.python), "-c", script], input=json.dumps(params),
-                              capture_output=True, text=True, timeout=120,
-                              env=venv.environ())
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        proc = popen([str(venv.python), "-c", script], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                     env=venv.environ())
+    except OSError as exc:
         run.log(f"# rows landed: not counted ({exc})")
         return None
-    if done.returncode != 0:
-        run.log(f"# rows landed: not counted ({done.stderr.strip().splitlines()[-1:]})")
+    try:
+        out, err = proc.communicate(json.dumps(params), timeout=120)
+    except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.communicate()
+        run.log(f"# rows landed: not counted ({exc})")
         return None
-    result = json.loads(done.stdout)
+    if proc.returncode != 0:
+        run.log(f"# rows landed: not counted ({err.strip().splitlines()[-1:]})")
+        return None
+    result = json.loads(out)
     if not result.get("tables"):
         run.log("# rows landed: no table has _sdc_received_at; set add_record_metadata = true "
                 "in the loader's config to count them")

@@ -5,7 +5,8 @@ stdout, where a Singer target prints each state it has committed, and stores eve
 both stderr streams go to the run's log, and the tap's ``METRIC`` lines give the number of
 records it emitted. When either process fails the run fails; when the target dies the tap is
 stopped; Ctrl-C stops the tap first so the target can commit what it has, and no process is
-left behind.
+left behind. Both run supervised (:mod:`stackform.supervise`): a ``kill -9`` of stackform kills
+them too.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from stackform.pluginkit import (
 from stackform.provider import RunContext, RunStep
 from stackform.runs.model import RunStatus, StepOutcome, bookmark_key
 from stackform.state.model import utc_now
+from stackform.supervise import popen
 from stackform_singer.plugin import executable_name, full_config
 
 DRAIN_SECONDS = 60.0
@@ -137,7 +139,7 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     last_state: Any = None
     error: str | None = None
     interrupted = False
-    with runtime_dir("run") as tmp:
+    with runtime_dir(ctx, "run") as tmp:
         write_private(tmp / "tap.json", full_config(tap.resource))
         write_private(tmp / "target.json", full_config(target.resource))
         tap_cmd = [tap_exe, "--config", str(tmp / "tap.json"),
@@ -149,15 +151,14 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
         read_end, write_end = os.pipe()
         tap_proc = target_proc = None
         try:
-            # Own sessions: a terminal's Ctrl-C reaches stackform only, which stops the tap
-            # first and lets the target commit instead of killing both mid-batch.
-            tap_proc = subprocess.Popen(tap_cmd, stdin=subprocess.DEVNULL, stdout=write_end,
-                                        stderr=subprocess.PIPE, env=tap_env,
-                                        cwd=ctx.stack_dir, start_new_session=True)
-            target_proc = subprocess.Popen([target_exe, "--config", str(tmp / "target.json")],
-                                           stdin=read_end, stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, env=target_env,
-                                           cwd=ctx.stack_dir, start_new_session=True)
+            # Supervised: own sessions (a terminal's Ctrl-C reaches stackform only, which stops
+            # the tap first and lets the target commit instead of killing both mid-batch), and
+            # killed with this thread if stackform dies, so no load goes on unrecorded.
+            tap_proc = popen(tap_cmd, runtime=tmp, stdin=subprocess.DEVNULL, stdout=write_end,
+                             stderr=subprocess.PIPE, env=tap_env, cwd=ctx.stack_dir)
+            target_proc = popen([target_exe, "--config", str(tmp / "target.json")],
+                                runtime=tmp, stdin=read_end, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=target_env, cwd=ctx.stack_dir)
         finally:
             os.close(read_end)
             os.close(write_end)

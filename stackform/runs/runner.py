@@ -1,6 +1,10 @@
 """Run a pipeline: check its steps were applied, take the run lock, hand the steps to their
 providers in order, and record the run with its log.
 
+Before the first step, plugin processes a killed run left behind in the environment are killed
+and their runtime folders removed (:func:`stackform.supervise.sweep`). Known secret values are
+masked in the log, the record and the console lines (:mod:`stackform.redact`).
+
 Core knows nothing of Singer or dbt: a provider that can run steps implements
 :class:`~stackform.provider.StepRunner`, and each call consumes one or more steps (an extractor
 consumes the loader that follows it).
@@ -87,9 +91,15 @@ def run_pipeline(
     say: Callable[[str], None] = lambda _m: None,
 ) -> RunRecord:
     """Run one pipeline to the end (or the first failed step) and return its record."""
+    from stackform.redact import stack_redactor
+    from stackform.supervise import runtime_root, sweep
+
     state = session.read_state()
     steps = run_steps_for(session, pipeline_name, state)
     env = session.stack.env
+    # Every known secret value is masked in the log, the record and the console lines.
+    redact = stack_redactor(session.stack)
+    say = redact.wrap(say)
     with store.run_lock(env, pipeline_name, lock_timeout):
         run_id = new_run_id()
         log_path = store.log_path(env, run_id)
@@ -106,6 +116,7 @@ def run_pipeline(
         with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as log_file:
 
             def log(line: str) -> None:
+                line = redact(line)
                 with log_lock:
                     log_file.write(line if line.endswith("\n") else line + "\n")
                     log_file.flush()
@@ -117,6 +128,10 @@ def run_pipeline(
                              full_refresh=full_refresh)
             log(f"# stackform run {run_id}: pipeline {pipeline_name} in {env}"
                 f"{' (full refresh)' if full_refresh else ''}")
+            # A killed run's plugins may still be running: kill them before starting again.
+            for swept in sweep(runtime_root(ctx.work_dir), log):
+                if swept.killed:
+                    say(f"warning: {swept.note}")
             index = 0
             try:
                 while index < len(steps):
@@ -140,6 +155,8 @@ def run_pipeline(
         record = replace(record, status=status, error=error,
                          finished_at=utc_now(), seconds=round(time.monotonic() - started, 3),
                          steps=tuple(outcomes))
+        if redact:
+            record = RunRecord.from_json(redact.data(record.to_json()))
         store.finish_run(record)
     return record
 

@@ -90,11 +90,19 @@ class Stackform:
         return runs[0]
 
     def leftover_runtime_dirs(self) -> list[str]:
-        """stackform's private runtime folders (secrets, full config) still on disk."""
-        return sorted(p.name for p in self.tmpdir.glob("stackform-*"))
+        """stackform's private runtime folders (secrets, full config) still on disk: in the
+        environments' folders, or (as older versions made them) in the temp folder."""
+        return sorted([p.name for p in runtime_dirs(self.cwd)]
+                      + [p.name for p in self.tmpdir.glob("stackform-*")])
 
     def bookmark_file(self, pipeline: str, extractor: str, env: str = "dev") -> Path:
         return runs_dir(self.cwd) / env / "bookmarks" / f"{pipeline}.{extractor}.json"
+
+
+def runtime_dirs(stack_dir: Path) -> list[Path]:
+    """The runtime folders under a stack's ``.stackform`` (whatever the environments' layout)."""
+    return sorted(p for root in (stack_dir / ".stackform").rglob(".runtime") for p in
+                  root.iterdir())
 
 
 def stackform_in(stack_dir: Path, home: Path, cache_dir: Path,
