@@ -148,6 +148,12 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
             write_private(tmp / "state.json", dict(prior))
             tap_cmd += ["--state", str(tmp / "state.json")]
         run.log(f"# {name}: {' '.join(tap_cmd[:1])} | {target_exe}")
+        # Temp files the plugins make (a target's staged batches) go where a killed run's
+        # leftovers are swept, not into the machine's /tmp.
+        private_tmp = tmp / "tmp"
+        private_tmp.mkdir(mode=0o700)
+        tap_env = {**tap_env, "TMPDIR": str(private_tmp)}
+        target_env = {**target_env, "TMPDIR": str(private_tmp)}
         read_end, write_end = os.pipe()
         tap_proc = target_proc = None
         try:

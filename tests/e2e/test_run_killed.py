@@ -85,6 +85,9 @@ def test_kill_9_of_run_kills_its_plugins_and_a_retry_runs_alone(tmp_path: Path,
     left = runtime_dirs(stack)
     assert [p.name.split("-")[0] for p in left] == ["run"], left
     assert all(oct(p.stat().st_mode & 0o777) == "0o700" for p in left)
+    # The target's staged batches are in it too, not in the machine's temp folder.
+    assert list((left[0] / "tmp").glob("target-stackform-duckdb-*")), list(left[0].iterdir())
+    assert not list(sf.tmpdir.glob("target-stackform-duckdb-*"))
 
     again = sf.ok("run", "daily")
     assert "from the last bookmark" in again.stdout, again
