@@ -188,9 +188,10 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
     console = g.console()
     saved = None
     if plan_file is not None:
-        from stackform.plan.saved import load_plan
+        from stackform.plan.saved import check_stated, load_plan
 
         saved = load_plan(plan_file)
+        check_stated(saved, options)
     mode = saved.mode if saved else options.mode
     # Destroying works from recorded state: it must not need secrets the stack references.
     if session is None:
