@@ -638,3 +638,11 @@ def test_nesting_state_could_not_hold_is_a_located_error(tmp_path: Path) -> None
     recorded = dict(fine.resources["loaders.w"].attributes)
     doc["resources"]["extractors.tap_0"]["attributes"] = recorded
     assert check_document(doc) is None
+
+
+def test_stack_env_id_is_identifier_safe(tmp_path: Path) -> None:
+    text = ('[stack]\nname = "s"\n[environments.dev]\nper_developer = true\n'
+            '[files.a]\npath = "${stack.env}.txt"\ncontent = "raw_${stack.env_id}"\n')
+    stack = run(text, tmp_path, developer="dana-o")
+    assert stack.env == "dev-dana-o"
+    assert stack.resources["files.a"].attributes["content"] == "raw_dev_dana_o"

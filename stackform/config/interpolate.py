@@ -2,7 +2,8 @@
 
 Namespaces: ``${var.NAME}`` (``[vars]`` merged with the environment's vars), ``${secret.NAME}``
 (a :class:`SecretSource`), ``${environ.NAME}`` (the process environment), ``${stack.env}``,
-``${stack.dir}``, ``${stack.name}``. ``$${`` is a literal ``${``.
+``${stack.env_id}`` (the environment name as a SQL identifier part), ``${stack.dir}``,
+``${stack.name}``. ``$${`` is a literal ``${``.
 
 A string that is exactly one ``${var.X}`` takes the var's own value and type (an integer, an
 array, a table); anything else is string substitution. Vars may use other vars and secrets;
@@ -24,7 +25,7 @@ from stackform.errors import SecretError
 from stackform.resource import KeyPath, format_path
 
 NAMESPACES = ("var", "secret", "environ", "stack")
-STACK_ATTRIBUTES = ("env", "dir", "name")
+STACK_ATTRIBUTES = ("env", "env_id", "dir", "name")
 _EXPR = re.compile(r"\s*([A-Za-z_]+)\.([A-Za-z0-9_-]+)\s*")
 MAX_VAR_DEPTH = 64
 """How deep vars may use vars (``a`` uses ``b`` uses ``c``...): resolving them recurses."""
@@ -242,7 +243,8 @@ class Interpolator:
                 return self.stack[name], False
             self._error(f"unknown stack attribute '{name}' in '{ref.text}'", rel, prefix, src,
                         hint=did_you_mean(name, STACK_ATTRIBUTES)
-                        or "use ${stack.env}, ${stack.dir} or ${stack.name}")
+                        or "use ${stack.env}, ${stack.env_id}, ${stack.dir} or "
+                        "${stack.name}")
             return None
         self._error(f"unknown namespace '{ns}' in '{ref.text}'", rel, prefix, src,
                     hint=did_you_mean(ns, NAMESPACES) or _SYNTAX_HINT)

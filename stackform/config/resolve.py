@@ -26,6 +26,7 @@ from stackform.config.schema import (
     ENV_NAME_RE,
     EnvironmentSection,
     StateSection,
+    env_identifier,
     schedule_problem,
 )
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
@@ -80,7 +81,8 @@ def resolve(
     interp = Interpolator(
         vars=vars_,
         var_sources=var_sources,
-        stack={"env": effective, "dir": str(stack_file.dir), "name": core.stack.name},
+        stack={"env": effective, "env_id": env_identifier(effective),
+               "dir": str(stack_file.dir), "name": core.stack.name},
         environ=environ,
         locate=locate,
         secrets=secrets,
