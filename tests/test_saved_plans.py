@@ -253,3 +253,13 @@ def test_options_edited_with_the_changes_they_give_are_refused(
     assert "the saved plan was made with --destroy --target files.c, but the apply command " \
         "states none" in result.stderr, result
     assert snapshot(project) == before and (project / "out" / "c.txt").exists()
+
+
+def test_the_saved_plan_line_gives_the_exact_apply_command(applied: Runner,
+                                                           project: Path) -> None:
+    write_stack(project, CHANGED)
+    shown = applied("plan", "--target", "files.b", "-o", "p.sfplan")
+    assert shown.code == 0, shown
+    assert "`stackform apply --target files.b p.sfplan`" in shown.stdout
+    assert shown.stdout.count("took no lock") == 1
+    assert "took no lock" not in applied("plan").stdout  # nothing saved: nothing to go stale

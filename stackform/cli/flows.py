@@ -126,17 +126,15 @@ def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
     plan = session.plan(options)
     _warn_older_commit(g.console(), plan, session.stack.dir)
     render_plan(g.console(), plan, fmt, changed)
-    if fmt == "text" and plan.has_changes:
-        g.console().line(f"\nThis plan takes no lock: the state in "
-                         f"{session.backend.describe(session.stack.env)} may change before an "
-                         "apply (a saved plan is then refused as stale).", "muted")
     if out is not None:
-        from stackform.plan.saved import save_plan
+        from stackform.plan.saved import option_flags, save_plan
 
         save_plan(plan, out)
         if fmt == "text":
-            g.console().line(f"\nSaved the plan to {out}. Apply exactly it with: "
-                             f"stackform apply {out}", "muted")
+            command = " ".join(["stackform apply", *option_flags(options), str(out)])
+            g.console().line(f"\nSaved the plan to {out}; apply exactly it with `{command}`. "
+                             "The plan took no lock: if the state moves first, it is refused.",
+                             "muted")
     if out_markdown is not None:
         from stackform.fileio import atomic_write
         from stackform.plan.render_markdown import render_markdown
