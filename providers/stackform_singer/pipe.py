@@ -23,8 +23,8 @@ from typing import IO, Any
 
 from stackform.errors import RunError
 from stackform.pluginkit import (
+    failure_summary,
     install,
-    last_lines,
     plugin_dir,
     plugin_environ,
     runtime_dir,
@@ -231,10 +231,10 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
         error = "stopped by the user"
     elif target_code != 0:
         status = "failed"
-        error = f"target exited {target_code}: {last_lines(chr(10).join(target_err.tail), 6)}"
+        error = f"target exited {target_code}: {failure_summary(chr(10).join(target_err.tail))}"
     elif tap_code != 0:
         status = "failed"
-        error = f"tap exited {tap_code}: {last_lines(chr(10).join(tap_err.tail), 6)}"
+        error = f"tap exited {tap_code}: {failure_summary(chr(10).join(tap_err.tail))}"
     else:
         status = "success"
     emitted = sum(tap_err.records.values()) if tap_err.saw_metrics else None

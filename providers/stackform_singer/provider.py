@@ -39,7 +39,7 @@ def discover(ctx: Context, desired: Resource, executable: str, env: dict[str, st
         done = run_command([executable, "--config", str(tmp / "config.json"), "--discover"],
                            env=env, timeout=DISCOVER_TIMEOUT, cancel=ctx.cancel,
                            what=f"{desired.address}: discovery", cwd=ctx.stack_dir,
-                           runtime=tmp)
+                           runtime=tmp, log=ctx.log)
     try:
         catalog = json.loads(done.stdout)
     except json.JSONDecodeError as exc:
@@ -64,7 +64,7 @@ class _PluginProvider(BaseProvider):
         with runtime_dir(ctx, "help") as tmp:
             helped = run_command([str(exe), "--help"], env=env, timeout=START_TIMEOUT,
                                  cancel=ctx.cancel, what=f"{desired.address}: {exe.name} --help",
-                                 cwd=ctx.stack_dir, runtime=tmp)
+                                 cwd=ctx.stack_dir, runtime=tmp, log=ctx.log)
         render_config(ctx, desired)
         outputs: Outputs = {"venv": str(venv.path), "executable": str(exe)}
         return outputs, env, helped.stdout + helped.stderr

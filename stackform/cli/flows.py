@@ -250,11 +250,21 @@ def _apply_with_progress(console: Console, session: Session, plan: Plan, state: 
 
 def _report(console: Console, result: ApplyResult, operation: str, env: str) -> int:
     rows = []
+    longer = []
     for o in result.outcomes:
+        first, _, rest = (o.error or "").partition("\n")
         rows.append([o.address, o.action.value, o.status,
-                     f"{o.seconds:.1f}s" if o.seconds else "", o.error or ""])
+                     f"{o.seconds:.1f}s" if o.seconds else "",
+                     f"{first} (more below)" if rest else first])
+        if rest:
+            longer.append(o)
     if rows:
+        # One line per resource keeps the table readable; an error of several lines follows.
         console.table(["resource", "action", "result", "time", "detail"], rows)
+    for o in longer:
+        console.line(f"\n{o.address}:")
+        for line in (o.error or "").splitlines():
+            console.line(f"  {line}")
     done = sum(1 for o in result.outcomes if o.status == "done")
     failed = len(result.failed)
     other = len(result.outcomes) - done - failed

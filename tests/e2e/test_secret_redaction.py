@@ -97,6 +97,16 @@ def test_secrets_a_tap_prints_are_redacted_everywhere(tmp_path: Path, stackform_
     assert "password authentication failed: ***" in broken.output, broken
     _assert_console_clean(broken, "a failed apply")
 
+    # An uncaught exception: the error is its exception line, not the traceback's first line,
+    # and the table keeps one line per resource.
+    _set_fail_at(stack, "discover-raise")
+    raised = sf("apply", "--auto-approve")
+    assert raised.code == 1, raised
+    [row] = [line for line in raised.stdout.splitlines() if line.startswith("extractors.orders")]
+    assert "RuntimeError: password authentication failed: ***" in row, raised
+    assert "Traceback" not in row
+    _assert_console_clean(raised, "an apply failing with a traceback")
+
     # Nothing stackform keeps on disk holds the secret (state keeps only fingerprints; the
     # literal api_token is no ${secret}: state and the rendered config show it as written).
     for root in (stack / ".stackform", sf.tmpdir):
