@@ -47,8 +47,10 @@ HEADER = (
 )
 LOCK_HINT = "run `stackform lock` and commit stackform.lock"
 LOCKED_ATTRIBUTE = "locked_requirements"
-"""Added to a plugin's attributes when a lock exists: its ``locked_digest``, so a lock change
-is a plan update and part of a saved plan's stack digest."""
+"""Added to a plugin's attributes when a lock exists: its pinned packages, package -> version
+(:func:`pinned`), so a lock change is a plan update that names each package that moves
+(``~ locked_requirements.six = "1.16.0" -> "1.17.0"``), and part of a saved plan's stack
+digest."""
 
 
 class LockfileError(StackformError):
@@ -378,7 +380,7 @@ def lock_resources(stack_dir: Path, resources: Mapping[str, Resource]
         if entry is None:
             problems.append((address, problem))
             continue
-        attributes = {**resource.attributes, LOCKED_ATTRIBUTE: entry.locked_digest}
+        attributes = {**resource.attributes, LOCKED_ATTRIBUTE: pinned(entry.locked)}
         out[address] = replace(resource, attributes=attributes)
     return out, problems
 
@@ -451,6 +453,12 @@ class LockChange:
     """``add``, ``update`` or ``remove``."""
     packages: tuple[str, ...] = ()
     """``+ six 1.16.0``, ``- six 1.16.0``, ``six 1.16.0 -> 1.17.0``."""
+
+
+def pinned(locked: Iterable[str]) -> dict[str, str]:
+    """A locked set as package -> version, sorted (a marker-qualified pin keeps its marker in
+    its key: ``colorama (sys_platform == 'win32')``)."""
+    return dict(sorted(_pins(locked).items()))
 
 
 def _pins(locked: Iterable[str]) -> dict[str, str]:
