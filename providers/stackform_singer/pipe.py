@@ -131,6 +131,10 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     target_exe = str(target_venv.executable(executable_name(target.resource.config)))
     catalog = _catalog(run, tap, tap_env)
     prior = None if run.full_refresh else run.bookmarks.get(key)
+    from stackform_singer.landing import rows_landed, snapshot, wants_snapshot
+
+    # Without arrival times on the rows, what landed is the tables' growth: count them first.
+    before = snapshot(run, target, target_venv) if wants_snapshot(target) else None
     started_at = utc_now()
     started = time.monotonic()
     run.say(f"{name}: starting" + (" (full refresh)" if run.full_refresh else
@@ -238,25 +242,49 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     else:
         status = "success"
     emitted = sum(tap_err.records.values()) if tap_err.saw_metrics else None
-    landed = None
-    if status == "success":
-        from stackform_singer.landing import rows_landed
-
-        landed = rows_landed(run, target, target_venv, started_at)
     details: dict[str, Any] = {"records_by_stream": tap_err.records, "states": states,
                                "bookmark_key": key}
-    if emitted is not None and landed is not None and emitted != landed:
-        warning = (f"{name}: the tap emitted {emitted} records but {landed} rows landed "
-                   "in this run (records repeating a key land as one row)")
-        details["warning"] = warning
-        run.say(f"warning: {warning}")
-        run.log(f"# warning: {warning}")
-    run.say(f"{name}: {status} in {seconds:.1f}s"
-            + (f", {emitted} records emitted" if emitted is not None else "")
-            + (f", {landed} rows landed" if landed is not None else "")
-            + ((", bookmark moved" if last_state != prior else ", bookmark unchanged")
-               if states else ""))
+    landed = None
+    counted = ""
+    if status == "success":
+        result = rows_landed(run, target, target_venv, started_at, before)
+        landed, details["rows_landed_by"] = result.rows, result.how
+        if result.how == "unknown":
+            run.log(f"# rows landed: unknown: {result.why}")
+        elif result.how == "delta":
+            counted = " (tables' growth)"
+        warning = _landing_warning(name, emitted, landed, result.how)
+        if warning:
+            details["warning"] = warning
+            run.say(f"warning: {warning}")
+            run.log(f"# warning: {warning}")
+    report = [f"{name}: {status} in {seconds:.1f}s",
+              f"{emitted} records emitted" if emitted is not None
+              else "records emitted: unknown (the tap logged no record_count metric)"]
+    if status == "success":
+        report.append(f"{landed} rows landed{counted}" if landed is not None
+                      else "rows landed: unknown")
+    if states:
+        report.append("bookmark moved" if last_state != prior else "bookmark unchanged")
+    run.say(", ".join(report))
     return 2, StepOutcome(name=name, status=status, seconds=round(seconds, 3),
                           records_emitted=emitted, rows_landed=landed,
                           bookmark_moved=states > 0 and last_state != prior, error=error,
                           details=details)
+
+
+def _landing_warning(name: str, emitted: int | None, landed: int | None, how: str
+                     ) -> str | None:
+    """What to say when the rows landed do not match the records emitted."""
+    if emitted is None or landed is None or emitted == landed:
+        return None
+    if how == "delta" and landed > emitted:
+        return (f"{name}: the loader's tables grew by {landed} rows but the tap emitted only "
+                f"{emitted} records: something else wrote to them during the run")
+    if how == "delta":
+        return (f"{name}: the tap emitted {emitted} records but the loader's tables grew by "
+                f"{landed} rows: a loader that appends lost {emitted - landed} rows; one that "
+                "updates rows by key lands repeated keys as one row (set add_record_metadata "
+                "= true to count by arrival time)")
+    return (f"{name}: the tap emitted {emitted} records but {landed} rows landed in this run "
+            "(records repeating a key land as one row)")
