@@ -1,8 +1,8 @@
 """Applying ``examples/quickstart``: cold, no-op, and a second environment on cached venvs.
 
-The quickstart is copied to a temp folder (relative ``pip_url``s into ``providers/`` made
-absolute) and measured three ways, each next to
-a baseline from the same run:
+The quickstart is copied to a temp folder (its tap and loader are the first-party connectors,
+``stackform:tap-jsonl`` and ``stackform:target-duckdb``, which need no rewriting) and measured
+three ways, each next to a baseline from the same run:
 
 - **cold apply** of ``dev`` with an empty ``STACKFORM_CACHE_DIR`` (uv's own download/wheel cache
   stays warm, as on any machine that installed Python packages before). Baseline: the same two
@@ -37,19 +37,25 @@ QUICKSTART = REPO / "examples" / "quickstart"
 
 
 def plugins() -> list[tuple[str, str, str, dict[str, object]]]:
-    """(kind, requirement, executable, config) of each plugin in the quickstart, local paths
-    made absolute: the installs a cold apply makes."""
+    """(kind, requirement, executable, config) of each plugin in the quickstart, connectors
+    and local paths made absolute: the installs a cold apply makes."""
     import tomllib
+
+    from stackform.connectors import find_connector
 
     stack = tomllib.loads((QUICKSTART / "stack.toml").read_text())
     found = []
     for kind in ("extractors", "loaders"):
         for block in stack.get(kind, {}).values():
             req = block["pip_url"]
-            if req.startswith("."):
-                req = str((QUICKSTART / req).resolve())
-            exe = block.get("executable") or Path(req.split("==")[0]).name
-            found.append((kind, req, exe, block.get("config", {})))
+            connector = find_connector(req)
+            if connector is not None:
+                req, exe = str(connector.source()), connector.executable
+            else:
+                if req.startswith("."):
+                    req = str((QUICKSTART / req).resolve())
+                exe = Path(req.split("==")[0]).name
+            found.append((kind, req, block.get("executable") or exe, block.get("config", {})))
     return found
 
 
@@ -63,9 +69,6 @@ def copy_stack(dest: Path, with_dbt: bool = False) -> Path:
         ".stackform", "out", "warehouse", "stackform.lock", "__pycache__"))
     stack = dest / "stack.toml"
     text = stack.read_text()
-    for folder in sorted((REPO / "providers").iterdir()):
-        text = text.replace(f'pip_url = "../../providers/{folder.name}"',
-                            f'pip_url = "{folder}"')
     if 'pip_url = "../' in text:
         raise SystemExit("the quickstart has a relative pip_url this script does not rewrite")
     if not with_dbt:

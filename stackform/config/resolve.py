@@ -160,6 +160,7 @@ def resolve(
                 depends_on=deps,
             )
 
+    _check_connectors(resources, diags, locate)
     if check_lock and (stack_file.dir / "stackform.lock").is_file():
         _lock_plugins(stack_file, resources, diags, locate)
 
@@ -177,6 +178,16 @@ def resolve(
         warnings=tuple(diags.warnings),
     )
     return with_computed(stack, registry, diags, locate)
+
+
+def _check_connectors(resources: dict[str, Resource], diags: Diagnostics, locate: Any) -> None:
+    """A ``stackform:NAME`` in a plugin's pip_url must name a connector stackform ships."""
+    from stackform.connectors import pip_url_problems
+
+    for address, resource in resources.items():
+        for problem, hint in pip_url_problems(resource.attributes.get("pip_url")):
+            diags.add(Diagnostic(problem, path=f"{address}.pip_url", hint=hint,
+                                 location=locate((resource.kind, resource.name, "pip_url"), False)))
 
 
 def _lock_plugins(stack_file: StackFile, resources: dict[str, Resource], diags: Diagnostics,
