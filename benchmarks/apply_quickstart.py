@@ -82,6 +82,12 @@ def copy_stack(dest: Path, with_dbt: bool = False) -> Path:
             pipeline["steps"] = [s for s in pipeline["steps"] if not str(s).startswith("dbt")]
         text = tomlkit.dumps(doc)
     stack.write_text(text)
+    # prod is protected: it is applied only from a clean git tree on the default branch.
+    (dest / ".gitignore").write_text(".stackform/\nout/\nwarehouse/\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid",
+                  "commit", "-qm", "quickstart"]):
+        subprocess.run(["git", *args], cwd=dest, check=True, capture_output=True)
     return dest
 
 
@@ -160,9 +166,10 @@ def main() -> None:
 
         newenv: list[float] = []
         for _ in range(args.runs):
-            for leftover in (stack / ".stackform" / "state").glob("prod*"):
+            for leftover in (stack / ".stackform" / "state" / "quickstart").glob("prod*"):
                 leftover.unlink()
-            shutil.rmtree(stack / ".stackform" / "envs" / "prod", ignore_errors=True)
+            shutil.rmtree(stack / ".stackform" / "envs" / "quickstart" / "prod",
+                          ignore_errors=True)
             shutil.rmtree(stack / "out" / "prod", ignore_errors=True)
             newenv.append(timed([*sf, "apply", "--env", "prod", "--auto-approve"], stack, env))
 
