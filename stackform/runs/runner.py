@@ -22,7 +22,7 @@ from stackform.diagnostics import did_you_mean
 from stackform.errors import RunError, StackformError
 from stackform.gitinfo import developer_name
 from stackform.plan.builder import make_context
-from stackform.provider import RunContext, RunStep, StepRunner
+from stackform.provider import ChecksUnapplied, RunContext, RunStep, StepRunner
 from stackform.resource import fingerprinter
 from stackform.runs.model import Bookmark, RunRecord, RunStatus, StepOutcome
 from stackform.runs.store import RunStore
@@ -73,8 +73,29 @@ def run_steps_for(session: Session, pipeline_name: str, state: State | None
                 f"{stack.env}", hint=f"review them with `stackform plan --env {stack.env}`, "
                 f"then {apply_hint.removeprefix('run ')}")
         provider = session.registry.get(resource.kind)
-        steps.append(RunStep(step, resource, prior, provider))
+        unapplied = None
+        if isinstance(provider, ChecksUnapplied):
+            ctx = make_context(stack, fingerprint)
+            unapplied = provider.unapplied(ctx, prior, resource)
+        if unapplied is not None and stack.environment.protected:
+            raise RunError(
+                f"refusing to run {step.address} in protected environment {stack.env}: "
+                f"{unapplied.what} changed since its last apply: {unapplied.listed()}",
+                hint=f"a protected environment runs only what was applied: review the change "
+                f"with `stackform plan --env {stack.env}` and apply it, or revert it")
+        steps.append(RunStep(step, resource, prior, provider, unapplied))
     return steps
+
+
+def unapplied_warnings(steps: list[RunStep], env: str) -> list[str]:
+    """One warning per resource that runs files changed since its last apply."""
+    seen: dict[str, str] = {}
+    for s in steps:
+        if s.unapplied is not None and s.step.address not in seen:
+            seen[s.step.address] = (
+                f"warning: {s.step.address} runs with {s.unapplied.what} changed since its "
+                f"last apply in {env}: {s.unapplied.listed()} (see `stackform plan --env {env}`)")
+    return list(seen.values())
 
 
 def run_pipeline(
@@ -117,6 +138,9 @@ def run_pipeline(
                              full_refresh=full_refresh)
             log(f"# stackform run {run_id}: pipeline {pipeline_name} in {env}"
                 f"{' (full refresh)' if full_refresh else ''}")
+            for warning in unapplied_warnings(steps, env):
+                log(f"# {warning}")
+                say(warning)
             index = 0
             try:
                 while index < len(steps):
