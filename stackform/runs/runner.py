@@ -51,7 +51,11 @@ class _StoreBookmarks:
 
 def run_steps_for(session: Session, pipeline_name: str, state: State | None
                   ) -> list[RunStep]:
-    """The pipeline's steps with what apply recorded; refuses steps not applied as declared."""
+    """The pipeline's steps with what apply recorded; refuses steps not applied as declared.
+
+    Files a step is built from beyond its block (a dbt project) that changed since its last
+    apply are refused in a protected environment; elsewhere the step carries them, and the run
+    warns (:func:`unapplied_warnings`)."""
     stack = session.stack
     pipeline = stack.pipelines.get(pipeline_name)
     if pipeline is None:
