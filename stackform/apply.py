@@ -304,7 +304,8 @@ def apply_plan(
                         if error is None:
                             finish(ApplyEvent(address, change.action, "done", None, seconds))
                         else:
-                            message = (error.reason if isinstance(error, StackformError)
+                            # The reason and its hint: what to do is half the message.
+                            message = (str(error) if isinstance(error, StackformError)
                                        else f"{type(error).__name__}: {error}")
                             if redact:
                                 message = redact(message)

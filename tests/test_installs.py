@@ -334,6 +334,19 @@ def test_build_failure_that_downloads_at_build_time_gets_a_plain_hint() -> None:
     assert "`dbt-core<1.12`" in err.hint
 
 
+def test_dbt_1_12_from_a_locked_set_still_gets_the_pin() -> None:
+    """``uv pip sync`` of a locked set never says which package pulled the parser in: the hint
+    still names dbt-core 1.12, the pin, and re-locking."""
+    synced = "\n".join(line for line in DBT_1_12_BUILD_FAILURE.split("\n\n")
+                       if "was included because" not in line)
+    assert "dbt-core` (v1.12" not in synced
+    err = explain_uv_failure("install", InstallSpec(("dbt-core==1.12.6", "dbt-duckdb==1.11.1"),
+                                                    locked=True), synced)
+    assert err.hint is not None
+    assert "dbt-core-experimental-parser 2.0.8 downloads files while it builds" in err.hint
+    assert "add `dbt-core<1.12` to pip_url and run `stackform lock` again" in err.hint
+
+
 def test_trim_keeps_uv_lines_and_cuts_build_output() -> None:
     lines = trim_uv_message(DBT_1_12_BUILD_FAILURE)
     assert lines[0].startswith("error: Failed to build")

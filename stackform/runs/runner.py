@@ -26,7 +26,7 @@ from stackform.diagnostics import did_you_mean
 from stackform.errors import RunError, StackformError
 from stackform.gitinfo import developer_name
 from stackform.plan.builder import make_context
-from stackform.provider import RunContext, RunStep, StepRunner
+from stackform.provider import ChecksUnapplied, RunContext, RunStep, StepRunner
 from stackform.resource import fingerprinter
 from stackform.runs.model import Bookmark, RunRecord, RunStatus, StepOutcome
 from stackform.runs.store import RunStore
@@ -55,7 +55,11 @@ class _StoreBookmarks:
 
 def run_steps_for(session: Session, pipeline_name: str, state: State | None
                   ) -> list[RunStep]:
-    """The pipeline's steps with what apply recorded; refuses steps not applied as declared."""
+    """The pipeline's steps with what apply recorded; refuses steps not applied as declared.
+
+    Files a step is built from beyond its block (a dbt project) that changed since its last
+    apply are refused in a protected environment; elsewhere the step carries them, and the run
+    warns (:func:`unapplied_warnings`)."""
     stack = session.stack
     pipeline = stack.pipelines.get(pipeline_name)
     if pipeline is None:
@@ -77,8 +81,29 @@ def run_steps_for(session: Session, pipeline_name: str, state: State | None
                 f"{stack.env}", hint=f"review them with `stackform plan --env {stack.env}`, "
                 f"then {apply_hint.removeprefix('run ')}")
         provider = session.registry.get(resource.kind)
-        steps.append(RunStep(step, resource, prior, provider))
+        unapplied = None
+        if isinstance(provider, ChecksUnapplied):
+            ctx = make_context(stack, fingerprint)
+            unapplied = provider.unapplied(ctx, prior, resource)
+        if unapplied is not None and stack.environment.protected:
+            raise RunError(
+                f"refusing to run {step.address} in protected environment {stack.env}: "
+                f"{unapplied.what} changed since its last apply: {unapplied.listed()}",
+                hint=f"a protected environment runs only what was applied: review the change "
+                f"with `stackform plan --env {stack.env}` and apply it, or revert it")
+        steps.append(RunStep(step, resource, prior, provider, unapplied))
     return steps
+
+
+def unapplied_warnings(steps: list[RunStep], env: str) -> list[str]:
+    """One warning per resource that runs files changed since its last apply."""
+    seen: dict[str, str] = {}
+    for s in steps:
+        if s.unapplied is not None and s.step.address not in seen:
+            seen[s.step.address] = (
+                f"warning: {s.step.address} runs with {s.unapplied.what} changed since its "
+                f"last apply in {env}: {s.unapplied.listed()} (see `stackform plan --env {env}`)")
+    return list(seen.values())
 
 
 def run_pipeline(
@@ -132,6 +157,9 @@ def run_pipeline(
             for swept in sweep(runtime_root(ctx.work_dir), log):
                 if swept.killed:
                     say(f"warning: {swept.note}")
+            for warning in unapplied_warnings(steps, env):
+                log(f"# {warning}")
+                say(warning)
             index = 0
             try:
                 while index < len(steps):
