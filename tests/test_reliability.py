@@ -83,7 +83,8 @@ def test_kill_9_mid_apply_leaves_valid_state_and_the_next_plan_does_the_rest(
 
 
 def test_second_apply_fails_fast_naming_the_holder(sf: Runner, project: Path) -> None:
-    write_stack(project, sleepers_stack(NAMES[:4], seconds=0.5))
+    # ~12 s under the lock: the second apply meets it even when the machine is loaded.
+    write_stack(project, sleepers_stack(NAMES[:4], seconds=3.0))
     first = sf.start("apply", "--auto-approve", "--parallelism", "1")
     holder = wait_for(lambda: lock_record(project), what="the first apply's lock", proc=first)
     second = sf("apply", "--auto-approve")

@@ -137,14 +137,17 @@ def test_a_plan_takes_no_lock_and_says_so(sf: Runner, project: Path, store: Buck
 
 def test_second_apply_fails_fast_then_waits_with_lock_timeout(
         sf: Runner, project: Path, store: Bucket) -> None:
-    write_s3_stack(project, store, NAMES[:4], seconds=0.4)
+    # The first apply holds the lock for ~12 s: long enough for the second to meet it on a
+    # loaded machine (with 0.4 s sleepers it sometimes finished first).
+    write_s3_stack(project, store, NAMES[:4], seconds=3.0)
     first = sf.start("apply", "--auto-approve", "--parallelism", "1")
     holder = wait_for(store.lock, what="the first apply's lock", proc=first)
     second = sf("apply", "--auto-approve")
     assert_clean_error(second)
     assert "locked" in second.stderr and holder["id"] in second.stderr
     assert str(first.pid) in second.stderr and "--lock-timeout" in second.stderr
-    third = sf("apply", "--auto-approve", "--replace", "sleepers.s0", "--lock-timeout", "30s")
+    third = sf("apply", "--auto-approve", "--replace", "sleepers.s0", "--lock-timeout", "60s",
+               timeout=120)
     assert third.code == 0, third
     assert finish(first).code == 0
     state = store.state()
