@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from stackform.config.model import ResolvedStack
+from stackform.diagnostics import Diagnostic
 from stackform.errors import GraphError, StackformError, StateError
 from stackform.plan.builder import make_context
 from stackform.plan.model import Action, Plan, ResourceChange
@@ -37,6 +38,8 @@ class ApplyEvent:
     status: Status
     error: str | None = None
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+    """What the provider warned about while applying it (``ctx.warn``), formatted."""
 
 
 @dataclass(frozen=True)
@@ -181,14 +184,18 @@ def _dependents(graph: dict[str, set[str]], failed: str) -> set[str]:
 
 def _run_one(ctx: Context, registry: Registry, change: ResourceChange,
              stack: ResolvedStack, recorded: Mapping[str, ResourceState],
-             recorder: StateRecorder) -> None:
+             recorder: StateRecorder) -> tuple[str, ...]:
+    """Apply one change; return the warnings its provider reported."""
+    warned: list[Diagnostic] = []
+    # Resources run on parallel threads: each gets a context whose warnings are its own.
+    ctx = replace(ctx, warn=warned.append)
     provider = registry.get(change.kind)
     prior = recorded.get(change.address)
     if change.action is Action.DELETE:
         if prior is not None:
             provider.delete(ctx, prior)
         recorder.record(remove=change.address)
-        return
+        return tuple(d.format() for d in warned)
     desired = stack.resources[change.address]
     if change.action is Action.REPLACE and prior is not None:
         provider.delete(ctx, prior)
@@ -205,6 +212,7 @@ def _run_one(ctx: Context, registry: Registry, change: ResourceChange,
         outputs=dict(outputs or {}),
         dependencies=change.dependencies,
     ))
+    return tuple(d.format() for d in warned)
 
 
 def apply_plan(
@@ -250,7 +258,7 @@ def apply_plan(
         raise GraphError(f"the plan's changes form a cycle: {' -> '.join(exc.args[1])}") from exc
     outcomes: dict[str, ApplyEvent] = {}
     skipped: dict[str, str] = {}
-    running: dict[Future[None], tuple[str, float]] = {}
+    running: dict[Future[tuple[str, ...]], tuple[str, float]] = {}
     interrupted = False
     state_failed = False
 
@@ -293,7 +301,8 @@ def apply_plan(
                         seconds = time.monotonic() - started
                         error = future.exception()
                         if error is None:
-                            finish(ApplyEvent(address, change.action, "done", None, seconds))
+                            finish(ApplyEvent(address, change.action, "done", None, seconds,
+                                              future.result()))
                         else:
                             message = (error.reason if isinstance(error, StackformError)
                                        else f"{type(error).__name__}: {error}")
@@ -311,7 +320,8 @@ def apply_plan(
                     error = future.exception()
                     finish(ApplyEvent(address, change.action, "done" if error is None else "failed",
                                       None if error is None else str(error),
-                                      time.monotonic() - started))
+                                      time.monotonic() - started,
+                                      future.result() if error is None else ()))
     finally:
         recorder.close()
     interrupted = interrupted or (cancel.is_set() and not state_failed)

@@ -252,10 +252,15 @@ def _apply_with_progress(console: Console, session: Session, plan: Plan, state: 
 def _report(console: Console, result: ApplyResult, operation: str, env: str) -> int:
     rows = []
     for o in result.outcomes:
+        warned = (f"{len(o.warnings)} warning{'s' if len(o.warnings) != 1 else ''} (below)"
+                  if o.warnings else "")
         rows.append([o.address, o.action.value, o.status,
-                     f"{o.seconds:.1f}s" if o.seconds else "", o.error or ""])
+                     f"{o.seconds:.1f}s" if o.seconds else "", o.error or warned])
     if rows:
         console.table(["resource", "action", "result", "time", "detail"], rows)
+    for o in result.outcomes:
+        for warning in o.warnings:
+            console.warning(warning)
     done = sum(1 for o in result.outcomes if o.status == "done")
     failed = len(result.failed)
     other = len(result.outcomes) - done - failed
