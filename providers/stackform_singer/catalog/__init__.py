@@ -55,7 +55,6 @@ from stackform_singer.catalog.apply import apply_selection
 from stackform_singer.catalog.checks import (
     Finding,
     check_selection,
-    empty_selection,
     unmatched_rules,
 )
 from stackform_singer.catalog.digest import catalog_digest
@@ -78,7 +77,6 @@ __all__ = [
     "catalog_digest",
     "check_selection",
     "diff_selection",
-    "empty_selection",
     "key_problems",
     "selection_of",
     "stream_id_of",

@@ -22,21 +22,15 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
-from stackform_singer.catalog.apply import apply_selection
+from stackform_singer.catalog.apply import _applied
 from stackform_singer.catalog.metadata import (
     SINGER_METADATA_KEYS,
     MetadataRule,
     _metadata_rules,
 )
 from stackform_singer.catalog.rules import _Rule, validate_rules
-from stackform_singer.catalog.streams import (
-    _dotted,
-    _hits,
-    _streams,
-    _StreamView,
-    stream_id_of,
-)
-from stackform_singer.catalog.summary import selection_of
+from stackform_singer.catalog.streams import _dotted, _hits, _streams, _StreamView
+from stackform_singer.catalog.summary import Selection, _selection_of_views
 
 KeyPath = tuple[str | int, ...]
 
@@ -63,14 +57,15 @@ def check_selection(catalog: Mapping[str, Any], select: Sequence[str],
                     allow_empty: bool = False) -> list[Finding]:
     """Every finding for ``select`` and ``metadata`` over the discovered ``catalog``: the
     select rules in order, then the metadata, then an empty selection."""
-    views = [_StreamView(s, create=False) for s in _streams(catalog)]
     rules = _metadata_rules(metadata)
-    selected = apply_selection(catalog, select, metadata)
+    # The views of the selected copy: same streams and properties as the catalog's, read once.
+    _selected, views = _applied(catalog, select, metadata)
+    chosen = _selection_of_views(views)
     found = unmatched_select(views, select)
     found += unmatched_metadata(views, rules)
-    found += unknown_metadata_keys(views, rules)
-    found += replication_keys(selected, rules)
-    empty = empty_selection(selected, select, allow_empty)
+    found += unknown_metadata_keys(_catalog_keys(catalog), rules)
+    found += replication_keys(views, chosen, rules)
+    empty = empty_selection(chosen, [v.id for v in views], select, allow_empty)
     if empty is not None:
         found.append(empty)
     return found
@@ -168,16 +163,12 @@ def unmatched_metadata(views: Sequence[_StreamView], rules: Sequence[MetadataRul
     return found
 
 
-def unknown_metadata_keys(views: Sequence[_StreamView], rules: Sequence[MetadataRule]
+def unknown_metadata_keys(catalog_keys: set[str], rules: Sequence[MetadataRule]
                           ) -> list[Finding]:
-    """A finding for each key that is neither a Singer metadata key nor used anywhere in the
-    tap's catalog: the tap most likely ignores it. (Near misses of Singer keys, such as
-    ``replication_key``, are errors already when the stack is validated.)"""
-    used: set[str] = set(SINGER_METADATA_KEYS)
-    for view in views:
-        for entries in view.entries.values():
-            for md in entries:
-                used.update(str(k) for k in md)
+    """A finding for each key that is neither a Singer metadata key nor in ``catalog_keys``
+    (the keys the tap's catalog uses): the tap most likely ignores it. (Near misses of Singer
+    keys, such as ``replication_key``, are errors already when the stack is validated.)"""
+    used = SINGER_METADATA_KEYS | catalog_keys
     found: list[Finding] = []
     for rule in rules:
         if rule.key in used:
@@ -193,13 +184,12 @@ def unknown_metadata_keys(views: Sequence[_StreamView], rules: Sequence[Metadata
     return found
 
 
-def replication_keys(selected: Mapping[str, Any], rules: Sequence[MetadataRule]
-                     ) -> list[Finding]:
+def replication_keys(views: Sequence[_StreamView], selection: Selection,
+                     rules: Sequence[MetadataRule]) -> list[Finding]:
     """An error for each ``replication-key`` that is not a property of a selected stream it
     applies to. (Streams that are not selected are not extracted: a key set on them by a
     wide pattern does no harm.)"""
-    chosen = set(selection_of(selected).names)
-    views = [_StreamView(s, create=False) for s in _streams(selected)]
+    chosen = set(selection.names)
     found: list[Finding] = []
     for rule in rules:
         if rule.key != "replication-key" or rule.prop is not None:
@@ -230,14 +220,13 @@ def replication_keys(selected: Mapping[str, Any], rules: Sequence[MetadataRule]
 # --------------------------------------------------------------------------- no stream
 
 
-def empty_selection(selected: Mapping[str, Any], select: Sequence[str],
+def empty_selection(selection: Selection, ids: Sequence[str], select: Sequence[str],
                     allow_empty: bool = False) -> Finding | None:
-    """A finding when the selected catalog selects no stream at all (None when it does).
-
-    ``stackform run`` refuses such an extractor unless ``allow_empty_selection`` is set."""
-    if selection_of(selected).streams:
+    """A finding when ``selection`` (of a catalog of streams ``ids``) has no stream at all
+    (None when it has one). ``stackform run`` refuses such an extractor unless
+    ``allow_empty_selection`` is set."""
+    if selection.streams:
         return None
-    ids = [stream_id_of(s) for s in _streams(selected)]
     if not ids:
         what = "the tap's catalog has no stream at all"
     elif not select:
@@ -258,6 +247,18 @@ def empty_selection(selected: Mapping[str, Any], select: Sequence[str],
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _catalog_keys(catalog: Mapping[str, Any]) -> set[str]:
+    """Every metadata key the discovered catalog uses, at any breadcrumb."""
+    keys: set[str] = set()
+    for stream in _streams(catalog):
+        entries = stream.get("metadata")
+        for entry in entries if isinstance(entries, list) else ():
+            md = entry.get("metadata") if isinstance(entry, dict) else None
+            if isinstance(md, dict):
+                keys.update(str(k) for k in md)
+    return keys
 
 
 def _nothing(rules: Sequence[MetadataRule]) -> str:
