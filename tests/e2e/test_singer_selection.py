@@ -262,3 +262,13 @@ steps = ["source", "warehouse"]
     assert ("extractors.source selects no stream (select = []), so the run stops before "
             "starting the tap") in ran.stderr, ran
     assert not (stack / "warehouse.duckdb").exists()
+
+
+def test_a_malformed_select_rule_is_a_located_error_at_validate(
+        tmp_path: Path, stackform_for: Callable[..., Stackform]) -> None:
+    stack = jsonl_stack(tmp_path / "malformed", 'select = ["orders.*", "!!orders.ssn"]')
+    result = stackform_for(stack)("validate")
+    assert result.code == 1, result
+    at_rule = where(stack, '"!!orders.ssn"')
+    assert (f"{at_rule}: error: extractors.orders.select[1]: \"!!orders.ssn\": use a single "
+            "'!'") in result.stderr, result
