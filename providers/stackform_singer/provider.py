@@ -115,7 +115,7 @@ class ExtractorProvider(_PluginProvider):
         discovered = discover(ctx, desired, outputs["executable"], env)
         folder = plugin_dir(ctx, desired.address)
         write_private(folder / "catalog.discovered.json", discovered)
-        found = diagnostics(ctx, desired.address, findings(discovered, config))
+        found = diagnostics(ctx, desired, findings(discovered, config))
         errors = [d for d in found if d.severity == "error"]
         if errors:
             # Before the selected catalog is written: a run keeps using the last good one.
@@ -169,7 +169,7 @@ class ExtractorProvider(_PluginProvider):
         discovered = _recorded_catalog(ctx, prior, desired)
         if prior is None or discovered is None:
             return []  # apply discovers the catalog and checks it then
-        return diagnostics(ctx, desired.address, findings(discovered, config),
+        return diagnostics(ctx, desired, findings(discovered, config),
                            discovers_again=_discovers_again(ctx, prior, desired))
 
     def run_steps(self, run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:

@@ -16,7 +16,7 @@ from stackform.diagnostics import Diagnostic
 from stackform.errors import RunError
 from stackform.pluginkit import PluginError
 from stackform.provider import Context, RunContext, RunStep
-from stackform.resource import redact
+from stackform.resource import Resource, redact
 from stackform_singer.catalog import Finding, check_selection, selection_of
 from stackform_singer.config import ExtractorConfig
 
@@ -28,7 +28,7 @@ def findings(catalog: Mapping[str, Any], config: ExtractorConfig) -> list[Findin
                            allow_empty=config.allow_empty_selection)
 
 
-def diagnostics(ctx: Context, address: str, found: Sequence[Finding], *,
+def diagnostics(ctx: Context, desired: Resource, found: Sequence[Finding], *,
                 discovers_again: bool = False) -> list[Diagnostic]:
     """``found`` located in the stack file. ``discovers_again`` (the plan of an apply that
     discovers the catalog anew) makes errors warnings: the catalog they come from is about to be
@@ -36,12 +36,28 @@ def diagnostics(ctx: Context, address: str, found: Sequence[Finding], *,
     out: list[Diagnostic] = []
     for finding in found:
         severity = finding.severity
-        message = finding.message
+        message, hint = finding.message, finding.hint
+        if _quotes_a_secret(finding, desired):
+            message, hint = HIDDEN, None
         if discovers_again and severity == "error":
             severity, message = "warning", message + AGAIN
-        out.append(ctx.diagnostic(address, finding.path, message, hint=finding.hint,
+        out.append(ctx.diagnostic(desired.address, finding.path, message, hint=hint,
                                   severity=severity, key=finding.at_key))
     return out
+
+
+HIDDEN = ("does not match the tap's catalog (not shown: it is built from a secret, or written "
+          "under a key that names one)")
+
+
+def _quotes_a_secret(finding: Finding, desired: Resource) -> bool:
+    """Whether ``finding`` quotes a value of the block that is sensitive. Findings quote the
+    rules and metadata written at their path, and below it; the one about ``select`` as a whole
+    (no stream selected) quotes only stream names."""
+    if finding.path == ("select",):
+        return False
+    n = len(finding.path)
+    return any(p[:n] == finding.path or finding.path[:len(p)] == p for p in desired.sensitive)
 
 
 def apply_error(errors: Sequence[Diagnostic]) -> PluginError:
