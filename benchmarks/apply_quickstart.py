@@ -1,8 +1,8 @@
 """Applying ``examples/quickstart``: cold, no-op, and a second environment on cached venvs.
 
-The quickstart is copied to a temp folder (relative ``pip_url``s into ``providers/`` made
-absolute) and measured three ways, each next to
-a baseline from the same run:
+The quickstart is copied to a temp folder (its tap and loader are the first-party connectors,
+``stackform:tap-jsonl`` and ``stackform:target-duckdb``, which need no rewriting) and measured
+three ways, each next to a baseline from the same run:
 
 - **cold apply** of ``dev`` with an empty ``STACKFORM_CACHE_DIR`` (uv's own download/wheel cache
   stays warm, as on any machine that installed Python packages before). Baseline: the same two
@@ -37,19 +37,25 @@ QUICKSTART = REPO / "examples" / "quickstart"
 
 
 def plugins() -> list[tuple[str, str, str, dict[str, object]]]:
-    """(kind, requirement, executable, config) of each plugin in the quickstart, local paths
-    made absolute: the installs a cold apply makes."""
+    """(kind, requirement, executable, config) of each plugin in the quickstart, connectors
+    and local paths made absolute: the installs a cold apply makes."""
     import tomllib
+
+    from stackform.connectors import find_connector
 
     stack = tomllib.loads((QUICKSTART / "stack.toml").read_text())
     found = []
     for kind in ("extractors", "loaders"):
         for block in stack.get(kind, {}).values():
             req = block["pip_url"]
-            if req.startswith("."):
-                req = str((QUICKSTART / req).resolve())
-            exe = block.get("executable") or Path(req.split("==")[0]).name
-            found.append((kind, req, exe, block.get("config", {})))
+            connector = find_connector(req)
+            if connector is not None:
+                req, exe = str(connector.source()), connector.executable
+            else:
+                if req.startswith("."):
+                    req = str((QUICKSTART / req).resolve())
+                exe = Path(req.split("==")[0]).name
+            found.append((kind, req, block.get("executable") or exe, block.get("config", {})))
     return found
 
 
@@ -63,9 +69,6 @@ def copy_stack(dest: Path, with_dbt: bool = False) -> Path:
         ".stackform", "out", "warehouse", "stackform.lock", "__pycache__"))
     stack = dest / "stack.toml"
     text = stack.read_text()
-    for folder in sorted((REPO / "providers").iterdir()):
-        text = text.replace(f'pip_url = "../../providers/{folder.name}"',
-                            f'pip_url = "{folder}"')
     if 'pip_url = "../' in text:
         raise SystemExit("the quickstart has a relative pip_url this script does not rewrite")
     if not with_dbt:
@@ -79,6 +82,12 @@ def copy_stack(dest: Path, with_dbt: bool = False) -> Path:
             pipeline["steps"] = [s for s in pipeline["steps"] if not str(s).startswith("dbt")]
         text = tomlkit.dumps(doc)
     stack.write_text(text)
+    # prod is protected: it is applied only from a clean git tree on the default branch.
+    (dest / ".gitignore").write_text(".stackform/\nout/\nwarehouse/\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid",
+                  "commit", "-qm", "quickstart"]):
+        subprocess.run(["git", *args], cwd=dest, check=True, capture_output=True)
     return dest
 
 
@@ -157,9 +166,10 @@ def main() -> None:
 
         newenv: list[float] = []
         for _ in range(args.runs):
-            for leftover in (stack / ".stackform" / "state").glob("prod*"):
+            for leftover in (stack / ".stackform" / "state" / "quickstart").glob("prod*"):
                 leftover.unlink()
-            shutil.rmtree(stack / ".stackform" / "envs" / "prod", ignore_errors=True)
+            shutil.rmtree(stack / ".stackform" / "envs" / "quickstart" / "prod",
+                          ignore_errors=True)
             shutil.rmtree(stack / "out" / "prod", ignore_errors=True)
             newenv.append(timed([*sf, "apply", "--env", "prod", "--auto-approve"], stack, env))
 

@@ -232,9 +232,18 @@ def apply_plan(
 
     The caller holds the environment's lock.
     """
+    from stackform.redact import stack_redactor
+    from stackform.supervise import runtime_root, sweep
+
     cancel = cancel or threading.Event()
     fingerprint = fingerprinter(plan.lineage)
+    # A plugin's output (its stderr in an error, a line it logs) may quote a secret.
+    redact = stack_redactor(stack) if plan.actionable else None
+    if redact:
+        log = redact.wrap(log)
     ctx = replace(make_context(stack, fingerprint, log), cancel=cancel)
+    # What a killed stackform left in this environment: its plugins, its files with secrets.
+    sweep(runtime_root(ctx.work_dir), log)
     recorder = StateRecorder(backend, stack.env, state, plan.lineage, stack.name, git)
     recorded: Mapping[str, ResourceState] = state.resources if state else {}
 
@@ -261,6 +270,10 @@ def apply_plan(
     running: dict[Future[tuple[str, ...]], tuple[str, float]] = {}
     interrupted = False
     state_failed = False
+
+    def warned(future: Future[tuple[str, ...]]) -> tuple[str, ...]:
+        # A provider's warning quotes the stack, and may quote what a plugin said.
+        return tuple(redact(w) for w in future.result()) if redact else future.result()
 
     def finish(event: ApplyEvent) -> None:
         outcomes[event.address] = event
@@ -302,10 +315,13 @@ def apply_plan(
                         error = future.exception()
                         if error is None:
                             finish(ApplyEvent(address, change.action, "done", None, seconds,
-                                              future.result()))
+                                              warned(future)))
                         else:
-                            message = (error.reason if isinstance(error, StackformError)
+                            # The reason and its hint: what to do is half the message.
+                            message = (str(error) if isinstance(error, StackformError)
                                        else f"{type(error).__name__}: {error}")
+                            if redact:
+                                message = redact(message)
                             finish(ApplyEvent(address, change.action, "failed", message, seconds))
                             for dependent in _dependents(graph, address):
                                 skipped.setdefault(dependent, address)
@@ -318,10 +334,12 @@ def apply_plan(
                     address, started = running.pop(future)
                     change = changes[address]
                     error = future.exception()
+                    told = None if error is None else str(error)
+                    if told and redact:
+                        told = redact(told)
                     finish(ApplyEvent(address, change.action, "done" if error is None else "failed",
-                                      None if error is None else str(error),
-                                      time.monotonic() - started,
-                                      future.result() if error is None else ()))
+                                      told, time.monotonic() - started,
+                                      warned(future) if error is None else ()))
     finally:
         recorder.close()
     interrupted = interrupted or (cancel.is_set() and not state_failed)

@@ -7,6 +7,9 @@ Core code never prints: it returns data or emits events, and the CLI hands those
 * :class:`PlainConsole` for pipes, CI logs and ``NO_COLOR``: the same words, no escape codes;
 * :class:`CaptureConsole` for tests: keeps every line in memory.
 
+Everything written goes through :func:`~stackform.textsafe.safe_text`, so text from the stack
+file or state never reaches a terminal with its control characters raw.
+
 ``rich`` is imported only by the rich variant, so commands writing plain output stay light.
 """
 
@@ -17,6 +20,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, ClassVar, Literal, Protocol
+
+from stackform.textsafe import safe_text
 
 Level = Literal["info", "success", "warning", "error", "muted"]
 
@@ -45,10 +50,11 @@ class Console(Protocol):
 
 
 def strip_markup(text: str) -> str:
-    """Remove rich markup tags, leaving escaped brackets as they are meant to read."""
+    """Remove rich markup tags, leaving escaped brackets as they are meant to read (control
+    characters are escaped first: rich would drop some of them silently)."""
     from rich.text import Text
 
-    return Text.from_markup(text).plain
+    return Text.from_markup(safe_text(text)).plain
 
 
 class PlainConsole:
@@ -60,7 +66,7 @@ class PlainConsole:
         self.is_interactive = bool(getattr(sys.stdin, "isatty", lambda: False)())
 
     def _write(self, text: str, stream: IO[str] | None = None) -> None:
-        (stream or self._out).write(text + "\n")
+        (stream or self._out).write(safe_text(text) + "\n")
         (stream or self._out).flush()
 
     def line(self, text: str = "", level: Level | None = None) -> None:
@@ -92,7 +98,7 @@ class PlainConsole:
     def confirm(self, question: str) -> bool:
         if not self.is_interactive:
             return False
-        self._out.write(f"{question} Only 'yes' will be accepted: ")
+        self._out.write(safe_text(f"{question} Only 'yes' will be accepted: "))
         self._out.flush()
         return sys.stdin.readline().strip() == "yes"
 
@@ -154,23 +160,24 @@ class RichConsole:
     def line(self, text: str = "", level: Level | None = None) -> None:
         target = self._err if level in ("warning", "error") else self._out
         # soft_wrap: never insert line breaks, so JSON and long paths stay intact.
-        target.print(text, style=self._STYLES.get(level or "info") or None, markup=False,
+        target.print(safe_text(text), style=self._STYLES.get(level or "info") or None,
+                     markup=False,
                      soft_wrap=True)
 
     def markup(self, text: str) -> None:
-        self._out.print(text)
+        self._out.print(safe_text(text))
 
     def error(self, reason: str, hint: str | None = None) -> None:
         from rich.markup import escape
 
-        self._err.print(f"[bold red]Error:[/] {escape(reason)}")
+        self._err.print(f"[bold red]Error:[/] {escape(safe_text(reason))}")
         if hint:
-            self._err.print(f"  [dim]hint:[/] {escape(hint)}")
+            self._err.print(f"  [dim]hint:[/] {escape(safe_text(hint))}")
 
     def warning(self, text: str) -> None:
         from rich.markup import escape
 
-        self._err.print(f"[yellow]Warning:[/] {escape(text)}")
+        self._err.print(f"[yellow]Warning:[/] {escape(safe_text(text))}")
 
     def table(
         self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
@@ -181,13 +188,13 @@ class RichConsole:
         for column in columns:
             table.add_column(column)
         for row in rows:
-            table.add_row(*(str(c) for c in row))
+            table.add_row(*(safe_text(str(c)) for c in row))
         self._out.print(table)
 
     def confirm(self, question: str) -> bool:
         if not self.is_interactive:
             return False
-        answer = self._out.input(f"{question} Only [bold]yes[/] will be accepted: ")
+        answer = self._out.input(f"{safe_text(question)} Only [bold]yes[/] will be accepted: ")
         return answer.strip() == "yes"
 
     @contextmanager
@@ -208,7 +215,7 @@ class RichConsole:
 
             class _Advance:
                 def advance(self, label: str) -> None:
-                    bar.update(task, advance=1, last=label)
+                    bar.update(task, advance=1, last=safe_text(label))
 
             yield _Advance()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from stackform.errors import ConfigError
+from stackform.textsafe import safe_text
 
 Severity = Literal["error", "warning"]
 
@@ -50,11 +51,13 @@ class Diagnostic:
     severity: Severity = "error"
 
     def format(self) -> str:
+        """One line (two with a hint). Names and values quoted from the file may hold any
+        character: a newline among them must not start a line of its own."""
         where = str(self.location) if self.location else "<stack>"
         key = f" {self.path}:" if self.path else ""
-        text = f"{where}: {self.severity}:{key} {self.message}"
+        text = safe_text(f"{where}: {self.severity}:{key} {self.message}", newlines=False)
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            text += f"\n    hint: {safe_text(self.hint, newlines=False)}"
         return text
 
 

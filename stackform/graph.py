@@ -10,13 +10,16 @@ networkx is imported only when a full graph is built for analysis or rendering.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stackform.config.model import ResolvedStack
-from stackform.errors import GraphError
+from stackform.config.schema import DEPENDS_ON
+from stackform.errors import ConfigError, GraphError
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from stackform.config.loader import StackFile
 
 ORCHESTRATOR_KIND = "orchestrators"
 
@@ -107,6 +110,49 @@ def resource_dependencies(stack: ResolvedStack) -> dict[str, tuple[str, ...]]:
                 found.add(pred)
         deps[node] = tuple(sorted(found))
     return deps
+
+
+def checked_dependencies(stack_file: StackFile, stack: ResolvedStack
+                         ) -> dict[str, tuple[str, ...]]:
+    """:func:`resource_dependencies`, a cycle raised as a ConfigError located in the file."""
+    try:
+        return resource_dependencies(stack)
+    except GraphError as exc:
+        raise located_cycle(stack_file, stack.environment.name, exc) from None
+
+
+def located_cycle(stack_file: StackFile, env: str, error: GraphError) -> ConfigError:
+    """A cycle as a diagnostic at a ``depends_on`` or pipeline ``steps`` that forms it.
+
+    An environment's override of ``depends_on`` comes first: a cycle that exists only in that
+    environment is made there. Without any (a cycle through a schedule, say), it points at the
+    first block of the cycle.
+    """
+    written: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    for address in error.cycle:
+        kind, _, name = address.partition(".")
+        override = ("environments", env, "override", kind, name, DEPENDS_ON)
+        if _written(stack_file.data, override):
+            written.insert(0, ((kind, name, DEPENDS_ON), override))
+            break
+        for key in (DEPENDS_ON, "steps"):
+            if _written(stack_file.data, (kind, name, key)):
+                written.append(((kind, name, key), (kind, name, key)))
+    if written:
+        path, source = written[0]
+    else:
+        kind, _, name = error.cycle[0].partition(".") if error.cycle else ("", "", "")
+        path = source = (kind, name) if name else ()
+    return ConfigError([stack_file.diagnostic(error.reason, path, source=source,
+                                              hint=error.hint)])
+
+
+def _written(data: Any, path: tuple[str, ...]) -> bool:
+    for key in path:
+        if not isinstance(data, Mapping) or key not in data:
+            return False
+        data = data[key]
+    return True
 
 
 def render_text(graph: nx.DiGraph) -> str:

@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -131,21 +131,79 @@ class InstallSpec:
     def python_version(self) -> str:
         return normalise_python(self.python)
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Content address of the venv: equal specs share one venv (order does not matter)."""
-        return _digest({
+        """Content address of the venv: equal specs share one venv (order does not matter).
+
+        A local folder requirement adds a digest of the folder's files: its path alone would
+        keep serving the venv built from what the folder held before (an edited plugin, a
+        stackform upgraded in place with new first-party connectors)."""
+        doc: dict[str, Any] = {
             "format": FORMAT,
             "python": self.python_version,
             "requirements": sorted(set(self.requirements)),
             "platform": _platform_tag(),
-        })[:32]
+        }
+        if self.local_digests:
+            doc["local"] = self.local_digests
+        return _digest(doc)[:32]
+
+    @cached_property
+    def local_digests(self) -> dict[str, str]:
+        """``{requirement: digest of its folder's files}`` for each local folder requirement."""
+        return {r: tree_digest(folder) for r in sorted(set(self.requirements))
+                if (folder := local_directory(r)) is not None}
 
     def describe(self) -> str:
         reqs = " ".join(self.requirements)
         if len(reqs) > 80:
             reqs = f"{reqs[:77]}..."
         return f"{reqs} (python {self.python_version})"
+
+
+def local_directory(requirement: str) -> Path | None:
+    """The folder a requirement installs from (``/abs/pkg``, ``./pkg``, ``name @ file:///abs``),
+    or ``None`` when it is not a local folder."""
+    text = requirement.strip()
+    if " @ " in text:
+        text = text.split(" @ ", 1)[1].strip()
+    if text.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        text = unquote(urlparse(text).path)
+    if "/" not in text and os.sep not in text:
+        return None  # a bare name is a package, even when a folder of that name exists
+    path = Path(text).expanduser()
+    return path.resolve() if path.is_dir() else None
+
+
+_UNHASHED_DIRS = frozenset({"__pycache__", "node_modules"})
+_UNHASHED_TOP = frozenset({"build", "dist"})
+
+
+def tree_digest(root: Path) -> str:
+    """A digest of a package folder's files (names and bytes), leaving out what building and
+    running produce: hidden folders (.git, .venv, caches), ``__pycache__``, ``*.pyc``,
+    ``*.egg-info``, and top-level ``build/`` and ``dist/``."""
+    sha = hashlib.sha256()
+    for folder, dirnames, filenames in os.walk(root):
+        top = Path(folder) == root
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not d.startswith(".") and d not in _UNHASHED_DIRS
+            and not d.endswith(".egg-info") and not (top and d in _UNHASHED_TOP))
+        for name in sorted(filenames):
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            path = Path(folder) / name
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue  # a dangling link or an unreadable file: uv will say if it matters
+            rel = path.relative_to(root).as_posix()
+            sha.update(f"{rel}\0{len(data)}\0".encode())
+            sha.update(data)
+    return sha.hexdigest()
 
 
 # -- the cache -----------------------------------------------------------------------------------
@@ -308,6 +366,7 @@ def _build(spec: InstallSpec, target: Path, log: Log, cancel: threading.Event | 
         "python_full": _venv_version(target),
         "platform": _platform_tag(),
         "requirements": list(spec.requirements),
+        "local_digests": spec.local_digests,
         "locked": spec.locked,
         "frozen": frozen,
         "created_at": time.time(),
@@ -456,9 +515,11 @@ __all__ = [
     "explain_uv_failure",
     "find_venv",
     "freeze",
+    "local_directory",
     "normalise_requirement",
     "parse_requirements",
     "prune",
+    "tree_digest",
     "trim_uv_message",
     "uv_bin",
 ]

@@ -12,6 +12,10 @@ writes, next to ``stack.toml``::
     locked = ["attrs==26.1.0", ..., "tap-jsonl==0.3.1"]
     locked_digest = "sha256:..."
 
+A first-party connector stays ``stackform:NAME`` in both lists (it is the copy shipped with
+the stackform that runs) and a local folder keeps the stack's relative spelling, so the file
+holds no machine's paths; the dependencies they pull in are pinned like any other.
+
 When the file exists, a plugin installs exactly its ``locked`` list (``uv pip sync``); a plugin
 whose declaration no longer matches its entry, or that has none, is an error at plan time: a
 lock exists to make dev, staging and prod identical, so installing something else silently
@@ -47,8 +51,10 @@ HEADER = (
 )
 LOCK_HINT = "run `stackform lock` and commit stackform.lock"
 LOCKED_ATTRIBUTE = "locked_requirements"
-"""Added to a plugin's attributes when a lock exists: its ``locked_digest``, so a lock change
-is a plan update and part of a saved plan's stack digest."""
+"""Added to a plugin's attributes when a lock exists: its pinned packages, package -> version
+(:func:`pinned`), so a lock change is a plan update that names each package that moves
+(``~ locked_requirements.six = "1.16.0" -> "1.17.0"``), and part of a saved plan's stack
+digest."""
 
 
 class LockfileError(StackformError):
@@ -75,11 +81,6 @@ class PluginRequirements:
         from stackform.installs import normalise_python
 
         return normalise_python(self.python)
-
-    def install_spec(self) -> InstallSpec:
-        from stackform.installs import InstallSpec
-
-        return InstallSpec(self.requirements, self.python)
 
 
 def split_pip_url(pip_url: Any) -> tuple[str, ...]:
@@ -147,12 +148,6 @@ class LockEntry:
 
     def matches(self, plugin: PluginRequirements) -> bool:
         return self.requirements_digest == plugin.digest
-
-    def install_spec(self) -> InstallSpec:
-        """Exactly the locked set, for the locked Python, installed with ``uv pip sync``."""
-        from stackform.installs import InstallSpec
-
-        return InstallSpec(self.locked, self.python, locked=True)
 
     def to_toml(self) -> dict[str, Any]:
         return {
@@ -324,18 +319,37 @@ def write_lock(stack_dir: Path, entries: Mapping[str, LockEntry]) -> Path:
 def install_spec_for(stack_dir: Path, address: str, attributes: Mapping[str, Any]
                      ) -> InstallSpec:
     """What a plugin resource installs: its locked set when the stack has a lock (an error when
-    that lock is stale or lacks it), else what it declares. Providers call this at apply."""
+    that lock is stale or lacks it; installed exactly, with ``uv pip sync``), else what it
+    declares. Providers call this at apply and run."""
+    from stackform.installs import InstallSpec
+
     plugin = plugin_requirements(address, attributes)
     if plugin is None:
         raise LockfileError(f"{address} declares no requirements to install",
                             hint='set pip_url, e.g. pip_url = "tap-jsonl==0.3.1"')
     lock = load_lock(stack_dir)
     if lock is None:
-        from dataclasses import replace
+        return InstallSpec(installable(plugin.requirements, stack_dir)[0], plugin.python)
+    entry = lock.check(plugin)
+    return InstallSpec(installable(entry.locked, stack_dir)[0], entry.python, locked=True)
 
-        return replace(plugin, requirements=local_paths_absolute(plugin.requirements, stack_dir)
-                       ).install_spec()
-    return lock.check(plugin).install_spec()
+
+def installable(requirements: Iterable[str], stack_dir: Path
+                ) -> tuple[tuple[str, ...], dict[str, str]]:
+    """What uv is given for requirements as a stack (or its lock) writes them.
+
+    ``stackform:NAME`` becomes the connector's shipped source folder and a local path
+    relative to the stack an absolute one. The mapping returned leads back from what uv
+    prints to the stack's spelling, so a lock holds no machine's paths.
+    """
+    from stackform.connectors import concrete
+
+    named, back = concrete(requirements)
+    out = local_paths_absolute(named, stack_dir)
+    for written, given in zip(named, out, strict=True):
+        if given != written:
+            back[given] = back.get(written, written)
+    return out, back
 
 
 def local_paths_absolute(requirements: Iterable[str], base: Path) -> tuple[str, ...]:
@@ -378,7 +392,7 @@ def lock_resources(stack_dir: Path, resources: Mapping[str, Resource]
         if entry is None:
             problems.append((address, problem))
             continue
-        attributes = {**resource.attributes, LOCKED_ATTRIBUTE: entry.locked_digest}
+        attributes = {**resource.attributes, LOCKED_ATTRIBUTE: pinned(entry.locked)}
         out[address] = replace(resource, attributes=attributes)
     return out, problems
 
@@ -392,6 +406,7 @@ def build_lock(
     *,
     only: Iterable[str] | None = None,
     upgrade: bool = False,
+    stack_dir: Path | None = None,
     parallelism: int = 4,
     log: Callable[[str], None] = lambda _m: None,
     cancel: threading.Event | None = None,
@@ -402,10 +417,13 @@ def build_lock(
     network) unless ``upgrade``. A changed or new plugin is resolved, preferring the versions
     it had locked so unrelated pins do not move. ``only`` limits the work to those addresses
     and keeps every other entry as it was; without it, entries of removed plugins go.
+    Local paths are taken from ``stack_dir`` (default: the working directory).
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from stackform.installs import compile_requirements
+    from stackform.installs import InstallSpec, compile_requirements
+
+    base = Path() if stack_dir is None else stack_dir
 
     old = dict(existing.entries) if existing else {}
     by_address = {p.address: p for p in plugins}
@@ -430,10 +448,12 @@ def build_lock(
     def resolve_one(plugin: PluginRequirements) -> LockEntry:
         previous = old.get(plugin.address)
         log(f"resolving {plugin.address}: {' '.join(plugin.requirements)}")
-        locked = compile_requirements(plugin.install_spec(),
-                                      preferred=previous.locked if previous else (),
+        given, back = installable(plugin.requirements, base)
+        # Preferences are versions only: a folder or connector line would mean another path.
+        preferred = [line for line in previous.locked if "==" in line] if previous else []
+        locked = compile_requirements(InstallSpec(given, plugin.python), preferred=preferred,
                                       upgrade=upgrade, cancel=cancel)
-        return LockEntry.create(plugin, locked)
+        return LockEntry.create(plugin, [back.get(line, line) for line in locked])
 
     if todo:
         with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(todo)))) as pool:
@@ -451,6 +471,12 @@ class LockChange:
     """``add``, ``update`` or ``remove``."""
     packages: tuple[str, ...] = ()
     """``+ six 1.16.0``, ``- six 1.16.0``, ``six 1.16.0 -> 1.17.0``."""
+
+
+def pinned(locked: Iterable[str]) -> dict[str, str]:
+    """A locked set as package -> version, sorted (a marker-qualified pin keeps its marker in
+    its key: ``colorama (sys_platform == 'win32')``)."""
+    return dict(sorted(_pins(locked).items()))
 
 
 def _pins(locked: Iterable[str]) -> dict[str, str]:

@@ -3,18 +3,18 @@ venv cache, their per-environment folder, private files, and running their comma
 
 Used by the Singer and dbt providers, and open to third-party providers: a plugin block names
 what to install in ``pip_url`` (and optionally ``python``) and extra process environment in
-``env``.
+``env``. Start plugin processes with :func:`run_command` or :func:`stackform.supervise.popen`,
+inside a :func:`runtime_dir`, so they die with stackform and a killed run's leftovers are swept.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,14 +76,15 @@ def write_private(path: Path, data: Any) -> None:
 
 
 @contextmanager
-def runtime_dir(prefix: str) -> Iterator[Path]:
-    """A private temporary folder (0700) for files holding secrets, removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix=f"stackform-{prefix}-"))
-    try:
-        os.chmod(path, 0o700)
+def runtime_dir(ctx: Context, prefix: str) -> Iterator[Path]:
+    """A private folder (0700) in the environment's folder for files holding secrets and for
+    recording the plugin processes started in it; removed afterwards, with any process still
+    running from it. A killed stackform's folders are swept by the next command (see
+    :mod:`stackform.supervise`)."""
+    from stackform.supervise import runtime_folder, runtime_root
+
+    with runtime_folder(runtime_root(ctx.work_dir), prefix, ctx.log) as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def plugin_environ(venv: Venv, resource: Resource) -> dict[str, str]:
@@ -94,14 +95,20 @@ def plugin_environ(venv: Venv, resource: Resource) -> dict[str, str]:
 
 
 def run_command(args: Sequence[str], *, env: Mapping[str, str], timeout: float,
-                cancel: threading.Event | None, what: str, cwd: Path | None = None
+                cancel: threading.Event | None, what: str, cwd: Path | None = None,
+                runtime: Path | None = None, log: Callable[[str], None] | None = None
                 ) -> subprocess.CompletedProcess[str]:
     """Run a plugin command to completion (from the stack's folder, so relative paths in its
-    config mean what they say in the stack file); a failure carries the end of its stderr."""
+    config mean what they say in the stack file); a failure says what the plugin's stderr
+    ends with (:func:`failure_summary`), and ``log`` gets all of it.
+
+    The process is supervised (:func:`stackform.supervise.popen`) and recorded in ``runtime``, a
+    :func:`runtime_dir`, when given."""
+    from stackform.supervise import popen
+
     try:
-        proc = subprocess.Popen(list(args), env=dict(env), cwd=cwd, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                                start_new_session=True)
+        proc = popen(args, runtime=runtime, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     except OSError as exc:
         raise PluginError(f"{what}: cannot start {args[0]}: {exc.strerror or exc}") from exc
     waited = 0.0
@@ -118,12 +125,26 @@ def run_command(args: Sequence[str], *, env: Mapping[str, str], timeout: float,
                     raise Interrupted(f"{what}: stopped") from None
                 raise PluginError(f"{what}: no answer after {timeout:.0f} s") from None
     if proc.returncode != 0:
-        raise PluginError(f"{what} failed (exit {proc.returncode}): {last_lines(err)}",
-                          hint="the plugin's own message is above; run with --debug for all "
-                          "of it")
+        if log is not None:
+            for line in err.splitlines():
+                log(f"[{what}] {line}")
+        raise PluginError(f"{what} failed (exit {proc.returncode}): {failure_summary(err)}",
+                          hint="that is the end of the plugin's own output; run with --debug "
+                          "for all of it")
     return subprocess.CompletedProcess(list(args), proc.returncode, out, err)
 
 
-def last_lines(text: str, n: int = 8) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return "\n".join(lines[-n:]) if lines else "(no output)"
+def failure_summary(text: str, n: int = 3) -> str:
+    """What a failed plugin's stderr comes down to: the exception line of a Python traceback
+    (the last line of it that is not indented), else its last ``n`` lines. The rest belongs in
+    the log, not in an error line."""
+    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return "(no output)"
+    starts = [i for i, line in enumerate(lines)
+              if line.startswith("Traceback (most recent call last)")]
+    if starts:
+        raised = [line for line in lines[starts[-1] + 1:] if not line[0].isspace()]
+        if raised:
+            return raised[-1]
+    return "\n".join(lines[-n:])

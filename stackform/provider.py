@@ -80,6 +80,25 @@ def stack_path(stack_dir: str | Path, path: str | Path) -> str:
     return os.path.join(stack_dir, os.path.expanduser(path))
 
 
+@dataclass(frozen=True)
+class Unapplied:
+    """Files a resource is built from, beyond its block, that changed since its last apply (a
+    dbt project's SQL and YAML): see :meth:`BaseProvider.unapplied`."""
+
+    what: str
+    """What they are, for messages: ``"dbt project files"``."""
+    paths: tuple[str, ...]
+    """The changed, added and removed files, relative to the stack's folder, sorted."""
+
+    SHOWN: ClassVar[int] = 5
+
+    def listed(self) -> str:
+        """``transform/models/a.sql, transform/models/b.sql and 3 more``."""
+        shown = ", ".join(self.paths[:self.SHOWN])
+        more = len(self.paths) - self.SHOWN
+        return shown + (f" and {more} more" if more > 0 else "")
+
+
 @runtime_checkable
 class Provider(Protocol):
     """One kind of block: its schema, and how to read, create, update and delete it."""
@@ -146,6 +165,19 @@ class BaseProvider:
         check beyond its schema (the default)."""
         return None
 
+    def unapplied(self, ctx: Context, prior: ResourceState, desired: Resource
+                  ) -> Unapplied | None:
+        """The files ``desired`` is built from, beyond its block, that changed since the apply
+        that recorded ``prior``, or ``None`` when the recorded state is still what the stack
+        wants (the default: a block is all there is).
+
+        Those files are the desired side, like the stack file: the plan shows the resource as
+        an update (never as drift), and ``stackform run`` refuses to run it in a protected
+        environment and warns elsewhere. Called at plan for every resource whose attributes
+        are unchanged, and by ``stackform run`` for every step: keep it cheap and
+        deterministic."""
+        return None
+
     def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
         return prior
 
@@ -202,6 +234,15 @@ class WritesLocalFiles(Protocol):
 
 
 @runtime_checkable
+class ChecksUnapplied(Protocol):
+    """A provider whose resources are built from files beyond their block (see
+    :meth:`BaseProvider.unapplied`)."""
+
+    def unapplied(self, ctx: Context, prior: ResourceState, desired: Resource
+                  ) -> Unapplied | None: ...
+
+
+@runtime_checkable
 class DeepValidator(Protocol):
     """A provider with a deeper check than its schema (see :meth:`BaseProvider.validate_deep`)."""
 
@@ -220,6 +261,9 @@ class RunStep:
     resource: Resource
     state: ResourceState
     provider: Provider
+    unapplied: Unapplied | None = None
+    """Files the resource is built from that changed since its last apply: they run as they
+    are now (only in an unprotected environment)."""
 
 
 class Bookmarks(Protocol):

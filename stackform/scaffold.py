@@ -6,7 +6,8 @@ from pathlib import Path
 
 STACK_TEMPLATE = '''\
 # stackform stack file: the whole data stack, declared once.
-# Reference: docs/stack-file.md. Check it with `stackform validate`, see changes with
+# Every section and key: `stackform docs stack-file` (the docs ship with stackform; `stackform
+# docs` lists the pages). Check this file with `stackform validate`, see changes with
 # `stackform plan`, make them with `stackform apply`.
 
 [stack]
@@ -23,6 +24,10 @@ greeting = "hello from ${{stack.env}}"
 default = true  # `--env` defaults to this one
 per_developer = false  # true: `--env dev` becomes dev-<you>, with its own state
 
+# A protected environment is applied (and destroyed) only from committed code: this folder
+# must be in a git repository, its tree clean (no modified or untracked files; .gitignore
+# covers what stackform writes) and on an allowed branch: `branches = ["main"]`, by default
+# the repository's default branch. So `git init` and commit before `stackform apply --env prod`.
 [environments.prod]
 protected = true
 vars = {{ greeting = "hello from production" }}
@@ -33,9 +38,26 @@ vars = {{ greeting = "hello from production" }}
 path = "out/${{stack.env}}/README.txt"
 content = "${{var.greeting}}\\n"
 mode = "0644"
+
+# Moving data: stackform ships a JSONL tap and a DuckDB loader, named without a path or an
+# index (`stackform docs singer`). Uncomment, put *.jsonl files in data/, then `stackform
+# apply` and `stackform run daily`.
+# [extractors.orders]
+# pip_url = "stackform:tap-jsonl"
+# config = {{ path = "data/*.jsonl", stream_name = "orders", primary_keys = ["id"] }}
+#
+# [loaders.warehouse]
+# pip_url = "stackform:target-duckdb"
+# config = {{ path = "warehouse/${{stack.env}}.duckdb", default_target_schema = "raw" }}
+#
+# [pipelines.daily]
+# steps = ["orders", "warehouse"]
 '''
 
-IGNORE_LINES = (".stackform/", "*.sfplan")
+IGNORE_LINES = (".stackform/", "*.sfplan", "out/", "warehouse/")
+"""Local state and caches, saved plans, and what the scaffolded stack writes (its rendered
+files, and the DuckDB files of its commented loader): a protected environment refuses a tree
+with untracked files."""
 
 
 def scaffold(directory: Path, name: str, force: bool = False) -> list[Path]:
@@ -54,7 +76,7 @@ def scaffold(directory: Path, name: str, force: bool = False) -> list[Path]:
     if missing:
         prefix = "\n" if existing and existing[-1] != "" else ""
         with gitignore.open("a") as f:
-            f.write(prefix + "# stackform: local state, caches and saved plans\n"
+            f.write(prefix + "# stackform: local state, saved plans, rendered files, DuckDB files\n"
                     + "\n".join(missing) + "\n")
         written.append(gitignore)
     return written

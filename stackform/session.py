@@ -16,7 +16,6 @@ from stackform.apply import ApplyEvent, ApplyResult, apply_plan
 from stackform.config.loader import StackFile, find_stack_file, load_stack_file
 from stackform.config.model import ResolvedStack
 from stackform.config.resolve import resolve
-from stackform.errors import GraphError, StackformError
 from stackform.plan.builder import PlanOptions, build_plan
 from stackform.plan.model import Plan
 from stackform.plan.saved import check_fresh
@@ -37,9 +36,10 @@ class Session:
 
     @cached_property
     def dependencies(self) -> dict[str, tuple[str, ...]]:
-        from stackform.graph import resource_dependencies
+        """Each resource's direct dependencies; a cycle is a ConfigError located in the file."""
+        from stackform.graph import checked_dependencies
 
-        return resource_dependencies(self.stack)
+        return checked_dependencies(self.stack_file, self.stack)
 
     @cached_property
     def backend(self) -> StateBackend:
@@ -128,24 +128,5 @@ def open_session(
     stack = resolve(stack_file, env, registry, environ=environ, strict_secrets=strict_secrets,
                     exact_env=exact_env)
     session = Session(stack_file, stack, registry, log)
-    try:
-        session.dependencies  # noqa: B018 - a cycle is a stack error: report it up front
-    except GraphError as exc:
-        raise _located_cycle(stack_file, exc) from None
+    session.dependencies  # noqa: B018 - a cycle is a stack error: report it up front
     return session
-
-
-def _located_cycle(stack_file: StackFile, error: GraphError) -> StackformError:
-    """Point a cycle at the first ``depends_on`` or pipeline step written in the file."""
-    from stackform.errors import ConfigError
-
-    for address in error.cycle:
-        kind, _, name = address.partition(".")
-        block = (stack_file.data.get(kind) or {}).get(name)
-        if not isinstance(block, dict):
-            continue
-        for key in ("depends_on", "steps"):
-            if key in block:
-                return ConfigError([stack_file.diagnostic(
-                    error.reason, (kind, name, key), hint=error.hint)])
-    return error

@@ -58,8 +58,11 @@ def run_uv(args: list[str], *, spec: InstallSpec | None, action: str,
     what = spec.describe() if spec else "plugins"
     if cancel is not None and cancel.is_set():
         raise Interrupted(f"stopped before the {action} of {what}")
+    from stackform.supervise import popen
+
     cmd = [uv_bin(), *args, "--quiet", "--color", "never"]
-    proc = subprocess.Popen(
+    # Supervised: a killed stackform leaves no uv writing into the cache behind it.
+    proc = popen(
         cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=_neutral_cwd(), env={**os.environ, "COLUMNS": "1000"},  # one line per message
@@ -97,6 +100,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _BUILD_FAILED = re.compile(r"Failed to (?:download and )?build `([^`]+)`")
 _INCLUDED_BY = re.compile(
     r"`([^`]+)` \(v[^)]+\) was included because `([^`]+)` \(v(\d+)\.(\d+)[^)]*\) depends on")
+_PULLED_IN_BY = {"dbt-core-experimental-parser": ("dbt-core", "1", "12")}
+"""Packages known to download files while they build, and the release of the package that
+brought them in: uv names that parent only when it resolves, not when it syncs a locked set."""
 _DOWNLOAD_SIGNS = re.compile(
     r"failed to download|urlopen error|Name or service not known|Temporary failure in name "
     r"resolution|Could not resolve host|ConnectionError|ConnectTimeout|URLError|HTTPError",
@@ -166,11 +172,13 @@ def _hint(stderr: str, spec: InstallSpec | None) -> str | None:
         name, _, version = built.group(1).partition("==")
         package = f"{name} {version}".strip()
         parent = _INCLUDED_BY.search(stderr)
+        found = parent.group(2, 3, 4) if parent else _PULLED_IN_BY.get(name.lower())
         pin = ""
-        if parent:
-            dep, major, minor = parent.group(2), parent.group(3), parent.group(4)
+        if found:
+            dep, major, minor = found
+            relock = " and run `stackform lock` again" if spec and spec.locked else ""
             pin = (f" It is pulled in by {dep} {major}.{minor}: add `{dep}<{major}.{minor}` "
-                   f"to pip_url to get a release without it.")
+                   f"to pip_url{relock} to get a release without it.")
         if _DOWNLOAD_SIGNS.search(stderr):
             return (f"{package} downloads files while it builds, and that download failed "
                     f"here (no network, or the host is blocked).{pin}")

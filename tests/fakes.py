@@ -60,7 +60,8 @@ class MemoryProvider(BaseProvider):
         if attrs.get("sleep"):
             time.sleep(float(attrs["sleep"]))
         if attrs.get("fail"):
-            raise StackformError(f"{desired.address} was told to fail")
+            raise StackformError(f"{desired.address} was told to fail",
+                                 hint="set fail = false")
         self.world[desired.address] = {"value": attrs["value"]}
         return {"id": desired.address}
 

@@ -112,6 +112,16 @@ def test_init_scaffold_validates_plans_and_applies(sf: Runner, project: Path) ->
     ignore = (project / ".gitignore").read_text().splitlines()
     assert ".stackform/" in ignore
     assert "*.sfplan" in ignore
+    assert "out/" in ignore, "what the stack renders is covered"
+    # The comments point at documentation a user of the package has.
+    pages = re.findall(r"`stackform docs ([a-z-]+)`", text)
+    assert "stack-file" in pages
+    assert "docs/" not in text, "a path of the source tree: a wheel user has none"
+    for page in pages:
+        shown = sf("docs", page)
+        assert shown.code == 0 and shown.stdout.startswith("# "), shown
+    prod = text[:text.index("[environments.prod]")].rsplit("\n\n", 1)[-1]
+    assert "git" in prod and "clean" in prod and "branch" in prod, prod
 
     validate = sf("validate")
     assert validate.code == 0, validate
@@ -122,6 +132,40 @@ def test_init_scaffold_validates_plans_and_applies(sf: Runner, project: Path) ->
     apply = sf("apply", "--auto-approve")
     assert apply.code == 0, apply
     assert (project / "out" / "dev" / "README.txt").read_text() == "hello from dev\n"
+
+
+def test_init_stack_applies_to_protected_prod_once_committed(sf: Runner, project: Path) -> None:
+    """What init writes is covered by its .gitignore: after a dev apply the tree is still
+    clean, so prod (protected) applies from the committed stack, as its comment says."""
+    from tests.test_protected import git
+
+    assert sf("init").code == 0
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "stack")
+    assert sf("apply", "--auto-approve").code == 0
+    assert (project / "out" / "dev" / "README.txt").exists()
+    assert git(project, "status", "--porcelain") == ""
+    prod = sf("apply", "--env", "prod", "--auto-approve")
+    assert prod.code == 0, prod
+    assert (project / "out" / "prod" / "README.txt").read_text() == "hello from production\n"
+
+
+def test_docs_lists_shows_and_locates_the_shipped_pages(sf: Runner, project: Path) -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    listing = sf("docs")
+    assert listing.code == 0, listing
+    names = [line.split()[0] for line in listing.stdout.splitlines()[:-2] if line.strip()]
+    assert names == sorted(p.stem for p in docs.glob("*.md"))
+    assert "singer  " in listing.stdout and "Singer: extractors, loaders" in listing.stdout
+    page = sf("docs", "singer")
+    assert page.code == 0 and page.stdout == (docs / "singer.md").read_text(), page
+    assert sf("docs", "stack-file.md", "--path").stdout.strip() == str(docs / "stack-file.md")
+    assert sf("docs", "--path").stdout.strip() == str(docs)
+    unknown = sf("docs", "singr")
+    assert_clean_error(unknown)
+    assert "no documentation page 'singr'" in unknown.stderr
+    assert "singer" in unknown.stderr and "stack-file" in unknown.stderr
 
 
 def test_init_refuses_to_overwrite_without_force(sf: Runner, project: Path) -> None:

@@ -140,6 +140,44 @@ def test_self_reference_is_a_cycle() -> None:
     assert [m for _, m, _ in where(interp)] == ["vars refer to each other in a cycle: a -> a"]
 
 
+def test_a_cycle_nothing_uses_is_still_reported_at_its_var() -> None:
+    interp = make({"used": "fine", "a": "x-${var.b}", "b": {"k": ["${var.a}"]},
+                   "self": "${var.self}", "unset": "${environ.NOPE}"})
+    interp.check_cycles()
+    assert where(interp) == [
+        ("vars/a", "vars refer to each other in a cycle: a -> b -> a",
+         "make one of them a plain value"),
+        ("vars/self", "vars refer to each other in a cycle: self -> self",
+         "make one of them a plain value"),
+    ]  # an unused var's other problems (an unset environment variable) stay quiet
+    interp.interpolate(["${var.a}", "${var.b}", "${var.used}"])
+    assert len(interp.diagnostics) == 2  # a use reports the same cycle no second time
+
+
+def test_a_long_chain_of_vars_is_checked_without_recursion() -> None:
+    n = 20_000
+    chain = {f"v{i}": f"${{var.v{i + 1}}}" for i in range(n)}
+    interp = make({**chain, f"v{n}": "${var.v0}"})
+    interp.check_cycles()
+    [(_, message, _)] = where(interp)
+    assert message.startswith("vars refer to each other in a cycle: v0 -> v1 -> ")
+
+
+def test_a_chain_of_vars_deeper_than_the_limit_is_an_error_not_a_crash() -> None:
+    from stackform.config.interpolate import MAX_VAR_DEPTH
+
+    for n in (MAX_VAR_DEPTH - 1, 5_000):
+        chain = {f"v{i}": f"${{var.v{i + 1}}}" for i in range(n)}
+        interp = make({**chain, f"v{n}": "end"})
+        value, _ = interp.interpolate(["${var.v0}", "${var.v1}"])
+        if n < MAX_VAR_DEPTH:
+            assert value == ["end", "end"] and not where(interp)
+        else:
+            assert where(interp) == [("vars/v0", f"vars use vars more than {MAX_VAR_DEPTH} "
+                                      "deep, starting here",
+                                      "give one of the vars along the chain a plain value")]
+
+
 def test_bad_namespace_syntax_and_environ() -> None:
     interp = make()
     interp.interpolate({"a": "${vars.x}", "b": "${stack.nam}", "c": "${environ.NOPE}",

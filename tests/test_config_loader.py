@@ -96,8 +96,8 @@ def test_loads_a_good_file(tmp_path: Path) -> None:
     assert list(sf.blocks) == ["files", "loaders"]
     assert sf.blocks["loaders"]["b"]["depends_on"] == ["files.a"]
     assert sf.data["vars"] == {"x": 1}
-    # No diagnostic was needed, so the source map was never built.
-    assert "source_map" not in sf.__dict__
+    # The load's duplicate check built the source map; diagnostics reuse it.
+    assert "source_map" in sf.__dict__
     assert sf.location(("files", "a", "path")).line == 18
 
 
@@ -272,6 +272,46 @@ def test_unreadable_and_non_utf8(tmp_path: Path) -> None:
     path.write_bytes(b'[stack]\nname = "\xff"\n')
     with pytest.raises(ConfigError):
         load_stack_file(path, REGISTRY)
+
+
+@pytest.mark.parametrize(("data", "line", "column", "byte"), [
+    (b'[stack]\nname = "\xff"\n', 2, 9, 0xFF),
+    (b'[stack]\r\nname = "x"\r\n# caf\xc3\xa9 \xc3(\n', 3, 8, 0xC3),  # columns count chars
+    (b'\x80', 1, 1, 0x80),
+    (b'[stack]\nname = "x"\n\n[files.a]\npath = "\xe2\x82"\n', 5, 9, 0xE2),  # cut short
+])
+def test_invalid_utf8_is_located_at_the_first_bad_byte(tmp_path: Path, data: bytes, line: int,
+                                                       column: int, byte: int) -> None:
+    path = tmp_path / "stack.toml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        load_stack_file(path, REGISTRY)
+    (d,) = info.value.diagnostics
+    assert at(d) == (line, column)
+    assert d.message.startswith("not UTF-8 text: ")
+    assert d.message.endswith(f"(byte 0x{byte:02x})")
+
+
+@pytest.mark.parametrize(("text", "line", "column", "path", "first"), [
+    # tomlkit accepts this one (other tables between the two, and only new keys in the second)
+    ('[stack]\nname = "x"\n[files.a]\npath = "p"\n[vars]\n[files.b]\npath = "q"\n'
+     '[files.a]\ncontent = "c"\n', 8, 1, "files.a", "line 3, column 1"),
+    # tomlkit gives these no position at all
+    ('[stack]\nname = "x"\n[files.a]\npath = "p"\n[files.a.vars]\n[files.a.vars]\n',
+     6, 1, "files.a.vars", "line 5, column 1"),
+    ('[stack]\nname = "x"\n[files.a]\npath = "p"\nvars = {k = 1, k = 2}\n',
+     5, 16, "files.a.vars.k", "line 5, column 9"),
+    # and these the line after the table, or column 0
+    ('[stack]\nname = "x"\n[files.a]\npath = "p"\n[vars]\nx = 1\n[files.a]\npath = "q"\n',
+     7, 1, "files.a", "line 3, column 1"),
+    ('[stack]\nname = "x"\nname = "y"\n', 3, 1, "stack.name", "line 2, column 1"),
+])
+def test_duplicates_are_located_at_the_second_definition_naming_the_first(
+        text: str, line: int, column: int, path: str, first: str, tmp_path: Path) -> None:
+    d = one(text, tmp_path)
+    assert at(d) == (line, column)
+    assert d.path == path
+    assert d.message == f"defined twice; first at {first}"
 
 
 def test_parse_stack_text_without_a_file() -> None:

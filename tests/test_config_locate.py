@@ -261,3 +261,37 @@ def test_every_leaf_is_located(doc: tuple[str, Expected]) -> None:
             assert sm.locate(path) == sm.locate_key(path), (path, text)
         else:
             assert at(text, sm.locate(path)).startswith(rendering), (path, rendering, text)
+    assert sm.duplicates() == [], text  # valid TOML defines nothing twice
+
+
+@pytest.mark.parametrize(("text", "path", "first", "again"), [
+    ("a = 1\nb = 2\na = 3\n", ("a",), (1, 1), (3, 1)),
+    ("[x]\na = 1\n[y]\n[x]\nc = 2\n", ("x",), (1, 1), (4, 1)),
+    ("[x.y]\n[x.y]\n", ("x", "y"), (1, 1), (2, 1)),
+    ("x.a = 1\nx.a = 2\n", ("x", "a"), (1, 3), (2, 3)),
+    ("x = {a = 1, a = 2}\n", ("x", "a"), (1, 6), (1, 13)),
+    ("a = 1\n[a]\n", ("a",), (1, 1), (2, 1)),
+    ("[a]\n[[a]]\n", ("a",), (1, 1), (2, 1)),
+    ("[[a]]\n[a]\n", ("a",), (1, 1), (2, 1)),
+    ("[a]\nb.c = 1\n[a.b]\n", ("a", "b"), (2, 1), (3, 1)),
+    ("[a.b]\n[a]\nb.c = 1\n", ("a", "b"), (1, 1), (3, 1)),
+    ("x = {a = 1}\nx.b = 2\n", ("x",), (1, 1), (2, 1)),
+    ("[[a]]\nx = 1\nx = 2\n", ("a", 0, "x"), (2, 1), (3, 1)),
+])
+def test_duplicates_are_found_at_their_second_definition(
+        text: str, path: KeyPath, first: tuple[int, int], again: tuple[int, int]) -> None:
+    with pytest.raises(tomllib.TOMLDecodeError):
+        tomllib.loads(text)
+    (dup,) = SourceMap(text).duplicates()
+    assert (dup.path, dup.first, dup.again) == (path, first, again)
+
+
+@pytest.mark.parametrize("text", [
+    "[a.b]\nx = 1\n[a]\ny = 1\n",
+    "[[a]]\n[a.b]\n[[a]]\n[a.b]\n",
+    "[t]\na.b = 1\na.c = 2\n[t.a.d]\n",
+    "x = {a.b = 1, a.c = 2}\n",
+])
+def test_valid_redefinitions_are_not_duplicates(text: str) -> None:
+    tomllib.loads(text)
+    assert SourceMap(text).duplicates() == []

@@ -269,6 +269,19 @@ def test_var_cycle(tmp_path: Path) -> None:
     assert at(d) == (4, 5)
 
 
+def test_var_cycle_that_nothing_uses(tmp_path: Path) -> None:
+    # docs/stack-file.md: a cycle between vars is an error, used or not
+    text = ('[stack]\nname = "s"\n[vars]\nok = "o"\na = "${var.b}"\nb = "${var.a}"\n'
+            '[environments.dev]\n[environments.prod.vars]\nc = "${var.c}"\n'
+            '[files.x]\npath = "${var.ok}"\n')
+    [d] = problems(text, tmp_path)
+    assert (d.path, d.message) == ("vars.a", "vars refer to each other in a cycle: a -> b -> a")
+    assert at(d) == (5, 5)
+    found = problems(text, tmp_path, env="prod")
+    assert [(d.path, at(d)) for d in found] == [("vars.a", (5, 5)),
+                                               ("environments.prod.vars.c", (9, 5))]
+
+
 def test_secrets_strict_and_lenient(tmp_path: Path) -> None:
     [d] = problems(STACK, tmp_path, secrets=FakeSecrets({}))
     assert d.message == "secret 'db_password' is not set"
@@ -546,3 +559,110 @@ def test_providers_locate_keys_where_the_environment_writes_them(tmp_path: Path)
     missing = dev.locate("files.orders", ("mode",), False)
     assert missing is not None and missing.line == line_of("[files.orders]")
     assert dev.locate("files.nothing", ("path",), False) is None
+
+
+# -- dependency cycles, located per environment (stackform.graph) ----------------------------
+
+CYCLES = """\
+[stack]
+name = "s"
+[environments.dev]
+[environments.prod]
+[files.a]
+path = "a"
+[files.b]
+path = "b"
+depends_on = ["files.a"]
+[files.c]
+path = "c"
+[pipelines.p]
+steps = ["c"]
+[environments.prod.override.files.a]
+depends_on = ["files.b"]
+"""
+
+
+def test_cycles_are_located_in_the_environment_that_makes_them(tmp_path: Path) -> None:
+    from stackform.errors import GraphError
+    from stackform.graph import checked_dependencies, located_cycle
+
+    sf = parse(CYCLES, tmp_path)
+    assert checked_dependencies(sf, resolve(sf, "dev", REGISTRY, environ={})) is not None
+    with pytest.raises(ConfigError) as info:
+        checked_dependencies(sf, resolve(sf, "prod", REGISTRY, environ={}))
+    [d] = info.value.diagnostics
+    assert (d.path, at(d)) == ("files.a.depends_on", (15, 14))
+    assert d.message == "dependency cycle: files.b -> files.a -> files.b"
+    # without an override, the first written depends_on or steps of the cycle
+    [d] = located_cycle(sf, "dev", GraphError("x", cycle=("files.a", "files.b"))).diagnostics
+    assert (d.path, at(d)) == ("files.b.depends_on", (9, 14))
+    [d] = located_cycle(sf, "dev", GraphError("x", cycle=("files.c", "pipelines.p"))).diagnostics
+    assert (d.path, at(d)) == ("pipelines.p.steps", (13, 9))
+    # nothing written (a cycle through a schedule): the first block of the cycle
+    [d] = located_cycle(sf, "dev", GraphError("x", cycle=("files.c",))).diagnostics
+    assert (d.path, at(d)) == ("files.c", (10, 1))
+
+
+# -- a secret may not be part of a file's name (stackform.config.filenames) ----------------------
+
+
+@pytest.mark.parametrize(("field", "names"), [
+    ("path", True), ("template", True), ("dags_path", True), ("project_dir", True),
+    ("key_file", True), ("content", False), ("pathname", False), ("vars", False),
+])
+def test_which_fields_name_a_file(field: str, names: bool) -> None:
+    from stackform.config.filenames import names_a_file
+
+    assert names_a_file(field) is names
+
+
+def test_a_secret_in_a_file_name_is_located_where_it_is_written(tmp_path: Path) -> None:
+    text = ('[stack]\nname = "s"\n[vars]\nd = "out/${secret.db_password}"\n'
+            '[state]\npath = "${var.d}"\n'
+            '[files.a]\npath = "${var.d}/a"\ncontent = "${secret.db_password}"\n'
+            '[files.b]\npath = "b"\n'
+            '[loaders.w]\npip_url = "x"\npassword = "${secret.db_password}"\n'
+            'config = { path = "${secret.db_password}" }\n'  # nested: not a file's name here
+            '[environments.dev]\n[environments.prod.override.files.b]\n'
+            'path = "${secret.db_password}"\n')
+    for strict in (True, False):  # validate resolves without secrets: the same errors
+        found = problems(text, tmp_path, env="prod", strict_secrets=strict)
+        assert [(d.path, at(d)) for d in found] == [
+            ("state.path", (6, 8)), ("files.a.path", (8, 8)), ("files.b.path", (18, 8))]
+        assert all(d.message.startswith("names a file, so it may not hold a secret")
+                   for d in found)
+    assert "files.b" in run(text.replace("/${secret.db_password}", "").replace(
+        '[state]\npath = "${var.d}"\n', ""), tmp_path).resources
+
+
+def test_nesting_state_could_not_hold_is_a_located_error(tmp_path: Path) -> None:
+    """What validates must be recordable: state refuses attributes deeper than the limit."""
+    from stackform.limits import MAX_NESTING
+
+    def stack(depth: int) -> str:
+        value = '"x"'
+        for _ in range(depth):
+            value = "{ a = " + value + " }"
+        return ('[stack]\nname = "s"\n[loaders.w]\npip_url = "x"\n'
+                f'[loaders.w.config]\npath = "p"\noptions = {{ v = {value} }}\n')
+
+    [problem] = problems(stack(MAX_NESTING + 5), tmp_path)
+    assert "nest deeper than 64 levels" in problem.message
+    assert problem.path.startswith("loaders.w.config.options.v.a.a")
+    assert at(problem)[0] == 7
+    fine = run(stack(MAX_NESTING - 5), tmp_path)
+    from stackform.state.schema import check_document
+    from stackform.testing.state_conformance import make_state
+
+    doc = make_state().to_json()
+    recorded = dict(fine.resources["loaders.w"].attributes)
+    doc["resources"]["extractors.tap_0"]["attributes"] = recorded
+    assert check_document(doc) is None
+
+
+def test_stack_env_id_is_identifier_safe(tmp_path: Path) -> None:
+    text = ('[stack]\nname = "s"\n[environments.dev]\nper_developer = true\n'
+            '[files.a]\npath = "${stack.env}.txt"\ncontent = "raw_${stack.env_id}"\n')
+    stack = run(text, tmp_path, developer="dana-o")
+    assert stack.env == "dev-dana-o"
+    assert stack.resources["files.a"].attributes["content"] == "raw_dev_dana_o"

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -212,6 +213,65 @@ def test_tap_jsonl_cold_then_warm(own_cache: Path) -> None:
     assert "python" not in info.value.reason.split("(it has:")[1].split(",")
 
 
+def _local_plugin(folder: Path, message: str) -> Path:
+    """A tiny installable package with a console script printing ``message``."""
+    (folder / "src" / "tap_local").mkdir(parents=True, exist_ok=True)
+    (folder / "pyproject.toml").write_text(textwrap.dedent("""\
+        [build-system]
+        requires = ["hatchling>=1.25"]
+        build-backend = "hatchling.build"
+
+        [project]
+        name = "tap-local"
+        version = "0.1.0"
+
+        [project.scripts]
+        tap-local = "tap_local:main"
+
+        [tool.hatch.build.targets.wheel]
+        packages = ["src/tap_local"]
+        """))
+    (folder / "src" / "tap_local" / "__init__.py").write_text(
+        f"def main() -> None:\n    print({message!r})\n")
+    return folder
+
+
+def test_local_folder_key_follows_the_folder_content(tmp_path: Path) -> None:
+    folder = _local_plugin(tmp_path / "tap-local", "one")
+    spec = InstallSpec((str(folder), "six==1.16.0"))
+    same = InstallSpec(("six==1.16.0", str(folder)))
+    assert spec.key == same.key
+    # What building and running leave behind is not the plugin's content.
+    for junk in ("__pycache__/x.pyc", ".git/HEAD", "build/lib/x.py", "dist/x.whl",
+                 "src/tap_local/__pycache__/y.pyc", "tap_local.egg-info/PKG-INFO"):
+        (folder / junk).parent.mkdir(parents=True, exist_ok=True)
+        (folder / junk).write_text("junk")
+    assert InstallSpec(spec.requirements).key == spec.key
+    (folder / "src" / "tap_local" / "__init__.py").write_text("def main() -> None: ...\n")
+    assert InstallSpec(spec.requirements).key != spec.key, "an edited plugin is a new venv"
+    (folder / "src" / "tap_local" / "extra.py").write_text("")
+    assert len({InstallSpec(spec.requirements).key, spec.key,
+                InstallSpec((str(folder), "six==1.16.0")).key}) == 2
+    # A package name is never a folder, even when one of that name is in the working folder.
+    assert InstallSpec(("six==1.16.0",)).local_digests == {}
+
+
+def test_an_edited_local_plugin_is_installed_afresh(own_cache: Path, tmp_path: Path) -> None:
+    folder = _local_plugin(tmp_path / "tap-local", "first version")
+    first = ensure_venv(InstallSpec((str(folder),)))
+    ran = subprocess.run([str(first.executable("tap-local"))], capture_output=True, text=True)
+    assert ran.stdout == "first version\n"
+    digest = InstallSpec((str(folder),)).key
+
+    _local_plugin(folder, "second version")  # an upgrade in place: same path, new files
+    second = ensure_venv(InstallSpec((str(folder),)))
+    assert second.path != first.path
+    ran = subprocess.run([str(second.executable("tap-local"))], capture_output=True, text=True)
+    assert ran.stdout == "second version\n"
+    assert first.key == digest and second.key != digest
+    assert set(second.info()["local_digests"]) == {str(folder)}, "the marker records it"
+
+
 def test_prune_keeps_what_is_asked(own_cache: Path) -> None:
     kept = ensure_venv(SIX)
     other = ensure_venv(InstallSpec(("six==1.15.0",)))
@@ -272,6 +332,19 @@ def test_build_failure_that_downloads_at_build_time_gets_a_plain_hint() -> None:
     assert err.hint is not None
     assert "dbt-core-experimental-parser 2.0.8 downloads files while it builds" in err.hint
     assert "`dbt-core<1.12`" in err.hint
+
+
+def test_dbt_1_12_from_a_locked_set_still_gets_the_pin() -> None:
+    """``uv pip sync`` of a locked set never says which package pulled the parser in: the hint
+    still names dbt-core 1.12, the pin, and re-locking."""
+    synced = "\n".join(line for line in DBT_1_12_BUILD_FAILURE.split("\n\n")
+                       if "was included because" not in line)
+    assert "dbt-core` (v1.12" not in synced
+    err = explain_uv_failure("install", InstallSpec(("dbt-core==1.12.6", "dbt-duckdb==1.11.1"),
+                                                    locked=True), synced)
+    assert err.hint is not None
+    assert "dbt-core-experimental-parser 2.0.8 downloads files while it builds" in err.hint
+    assert "add `dbt-core<1.12` to pip_url and run `stackform lock` again" in err.hint
 
 
 def test_trim_keeps_uv_lines_and_cuts_build_output() -> None:

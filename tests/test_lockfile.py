@@ -231,10 +231,10 @@ def test_locked_requirements_in_attributes_and_follows_the_lock(tmp_path: Path) 
     users = entry("extractors.users", ["six"], ["six==1.15.0"], python="3.11")
     write_lock(tmp_path, {"extractors.orders": orders, "extractors.users": users})
     stack = resolved(tmp_path)
-    assert stack.resources["extractors.orders"].attributes[LOCKED_ATTRIBUTE] == \
-        orders.locked_digest
-    assert stack.resources["extractors.users"].attributes[LOCKED_ATTRIBUTE] == \
-        users.locked_digest
+    assert stack.resources["extractors.orders"].attributes[LOCKED_ATTRIBUTE] == {
+        "six": "1.16.0"}
+    assert stack.resources["extractors.users"].attributes[LOCKED_ATTRIBUTE] == {
+        "six": "1.15.0"}
     assert LOCKED_ATTRIBUTE not in stack.resources["notes.readme"].attributes
 
     def digest(s: ResolvedStack) -> str:
@@ -244,8 +244,8 @@ def test_locked_requirements_in_attributes_and_follows_the_lock(tmp_path: Path) 
     bumped = entry("extractors.users", ["six"], ["six==1.16.0"], python="3.11")
     write_lock(tmp_path, {"extractors.orders": orders, "extractors.users": bumped})
     again = resolved(tmp_path)
-    assert again.resources["extractors.users"].attributes[LOCKED_ATTRIBUTE] == \
-        bumped.locked_digest != users.locked_digest
+    assert again.resources["extractors.users"].attributes[LOCKED_ATTRIBUTE] == {
+        "six": "1.16.0"}
     assert digest(again) != before, "a saved plan made against the old lock is stale"
 
 
@@ -356,8 +356,11 @@ def test_lock_command_and_check(tmp_path: Path) -> None:
     plan = plan_json(sf("plan", "--format", "json"))
     assert actions(plan)["sleepers.tap"] == ["update"]
     change = {c["address"]: c for c in plan["resource_changes"]}["sleepers.tap"]["change"]
-    assert change["before"][LOCKED_ATTRIBUTE] != change["after"][LOCKED_ATTRIBUTE]
+    assert change["before"][LOCKED_ATTRIBUTE] == {"six": "1.16.0"}
+    assert change["after"][LOCKED_ATTRIBUTE] == {"six": "1.15.0"}
     assert actions(plan)["sleepers.plain"] == ["no-op"]
+    # The text plan names the package that moves, as `stackform lock` does.
+    assert f'~ {LOCKED_ATTRIBUTE}.six = "1.16.0" -> "1.15.0"' in sf("plan").stdout
 
     unknown = sf("lock", "nope")
     assert unknown.code == 1 and "unknown plugin 'nope'" in unknown.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -16,7 +17,9 @@ from stackform.plan.model import Action
 from stackform.plan.render_json import plan_to_json
 from stackform.plan.render_text import render_plan
 from stackform.plan.saved import check_fresh, load_plan, save_plan
+from stackform.provider import Context, Unapplied
 from stackform.registry import Registry
+from stackform.resource import Resource, ResourceState
 from stackform.state.local import LocalBackend
 from stackform.state.model import GitInfo
 from tests.fakes import MemoryProvider, stack_of, thing
@@ -133,6 +136,8 @@ def test_failure_skips_dependents_only(tmp_path, backend, registry):
                       "things.grandchild": "skipped", "things.independent": "done"}
     assert set(backend.read("dev").resources) == {"things.independent"}
     assert not result.ok
+    bad = next(o for o in result.outcomes if o.address == "things.bad")
+    assert bad.error == "things.bad was told to fail\n  hint: set fail = false"
 
 
 def test_parallelism_is_bounded(tmp_path, backend, registry):
@@ -320,3 +325,40 @@ def test_provider_checks_run_at_every_plan_and_warn_at_apply(tmp_path, backend):
         "<stack>: error: things.a.value: is wrong"]
     plan, result = plan_and_apply(wrong, backend, registry, PlanOptions(mode="destroy"))
     assert result.ok and plan.summary().endswith("2 to destroy.")
+
+
+class FilesBackedProvider(MemoryProvider):
+    """A thing built from files beyond its block, some of them edited since the last apply."""
+
+    edited: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def unapplied(self, ctx: Context, prior: ResourceState, desired: Resource
+                  ) -> Unapplied | None:
+        paths = self.edited.get(desired.address)
+        return Unapplied("thing files", paths) if paths else None
+
+
+def test_files_a_block_is_built_from_are_desired_not_drift(tmp_path, backend):
+    registry = Registry(extra={"things": FilesBackedProvider})
+    stack = stack_of([thing("a", value="1"), thing("b", value="2")], tmp_path)
+    plan_and_apply(stack, backend, registry)
+    FilesBackedProvider.edited = {"things.a": ("src/a.sql",)}
+    try:
+        for refresh in (True, False):
+            plan = build_plan(stack, backend.read("dev"), registry,
+                              resource_dependencies(stack), PlanOptions(refresh=refresh))
+            assert plan.drift == ()
+            change = plan.change("things.a")
+            assert change is not None and change.action is Action.UPDATE
+            assert change.reason == "thing files changed since the last apply"
+            assert change.changes == ()
+            assert plan.change("things.b").action is Action.NOOP
+            assert "things.a will be updated in place (thing files changed since the last " \
+                   "apply)" in render_plan(plan)
+        _, result = plan_and_apply(stack, backend, registry)
+        assert result.ok
+        assert [a for op, a in MemoryProvider.calls if op == "create"][-1] == "things.a"
+    finally:
+        FilesBackedProvider.edited = {}
+    assert not build_plan(stack, backend.read("dev"), registry, resource_dependencies(stack),
+                          PlanOptions()).has_changes

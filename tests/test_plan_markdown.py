@@ -122,6 +122,19 @@ def test_limit_holds_for_any_size() -> None:
         assert len(text) < MAX_CHARS
 
 
+def test_limit_holds_when_escapes_make_the_text_longer() -> None:
+    # each bidi override becomes six characters (\u202e): the limit counts the escaped text
+    evil = "\u202e" * 3000
+    changes = tuple(
+        ResourceChange(f"files.f{i:03d}", "files", Action.CREATE, None, {"content": evil},
+                       (AttributeChange("content", None, evil),), notes=(evil[:500],))
+        for i in range(60))
+    for n in (1, 10, 60):
+        text = render_markdown(_plan(changes[:n]))
+        assert len(text) < MAX_CHARS
+        assert "\u202e" not in text and "\\u202e" in text
+
+
 def test_blast_radius_in_markdown() -> None:
     changed = ChangedSince("main", "abc", ("stack.toml",), {"files.new": ("stack.toml line 4",)},
                            ("files.old",))

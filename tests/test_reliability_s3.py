@@ -129,9 +129,9 @@ def test_a_plan_takes_no_lock_and_says_so(sf: Runner, project: Path, store: Buck
     # Another process holds the lock for as long as the plan takes (an apply under way).
     with store.backend().lock("dev", "apply"):
         assert store.lock() is not None
-        plan = sf("plan")
+        plan = sf("plan", "-o", "p.sfplan")
     assert plan.code == 0, plan
-    assert "takes no lock" in plan.output and "apply" in plan.output
+    assert "The plan took no lock" in plan.output and "apply" in plan.output
     assert store.lock() is None
 
 

@@ -160,7 +160,7 @@ def test_edited_drift_is_refused(applied: Runner, project: Path) -> None:
     drift["after"]["content"] = "something else\n"
     plan_file.write_text(json.dumps(doc))
     state = state_path(project).read_bytes()
-    result = applied("apply", "p.sfplan")
+    result = applied("apply", "--refresh-only", "p.sfplan")
     assert_clean_error(result)
     assert 'the saved plan says after.content = "something else\\n" for files.c' \
         in result.stderr, result
@@ -181,7 +181,13 @@ def test_plans_made_with_options_apply_with_those_options(
     expected = {c["address"]: c["change"]["actions"]
                 for c in json.loads(shown.stdout)["resource_changes"]}
     assert applied("plan", *options, "-o", "p.sfplan").code == 0
-    result = applied("apply", "p.sfplan")
+    before = snapshot(project)
+    unstated = applied("apply", "p.sfplan")  # the command must state what was reviewed
+    assert_clean_error(unstated)
+    assert f"the saved plan was made with {' '.join(options)}" in unstated.stderr
+    assert f"stackform apply {' '.join(options)} PLANFILE" in unstated.stderr
+    assert snapshot(project) == before
+    result = applied("apply", *options, "p.sfplan")
     assert result.code == 0, result
     for address, actions in expected.items():
         if actions != ["no-op"]:
@@ -194,7 +200,7 @@ def test_plans_made_with_options_apply_with_those_options(
 def test_refresh_only_plan_applies(applied: Runner, project: Path) -> None:
     (project / "out" / "c.txt").write_text("edited by hand\n")
     assert applied("plan", "--refresh-only", "-o", "p.sfplan").code == 0
-    result = applied("apply", "p.sfplan")
+    result = applied("apply", "--refresh-only", "p.sfplan")
     assert result.code == 0, result
     assert read_state(project)["resources"]["files.c"]["attributes"]["content"] \
         == "edited by hand\n"
@@ -226,3 +232,34 @@ def test_a_plan_file_of_the_previous_format_is_refused(applied: Runner, project:
     assert_clean_error(result)
     assert "plan format version 1; this stackform reads version 2" in result.stderr
     assert not (project / "out" / "d.txt").exists()
+
+
+def test_options_edited_with_the_changes_they_give_are_refused(
+        applied: Runner, project: Path) -> None:
+    """An edit that stays self-consistent: a normal plan made into ``--destroy --target
+    files.c`` listing exactly the delete that gives. Rebuilding with the file's own options
+    cannot see it; the apply command, which states no option, does."""
+    write_stack(project, CHANGED)
+    assert applied("plan", "-o", "p.sfplan").code == 0
+    assert applied("plan", "--destroy", "--target", "files.c", "-o", "evil.sfplan").code == 0
+    reviewed = json.loads((project / "p.sfplan").read_text())
+    evil = json.loads((project / "evil.sfplan").read_text())
+    for key in ("mode", "targets", "changes", "drift"):
+        reviewed["plan"][key] = evil["plan"][key]
+    (project / "p.sfplan").write_text(json.dumps(reviewed))
+    before = snapshot(project)
+    result = applied("apply", "p.sfplan")
+    assert_clean_error(result)
+    assert "the saved plan was made with --destroy --target files.c, but the apply command " \
+        "states none" in result.stderr, result
+    assert snapshot(project) == before and (project / "out" / "c.txt").exists()
+
+
+def test_the_saved_plan_line_gives_the_exact_apply_command(applied: Runner,
+                                                           project: Path) -> None:
+    write_stack(project, CHANGED)
+    shown = applied("plan", "--target", "files.b", "-o", "p.sfplan")
+    assert shown.code == 0, shown
+    assert "`stackform apply --target files.b p.sfplan`" in shown.stdout
+    assert shown.stdout.count("took no lock") == 1
+    assert "took no lock" not in applied("plan").stdout  # nothing saved: nothing to go stale

@@ -60,7 +60,7 @@ def check_dags(ctx: Context, resource: Resource, files: Mapping[str, bytes]) -> 
         ctx.log(f"{resource.address}: these {len(files)} DAG files were already imported "
                 f"with {remembered}; not importing them again")
         return Checked(remembered, {}, time.monotonic() - started, cached=True)
-    with runtime_dir("airflow-check") as tmp:
+    with runtime_dir(ctx, "airflow-check") as tmp:
         dags = tmp / "dags"
         dags.mkdir()
         for name, data in files.items():
@@ -68,7 +68,7 @@ def check_dags(ctx: Context, resource: Resource, files: Mapping[str, bytes]) -> 
         result = tmp / "result.json"
         env = _airflow_environ(venv.environ(), tmp / "home", dags)
         run_command([str(venv.python), str(CHECK_SCRIPT), str(dags), str(result)], env=env,
-                    timeout=CHECK_TIMEOUT, cancel=ctx.cancel, cwd=tmp,
+                    timeout=CHECK_TIMEOUT, cancel=ctx.cancel, cwd=tmp, runtime=tmp, log=ctx.log,
                     what=f"{resource.address}: importing the DAGs with Airflow")
         found = json.loads(result.read_text())
     tool = f"Airflow {found.get('airflow', '?')}"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from stackform.config.schema import env_identifier
 from stackform.pluginkit import plugin_dir, write_private
 from stackform.provider import Context
 from stackform.resource import KeyPath, Resource
@@ -24,7 +25,7 @@ ENV_PREFIX = "STACKFORM_DBT_"
 def default_schema(env: str) -> str:
     """``analytics_<env>``, lower case, anything but letters, digits and ``_`` as ``_``:
     ``dev-alice`` -> ``analytics_dev_alice``. Two environments never share a schema."""
-    return "analytics_" + re.sub(r"[^a-z0-9_]", "_", env.lower())
+    return "analytics_" + env_identifier(env)
 
 
 def default_target(env: str) -> dict[str, Any]:

@@ -5,16 +5,18 @@ Reading is cheap on purpose (``read`` runs on every plan): no dbt process, only
 snapshot paths. A file's digest is dbt's own checksum: the sha256 of its text with surrounding
 blanks stripped, which is what ``manifest.json`` records for models, seeds and snapshots. Apply
 records the digests and, from the manifest, each node's checksum, file, properties file, project
-macros it uses, and direct children; :func:`changes` compares the two to name new, changed and
-removed nodes and what they touch downstream.
+macros it uses, direct children and ``persist_docs``; for each properties file it records
+:func:`properties_digest` (the file without descriptions, and each node's descriptions), so a
+change of descriptions only modifies a node when it persists them, as dbt's ``state:modified``
+has it. :func:`changes` compares the two to name new, changed and removed nodes and what they
+touch downstream.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,13 @@ PATH_KEYS: dict[str, list[str]] = {
 """The folders of a project that make nodes, with dbt's defaults."""
 TOP_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml")
 NODE_TYPES = ("model", "seed", "snapshot", "test", "source")
+PERSISTED = ("relation", "columns")
+"""The keys of dbt's ``persist_docs``: with one on, a change of the matching descriptions
+modifies the node (dbt's ``same_persisted_description``); with none, descriptions never do."""
+DESCRIBED = {"models": "model", "seeds": "seed", "snapshots": "snapshot", "sources": None,
+             "analyses": None, "macros": None}
+"""Sections of a properties file whose descriptions are only documentation, and the node type
+of their entries that may persist them."""
 _YAML_SUFFIXES = (".yml", ".yaml")
 AFFECTS_SHOWN = 12
 
@@ -37,61 +46,25 @@ AFFECTS_SHOWN = 12
 
 
 def read_project_file(project_dir: Path) -> dict[str, Any]:
-    """The top-level keys of ``dbt_project.yml`` (empty when there is none).
-
-    PyYAML is used when stackform's environment has it; otherwise a small reader understands
-    what the keys stackform needs are written as: scalars, ``[a, "b"]`` and ``- item`` lists.
-    """
-    path = project_dir / "dbt_project.yml"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    try:
-        import yaml
-    except ImportError:
-        return _top_level_yaml(text)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return _top_level_yaml(text)
+    """The top-level keys of ``dbt_project.yml`` (empty when there is none or it is not YAML:
+    dbt's parse at apply says what is wrong with it)."""
+    data = read_yaml(project_dir / "dbt_project.yml")
     return data if isinstance(data, dict) else {}
 
 
-def _scalar(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return re.sub(r"\s+#.*$", "", text)
+def read_yaml(path: Path) -> Any:
+    """A YAML file's data; ``None`` when it is missing or does not parse."""
+    import yaml
 
-
-def _top_level_yaml(text: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    key: str | None = None
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if not line[0].isspace() and not line.startswith("-"):
-            key = None
-            found = re.match(r"^([A-Za-z0-9_-]+)\s*:\s*(.*)$", line)
-            if not found:
-                continue
-            name, value = found.group(1), re.sub(r"\s+#.*$", "", found.group(2)).strip()
-            if value.startswith("[") and value.endswith("]"):
-                out[name] = [_scalar(v) for v in value[1:-1].split(",") if v.strip()]
-            elif value:
-                out[name] = _scalar(value)
-            else:
-                key = name
-            continue
-        item = re.match(r"^\s*-\s+(.*)$", line)
-        if key is not None and item:
-            values = out.setdefault(key, [])
-            if isinstance(values, list):
-                values.append(_scalar(item.group(1)))
-        elif key is not None and key not in out:
-            key = None  # a nested mapping: not something stackform reads
-    return out
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError:
+        return None
 
 
 def project_paths(project: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -135,9 +108,74 @@ def project_files(project_dir: Path) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def changed_paths(before: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
+    """The files changed, added or removed between two :func:`project_files`, sorted."""
+    return sorted(f for f in before.keys() | now.keys() if before.get(f) != now.get(f))
+
+
 def files_digest(files: Mapping[str, str]) -> str:
     canonical = json.dumps(sorted(files.items()), separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def is_properties_file(path: str) -> bool:
+    """A YAML file under a node folder (``dbt_project.yml`` and friends are not)."""
+    return path.endswith(_YAML_SUFFIXES) and path not in TOP_FILES
+
+
+def properties_digest(path: Path) -> dict[str, Any] | None:
+    """A properties file in two parts: ``rest``, the digest of its data without the
+    descriptions of models, seeds, snapshots, sources, analyses and macros (and their columns,
+    tables and arguments), and ``docs``, for each model, seed and snapshot (``"model
+    stg_orders"``), the digests of its own description and of its columns' descriptions.
+
+    Two versions with the same ``rest`` differ only in descriptions, comments or layout.
+    ``None`` when the file does not parse (any change to it then counts)."""
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        return None
+    rest = dict(data)
+    docs: dict[str, dict[str, str]] = {}
+    for section, node_type in DESCRIBED.items():
+        entries = data.get(section)
+        if not isinstance(entries, list):
+            continue
+        rest[section] = [_undescribed(e) for e in entries]
+        for entry in entries:
+            if node_type is None or not isinstance(entry, dict) or "name" not in entry:
+                continue
+            columns = entry.get("columns")
+            if not isinstance(columns, list):
+                columns = []
+            docs[f"{node_type} {entry['name']}"] = {
+                "relation": _digest(entry.get("description")),
+                "columns": _digest({str(c.get("name")): c.get("description")
+                                    for c in columns if isinstance(c, dict)}),
+            }
+    try:
+        return {"rest": _digest(rest), "docs": docs}
+    except (TypeError, ValueError):  # keys JSON cannot sort (mixed types): count any change
+        return None
+
+
+def _undescribed(entry: Any) -> Any:
+    if not isinstance(entry, dict):
+        return entry
+    out = {k: v for k, v in entry.items() if k != "description"}
+    for key in ("columns", "tables", "arguments"):
+        if isinstance(out.get(key), list):
+            out[key] = [_undescribed(e) for e in out[key]]
+    return out
+
+
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def project_properties(project_dir: Path, files: Iterable[str]) -> dict[str, Any]:
+    """:func:`properties_digest` of every properties file among ``files``."""
+    return {f: properties_digest(project_dir / f) for f in files if is_properties_file(f)}
 
 
 # -- the manifest -------------------------------------------------------------------------------
@@ -176,6 +214,9 @@ def summarise_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
                              if m in macros),
             "children": sorted(c for c in child_map.get(uid) or () if c in roots),
         }
+        persisted = ((node.get("config") or {}).get("persist_docs") or {})
+        if isinstance(persisted, Mapping) and any(persisted.get(k) for k in PERSISTED):
+            nodes[uid]["persist_docs"] = [k for k in PERSISTED if persisted.get(k)]
     return {"project": project, "nodes": nodes, "macros": macros}
 
 
@@ -220,15 +261,51 @@ def _new_file_kind(path: str, paths: Mapping[str, list[str]]) -> str | None:
     return None
 
 
+PropertiesNow = Callable[[str], "dict[str, Any] | None"]
+"""The :func:`properties_digest` of a properties file as it is now, by its project path."""
+Docs = tuple[Mapping[str, Any], Mapping[str, Any]]
+"""The ``docs`` of a properties file's :func:`properties_digest` at the last apply, and now."""
+
+
+def _docs_only(path: str, recorded: Mapping[str, Any],
+               read_now: PropertiesNow | None) -> Docs | None:
+    """The recorded and current docs of a changed properties file whose change is only to
+    descriptions, comments or layout; ``None`` when anything else changed (or cannot tell)."""
+    was = recorded.get(path)
+    if read_now is None or not isinstance(was, Mapping):
+        return None
+    now = read_now(path)
+    if now is None or now.get("rest") != was.get("rest"):
+        return None
+    return was.get("docs") or {}, now.get("docs") or {}
+
+
+def _persisted_change(node: Mapping[str, Any], docs: Docs) -> list[str]:
+    """Which of a node's persisted descriptions (``relation``, ``columns``) changed."""
+    key = f"{node.get('type')} {node.get('name')}"
+    was, now = docs[0].get(key) or {}, docs[1].get(key) or {}
+    return [k for k in node.get("persist_docs") or () if was.get(k) != now.get(k)]
+
+
 def changes(summary: Mapping[str, Any], before: Mapping[str, str], now: Mapping[str, str],
-            paths: Mapping[str, list[str]]) -> tuple[list[Change], dict[str, list[str]]]:
-    """The node changes since the apply that recorded ``summary`` and ``before``, and for each
-    changed or removed node the nodes downstream of it."""
+            paths: Mapping[str, list[str]], properties: Mapping[str, Any] | None = None,
+            properties_now: PropertiesNow | None = None
+            ) -> tuple[list[Change], dict[str, list[str]]]:
+    """The node changes since the apply that recorded ``summary``, ``before`` (file digests)
+    and ``properties`` (:func:`properties_digest` by file), and for each changed or removed node
+    the nodes downstream of it.
+
+    A properties file whose change is to descriptions (or comments, or layout) only modifies
+    no node, except a node whose changed description it persists (``persist_docs``): dbt's own
+    ``state:modified`` rule. Every changed, new or removed file is named by some line."""
     nodes: Mapping[str, Mapping[str, Any]] = summary.get("nodes") or {}
     macro_files: Mapping[str, str] = summary.get("macros") or {}
     changed_files = {f for f in before.keys() & now.keys() if before[f] != now[f]}
     gone_files = before.keys() - now.keys()
     new_files = now.keys() - before.keys()
+    docs_only = {f: d for f in sorted(changed_files) if is_properties_file(f)
+                 and (d := _docs_only(f, properties or {}, properties_now)) is not None}
+    explained: set[str] = set()
     out: list[Change] = []
     yaml_defined: dict[str, list[str]] = {}
     removed: dict[tuple[str, str], str] = {}
@@ -239,9 +316,11 @@ def changes(summary: Mapping[str, Any], before: Mapping[str, str], now: Mapping[
             if not in_yaml or path in gone_files:
                 out.append(Change("-", kind, node["label"], "removed", uid))
                 removed[(kind, node["name"])] = uid
+                explained.add(path)
             continue
         if in_yaml:
-            if path in changed_files:
+            # Tests and sources: descriptions are never part of what they are.
+            if path in changed_files and path not in docs_only:
                 yaml_defined.setdefault(path, []).append(f"{kind} {node['label']}")
             continue
         checksum = node.get("checksum")
@@ -251,10 +330,21 @@ def changes(summary: Mapping[str, Any], before: Mapping[str, str], now: Mapping[
             edited = path in changed_files
         if edited:
             out.append(Change("~", kind, node["label"], "changed", uid))
+            explained.add(path)
             continue
         patch = node.get("patch")
+        if patch and patch in docs_only:
+            persisted = _persisted_change(node, docs_only[patch])
+            if persisted:
+                which = " and ".join({"relation": "description",
+                                      "columns": "column descriptions"}[k] for k in persisted)
+                out.append(Change("~", kind, node["label"],
+                                  f"{which} in {patch} changed; persisted by persist_docs", uid))
+                explained.add(patch)
+            continue
         if patch and patch in changed_files:
             out.append(Change("~", kind, node["label"], f"properties in {patch} changed", uid))
+            explained.add(patch)
             continue
         macros = sorted({macro_files[m] for m in node.get("macros") or ()
                          if macro_files.get(m) in changed_files})
@@ -263,6 +353,7 @@ def changes(summary: Mapping[str, Any], before: Mapping[str, str], now: Mapping[
                               f"uses changed macros in {', '.join(macros)}", uid))
     for path in sorted(new_files):
         new_kind = _new_file_kind(path, paths)
+        explained.add(path)
         if new_kind in ("model", "seed", "snapshot", "test"):
             kind = str(new_kind)
             name = Path(path).stem
@@ -277,9 +368,12 @@ def changes(summary: Mapping[str, Any], before: Mapping[str, str], now: Mapping[
             out.append(Change("+", "macro file", path, "new"))
         elif new_kind == "properties":
             out.append(Change("+", "properties", path, "new file"))
+        else:
+            out.append(Change("+", "file", path, "new"))
     for path, defined in sorted(yaml_defined.items()):
         out.append(Change("~", "properties", path,
                           "changed; defines " + ", ".join(sorted(defined))))
+        explained.add(path)
     for path in sorted(changed_files):
         if path in TOP_FILES:
             why = {"packages.yml": "changed; dbt deps runs at apply",
@@ -288,6 +382,14 @@ def changes(summary: Mapping[str, Any], before: Mapping[str, str], now: Mapping[
             out.append(Change("~", "file", path, why))
         elif path in macro_files.values():
             out.append(Change("~", "macro file", path, "changed"))
+        elif path in docs_only and path not in explained:
+            out.append(Change("~", "properties", path, "only descriptions, comments or layout "
+                              "changed: no node is modified"))
+        elif path not in explained:
+            out.append(Change("~", "properties" if is_properties_file(path) else "file", path,
+                              "changed"))
+    for path in sorted(gone_files - explained):
+        out.append(Change("-", "file", path, "removed"))
     order = {"+": 0, "~": 1, "-": 2}
     out.sort(key=lambda c: (order[c.sign], NODE_TYPES.index(c.kind) if c.kind in NODE_TYPES
                             else len(NODE_TYPES), c.label))
@@ -313,7 +415,8 @@ def _new_label(kind: str, path: str, paths: Mapping[str, list[str]]) -> str:
 
 def downstream(nodes: Mapping[str, Mapping[str, Any]], uid: str,
                exclude: Iterable[str | None] = ()) -> list[str]:
-    """Every node below ``uid`` in the recorded child map (``type.name``), models first."""
+    """Every node below ``uid`` in the recorded child map (``model marts.customers``), models
+    first."""
     seen: set[str] = set()
     todo = list(nodes.get(uid, {}).get("children") or ())
     while todo:
@@ -325,14 +428,16 @@ def downstream(nodes: Mapping[str, Mapping[str, Any]], uid: str,
     skip = set(exclude)
     found = [nodes[c] for c in seen if c not in skip]
     found.sort(key=lambda n: (NODE_TYPES.index(n["type"]) if n["type"] in NODE_TYPES else 9,
-                              n["name"]))
-    return [f"{n['type']}.{n['name']}" for n in found]
+                              n["label"]))
+    return [f"{n['type']} {n['label']}" for n in found]
 
 
 def plan_lines(summary: Mapping[str, Any], before: Mapping[str, str], now: Mapping[str, str],
-               paths: Mapping[str, list[str]]) -> list[str]:
-    """``~ model staging.stg_orders (changed)`` and ``  affects: ...`` lines for the plan."""
-    found, affected = changes(summary, before, now, paths)
+               paths: Mapping[str, list[str]], properties: Mapping[str, Any] | None = None,
+               properties_now: PropertiesNow | None = None) -> list[str]:
+    """``~ model staging.stg_orders (changed)`` and ``  affects: model marts.customers, ...``
+    lines for the plan: every node named the same way (type, then dbt's dotted label)."""
+    found, affected = changes(summary, before, now, paths, properties, properties_now)
     lines: list[str] = []
     for change in found:
         lines.append(f"{change.sign} {change.kind} {change.label} ({change.why})")

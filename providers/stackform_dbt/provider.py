@@ -1,31 +1,43 @@
 """The ``transformers`` provider: apply installs dbt, writes the profile, runs ``dbt deps`` and
-``dbt parse``; plan reads the project's files; pipelines run ``dbt:<command>`` steps."""
+``dbt parse``; plan compares the project's files with those of the last apply (they are what
+the stack wants, like the block: an edit is an update, see :meth:`TransformerProvider.unapplied`)
+and names the nodes they change; pipelines run ``dbt:<command>`` steps."""
 
 from __future__ import annotations
 
 import collections
 import hashlib
 import json
+import os
 import shlex
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from stackform.pluginkit import plugin_dir, write_private
-from stackform.provider import BaseProvider, Context, Outputs, RunContext, RunStep
+from stackform.pluginkit import plugin_dir, runtime_dir, write_private
+from stackform.provider import (
+    BaseProvider,
+    Context,
+    Outputs,
+    RunContext,
+    RunStep,
+    Unapplied,
+)
 from stackform.resource import Resource, ResourceState
 from stackform_dbt.config import TransformerConfig
 from stackform_dbt.profile import default_schema, default_target, profile_name, project_dir
 from stackform_dbt.project import (
+    changed_paths,
     files_digest,
     new_project_lines,
     plan_lines,
     project_files,
     project_paths,
+    project_properties,
+    properties_digest,
     read_project_file,
     summarise_manifest,
 )
@@ -44,7 +56,6 @@ if TYPE_CHECKING:
 
 PARSE_TIMEOUT = 1800.0
 MEMO_ENTRIES = 4
-CHANGED = "changed since the last apply"
 PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 
 
@@ -58,14 +69,23 @@ class TransformerProvider(BaseProvider):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
-        # Cheap on purpose: no dbt process, only the profile's presence and the files' digest.
+        # Cheap on purpose: no dbt process, only the profile's presence. The project's files
+        # are what the stack wants, not what is deployed: `unapplied` compares them.
         if not (plugin_dir(ctx, prior.address) / "profiles" / "profiles.yml").is_file():
             return None
-        recorded = prior.outputs.get("project_digest")
-        folder = ctx.resolve_path(str(prior.attributes.get("project_dir") or "transform"))
-        if recorded and files_digest(project_files(folder)) != recorded:
-            return replace(prior, attributes={**prior.attributes, "project_files": CHANGED})
         return prior
+
+    def unapplied(self, ctx: Context, prior: ResourceState, desired: Resource
+                  ) -> Unapplied | None:
+        before = prior.outputs.get("files")
+        if not isinstance(before, dict):
+            return None
+        project = project_dir(ctx, desired)
+        paths = changed_paths(before, project_files(project))
+        if not paths:
+            return None
+        return Unapplied("dbt project files", tuple(
+            os.path.relpath(project / path, ctx.stack_dir) for path in paths))
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         started = time.monotonic()
@@ -100,6 +120,7 @@ class TransformerProvider(BaseProvider):
             "schema": target.get("schema") or default_schema(ctx.env),
             "project_digest": files_digest(files),
             "files": files,
+            "properties": project_properties(project, files),
             "manifest": summary,
         }
 
@@ -128,7 +149,10 @@ class TransformerProvider(BaseProvider):
             return [*new_project_lines(now, paths),
                     f"builds into schema {schema} ({target.get('type')} {where})"]
         before = prior.outputs.get("files") or {}
-        return plan_lines(summary, before, now, paths)
+        recorded = prior.outputs.get("properties")
+        return plan_lines(summary, before, now, paths,
+                          recorded if isinstance(recorded, dict) else None,
+                          lambda path: properties_digest(project / path))
 
     # -- pipeline steps ------------------------------------------------------------------------
 
@@ -150,8 +174,9 @@ class TransformerProvider(BaseProvider):
             run.log(f"[{resource.name}] {text}")
 
         run.log(f"# {name}: {shlex.join(inv.args(command))}")
-        code = stream(inv.args(command), env=inv.env, cwd=inv.cwd, on_line=line,
-                      cancel=run.ctx.cancel, what=name)
+        with runtime_dir(run.ctx, "dbt") as tmp:
+            code = stream(inv.args(command), env=inv.env, cwd=inv.cwd, on_line=line,
+                          cancel=run.ctx.cancel, what=name, runtime=tmp)
         seconds = round(time.monotonic() - started, 3)
         results = Results.read(results_path)
         counts = results.counts if results else {}
@@ -178,8 +203,10 @@ class TransformerProvider(BaseProvider):
     def _dbt(self, ctx: Context, desired: Resource, inv: Invocation, command: list[str],
              what: str) -> None:
         lines: list[str] = []
-        code = stream(inv.args(command), env=inv.env, cwd=inv.cwd, on_line=lines.append,
-                      cancel=ctx.cancel, timeout=PARSE_TIMEOUT, what=f"{desired.address}: {what}")
+        with runtime_dir(ctx, "dbt") as tmp:
+            code = stream(inv.args(command), env=inv.env, cwd=inv.cwd, on_line=lines.append,
+                          cancel=ctx.cancel, timeout=PARSE_TIMEOUT,
+                          what=f"{desired.address}: {what}", runtime=tmp)
         if code != 0:
             raise DbtError(f"{desired.address}: {what} failed (exit {code}):\n"
                            f"{error_lines(lines)}",

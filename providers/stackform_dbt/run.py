@@ -19,6 +19,7 @@ from stackform.errors import Interrupted, StackformError
 from stackform.pluginkit import install, plugin_dir, plugin_environ
 from stackform.provider import Context
 from stackform.resource import Resource
+from stackform.supervise import popen
 from stackform_dbt.profile import project_dir, write_profile
 
 COMMAND_TIMEOUT = 6 * 3600.0
@@ -98,13 +99,15 @@ def split_command(command: str | None) -> list[str]:
 
 def stream(args: Sequence[str], *, env: Mapping[str, str], cwd: Path,
            on_line: Callable[[str], None], cancel: threading.Event | None,
-           timeout: float = COMMAND_TIMEOUT, what: str = "dbt") -> int:
+           timeout: float = COMMAND_TIMEOUT, what: str = "dbt",
+           runtime: Path | None = None) -> int:
     """Run a command, handing each line of its output (stdout and stderr together) to
-    ``on_line``; return its exit code. Ctrl-C or ``cancel`` stops it and raises Interrupted."""
+    ``on_line``; return its exit code. Ctrl-C or ``cancel`` stops it and raises Interrupted.
+    It runs supervised (:func:`stackform.supervise.popen`), recorded in ``runtime``."""
     try:
-        proc = subprocess.Popen(list(args), env=dict(env), cwd=cwd, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                                errors="replace", start_new_session=True)
+        proc = popen(args, runtime=runtime, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                     errors="replace")
     except OSError as exc:
         raise DbtError(f"{what}: cannot start {args[0]}: {exc.strerror or exc}") from exc
     assert proc.stdout is not None

@@ -5,7 +5,8 @@ stdout, where a Singer target prints each state it has committed, and stores eve
 both stderr streams go to the run's log, and the tap's ``METRIC`` lines give the number of
 records it emitted. When either process fails the run fails; when the target dies the tap is
 stopped; Ctrl-C stops the tap first so the target can commit what it has, and no process is
-left behind.
+left behind. Both run supervised (:mod:`stackform.supervise`): a ``kill -9`` of stackform kills
+them too.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from typing import IO, Any
 
 from stackform.errors import RunError
 from stackform.pluginkit import (
+    failure_summary,
     install,
-    last_lines,
     plugin_dir,
     plugin_environ,
     runtime_dir,
@@ -32,6 +33,7 @@ from stackform.pluginkit import (
 from stackform.provider import RunContext, RunStep
 from stackform.runs.model import RunStatus, StepOutcome, bookmark_key
 from stackform.state.model import utc_now
+from stackform.supervise import popen
 from stackform_singer.plugin import executable_name, full_config
 from stackform_singer.selection import require_selected_stream
 
@@ -131,6 +133,10 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     catalog = _catalog(run, tap, tap_env)
     require_selected_stream(run, tap, catalog)
     prior = None if run.full_refresh else run.bookmarks.get(key)
+    from stackform_singer.landing import rows_landed, snapshot, wants_snapshot
+
+    # Without arrival times on the rows, what landed is the tables' growth: count them first.
+    before = snapshot(run, target, target_venv) if wants_snapshot(target) else None
     started_at = utc_now()
     started = time.monotonic()
     run.say(f"{name}: starting" + (" (full refresh)" if run.full_refresh else
@@ -139,7 +145,7 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     last_state: Any = None
     error: str | None = None
     interrupted = False
-    with runtime_dir("run") as tmp:
+    with runtime_dir(ctx, "run") as tmp:
         write_private(tmp / "tap.json", full_config(tap.resource))
         write_private(tmp / "target.json", full_config(target.resource))
         tap_cmd = [tap_exe, "--config", str(tmp / "tap.json"),
@@ -148,18 +154,23 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
             write_private(tmp / "state.json", dict(prior))
             tap_cmd += ["--state", str(tmp / "state.json")]
         run.log(f"# {name}: {' '.join(tap_cmd[:1])} | {target_exe}")
+        # Temp files the plugins make (a target's staged batches) go where a killed run's
+        # leftovers are swept, not into the machine's /tmp.
+        private_tmp = tmp / "tmp"
+        private_tmp.mkdir(mode=0o700)
+        tap_env = {**tap_env, "TMPDIR": str(private_tmp)}
+        target_env = {**target_env, "TMPDIR": str(private_tmp)}
         read_end, write_end = os.pipe()
         tap_proc = target_proc = None
         try:
-            # Own sessions: a terminal's Ctrl-C reaches stackform only, which stops the tap
-            # first and lets the target commit instead of killing both mid-batch.
-            tap_proc = subprocess.Popen(tap_cmd, stdin=subprocess.DEVNULL, stdout=write_end,
-                                        stderr=subprocess.PIPE, env=tap_env,
-                                        cwd=ctx.stack_dir, start_new_session=True)
-            target_proc = subprocess.Popen([target_exe, "--config", str(tmp / "target.json")],
-                                           stdin=read_end, stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, env=target_env,
-                                           cwd=ctx.stack_dir, start_new_session=True)
+            # Supervised: own sessions (a terminal's Ctrl-C reaches stackform only, which stops
+            # the tap first and lets the target commit instead of killing both mid-batch), and
+            # killed with this thread if stackform dies, so no load goes on unrecorded.
+            tap_proc = popen(tap_cmd, runtime=tmp, stdin=subprocess.DEVNULL, stdout=write_end,
+                             stderr=subprocess.PIPE, env=tap_env, cwd=ctx.stack_dir)
+            target_proc = popen([target_exe, "--config", str(tmp / "target.json")],
+                                runtime=tmp, stdin=read_end, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=target_env, cwd=ctx.stack_dir)
         finally:
             os.close(read_end)
             os.close(write_end)
@@ -226,32 +237,56 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
         error = "stopped by the user"
     elif target_code != 0:
         status = "failed"
-        error = f"target exited {target_code}: {last_lines(chr(10).join(target_err.tail), 6)}"
+        error = f"target exited {target_code}: {failure_summary(chr(10).join(target_err.tail))}"
     elif tap_code != 0:
         status = "failed"
-        error = f"tap exited {tap_code}: {last_lines(chr(10).join(tap_err.tail), 6)}"
+        error = f"tap exited {tap_code}: {failure_summary(chr(10).join(tap_err.tail))}"
     else:
         status = "success"
     emitted = sum(tap_err.records.values()) if tap_err.saw_metrics else None
-    landed = None
-    if status == "success":
-        from stackform_singer.landing import rows_landed
-
-        landed = rows_landed(run, target, target_venv, started_at)
     details: dict[str, Any] = {"records_by_stream": tap_err.records, "states": states,
                                "bookmark_key": key}
-    if emitted is not None and landed is not None and emitted != landed:
-        warning = (f"{name}: the tap emitted {emitted} records but {landed} rows landed "
-                   "in this run (records repeating a key land as one row)")
-        details["warning"] = warning
-        run.say(f"warning: {warning}")
-        run.log(f"# warning: {warning}")
-    run.say(f"{name}: {status} in {seconds:.1f}s"
-            + (f", {emitted} records emitted" if emitted is not None else "")
-            + (f", {landed} rows landed" if landed is not None else "")
-            + ((", bookmark moved" if last_state != prior else ", bookmark unchanged")
-               if states else ""))
+    landed = None
+    counted = ""
+    if status == "success":
+        result = rows_landed(run, target, target_venv, started_at, before)
+        landed, details["rows_landed_by"] = result.rows, result.how
+        if result.how == "unknown":
+            run.log(f"# rows landed: unknown: {result.why}")
+        elif result.how == "delta":
+            counted = " (tables' growth)"
+        warning = _landing_warning(name, emitted, landed, result.how)
+        if warning:
+            details["warning"] = warning
+            run.say(f"warning: {warning}")
+            run.log(f"# warning: {warning}")
+    report = [f"{name}: {status} in {seconds:.1f}s",
+              f"{emitted} records emitted" if emitted is not None
+              else "records emitted: unknown (the tap logged no record_count metric)"]
+    if status == "success":
+        report.append(f"{landed} rows landed{counted}" if landed is not None
+                      else "rows landed: unknown")
+    if states:
+        report.append("bookmark moved" if last_state != prior else "bookmark unchanged")
+    run.say(", ".join(report))
     return 2, StepOutcome(name=name, status=status, seconds=round(seconds, 3),
                           records_emitted=emitted, rows_landed=landed,
                           bookmark_moved=states > 0 and last_state != prior, error=error,
                           details=details)
+
+
+def _landing_warning(name: str, emitted: int | None, landed: int | None, how: str
+                     ) -> str | None:
+    """What to say when the rows landed do not match the records emitted."""
+    if emitted is None or landed is None or emitted == landed:
+        return None
+    if how == "delta" and landed > emitted:
+        return (f"{name}: the loader's tables grew by {landed} rows but the tap emitted only "
+                f"{emitted} records: something else wrote to them during the run")
+    if how == "delta":
+        return (f"{name}: the tap emitted {emitted} records but the loader's tables grew by "
+                f"{landed} rows: a loader that appends lost {emitted - landed} rows; one that "
+                "updates rows by key lands repeated keys as one row (set add_record_metadata "
+                "= true to count by arrival time)")
+    return (f"{name}: the tap emitted {emitted} records but {landed} rows landed in this run "
+            "(records repeating a key land as one row)")

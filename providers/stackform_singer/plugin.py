@@ -16,11 +16,16 @@ from stackform_singer.config import PluginConfig
 
 
 def executable_name(config: BaseModel) -> str:
+    """``executable`` when set; else a first-party connector's own command
+    (``stackform:tap-jsonl`` -> ``tap-stackform-jsonl``), or the first requirement's name."""
+    from stackform.connectors import find_connector
+
     assert isinstance(config, PluginConfig)
     if config.executable:
         return config.executable
     first = config.pip_url.split()[0] if isinstance(config.pip_url, str) else config.pip_url[0]
-    return requirement_name(first)
+    connector = find_connector(first)
+    return connector.executable if connector else requirement_name(first)
 
 
 def public_config(resource: Resource) -> dict[str, Any]:

@@ -34,12 +34,13 @@ DISCOVER_TIMEOUT = 900.0
 
 def discover(ctx: Context, desired: Resource, executable: str, env: dict[str, str]
              ) -> dict[str, Any]:
-    """Run the tap's discovery with its full config in a private temporary folder."""
-    with runtime_dir("discover") as tmp:
+    """Run the tap's discovery with its full config in a private runtime folder."""
+    with runtime_dir(ctx, "discover") as tmp:
         write_private(tmp / "config.json", full_config(desired))
         done = run_command([executable, "--config", str(tmp / "config.json"), "--discover"],
                            env=env, timeout=DISCOVER_TIMEOUT, cancel=ctx.cancel,
-                           what=f"{desired.address}: discovery", cwd=ctx.stack_dir)
+                           what=f"{desired.address}: discovery", cwd=ctx.stack_dir,
+                           runtime=tmp, log=ctx.log)
     try:
         catalog = json.loads(done.stdout)
     except json.JSONDecodeError as exc:
@@ -61,9 +62,10 @@ class _PluginProvider(BaseProvider):
         venv = install(ctx, desired)
         exe = venv.executable(executable_name(config))
         env = plugin_environ(venv, desired)
-        helped = run_command([str(exe), "--help"], env=env, timeout=START_TIMEOUT,
-                             cancel=ctx.cancel, what=f"{desired.address}: {exe.name} --help",
-                             cwd=ctx.stack_dir)
+        with runtime_dir(ctx, "help") as tmp:
+            helped = run_command([str(exe), "--help"], env=env, timeout=START_TIMEOUT,
+                                 cancel=ctx.cancel, what=f"{desired.address}: {exe.name} --help",
+                                 cwd=ctx.stack_dir, runtime=tmp, log=ctx.log)
         render_config(ctx, desired)
         outputs: Outputs = {"venv": str(venv.path), "executable": str(exe)}
         return outputs, env, helped.stdout + helped.stderr

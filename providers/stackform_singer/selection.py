@@ -61,12 +61,8 @@ def _quotes_a_secret(finding: Finding, desired: Resource) -> bool:
 
 
 def apply_error(errors: Sequence[Diagnostic]) -> PluginError:
-    """One error for the apply report, every problem on it located (the report has one line)."""
-    parts = []
-    for d in errors:
-        where = f"{d.location}: " if d.location else ""
-        parts.append(f"{where}{d.path}: {d.message}" + (f" ({d.hint})" if d.hint else ""))
-    return PluginError("; ".join(parts))
+    """One error for the apply report, every problem located as the plan would show it."""
+    return PluginError("\n".join(d.format() for d in errors))
 
 
 def require_selected_stream(run: RunContext, tap: RunStep, catalog: Path) -> None:

@@ -100,18 +100,21 @@ def apply(
     lock_timeout: LockTimeoutOption = "0s",
     refresh_catalog: RefreshCatalogOption = False,
     allow_dirty: AllowDirtyOption = False,
+    destroy: Annotated[bool, typer.Option(
+        "--destroy", help="With PLANFILE: it is a destroy plan (`plan --destroy -o`).")] = False,
 ) -> None:
     """Plan and apply, or apply exactly a saved plan (refused when stale).
 
+    A saved plan made with options (--destroy, --target, --replace, --refresh-only,
+    --refresh=false, --refresh-catalog) is applied only when this command states the same ones.
     A protected environment is applied only from a clean git tree on an allowed branch."""
     from stackform.cli.flows import make_plan_options, run_apply
 
     g = Globals.current()
-    if plan_file is not None and (target or replace or refresh_only or refresh != "true"
-                                  or refresh_catalog):
-        raise typer.BadParameter("a saved plan is applied exactly as reviewed; --target, "
-                                 "--replace, --refresh and --refresh-only belong to `plan`")
-    options = make_plan_options(refresh_only, False, parse_bool(refresh, "--refresh"),
+    if destroy and plan_file is None:
+        raise typer.BadParameter("--destroy states that PLANFILE is a destroy plan; to plan "
+                                 "and destroy at once, run `stackform destroy`")
+    options = make_plan_options(refresh_only, destroy, parse_bool(refresh, "--refresh"),
                                 target, replace, parallelism, refresh_catalog)
     code = run_apply(g, env, options, plan_file, auto_approve, parse_duration(lock_timeout),
                      allow_dirty=allow_dirty)

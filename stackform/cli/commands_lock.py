@@ -93,7 +93,7 @@ def lock(
     if not plugins and existing is None:
         console.line("No plugins (blocks with pip_url) in this stack: nothing to lock.")
         return
-    entries = build_lock(plugins, existing, only=only, upgrade=upgrade,
+    entries = build_lock(plugins, existing, only=only, upgrade=upgrade, stack_dir=stack.dir,
                          parallelism=parallelism, log=lambda m: console.line(m, "muted"))
     changes = diff_locks(existing.entries if existing else {}, entries)
     path = lock_path(stack.dir)

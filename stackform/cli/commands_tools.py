@@ -1,4 +1,4 @@
-"""``init``, ``fmt``, ``secret`` and ``version``."""
+"""``init``, ``fmt``, ``docs``, ``secret`` and ``version``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ secret_app = typer.Typer(help="Store and inspect secrets referenced as ${secret.
 def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(fmt)
+    app.command()(docs)
     app.command()(version)
     app.add_typer(secret_app, name="secret")
 
@@ -71,6 +72,37 @@ def fmt(
         raise typer.Exit(1)
     path.write_text(formatted)
     g.console().line(f"formatted {path}")
+
+
+def docs(
+    page: Annotated[str | None, typer.Argument(
+        help="The page to show (singer, stack-file...); without it, the list of pages.",
+        show_default=False)] = None,
+    path: Annotated[bool, typer.Option(
+        "--path", help="Print where the page (or the docs folder) is instead.")] = False,
+) -> None:
+    """Show stackform's documentation, shipped with it: the list of pages, or one page."""
+    from stackform.errors import StackformError
+    from stackform.shipped import doc_page, doc_pages, shipped
+
+    console = Globals.current().console()
+    if page is not None:
+        found = doc_page(page)
+        console.line(str(found) if path else found.read_text(encoding="utf-8").rstrip("\n"))
+        return
+    if path:
+        console.line(str(shipped("docs")))
+        return
+    pages = doc_pages()
+    if not pages:
+        raise StackformError("this stackform install ships no documentation",
+                             hint="reinstall stackform from its wheel or a source checkout")
+    width = max(len(name) for name in pages)
+    for name, file in pages.items():
+        first = file.read_text(encoding="utf-8").split("\n", 1)[0]
+        console.line(f"{name.ljust(width)}  {first.lstrip('# ').strip()}")
+    console.line("")
+    console.line("Show one with `stackform docs PAGE`.", "muted")
 
 
 def version() -> None:

@@ -43,7 +43,7 @@ def make_plan_options(refresh_only: bool, destroy: bool, refresh: bool,
 def validate_stack(g: Globals, env: str | None, every_env: bool, *, deep: bool = False,
                    parallelism: int = 4) -> None:
     from stackform.config.resolve import resolve
-    from stackform.graph import resource_dependencies
+    from stackform.graph import checked_dependencies
 
     session = g.session(env, strict_secrets=False)
     console = g.console()
@@ -56,7 +56,7 @@ def validate_stack(g: Globals, env: str | None, every_env: bool, *, deep: bool =
     for name in names:
         stack = session.stack if name == session.stack.environment.name else resolve(
             session.stack_file, name, session.registry, strict_secrets=False)
-        resource_dependencies(stack)
+        checked_dependencies(session.stack_file, stack)
         for warning in stack.warnings:
             if (text := warning.format()) not in shown:
                 shown.add(text)
@@ -126,17 +126,15 @@ def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
     plan = session.plan(options)
     _warn_older_commit(g.console(), plan, session.stack.dir)
     render_plan(g.console(), plan, fmt, changed)
-    if fmt == "text" and plan.has_changes:
-        g.console().line(f"\nThis plan takes no lock: the state in "
-                         f"{session.backend.describe(session.stack.env)} may change before an "
-                         "apply (a saved plan is then refused as stale).", "muted")
     if out is not None:
-        from stackform.plan.saved import save_plan
+        from stackform.plan.saved import option_flags, save_plan
 
         save_plan(plan, out)
         if fmt == "text":
-            g.console().line(f"\nSaved the plan to {out}. Apply exactly it with: "
-                             f"stackform apply {out}", "muted")
+            command = " ".join(["stackform apply", *option_flags(options), str(out)])
+            g.console().line(f"\nSaved the plan to {out}; apply exactly it with `{command}`. "
+                             "The plan took no lock: if the state moves first, it is refused.",
+                             "muted")
     if out_markdown is not None:
         from stackform.fileio import atomic_write
         from stackform.plan.render_markdown import render_markdown
@@ -188,9 +186,10 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
     console = g.console()
     saved = None
     if plan_file is not None:
-        from stackform.plan.saved import load_plan
+        from stackform.plan.saved import check_stated, load_plan
 
         saved = load_plan(plan_file)
+        check_stated(saved, options)
     mode = saved.mode if saved else options.mode
     # Destroying works from recorded state: it must not need secrets the stack references.
     if session is None:
@@ -251,13 +250,23 @@ def _apply_with_progress(console: Console, session: Session, plan: Plan, state: 
 
 def _report(console: Console, result: ApplyResult, operation: str, env: str) -> int:
     rows = []
+    longer = []
     for o in result.outcomes:
+        first, _, rest = (o.error or "").partition("\n")
         warned = (f"{len(o.warnings)} warning{'s' if len(o.warnings) != 1 else ''} (below)"
                   if o.warnings else "")
         rows.append([o.address, o.action.value, o.status,
-                     f"{o.seconds:.1f}s" if o.seconds else "", o.error or warned])
+                     f"{o.seconds:.1f}s" if o.seconds else "",
+                     f"{first} (more below)" if rest else first or warned])
+        if rest:
+            longer.append(o)
     if rows:
+        # One line per resource keeps the table readable; an error of several lines follows.
         console.table(["resource", "action", "result", "time", "detail"], rows)
+    for o in longer:
+        console.line(f"\n{o.address}:")
+        for line in (o.error or "").splitlines():
+            console.line(f"  {line}")
     for o in result.outcomes:
         for warning in o.warnings:
             console.warning(warning)

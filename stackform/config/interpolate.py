@@ -2,11 +2,13 @@
 
 Namespaces: ``${var.NAME}`` (``[vars]`` merged with the environment's vars), ``${secret.NAME}``
 (a :class:`SecretSource`), ``${environ.NAME}`` (the process environment), ``${stack.env}``,
-``${stack.dir}``, ``${stack.name}``. ``$${`` is a literal ``${``.
+``${stack.env_id}`` (the environment name as a SQL identifier part), ``${stack.dir}``,
+``${stack.name}``. ``$${`` is a literal ``${``.
 
 A string that is exactly one ``${var.X}`` takes the var's own value and type (an integer, an
 array, a table); anything else is string substitution. Vars may use other vars and secrets;
-cycles are reported. Any value built from a secret, directly or through vars, is *sensitive*:
+cycles are reported, even between vars nothing uses (:meth:`Interpolator.check_cycles`). Any
+value built from a secret, directly or through vars, is *sensitive*:
 :meth:`Interpolator.interpolate` returns the key paths of the smallest sensitive leaves so that
 state stores fingerprints and plans show ``(sensitive)``.
 """
@@ -23,8 +25,10 @@ from stackform.errors import SecretError
 from stackform.resource import KeyPath, format_path
 
 NAMESPACES = ("var", "secret", "environ", "stack")
-STACK_ATTRIBUTES = ("env", "dir", "name")
+STACK_ATTRIBUTES = ("env", "env_id", "dir", "name")
 _EXPR = re.compile(r"\s*([A-Za-z_]+)\.([A-Za-z0-9_-]+)\s*")
+MAX_VAR_DEPTH = 64
+"""How deep vars may use vars (``a`` uses ``b`` uses ``c``...): resolving them recurses."""
 _SYNTAX_HINT = (
     "write ${var.NAME}, ${secret.NAME}, ${environ.NAME} or ${stack.env}; $${ is a literal ${"
 )
@@ -239,7 +243,8 @@ class Interpolator:
                 return self.stack[name], False
             self._error(f"unknown stack attribute '{name}' in '{ref.text}'", rel, prefix, src,
                         hint=did_you_mean(name, STACK_ATTRIBUTES)
-                        or "use ${stack.env}, ${stack.dir} or ${stack.name}")
+                        or "use ${stack.env}, ${stack.env_id}, ${stack.dir} or "
+                        "${stack.name}")
             return None
         self._error(f"unknown namespace '{ns}' in '{ref.text}'", rel, prefix, src,
                     hint=did_you_mean(ns, NAMESPACES) or _SYNTAX_HINT)
@@ -277,16 +282,18 @@ class Interpolator:
             return None
         if name in self._active:
             cycle = (*self._active[self._active.index(name):], name)
-            key = tuple(sorted(cycle[:-1]))
-            if key not in self._reported:
-                self._reported.add(key)
-                first = cycle[0]
-                self.diagnostics.add(Diagnostic(
-                    f"vars refer to each other in a cycle: {' -> '.join(cycle)}",
-                    path=format_path(self.var_sources[first]),
-                    location=self.locate(self.var_sources[first], False),
-                    hint="make one of them a plain value",
-                ))
+            # None of them can have a value (whether or not this cycle was reported already).
+            self._resolved.update(dict.fromkeys(cycle, _FAILED))
+            self._cycle(cycle)
+            return None
+        if len(self._active) >= MAX_VAR_DEPTH:
+            source = self.var_sources[self._active[0]]
+            self.diagnostics.add(Diagnostic(
+                f"vars use vars more than {MAX_VAR_DEPTH} deep, starting here",
+                path=format_path(source), location=self.locate(source, False),
+                hint="give one of the vars along the chain a plain value",
+            ))
+            self._resolved.update(dict.fromkeys(self._active, _FAILED))
             return None
         self._active.append(name)
         try:
@@ -295,10 +302,51 @@ class Interpolator:
             value, sensitive = self.interpolate(self.vars[name], var_src)
         finally:
             self._active.pop()
-        if len(self.diagnostics) > before:
+        if len(self.diagnostics) > before or self._resolved.get(name) is _FAILED:
             # The var's own problem is reported at the var; its users stay quiet.
             self._resolved[name] = _FAILED
             return None
         var = _Var(value, frozenset(sensitive))
         self._resolved[name] = var
         return var
+
+    def _cycle(self, cycle: tuple[str, ...]) -> None:
+        """Report ``a -> b -> a`` once, at the var it starts from."""
+        key = tuple(sorted(cycle[:-1]))
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        first = cycle[0]
+        self.diagnostics.add(Diagnostic(
+            f"vars refer to each other in a cycle: {' -> '.join(cycle)}",
+            path=format_path(self.var_sources[first]),
+            location=self.locate(self.var_sources[first], False),
+            hint="make one of them a plain value",
+        ))
+
+    def check_cycles(self) -> None:
+        """Report every cycle between vars, whether or not a value uses them: a var that can
+        never have a value is a mistake either way. Other problems of an unused var (an unset
+        environment variable, say) stay quiet until something uses it."""
+        uses = {name: [ref.name for _path, ref in references(value)
+                       if ref.namespace == "var" and ref.name in self.vars]
+                for name, value in self.vars.items()}
+        # Depth-first, without recursion: a long chain of vars must not exhaust the stack.
+        done: set[str] = set()
+        for start in self.vars:
+            if start in done:
+                continue
+            path, on_path = [start], {start}
+            todo = [iter(uses[start])]
+            while todo:
+                following = next(todo[-1], None)
+                if following is None:
+                    on_path.discard(path[-1])
+                    done.add(path.pop())
+                    todo.pop()
+                elif following in on_path:
+                    self._cycle((*path[path.index(following):], following))
+                elif following not in done:
+                    path.append(following)
+                    on_path.add(following)
+                    todo.append(iter(uses[following]))

@@ -7,7 +7,7 @@ after interpolation (:mod:`.resolve`), since ``${var.x}`` may only become an int
 
 Parsing uses tomlkit, the same library ``stackform fmt`` rewrites the file with, so both agree
 on what is valid. tomlkit keeps no positions of values: locations come from
-:class:`.SourceMap`, built only when a diagnostic needs one.
+:class:`.SourceMap`, which also finds the tables tomlkit lets through defined twice.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from stackform.config.locate import SourceMap
+from stackform.config.locate import Duplicate, SourceMap
 from stackform.config.schema import (
     CORE_SECTIONS,
     ENV_NAME_RE,
@@ -110,16 +110,23 @@ def find_stack_file(directory: Path | None = None, file: Path | None = None) -> 
 
 
 _TOML_POS = re.compile(r"\s*at line (\d+) col (\d+)\s*$")
+_DUPLICATE = re.compile(r"already exists|redefinition", re.IGNORECASE)
 
 
-def _toml_error(path: Path, error: Exception) -> ConfigError:
+def _toml_error(path: Path, error: Exception, text: str) -> ConfigError:
     message = str(error)
+    if m := _TOML_POS.search(message):
+        message = message[: m.start()]
+    if _DUPLICATE.search(message):
+        # tomlkit names no position for some duplicates and the end of a table for others;
+        # the source map knows both definitions.
+        duplicates = SourceMap(text).duplicates()
+        if duplicates:
+            return ConfigError([_duplicate(path, duplicates[0])])
     # tomlkit counts columns from 0; editors and our diagnostics from 1.
     line = getattr(error, "line", None)
     column = getattr(error, "col", None)
     column = column + 1 if isinstance(column, int) else None
-    if m := _TOML_POS.search(message):
-        message = message[: m.start()]
     diagnostic = Diagnostic(
         f"invalid TOML: {message[:1].lower()}{message[1:]}",
         location=Location(path, line or 1, column or 1),
@@ -128,16 +135,42 @@ def _toml_error(path: Path, error: Exception) -> ConfigError:
     return ConfigError([diagnostic])
 
 
+def _duplicate(path: Path, dup: Duplicate) -> Diagnostic:
+    return Diagnostic(
+        f"defined twice; first at line {dup.first[0]}, column {dup.first[1]}",
+        path=format_path(dup.path),
+        location=Location(path, *dup.again),
+        hint="merge the two definitions, or remove one",
+    )
+
+
+def _newlines(text: str) -> str:
+    """Line ends as text mode reads them: ``\\r\\n`` and a lone ``\\r`` become ``\\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def decode_stack_bytes(data: bytes, path: Path) -> str:
+    """The file's text; bytes that are not UTF-8 are a ConfigError at the first bad byte."""
+    try:
+        return _newlines(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        before = _newlines(data[: exc.start].decode("utf-8"))
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        raise ConfigError([Diagnostic(
+            f"not UTF-8 text: {exc.reason} (byte 0x{data[exc.start]:02x})",
+            location=Location(path, line, column),
+            hint="save the file as UTF-8",
+        )]) from None
+
+
 def load_stack_file(path: Path, registry: Registry) -> StackFile:
     """Parse and structurally validate ``path``; raises one ConfigError listing every problem."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError([Diagnostic(f"not UTF-8 text: {exc.reason}",
-                                      location=Location(path, 1, 1))]) from None
+        data = path.read_bytes()
     except OSError as exc:
         raise StackformError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return parse_stack_text(text, path, registry)
+    return parse_stack_text(decode_stack_bytes(data, path), path, registry)
 
 
 def parse_stack_text(text: str, path: Path, registry: Registry) -> StackFile:
@@ -148,14 +181,15 @@ def parse_stack_text(text: str, path: Path, registry: Registry) -> StackFile:
     try:
         data = tomlkit.parse(text).unwrap()
     except (TOMLKitError, ValueError) as exc:
-        raise _toml_error(path, exc) from None
-
-    sm: list[SourceMap] = []
+        raise _toml_error(path, exc, text) from None
+    # tomlkit merges a table defined twice when other tables sit between the two (its
+    # out-of-order tables) and the second adds only new keys: the source map still sees it.
+    source_map = SourceMap(text)
+    if duplicates := source_map.duplicates():
+        raise ConfigError([_duplicate(path, duplicates[0])])
 
     def locate(p: KeyPath, key: bool) -> Location:
-        if not sm:
-            sm.append(SourceMap(text))
-        pos = sm[0].locate_key(p) if key else sm[0].locate(p)
+        pos = source_map.locate_key(p) if key else source_map.locate(p)
         line, column = pos or (1, 1)
         return Location(path, line, column)
 
@@ -200,8 +234,7 @@ def parse_stack_text(text: str, path: Path, registry: Registry) -> StackFile:
     diags.raise_if_errors()
     assert core is not None  # validation errors were raised above
     stack_file = StackFile(path=path, text=text, data=data, core=core, blocks=blocks)
-    if sm:
-        stack_file.__dict__["source_map"] = sm[0]
+    stack_file.__dict__["source_map"] = source_map
     return stack_file
 
 

@@ -6,6 +6,9 @@ text already known to be valid TOML and records, for every key path (``("loaders
 "config", "path")``, with ``int`` indices for array elements and array-of-tables entries), where
 its key and its value start. It never raises: on text it does not understand it skips ahead, so a
 location may be missing but lookups still answer with the nearest known ancestor.
+
+It also notes every key or table written twice (:meth:`SourceMap.duplicates`): the parser
+reports a duplicate without a usable position, and text is valid TOML up to its first duplicate.
 """
 
 from __future__ import annotations
@@ -14,9 +17,19 @@ import bisect
 import contextlib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 PathKey = str | int
 KeyPath = tuple[PathKey, ...]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A key or table defined a second time: where it was first, where again (line, column)."""
+
+    path: KeyPath
+    first: tuple[int, int]
+    again: tuple[int, int]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _WS = " \t"
@@ -75,7 +88,10 @@ class SourceMap:
         # Tables only created implicitly (by ``[a.b]`` or ``a.b = 1``) give way to an explicit
         # ``[a]`` header met later: that header is where a user looks for ``a``'s keys.
         self._implicit: set[KeyPath] = set()
+        # Tables made by dotted keys (``a.b = 1``) can never be opened by a header later.
+        self._dotted: set[KeyPath] = set()
         self._aot_count: dict[KeyPath, int] = {}
+        self._duplicates: list[tuple[KeyPath, int, int]] = []
         # Lenient by design: on text it cannot follow it keeps what was recorded so far.
         with contextlib.suppress(IndexError, ValueError):
             self._scan()
@@ -113,20 +129,37 @@ class SourceMap:
         """Every path recorded, in no particular order."""
         yield from {*self._key, *self._value}
 
+    def duplicates(self) -> list[Duplicate]:
+        """Keys and tables defined more than once, in the order of their second definition."""
+        found = sorted(self._duplicates, key=lambda d: d[2])
+        return [Duplicate(path, self._pos(first), self._pos(again))
+                for path, first, again in found]
+
     # -- positions ---------------------------------------------------------------------------
 
     def _pos(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self._line_starts, offset) - 1
         return line + 1, offset - self._line_starts[line] + 1
 
-    def _record_key(self, path: KeyPath, offset: int, *, table: bool, implicit: bool) -> None:
+    def _record_key(self, path: KeyPath, offset: int, *, table: bool, implicit: bool,
+                    dotted: bool = False) -> None:
         if table:
             self._tables.add(path)
         if path not in self._key:
             self._key[path] = offset
             if implicit:
                 self._implicit.add(path)
-        elif not implicit and path in self._implicit:
+                if dotted:
+                    self._dotted.add(path)
+        elif path not in self._implicit:
+            # Defined before; a dotted key may not pass through it either (``[a.b]`` then
+            # ``b.c = 1`` under ``[a]``).
+            if not implicit or dotted:
+                self._duplicates.append((path, self._key[path], offset))
+        elif not implicit:
+            if path in self._dotted:
+                self._duplicates.append((path, self._key[path], offset))
+                return
             self._key[path] = offset
             self._implicit.discard(path)
 
@@ -260,7 +293,8 @@ class SourceMap:
             elif aot:
                 count = self._aot_count.get(path, 0)
                 self._aot_count[path] = count + 1
-                self._record_key(path, start, table=False, implicit=False)
+                if not count:  # every further [[path]] adds an element: not a duplicate
+                    self._record_key(path, start, table=False, implicit=False)
                 self._value.setdefault(path, start)
                 path = (*path, count)
                 self._record_key(path, start, table=True, implicit=False)
@@ -273,7 +307,7 @@ class SourceMap:
         path = base
         for name, offset in segments[:-1]:
             path = (*path, name)
-            self._record_key(path, offset, table=True, implicit=True)
+            self._record_key(path, offset, table=True, implicit=True, dotted=True)
         name, offset = segments[-1]
         path = (*path, name)
         self._record_key(path, offset, table=False, implicit=False)

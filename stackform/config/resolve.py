@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from stackform.config.computed import with_computed
+from stackform.config.filenames import secrets_in_file_names
 from stackform.config.interpolate import Interpolator
 from stackform.config.loader import StackFile, describe, validation_diagnostics
 from stackform.config.model import EnvironmentSettings, Pipeline, ResolvedStack, Step
@@ -25,10 +26,12 @@ from stackform.config.schema import (
     ENV_NAME_RE,
     EnvironmentSection,
     StateSection,
+    env_identifier,
     schedule_problem,
 )
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
 from stackform.errors import StackformError
+from stackform.limits import MAX_NESTING, too_deep
 from stackform.ownfiles import OwnFiles
 from stackform.registry import Registry
 from stackform.resource import KeyPath, Resource, format_path, secret_key_paths
@@ -78,13 +81,15 @@ def resolve(
     interp = Interpolator(
         vars=vars_,
         var_sources=var_sources,
-        stack={"env": effective, "dir": str(stack_file.dir), "name": core.stack.name},
+        stack={"env": effective, "env_id": env_identifier(effective),
+               "dir": str(stack_file.dir), "name": core.stack.name},
         environ=environ,
         locate=locate,
         secrets=secrets,
         strict_secrets=strict_secrets,
         diagnostics=diags,
     )
+    interp.check_cycles()
 
     state = _resolve_state(stack_file, interp, diags, locate)
     addresses = {
@@ -123,6 +128,16 @@ def resolve(
             deps = _depends_on(merged.pop(DEPENDS_ON, None), block_path, source, addresses,
                                by_name, diags, locate)
             value, sensitive = interp.interpolate(merged, block_path, source)
+            diags.extend(secrets_in_file_names(sensitive, block_path, source, locate))
+            deep = too_deep(value)
+            if deep is not None:
+                # State must be able to hold what apply records (stackform.limits).
+                diags.add(Diagnostic(
+                    f"tables and arrays nest deeper than {MAX_NESTING} levels",
+                    path=format_path((*block_path, *deep)),
+                    location=locate(source(deep), False),
+                    hint="flatten this value; no configuration needs that depth"))
+                continue
             try:
                 config = config_model.model_validate(value)
             except ValidationError as exc:
@@ -147,6 +162,7 @@ def resolve(
                 depends_on=deps,
             )
 
+    _check_connectors(resources, diags, locate)
     if check_lock and (stack_file.dir / "stackform.lock").is_file():
         _lock_plugins(stack_file, resources, diags, locate)
 
@@ -171,6 +187,16 @@ def resolve(
         locate=locate_in_block,
     )
     return with_computed(stack, registry, diags, locate)
+
+
+def _check_connectors(resources: dict[str, Resource], diags: Diagnostics, locate: Any) -> None:
+    """A ``stackform:NAME`` in a plugin's pip_url must name a connector stackform ships."""
+    from stackform.connectors import pip_url_problems
+
+    for address, resource in resources.items():
+        for problem, hint in pip_url_problems(resource.attributes.get("pip_url")):
+            diags.add(Diagnostic(problem, path=f"{address}.pip_url", hint=hint,
+                                 location=locate((resource.kind, resource.name, "pip_url"), False)))
 
 
 def _lock_plugins(stack_file: StackFile, resources: dict[str, Resource], diags: Diagnostics,
@@ -411,7 +437,9 @@ def _depends_on(raw: Any, block_path: KeyPath, source: Any, addresses: Mapping[s
 def _resolve_state(stack_file: StackFile, interp: Interpolator, diags: Diagnostics,
                    locate: Any) -> dict[str, Any]:
     raw = stack_file.data.get("state") or {}
-    value, _ = interp.interpolate(raw, ("state",))
+    value, sensitive = interp.interpolate(raw, ("state",))
+    diags.extend(secrets_in_file_names(sensitive, ("state",), lambda rel: ("state", *rel),
+                                       locate))
     try:
         section = StateSection.model_validate(value)
     except ValidationError as exc:

@@ -24,6 +24,12 @@ ENV_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 STACK_NAME_RE = re.compile(r"[a-z][a-z0-9_-]*")
 
 
+def env_identifier(env: str) -> str:
+    """An environment name as a SQL identifier part (dbt's own rule for schema names): lower
+    case, anything but letters, digits and ``_`` as ``_``: ``dev-dana`` -> ``dev_dana``."""
+    return re.sub(r"[^a-z0-9_]", "_", env.lower())
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 

@@ -16,7 +16,7 @@ from stackform.config.model import ResolvedStack
 from stackform.diagnostics import Diagnostic
 from stackform.errors import ConfigError, StackformError
 from stackform.plan.model import Action, AttributeChange, Drift, Plan, ResourceChange
-from stackform.provider import Context, PlanChecker
+from stackform.provider import ChecksUnapplied, Context, PlanChecker
 from stackform.registry import Registry
 from stackform.resource import (
     Fingerprinter,
@@ -208,6 +208,10 @@ def build_plan(
                 reason = f"{', '.join(forced)} cannot change in place"
             elif attribute_changes:
                 action, reason = Action.UPDATE, None
+            elif isinstance(provider, ChecksUnapplied) and (
+                    unapplied := provider.unapplied(ctx, prior, resource)) is not None:
+                # Files the block is built from (a dbt project) are desired, like the block.
+                action, reason = Action.UPDATE, f"{unapplied.what} changed since the last apply"
             else:
                 action, reason = Action.NOOP, None
             changes.append(ResourceChange(address, resource.kind, action, prior.attributes,

@@ -4,7 +4,9 @@ A summary table, warnings, drift, then one collapsible ``<details>`` section per
 resource with its attribute diff. Sensitive values show as ``(sensitive)``: the plan holds only
 fingerprints, and those are never printed. The comment stays under :data:`MAX_CHARS` (GitHub
 refuses comments over 65,536): past that, values and sections are shortened, later resources
-are summarised in one line each, and the comment says so at the top.
+are summarised in one line each, and the comment says so at the top. Control characters from
+the stack or state show as visible escapes (:mod:`stackform.textsafe`), and no name or value can
+start a line of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stackform.plan.model import Action, AttributeChange, Drift, Plan, ResourceChange
+from stackform.plan.render_text import value_lines
 from stackform.resource import SENSITIVE_SHOWN, is_fingerprint, redact
+from stackform.textsafe import safe_text
 
 if TYPE_CHECKING:
     from stackform.plan.changed import ChangedSince
@@ -36,15 +40,18 @@ _VERB = {
 @dataclass(frozen=True)
 class _Limits:
     value: int
-    """Longest rendering of one value."""
+    """Longest one-line rendering of one value (drift and warnings); in a diff, the full
+    limits fold a long value over several lines instead of cutting it."""
+    fold: bool
+    """Diff values whole, folded like the text plan; else cut to ``value`` on one line."""
     lines: int
     """Most diff lines (and notes) per resource."""
     items: int
     """Most warnings, drift entries and blast-radius entries listed."""
 
 
-_FULL = _Limits(value=2_000, lines=10_000, items=10_000)
-_SHORT = _Limits(value=120, lines=25, items=20)
+_FULL = _Limits(value=2_000, lines=10_000, items=10_000, fold=True)
+_SHORT = _Limits(value=120, lines=25, items=20, fold=False)
 
 
 def _value(value: Any, limit: int, sensitive: bool = False) -> str:
@@ -87,21 +94,38 @@ def _diff_lines(change: ResourceChange, limits: _Limits) -> list[str]:
     width = max((len(a.path) for a in attrs), default=0)
     lines: list[str] = []
     for a in attrs:
-        name = a.path.ljust(width)
-        before = _value(a.before, limits.value, a.sensitive)
-        after = _value(a.after, limits.value, a.sensitive)
+        name = safe_text(a.path.ljust(width), newlines=False)
+        before = _diff_value(a.before, limits, a.sensitive)
+        after = _diff_value(a.after, limits, a.sensitive)
         if change.action is Action.CREATE or (a.before is None
                                                and change.action is not Action.DELETE):
-            lines.append(f"+ {name} = {after}")
+            lines.extend(_folded(f"+ {name} = ", after))
         elif change.action is Action.DELETE or a.after is None:
-            lines.append(f"- {name} = {before}")
-        else:
+            lines.extend(_folded(f"- {name} = ", before))
+        elif len(before) == len(after) == 1:
             forces = "  # forces replacement" if a.force_new else ""
-            lines.append(f"~ {name} = {before} -> {after}{forces}")
+            lines.append(f"~ {name} = {before[0]} -> {after[0]}{forces}")
+        else:
+            lines.append(f"~ {safe_text(a.path, newlines=False)}:"
+                         + ("  # forces replacement" if a.force_new else ""))
+            lines.extend(_folded("    - ", before))
+            lines.extend(_folded("    + ", after))
     if len(lines) > limits.lines:
         hidden = len(lines) - limits.lines
         lines = [*lines[:limits.lines], f"# … {hidden} more attribute{_s(hidden)} not shown"]
     return lines
+
+
+def _diff_value(value: Any, limits: _Limits, sensitive: bool) -> list[str]:
+    if limits.fold and not sensitive:
+        return [safe_text(line, newlines=False) for line in value_lines(value)]
+    return [safe_text(_value(value, limits.value, sensitive), newlines=False)]
+
+
+def _folded(lead: str, lines: list[str]) -> list[str]:
+    """``lead`` then the value, its further lines aligned under its first."""
+    pad = " " * len(lead)
+    return [lead + lines[0], *(pad + line for line in lines[1:])]
 
 
 def _s(n: int) -> str:
@@ -120,9 +144,10 @@ def _mark(address: str, changed: ChangedSince | None) -> str:
 
 def _summary_line(change: ResourceChange, changed: ChangedSince | None) -> str:
     why = f" ({change.reason})" if change.reason else ""
-    return (f"<code>{html.escape(change.action.symbol.strip() or '=')} "
+    text = (f"<code>{html.escape(change.action.symbol.strip() or '=')} "
             f"{html.escape(change.address)}</code> {_VERB[change.action]}"
             f"{html.escape(why)}{html.escape(_mark(change.address, changed))}")
+    return safe_text(text, newlines=False)
 
 
 def render_change(change: ResourceChange, limits: _Limits = _FULL,
@@ -271,7 +296,8 @@ def _assemble(plan: Plan, limits: _Limits, changed: ChangedSince | None,
     else:
         lines += [f"**Plan:** {plan.summary()}", "", *sections]
     lines += _footer(plan)
-    return "\n".join(lines)
+    # Escaped here, before the caller measures the comment against its limit.
+    return safe_text("\n".join(lines))
 
 
 def render_markdown(plan: Plan, changed: ChangedSince | None = None,

@@ -8,6 +8,7 @@ from typing import Any
 
 from stackform.plan.model import Action, AttributeChange, Plan, ResourceChange
 from stackform.resource import SENSITIVE_SHOWN, is_fingerprint, redact
+from stackform.textsafe import safe_text
 
 _STYLE = {
     Action.CREATE: "green",
@@ -23,25 +24,45 @@ _VERB = {
     Action.DELETE: "will be destroyed",
     Action.NOOP: "is up to date",
 }
-MAX_VALUE = 160
+FOLD_AT = 100
+"""A table or array whose one-line JSON is longer than this is shown folded, one entry per
+line; nothing is ever cut: a reviewer must see every value a plan will apply."""
 
 
 def _esc(text: str) -> str:
+    """Data placed in a line: no markup, and no newline of its own (the console escapes the
+    other control characters of the whole output)."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(safe_text(text, newlines=False))
+
+
+def value_lines(value: Any) -> list[str]:
+    """A value as JSON: one line, or folded over several when it is a long table or array;
+    sensitive values as ``(sensitive)``, an absent one as ``(unset)``."""
+    if is_fingerprint(value):
+        return [SENSITIVE_SHOWN]
+    if value is None:
+        return ["(unset)"]
+    shown = redact(value)
+    text = json.dumps(shown, ensure_ascii=False, default=str)
+    if len(text) <= FOLD_AT or not isinstance(value, dict | list):
+        return [text]
+    return json.dumps(shown, ensure_ascii=False, default=str, indent=2).splitlines()
 
 
 def format_value(value: Any) -> str:
-    """A short, single-line JSON rendering; sensitive values as ``(sensitive)``."""
-    if is_fingerprint(value):
-        return SENSITIVE_SHOWN
-    if value is None:
-        return "(unset)"
-    text = json.dumps(redact(value), ensure_ascii=False, default=str)
-    if len(text) > MAX_VALUE:
-        text = f"{text[:MAX_VALUE]}… ({len(text)} chars)"
-    return text
+    """A value on one line (drift entries, notes)."""
+    return " ".join(line.strip() for line in value_lines(value))
+
+
+def _assign(mark: str, name: str, value: Any) -> list[str]:
+    """``mark name = value`` (``mark value`` without a name), a folded value continuing
+    aligned under its first line."""
+    first, *rest = value_lines(value)
+    lead = f"{_esc(name)} = " if name else ""
+    pad = " " * (8 + (len(name) + 3 if name else 0))
+    return [f"      {mark} {lead}{_esc(first)}"] + [f"{pad}{_esc(line)}" for line in rest]
 
 
 def _attribute_lines(change: ResourceChange) -> Iterable[str]:
@@ -49,21 +70,23 @@ def _attribute_lines(change: ResourceChange) -> Iterable[str]:
         a for a in change.changes if a.before is not None or a.after is not None)
     width = max((len(a.path) for a in attrs), default=0)
     for a in attrs:
-        name = _esc(a.path.ljust(width))
+        name = a.path.ljust(width)
         if a.before is None and a.after is None:
             continue  # an unset optional attribute says nothing
-        if change.action is Action.CREATE:
-            yield f"      [green]+[/] {name} = {_esc(format_value(a.after))}"
-        elif change.action is Action.DELETE:
-            yield f"      [red]-[/] {name} = {_esc(format_value(a.before))}"
-        elif a.before is None:
-            yield f"      [green]+[/] {name} = {_esc(format_value(a.after))}"
-        elif a.after is None:
-            yield f"      [red]-[/] {name} = {_esc(format_value(a.before))}"
+        if change.action is Action.CREATE or a.before is None:
+            yield from _assign("[green]+[/]", name, a.after)
+        elif change.action is Action.DELETE or a.after is None:
+            yield from _assign("[red]-[/]", name, a.before)
         else:
             forces = "  [magenta]# forces replacement[/]" if a.force_new else ""
-            yield (f"      [yellow]~[/] {name} = {_esc(format_value(a.before))} -> "
-                   f"{_esc(format_value(a.after))}{forces}")
+            before, after = value_lines(a.before), value_lines(a.after)
+            if len(before) == len(after) == 1:
+                yield (f"      [yellow]~[/] {_esc(name)} = {_esc(before[0])} -> "
+                       f"{_esc(after[0])}{forces}")
+            else:
+                yield f"      [yellow]~[/] {_esc(a.path)}:{forces}"
+                for mark, value in (("[red]-[/]", a.before), ("[green]+[/]", a.after)):
+                    yield from ("    " + line for line in _assign(mark, "", value))
 
 
 def render_change(change: ResourceChange, details: bool = True) -> list[str]:

@@ -125,6 +125,37 @@ def options_of(plan: Plan, parallelism: int = 4) -> PlanOptions:
                        provider_options=dict(plan.provider_options))
 
 
+def option_flags(options: PlanOptions) -> list[str]:
+    """The command-line flags that give ``options`` (what a reviewer sees in the commands)."""
+    flags = {"destroy": ["--destroy"], "refresh-only": ["--refresh-only"]}.get(options.mode, [])
+    flags += [f"--target {t}" for t in sorted(set(options.targets))]
+    flags += [f"--replace {r}" for r in sorted(set(options.replace))]
+    if not options.refresh:
+        flags.append("--refresh=false")
+    if options.provider_options.get("refresh_catalog"):
+        flags.append("--refresh-catalog")
+    return flags
+
+
+def check_stated(plan: Plan, stated: PlanOptions) -> None:
+    """Refuse a saved plan whose options the apply command does not state itself.
+
+    A plan file records the options it was made with, but anyone who can edit the file can
+    change them together with the changes (a normal plan turned into ``--destroy --target X``
+    with exactly the delete that gives), and :func:`check_unedited` cannot tell: it rebuilds
+    with the file's own options. The apply command is what a team reviews and trusts (the CI
+    configuration), so it must say every option that is not the default."""
+    recorded, said = option_flags(options_of(plan)), option_flags(stated)
+    if recorded != said:
+        made = " ".join(recorded) or "no option"
+        given = " ".join(said) or "none"
+        raise StalePlanError(
+            f"the saved plan was made with {made}, but the apply command states {given}",
+            hint="a plan's options live in its file, which anyone who can edit the file can "
+            "change: apply it with exactly the options you reviewed, `stackform apply "
+            + " ".join([*recorded, "PLANFILE"]) + "`")
+
+
 def rebuild(plan: Plan, stack: ResolvedStack, state: State | None, registry: Registry,
             dependencies: Mapping[str, tuple[str, ...]], *, parallelism: int = 4,
             log: Callable[[str], None] = lambda _m: None) -> Plan:

@@ -1,6 +1,10 @@
 """Run a pipeline: check its steps were applied, take the run lock, hand the steps to their
 providers in order, and record the run with its log.
 
+Before the first step, plugin processes a killed run left behind in the environment are killed
+and their runtime folders removed (:func:`stackform.supervise.sweep`). Known secret values are
+masked in the log, the record and the console lines (:mod:`stackform.redact`).
+
 Core knows nothing of Singer or dbt: a provider that can run steps implements
 :class:`~stackform.provider.StepRunner`, and each call consumes one or more steps (an extractor
 consumes the loader that follows it).
@@ -22,7 +26,7 @@ from stackform.diagnostics import did_you_mean
 from stackform.errors import RunError, StackformError
 from stackform.gitinfo import developer_name
 from stackform.plan.builder import make_context
-from stackform.provider import RunContext, RunStep, StepRunner
+from stackform.provider import ChecksUnapplied, RunContext, RunStep, StepRunner
 from stackform.resource import fingerprinter
 from stackform.runs.model import Bookmark, RunRecord, RunStatus, StepOutcome
 from stackform.runs.store import RunStore
@@ -51,7 +55,11 @@ class _StoreBookmarks:
 
 def run_steps_for(session: Session, pipeline_name: str, state: State | None
                   ) -> list[RunStep]:
-    """The pipeline's steps with what apply recorded; refuses steps not applied as declared."""
+    """The pipeline's steps with what apply recorded; refuses steps not applied as declared.
+
+    Files a step is built from beyond its block (a dbt project) that changed since its last
+    apply are refused in a protected environment; elsewhere the step carries them, and the run
+    warns (:func:`unapplied_warnings`)."""
     stack = session.stack
     pipeline = stack.pipelines.get(pipeline_name)
     if pipeline is None:
@@ -73,8 +81,29 @@ def run_steps_for(session: Session, pipeline_name: str, state: State | None
                 f"{stack.env}", hint=f"review them with `stackform plan --env {stack.env}`, "
                 f"then {apply_hint.removeprefix('run ')}")
         provider = session.registry.get(resource.kind)
-        steps.append(RunStep(step, resource, prior, provider))
+        unapplied = None
+        if isinstance(provider, ChecksUnapplied):
+            ctx = make_context(stack, fingerprint)
+            unapplied = provider.unapplied(ctx, prior, resource)
+        if unapplied is not None and stack.environment.protected:
+            raise RunError(
+                f"refusing to run {step.address} in protected environment {stack.env}: "
+                f"{unapplied.what} changed since its last apply: {unapplied.listed()}",
+                hint=f"a protected environment runs only what was applied: review the change "
+                f"with `stackform plan --env {stack.env}` and apply it, or revert it")
+        steps.append(RunStep(step, resource, prior, provider, unapplied))
     return steps
+
+
+def unapplied_warnings(steps: list[RunStep], env: str) -> list[str]:
+    """One warning per resource that runs files changed since its last apply."""
+    seen: dict[str, str] = {}
+    for s in steps:
+        if s.unapplied is not None and s.step.address not in seen:
+            seen[s.step.address] = (
+                f"warning: {s.step.address} runs with {s.unapplied.what} changed since its "
+                f"last apply in {env}: {s.unapplied.listed()} (see `stackform plan --env {env}`)")
+    return list(seen.values())
 
 
 def run_pipeline(
@@ -87,9 +116,15 @@ def run_pipeline(
     say: Callable[[str], None] = lambda _m: None,
 ) -> RunRecord:
     """Run one pipeline to the end (or the first failed step) and return its record."""
+    from stackform.redact import stack_redactor
+    from stackform.supervise import runtime_root, sweep
+
     state = session.read_state()
     steps = run_steps_for(session, pipeline_name, state)
     env = session.stack.env
+    # Every known secret value is masked in the log, the record and the console lines.
+    redact = stack_redactor(session.stack)
+    say = redact.wrap(say)
     with store.run_lock(env, pipeline_name, lock_timeout):
         run_id = new_run_id()
         log_path = store.log_path(env, run_id)
@@ -106,6 +141,7 @@ def run_pipeline(
         with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as log_file:
 
             def log(line: str) -> None:
+                line = redact(line)
                 with log_lock:
                     log_file.write(line if line.endswith("\n") else line + "\n")
                     log_file.flush()
@@ -117,6 +153,13 @@ def run_pipeline(
                              full_refresh=full_refresh)
             log(f"# stackform run {run_id}: pipeline {pipeline_name} in {env}"
                 f"{' (full refresh)' if full_refresh else ''}")
+            # A killed run's plugins may still be running: kill them before starting again.
+            for swept in sweep(runtime_root(ctx.work_dir), log):
+                if swept.killed:
+                    say(f"warning: {swept.note}")
+            for warning in unapplied_warnings(steps, env):
+                log(f"# {warning}")
+                say(warning)
             index = 0
             try:
                 while index < len(steps):
@@ -140,6 +183,8 @@ def run_pipeline(
         record = replace(record, status=status, error=error,
                          finished_at=utc_now(), seconds=round(time.monotonic() - started, 3),
                          steps=tuple(outcomes))
+        if redact:
+            record = RunRecord.from_json(redact.data(record.to_json()))
         store.finish_run(record)
     return record
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackform.limits import MAX_NESTING
+from stackform.limits import MAX_NESTING, too_deep
 
 TOP_KEYS = frozenset({"version", "env", "stack", "lineage", "serial", "tool_version",
                       "updated_at", "git", "resources"})
@@ -77,7 +77,7 @@ def _resource(address: str, resource: Any) -> str | None:
         value = resource[key]
         if not isinstance(value, dict):
             return f"{key} must be an object, not {_kind(value)}"
-        if _too_deep(value):
+        if too_deep(value) is not None:
             return f"{key} nest deeper than {MAX_NESTING} levels"
     deps = resource["dependencies"]
     if not isinstance(deps, list) or not all(isinstance(d, str) and d for d in deps):
@@ -95,21 +95,6 @@ def _keys(value: Any, allowed: frozenset[str], what: str, required: bool = True)
     if missing:
         return f"{what} lacks {', '.join(map(repr, missing))}"
     return None
-
-
-def _too_deep(root: dict[str, Any]) -> bool:
-    """Whether containers nest deeper than the limit (iterative: a hostile depth cannot
-    exhaust the stack of the check itself)."""
-    todo: list[tuple[Any, int]] = [(root, 1)]
-    while todo:
-        value, depth = todo.pop()
-        children = (value.values() if isinstance(value, dict) else value)
-        for child in children:
-            if isinstance(child, dict | list):
-                if depth >= MAX_NESTING:
-                    return True
-                todo.append((child, depth + 1))
-    return False
 
 
 def _kind(value: Any) -> str:

@@ -24,8 +24,6 @@ from tests.cli_helpers import STACKFORM, Result, make_env, runs_dir
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart"
 POSTGRES_EXAMPLE = ROOT / "examples" / "postgres"
-DUCKDB_LOADER = ROOT / "providers" / "target-stackform-duckdb"
-JSONL_TAP = ROOT / "providers" / "tap-stackform-jsonl"
 
 # The accounts scripts/ci-services creates (same variables, same defaults).
 MYSQL_PASSWORD = os.environ.get("STACKFORM_TEST_MYSQL_PASSWORD", "stackform-src-pw")
@@ -44,18 +42,20 @@ class Stackform:
     """The real ``stackform`` console script, run in one stack folder.
 
     ``tmpdir`` is the process's ``TMPDIR`` (private to the test), so the test can check that
-    no runtime folder holding secrets or config outlives a run.
+    no runtime folder holding secrets or config outlives a run. ``exe`` is the console script:
+    by default the one of this checkout's venv.
     """
 
     cwd: Path
     env: dict[str, str]
     tmpdir: Path
+    exe: str = STACKFORM
 
     def __call__(self, *args: str, timeout: float = RUN_TIMEOUT,
                  env: Mapping[str, str] | None = None) -> Result:
         started = time.monotonic()
         try:
-            proc = subprocess.run([STACKFORM, *args], cwd=self.cwd,
+            proc = subprocess.run([self.exe, *args], cwd=self.cwd,
                                   env={**self.env, **(env or {})}, stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
@@ -73,7 +73,7 @@ class Stackform:
         return self.ok("apply", "--auto-approve", *args, timeout=INSTALL_TIMEOUT)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([STACKFORM, *args], cwd=self.cwd, env=self.env,
+        return subprocess.Popen([self.exe, *args], cwd=self.cwd, env=self.env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 
@@ -90,20 +90,28 @@ class Stackform:
         return runs[0]
 
     def leftover_runtime_dirs(self) -> list[str]:
-        """stackform's private runtime folders (secrets, full config) still on disk."""
-        return sorted(p.name for p in self.tmpdir.glob("stackform-*"))
+        """stackform's private runtime folders (secrets, full config) still on disk: in the
+        environments' folders, or (as older versions made them) in the temp folder."""
+        return sorted([p.name for p in runtime_dirs(self.cwd)]
+                      + [p.name for p in self.tmpdir.glob("stackform-*")])
 
     def bookmark_file(self, pipeline: str, extractor: str, env: str = "dev") -> Path:
         return runs_dir(self.cwd) / env / "bookmarks" / f"{pipeline}.{extractor}.json"
 
 
+def runtime_dirs(stack_dir: Path) -> list[Path]:
+    """The runtime folders under a stack's ``.stackform`` (whatever the environments' layout)."""
+    return sorted(p for root in (stack_dir / ".stackform").rglob(".runtime") for p in
+                  root.iterdir())
+
+
 def stackform_in(stack_dir: Path, home: Path, cache_dir: Path,
-                 extra_env: Mapping[str, str] | None = None) -> Stackform:
+                 extra_env: Mapping[str, str] | None = None, exe: str = STACKFORM) -> Stackform:
     tmpdir = home / "tmp"
     tmpdir.mkdir(parents=True, exist_ok=True)
     env = make_env(home, {"STACKFORM_CACHE_DIR": str(cache_dir), "TMPDIR": str(tmpdir),
                           **(extra_env or {})})
-    return Stackform(stack_dir, env, tmpdir)
+    return Stackform(stack_dir, env, tmpdir, exe)
 
 
 def step(run: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,8 +127,9 @@ def step(run: Mapping[str, Any]) -> dict[str, Any]:
 def copy_quickstart(dest: Path, *, batch_size_rows: int | None = None,
                     extractor_config: Mapping[str, Any] | None = None,
                     dbt: bool = False) -> Path:
-    """examples/quickstart without its data and local state, its tap and loader installed from
-    this checkout by absolute path; returns the stack folder (its ``data/`` is empty).
+    """examples/quickstart without its data and local state, its tap and loader named as it
+    names them (``stackform:tap-jsonl``: the copies this checkout ships); returns the stack
+    folder (its ``data/`` is empty).
 
     Without ``dbt`` the ``[transformers.dbt]`` block and the pipeline's ``dbt:`` steps are
     removed (the Singer-only tests need no dbt start-up); with it they stay as written, the
@@ -134,8 +143,6 @@ def copy_quickstart(dest: Path, *, batch_size_rows: int | None = None,
     if not dbt:
         _without_dbt(doc, dest)
     loader = doc["loaders"]["warehouse"]  # type: ignore[index]
-    loader["pip_url"] = str(DUCKDB_LOADER)  # type: ignore[index]
-    doc["extractors"]["orders"]["pip_url"] = str(JSONL_TAP)  # type: ignore[index]
     if batch_size_rows is not None:
         loader["config"]["batch_size_rows"] = batch_size_rows  # type: ignore[index]
     if extractor_config:

@@ -3,13 +3,16 @@ DuckDB by the Singer pipeline, then ``dbt build`` (dbt-duckdb from the package i
 ``stg_orders`` and the mart ``customer_revenue`` in the same file, in schema ``analytics_dev``.
 
 The mart's rows are checked against values computed here from the orders written; editing the
-staging model shows it as changed in the plan, with the mart and the tests it affects; a failing
-dbt test fails ``stackform run``, naming the test.
+staging model shows it as a change of the transformer (never as drift), with the mart and the
+tests it affects, and ``stackform run`` before the apply runs the edit with a warning naming the
+file (a protected environment refuses it); a failing dbt test fails ``stackform run``, naming the
+test.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -95,20 +98,36 @@ def test_quickstart_builds_the_mart_plans_model_changes_and_fails_on_a_failing_t
         "    status,\n", "    status,\n    status = 'delivered' as is_delivered,\n"))
     text = sf("plan", "--detailed-exitcode")
     assert text.code == 2, text
+    # A change of the transformer, said node by node; not something changed outside stackform.
+    assert ("# transformers.dbt will be updated in place (dbt project files changed since the "
+            "last apply)") in text.stdout, text
     assert "~ transformers.dbt" in text.stdout, text
     assert "~ model staging.stg_orders (changed)" in text.stdout, text
+    assert "Changed outside stackform" not in text.stdout, text
+    assert "project_files" not in text.stdout, text
     affects = next(line for line in text.stdout.splitlines() if "affects:" in line)
-    for child in ("model.customer_revenue", "test.unique_customer_revenue_customer_name",
-                  "test.not_null_customer_revenue_orders", "test.unique_stg_orders_order_id"):
+    for child in ("model marts.customer_revenue", "test unique_customer_revenue_customer_name",
+                  "test not_null_customer_revenue_orders", "test unique_stg_orders_order_id"):
         assert child in affects, affects
     assert "Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy." in text.stdout, text
     plan = json.loads(sf.ok("plan", "--format", "json").stdout)
+    assert plan["resource_drift"] == [], plan["resource_drift"]
     change = next(c for c in plan["resource_changes"] if c["address"] == "transformers.dbt")
     assert change["change"]["actions"] == ["update"], change
     assert change["notes"][0] == "~ model staging.stg_orders (changed)", change
-    assert change["notes"][1].startswith("  affects: model.customer_revenue, test."), change
+    assert change["notes"][1].startswith("  affects: model marts.customer_revenue, test "), change
     others = [c for c in plan["resource_changes"] if c["address"] != "transformers.dbt"]
     assert all(c["change"]["actions"] == ["no-op"] for c in others), others
+
+    # Running before the apply runs the edit as it is now, saying so (dev is not protected).
+    unapplied = sf.ok("run", "daily")
+    warning = ("warning: transformers.dbt runs with dbt project files changed since its last "
+               f"apply in dev: {STAGING}")
+    assert warning in unapplied.stdout, unapplied
+    assert "dbt:build: 10 ok, 0 failed, 0 skipped" in unapplied.stdout, unapplied
+    assert "is_delivered" in duckdb_columns(warehouse, "analytics_dev", "stg_orders")
+    assert any(warning in line for line in Path(sf.last_run("daily")["log"]).read_text()
+               .splitlines()), "the warning is in the run's log too"
 
     sf.apply()
     assert sf.ok("plan", "--detailed-exitcode").code == 0
@@ -147,3 +166,41 @@ def test_quickstart_builds_the_mart_plans_model_changes_and_fails_on_a_failing_t
     # The models still built; only the test failed.
     assert duckdb_rows(warehouse, MART_SQL) == expected_mart(range(1, FIRST + MORE + 1))
     assert sf.leftover_runtime_dirs() == []
+
+
+def git(repo: Path, *args: str) -> None:
+    env = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.com",
+           "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(repo.parent), "PATH": "/usr/bin:/bin"}
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+
+
+def test_protected_environment_refuses_to_run_an_unapplied_dbt_edit(
+        tmp_path: Path, stackform_for) -> None:
+    """prod runs only what was applied: SQL that never went through a plan is refused before
+    anything runs, naming the file."""
+    stack = copy_quickstart(tmp_path / "quickstart", dbt=True)
+    write_orders(stack / "data" / "orders-01.jsonl", range(1, 21), time.time() - 3600)
+    (stack / ".gitignore").write_text(".stackform/\nwarehouse/\nout/\n")
+    git(stack, "init", "-q", "-b", "main")
+    git(stack, "add", "-A")
+    git(stack, "commit", "-q", "-m", "stack")
+    sf = stackform_for(stack)
+    sf.apply("--env", "prod")
+
+    staging = stack / STAGING
+    staging.write_text(staging.read_text().replace(
+        "    status,\n", "    status,\n    'unreviewed' as note,\n"))
+    refused = sf("run", "daily", "--env", "prod")
+    assert refused.code == 1, refused
+    assert ("refusing to run transformers.dbt in protected environment prod: dbt project files "
+            f"changed since its last apply: {STAGING}") in refused.stderr, refused
+    assert "review the change with `stackform plan --env prod`" in refused.stderr, refused
+    assert json.loads(sf.ok("runs", "--env", "prod", "--format", "json").stdout) == [], \
+        "nothing ran"
+
+    # Reverted, it runs.
+    git(stack, "checkout", "--", STAGING)
+    ran = sf.ok("run", "daily", "--env", "prod")
+    assert "warning:" not in ran.output, ran
+    assert "dbt:build: 10 ok, 0 failed, 0 skipped" in ran.stdout, ran

@@ -16,7 +16,7 @@ import pytest
 import tomlkit
 from e2e_support import Stackform, copy_quickstart, write_orders
 
-from tests.cli_helpers import Result, plan_json, read_state, state_path
+from tests.cli_helpers import Result, env_dir, plan_json, read_state, state_path
 
 pytestmark = pytest.mark.slow
 
@@ -101,8 +101,8 @@ def test_literal_secrets_are_masked_everywhere_and_old_states_scrubbed(
         shown = ok("state", "show", address)
         assert "(sensitive)" in shown.stdout, shown
     assert sf("plan", "--detailed-exitcode").code == 0
-    profile = json.loads((stack / ".stackform" / "envs" / "dev" / "transformers" / "dbt"
-                          / "profiles" / "profiles.yml").read_text())
+    profile = json.loads((env_dir(stack) / "transformers" / "dbt" / "profiles"
+                          / "profiles.yml").read_text())
     output = next(iter(profile.values()))["outputs"]["dev"]
     assert output["password"] == "{{ env_var('STACKFORM_DBT_PASSWORD') }}", output
     assert not _leaks(stack, outputs, list(sf.tmpdir.rglob("*"))), "a literal leaked"

@@ -166,20 +166,60 @@ def test_plan_after_editing_a_model_shows_it_and_what_it_affects(applied: Applie
                        "from {{ ref('raw_orders') }}\n")
         new.write_text("select sum(total) as revenue from {{ ref('customers') }}\n")
         state = applied.state
-        read = applied.provider.read(applied.ctx, state)
-        assert read is not None
-        assert read.attributes["project_files"] == "changed since the last apply"
+        # The project's files are what the stack wants, not drift: read reports nothing...
+        assert applied.provider.read(applied.ctx, state) == state
+        # ...and the files changed since the apply are named, from the stack's folder.
+        unapplied = applied.provider.unapplied(applied.ctx, state, applied.resource)
+        assert unapplied is not None
+        assert unapplied.paths == ("transform/models/marts/revenue.sql",
+                                   "transform/models/staging/stg_orders.sql")
         notes = applied.provider.plan_notes(applied.ctx, state, applied.resource)
         assert notes == [
             "+ model marts.revenue (new)",
             "~ model staging.stg_orders (changed)",
-            "  affects: model.customers, test.not_null_stg_orders_id, "
-            "test.unique_customers_customer, test.unique_stg_orders_id",
+            "  affects: model marts.customers, test not_null_stg_orders_id, "
+            "test unique_customers_customer, test unique_stg_orders_id",
         ]
     finally:
         stg.write_text(original)
         new.unlink(missing_ok=True)
-    assert applied.provider.read(applied.ctx, applied.state) == applied.state
+    assert applied.provider.unapplied(applied.ctx, applied.state, applied.resource) is None
+
+
+def test_description_changes_modify_only_nodes_that_persist_them(applied: Applied) -> None:
+    """dbt's state:modified rule, on what dbt's own parse records: a description is
+    documentation, unless persist_docs writes it to the warehouse."""
+    schema = applied.ctx.stack_dir / "transform" / "models" / "schema.yml"
+    original = schema.read_text()
+    described = original.replace("  - name: stg_orders\n",
+                                 "  - name: stg_orders\n    description: Orders, cleaned.\n")
+    persisted = described.replace(
+        "    description: Orders, cleaned.\n",
+        "    description: Orders, cleaned.\n    config:\n      persist_docs: {relation: true}\n")
+    try:
+        for applied_text, persisting in ((described, False), (persisted, True)):
+            schema.write_text(applied_text)
+            state = record(applied.ctx, applied.resource,
+                           applied.provider.update(applied.ctx, applied.state, applied.resource))
+            stg = state.outputs["manifest"]["nodes"]["model.jaffle.stg_orders"]
+            assert stg.get("persist_docs") == (["relation"] if persisting else None)
+            schema.write_text(applied_text.replace("Orders, cleaned.", "Orders, deduplicated."))
+            unapplied = applied.provider.unapplied(applied.ctx, state, applied.resource)
+            assert unapplied is not None
+            assert unapplied.paths == ("transform/models/schema.yml",)
+            notes = applied.provider.plan_notes(applied.ctx, state, applied.resource)
+            if persisting:
+                assert notes == [
+                    "~ model staging.stg_orders (description in models/schema.yml changed; "
+                    "persisted by persist_docs)",
+                    "  affects: model marts.customers, test not_null_stg_orders_id, "
+                    "test unique_customers_customer, test unique_stg_orders_id",
+                ]
+            else:
+                assert notes == ["~ properties models/schema.yml (only descriptions, comments "
+                                 "or layout changed: no node is modified)"]
+    finally:
+        schema.write_text(original)
 
 
 def test_failing_test_fails_the_step_naming_it(applied: Applied) -> None:

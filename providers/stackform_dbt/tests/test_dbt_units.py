@@ -9,7 +9,13 @@ from stackform.provider import Context
 from stackform.resource import Resource, fingerprinter, secret_key_paths
 from stackform_dbt.config import TransformerConfig
 from stackform_dbt.profile import default_schema, render_target, write_profile
-from stackform_dbt.project import _top_level_yaml, file_digest, plan_lines, project_paths
+from stackform_dbt.project import (
+    file_digest,
+    plan_lines,
+    project_paths,
+    properties_digest,
+    read_project_file,
+)
 from stackform_dbt.run import Results, split_command
 
 
@@ -71,16 +77,18 @@ def test_default_target_is_a_duckdb_file_per_environment(tmp_path: Path) -> None
     assert default_schema("Dev-Bob.Smith") == "analytics_dev_bob_smith"
 
 
-def test_project_yaml_reader_without_pyyaml() -> None:
-    text = ("name: 'jaffle'  # comment\nprofile: jaffle_profile\nmodel-paths: [\"models\", "
-            "'more']\nseed-paths:\n  - data\nmodels:\n  jaffle:\n    +materialized: view\n")
-    found = _top_level_yaml(text)
+def test_project_paths_from_dbt_project_yml(tmp_path: Path) -> None:
+    (tmp_path / "dbt_project.yml").write_text(
+        "name: 'jaffle'  # comment\nprofile: jaffle_profile\nmodel-paths: [\"models\", "
+        "'more']\nseed-paths:\n  - data\nmodels:\n  jaffle:\n    +materialized: view\n")
+    found = read_project_file(tmp_path)
     assert found["name"] == "jaffle" and found["profile"] == "jaffle_profile"
     paths = project_paths(found)
     assert paths["model-paths"] == ["models", "more"]
     assert paths["seed-paths"] == ["data"]
     assert paths["macro-paths"] == ["macros"]
-    assert "models" not in found
+    (tmp_path / "dbt_project.yml").write_text("name: [unclosed\n")
+    assert read_project_file(tmp_path) == {}  # dbt's parse at apply says what is wrong
 
 
 def test_file_digest_is_dbts_checksum(tmp_path: Path) -> None:
@@ -129,7 +137,7 @@ def test_plan_lines_name_changed_new_removed_and_affected() -> None:
     assert plan_lines(SUMMARY, BEFORE, now, PATHS) == [
         "+ model marts.new_one (new)",
         "~ model staging.stg (changed)",
-        "  affects: model.mart, test.nn_stg, test.u_mart",
+        "  affects: model marts.mart, test nn_stg, test u_mart",
         "- model old (removed)",
     ]
 
@@ -140,10 +148,10 @@ def test_plan_lines_for_properties_macros_and_moves() -> None:
     now["models/legacy/old.sql"] = "c1"
     assert plan_lines(SUMMARY, BEFORE, now, PATHS) == [
         "~ model marts.mart (uses changed macros in macros/cents.sql)",
-        "  affects: test.u_mart",
+        "  affects: test u_mart",
         "~ model old (moved from models/old.sql to models/legacy/old.sql)",
         "~ model staging.stg (properties in models/schema.yml changed)",
-        "  affects: test.nn_stg, test.u_mart",  # mart is listed on its own
+        "  affects: test nn_stg, test u_mart",  # mart is listed on its own
         "~ macro file macros/cents.sql (changed)",
         "~ properties models/schema.yml (changed; defines test nn_stg, test u_mart)",
     ]
@@ -191,3 +199,81 @@ def test_two_developers_never_share_a_schema_or_warehouse(tmp_path: Path) -> Non
     assert targets["alice"]["schema"] == "analytics_dev_alice"
     assert targets["bob"]["schema"] == "analytics_dev_bob"
     assert targets["alice"]["path"] != targets["bob"]["path"]
+
+
+# -- descriptions: dbt's state:modified rule ----------------------------------------------------
+
+SCHEMA = """\
+version: 2
+models:
+  - name: stg
+    description: Orders, cleaned.
+    columns:
+      - name: id
+        description: The order.
+        data_tests: [not_null]
+  - name: mart
+    description: Revenue per customer.
+"""
+NO_NODE = ("~ properties models/schema.yml (only descriptions, comments or layout changed: "
+           "no node is modified)")
+
+
+def _schema_lines(tmp_path: Path, edited: str, persist: list[str] | None = None) -> list[str]:
+    """Plan lines after ``models/schema.yml`` went from SCHEMA to ``edited``, with ``stg``
+    persisting ``persist`` (dbt's persist_docs keys) at the last apply."""
+    path = tmp_path / "models" / "schema.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(SCHEMA)
+    recorded = {"models/schema.yml": properties_digest(path)}
+    path.write_text(edited)
+    summary = json.loads(json.dumps(SUMMARY))
+    if persist:
+        summary["nodes"]["model.jaffle.stg"]["persist_docs"] = persist
+    now = {**BEFORE, "models/schema.yml": file_digest(path)}
+    return plan_lines(summary, BEFORE, now, PATHS, recorded,
+                      lambda rel: properties_digest(tmp_path / rel))
+
+
+def test_a_description_change_modifies_no_node(tmp_path: Path) -> None:
+    edited = SCHEMA.replace("Orders, cleaned.", "Orders, deduplicated.").replace(
+        "The order.", "The order's id.") + "# a comment\n"
+    assert _schema_lines(tmp_path, edited) == [NO_NODE]
+    # persist_docs of the relation only: a column description is still only documentation
+    assert _schema_lines(tmp_path, SCHEMA.replace("The order.", "Id."), ["relation"]) == [NO_NODE]
+    # another model's description, even with stg persisting its own
+    assert _schema_lines(tmp_path, SCHEMA.replace("Revenue per", "Revenue by"),
+                         ["relation", "columns"]) == [NO_NODE]
+
+
+def test_a_persisted_description_change_modifies_its_node(tmp_path: Path) -> None:
+    relation = _schema_lines(tmp_path, SCHEMA.replace("Orders, cleaned.", "Orders."),
+                             ["relation"])
+    assert relation == [
+        "~ model staging.stg (description in models/schema.yml changed; persisted by "
+        "persist_docs)",
+        "  affects: model marts.mart, test nn_stg, test u_mart",
+    ]
+    columns = _schema_lines(tmp_path, SCHEMA.replace("The order.", "Id."), ["columns"])
+    assert columns[0] == ("~ model staging.stg (column descriptions in models/schema.yml "
+                          "changed; persisted by persist_docs)")
+
+
+def test_any_other_properties_change_modifies_the_nodes(tmp_path: Path) -> None:
+    edited = SCHEMA.replace("data_tests: [not_null]", "data_tests: [not_null, unique]")
+    assert _schema_lines(tmp_path, edited) == [
+        "~ model staging.stg (properties in models/schema.yml changed)",
+        "  affects: model marts.mart, test nn_stg, test u_mart",
+        "~ properties models/schema.yml (changed; defines test nn_stg, test u_mart)",
+    ]
+
+
+def test_every_changed_file_is_named() -> None:
+    before = {**BEFORE, "models/overview.md": "d1", "models/notes.txt": "t1"}
+    now = {**before, "models/overview.md": "d2", "seeds/readme.md": "r"}
+    del now["models/notes.txt"]
+    assert plan_lines(SUMMARY, before, now, PATHS) == [
+        "+ file seeds/readme.md (new)",
+        "~ file models/overview.md (changed)",
+        "- file models/notes.txt (removed)",
+    ]

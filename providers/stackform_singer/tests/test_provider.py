@@ -28,6 +28,7 @@ def _write_data(stack_dir: Path) -> None:
 class TestExtractorConformance(ProviderConformance):
     replace_variant = 2
     replace_moves = False
+    sensitive_variant = 3
 
     @pytest.fixture
     def provider(self) -> Provider:
@@ -38,15 +39,20 @@ class TestExtractorConformance(ProviderConformance):
         _write_data(stack_dir)
 
         def make(name: str, variant: int) -> Resource:
+            settings: dict[str, object] = {"path": "data/*.jsonl", "stream_name": "things",
+                                           "primary_keys": ["id"]}
+            if variant == 3:
+                settings["client_secret"] = "s3cr3t-client-value"  # tap-jsonl ignores it
             config = ExtractorConfig(
                 pip_url="tap-jsonl==0.3.1" if variant != 2 else "tap-jsonl==0.3.1 six==1.16.0",
                 executable="tap-jsonl",
-                config={"path": "data/*.jsonl", "stream_name": "things",
-                        "primary_keys": ["id"]},
+                config=settings,
                 select=["things.*"] if variant != 1 else ["things.*", "!things.note"],
             )
+            sensitive = (frozenset({("config", "client_secret")}) if variant == 3
+                         else frozenset())
             return Resource(f"extractors.{name}", "extractors", name, config,
-                            config.model_dump(mode="json"))
+                            config.model_dump(mode="json"), sensitive)
 
         return make
 
