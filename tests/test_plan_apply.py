@@ -317,6 +317,9 @@ def test_provider_checks_run_at_every_plan_and_warn_at_apply(tmp_path, backend):
     assert plan.warnings == (f"{where}: warning: things.a.value: looks suspicious\n"
                              "    hint: look again",)
     assert plan_to_json(plan)["warnings"] == list(plan.warnings)
+    assert render_plan(plan).startswith(  # the hint on a line of its own, not as "\n"
+        f"[yellow]Warning:[/] {where}: warning: things.a.value: looks suspicious\n"
+        "    hint: look again\n")
     # An error stops the plan, located; destroying is never blocked by it.
     wrong = stack_of([thing("a", value="wrong"), thing("b")], tmp_path)
     with pytest.raises(ConfigError) as info:
