@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import DUCKDB_LOADER, MYSQL, MYSQL_PASSWORD, Stackform, mysql
+from e2e_support import MYSQL, MYSQL_PASSWORD, Stackform, mysql
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ config = {{ path = "data/orders.jsonl", stream_name = "orders", primary_keys = [
 steps = ["orders", "warehouse"]
 
 [loaders.warehouse]
-pip_url = "{DUCKDB_LOADER}"
+pip_url = "stackform:target-duckdb"
 
 [loaders.warehouse.config]
 path = "warehouse.duckdb"
@@ -186,8 +186,11 @@ replication-key = "updatedat"
     # ...apply discovers it and refuses, before the extractor is recorded.
     applied = sf("apply", "--auto-approve", timeout=900)
     assert applied.code == 1, applied
-    assert (f"{located}extractors.orders.metadata.orders.replication-key: {problem} "
-            "(did you mean 'updated_at'?") in applied.stdout, applied
+    assert ("extractors.orders  create  failed" in applied.stdout
+            and f"{located}error: extractors.orders.metadata.orders.replication-key: "
+            f"{problem} (more below)" in applied.stdout), applied
+    assert (f"  {located}error: extractors.orders.metadata.orders.replication-key: {problem}\n"
+            "      hint: did you mean 'updated_at'?") in applied.stdout, applied
     assert "extractors.orders" not in sf.ok("state", "list").stdout
 
     fixed = (stack / "stack.toml").read_text().replace('"updatedat"', '"updated_at"')
@@ -242,7 +245,7 @@ password = "${{secret.mysql_password}}"
 filter_dbs = "{MYSQL['database']}"
 
 [loaders.warehouse]
-pip_url = "{DUCKDB_LOADER}"
+pip_url = "stackform:target-duckdb"
 config = {{ path = "warehouse.duckdb" }}
 
 [pipelines.copy]
