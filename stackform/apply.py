@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from stackform.config.model import ResolvedStack
+from stackform.diagnostics import Diagnostic
 from stackform.errors import GraphError, StackformError, StateError
 from stackform.plan.builder import make_context
 from stackform.plan.model import Action, Plan, ResourceChange
@@ -37,6 +38,8 @@ class ApplyEvent:
     status: Status
     error: str | None = None
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+    """What the provider warned about while applying it (``ctx.warn``), formatted."""
 
 
 @dataclass(frozen=True)
@@ -181,14 +184,18 @@ def _dependents(graph: dict[str, set[str]], failed: str) -> set[str]:
 
 def _run_one(ctx: Context, registry: Registry, change: ResourceChange,
              stack: ResolvedStack, recorded: Mapping[str, ResourceState],
-             recorder: StateRecorder) -> None:
+             recorder: StateRecorder) -> tuple[str, ...]:
+    """Apply one change; return the warnings its provider reported."""
+    warned: list[Diagnostic] = []
+    # Resources run on parallel threads: each gets a context whose warnings are its own.
+    ctx = replace(ctx, warn=warned.append)
     provider = registry.get(change.kind)
     prior = recorded.get(change.address)
     if change.action is Action.DELETE:
         if prior is not None:
             provider.delete(ctx, prior)
         recorder.record(remove=change.address)
-        return
+        return tuple(d.format() for d in warned)
     desired = stack.resources[change.address]
     if change.action is Action.REPLACE and prior is not None:
         provider.delete(ctx, prior)
@@ -205,6 +212,7 @@ def _run_one(ctx: Context, registry: Registry, change: ResourceChange,
         outputs=dict(outputs or {}),
         dependencies=change.dependencies,
     ))
+    return tuple(d.format() for d in warned)
 
 
 def apply_plan(
@@ -259,9 +267,13 @@ def apply_plan(
         raise GraphError(f"the plan's changes form a cycle: {' -> '.join(exc.args[1])}") from exc
     outcomes: dict[str, ApplyEvent] = {}
     skipped: dict[str, str] = {}
-    running: dict[Future[None], tuple[str, float]] = {}
+    running: dict[Future[tuple[str, ...]], tuple[str, float]] = {}
     interrupted = False
     state_failed = False
+
+    def warned(future: Future[tuple[str, ...]]) -> tuple[str, ...]:
+        # A provider's warning quotes the stack, and may quote what a plugin said.
+        return tuple(redact(w) for w in future.result()) if redact else future.result()
 
     def finish(event: ApplyEvent) -> None:
         outcomes[event.address] = event
@@ -302,7 +314,8 @@ def apply_plan(
                         seconds = time.monotonic() - started
                         error = future.exception()
                         if error is None:
-                            finish(ApplyEvent(address, change.action, "done", None, seconds))
+                            finish(ApplyEvent(address, change.action, "done", None, seconds,
+                                              warned(future)))
                         else:
                             # The reason and its hint: what to do is half the message.
                             message = (str(error) if isinstance(error, StackformError)
@@ -325,7 +338,8 @@ def apply_plan(
                     if told and redact:
                         told = redact(told)
                     finish(ApplyEvent(address, change.action, "done" if error is None else "failed",
-                                      told, time.monotonic() - started))
+                                      told, time.monotonic() - started,
+                                      warned(future) if error is None else ()))
     finally:
         recorder.close()
     interrupted = interrupted or (cancel.is_set() and not state_failed)

@@ -20,10 +20,19 @@ from stackform.resource import Fingerprinter, KeyPath, Resource, ResourceState
 
 if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack, Step
-    from stackform.diagnostics import Diagnostic
+    from stackform.diagnostics import Diagnostic, Location, Severity
     from stackform.runs.model import StepOutcome
 
 Outputs = dict[str, Any]
+
+Locator = Callable[[str, KeyPath, bool], "Location | None"]
+"""(resource address, key path inside its block, point at the key rather than the value) ->
+where the stack file writes it (an environment's override included), or None."""
+
+
+def no_location(_address: str, _path: KeyPath, _key: bool) -> Location | None:
+    """The :data:`Locator` of a stack that was not read from a file (tests, tools)."""
+    return None
 
 
 @dataclass(frozen=True)
@@ -40,10 +49,27 @@ class Context:
     log: Callable[[str], None] = lambda _message: None
     cancel: threading.Event = field(default_factory=threading.Event)
     options: Mapping[str, Any] = field(default_factory=dict)
+    locate: Locator = no_location
+    warn: Callable[[Diagnostic], None] = lambda _diagnostic: None
+    """Report a warning about the resource being applied: apply shows it in its report (a
+    ``create``/``update`` that finds something the user must know, short of failing)."""
 
     def resolve_path(self, path: str | Path) -> Path:
         """A path from the stack file, relative to the stack's folder."""
         return Path(stack_path(self.stack_dir, path))
+
+    def diagnostic(self, address: str, path: KeyPath, message: str, *,
+                   hint: str | None = None, severity: Severity = "error",
+                   key: bool = False) -> Diagnostic:
+        """A diagnostic about ``path`` inside the block of ``address``, located where the stack
+        file writes it (like :meth:`StackFile.diagnostic`, from a provider)."""
+        from stackform.diagnostics import Diagnostic
+        from stackform.resource import format_path
+
+        kind, _, name = address.partition(".")
+        return Diagnostic(message, path=format_path((kind, name, *path)),
+                          location=self.locate(address, path, key), hint=hint,
+                          severity=severity)
 
 
 def stack_path(stack_dir: str | Path, path: str | Path) -> str:
@@ -168,6 +194,25 @@ class BaseProvider:
         self, ctx: Context, prior: ResourceState | None, desired: Resource | None
     ) -> list[str]:
         return []
+
+    def plan_diagnostics(self, ctx: Context, prior: ResourceState | None,
+                         desired: Resource) -> list[Diagnostic]:
+        """Problems of the block found at every plan, whatever its action (a no-op too), from
+        what the last apply recorded (an extractor's discovered catalog): warnings join the
+        plan's warnings, an error stops the plan. Make them with :meth:`Context.diagnostic`.
+
+        Keep it cheap (it runs for every resource of the kind at every plan) and free of
+        changes; return the same findings for an unchanged world."""
+        return []
+
+
+@runtime_checkable
+class PlanChecker(Protocol):
+    """A provider that checks its blocks at every plan (see
+    :meth:`BaseProvider.plan_diagnostics`)."""
+
+    def plan_diagnostics(self, ctx: Context, prior: ResourceState | None,
+                         desired: Resource) -> list[Diagnostic]: ...
 
 
 @runtime_checkable

@@ -541,6 +541,26 @@ def test_computed_attributes_derive_from_the_whole_stack(tmp_path: Path) -> None
         ScheduleCounter.extra_key = None
 
 
+def test_providers_locate_keys_where_the_environment_writes_them(tmp_path: Path) -> None:
+    lines = STACK.splitlines()
+
+    def line_of(text: str) -> int:
+        return next(i for i, line in enumerate(lines, 1) if line.startswith(text))
+
+    prod, dev = run(STACK, tmp_path, "prod"), run(STACK, tmp_path, "dev")
+    override = prod.locate("loaders.warehouse", ("config", "schemas"), False)
+    assert override is not None and override.line == line_of('schemas = ["prod_raw"]')
+    base = dev.locate("loaders.warehouse", ("config", "schemas"), False)
+    assert base is not None and base.line == line_of('schemas = "${var.schemas}"')
+    pip_url = prod.locate("loaders.warehouse", ("pip_url",), True)
+    assert pip_url is not None and (pip_url.line, pip_url.column) == (
+        line_of('pip_url = "target-duckdb==0.9"'), 1)
+    # A key the block does not write: its nearest written ancestor, the block.
+    missing = dev.locate("files.orders", ("mode",), False)
+    assert missing is not None and missing.line == line_of("[files.orders]")
+    assert dev.locate("files.nothing", ("path",), False) is None
+
+
 # -- dependency cycles, located per environment (stackform.graph) ----------------------------
 
 CYCLES = """\

@@ -280,6 +280,56 @@ def test_state_write_failure_stops_apply_and_is_reported(tmp_path, backend, regi
     assert [o.status for o in result.outcomes].count("not started") > 0
 
 
+class CheckedProvider(MemoryProvider):
+    """A provider that checks its blocks at every plan and warns while applying."""
+
+    def plan_diagnostics(self, ctx, prior, desired):
+        if desired.attributes["value"] == "suspicious":
+            return [ctx.diagnostic(desired.address, ("value",), "looks suspicious",
+                                   hint="look again", severity="warning")]
+        if desired.attributes["value"] == "wrong":
+            return [ctx.diagnostic(desired.address, ("value",), "is wrong")]
+        return []
+
+    def create(self, ctx, desired):
+        if desired.attributes["value"] == "suspicious":
+            ctx.warn(ctx.diagnostic(desired.address, ("value",), "applied anyway",
+                                    severity="warning"))
+        return super().create(ctx, desired)
+
+
+def test_provider_checks_run_at_every_plan_and_warn_at_apply(tmp_path, backend):
+    from dataclasses import replace
+
+    from stackform.diagnostics import Location
+    from stackform.errors import ConfigError
+
+    registry = Registry(extra={"things": CheckedProvider})
+    where = Location(tmp_path / "stack.toml", 7, 9)
+    stack = replace(stack_of([thing("a", value="suspicious"), thing("b")], tmp_path),
+                    locate=lambda address, path, key: where if path == ("value",) else None)
+    plan, result = plan_and_apply(stack, backend, registry)
+    assert [e.warnings for e in result.outcomes] == [
+        (f"{where}: warning: things.a.value: applied anyway",), ()]
+    # No change to attach a note to: still reported, with where the value is written.
+    plan, _ = plan_and_apply(stack, backend, registry)
+    assert not plan.has_changes
+    assert plan.warnings == (f"{where}: warning: things.a.value: looks suspicious\n"
+                             "    hint: look again",)
+    assert plan_to_json(plan)["warnings"] == list(plan.warnings)
+    assert render_plan(plan).startswith(  # the hint on a line of its own, not as "\n"
+        f"[yellow]Warning:[/] {where}: warning: things.a.value: looks suspicious\n"
+        "    hint: look again\n")
+    # An error stops the plan, located; destroying is never blocked by it.
+    wrong = stack_of([thing("a", value="wrong"), thing("b")], tmp_path)
+    with pytest.raises(ConfigError) as info:
+        build_plan(wrong, backend.read("dev"), registry, resource_dependencies(wrong))
+    assert [d.format() for d in info.value.diagnostics] == [
+        "<stack>: error: things.a.value: is wrong"]
+    plan, result = plan_and_apply(wrong, backend, registry, PlanOptions(mode="destroy"))
+    assert result.ok and plan.summary().endswith("2 to destroy.")
+
+
 class FilesBackedProvider(MemoryProvider):
     """A thing built from files beyond its block, some of them edited since the last apply."""
 

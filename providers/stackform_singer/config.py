@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 
 class PluginConfig(BaseModel):
@@ -41,7 +51,58 @@ class ExtractorConfig(PluginConfig):
     metadata: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Per-stream catalog metadata, e.g. replication-method, replication-key")
+    allow_empty_selection: bool = Field(
+        False,
+        description="Let `stackform run` run the tap when the selection selects no stream "
+        "(a warning then), instead of failing")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        # Recorded only when set: states written before the setting existed stay current, and
+        # an upgrade of stackform does not show every extractor as changed.
+        if data.get("allow_empty_selection") is False:
+            del data["allow_empty_selection"]
+        return data
+
+    @field_validator("select")
+    @classmethod
+    def _rules_usable(cls, value: list[str]) -> list[str]:
+        from stackform_singer.catalog.rules import rule_problems
+
+        problems = rule_problems(value)
+        if problems:
+            raise _located("ExtractorConfig", [((i,), message, None, False)
+                                               for i, message in problems])
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_keys(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        # A misspelt key (replication_key) would be ignored by the tap without a word; what
+        # needs the catalog (a key the tap uses, a property that exists) is checked at plan.
+        from stackform_singer.catalog.metadata import key_problems
+
+        problems = key_problems(value)
+        if problems:
+            raise _located("ExtractorConfig", [(path, message, hint, bool(path))
+                                               for path, message, hint in problems])
+        return value
 
 
 class LoaderConfig(PluginConfig):
     """A target: what to install and its settings."""
+
+
+def _located(title: str, problems: Sequence[tuple[tuple[str | int, ...], str, str | None, bool]]
+             ) -> ValidationError:
+    """One validation error per problem, each at its key path inside the field, so the stack
+    file reports it where it is written; ``hint`` and ``at_key`` (point at the key rather than
+    its value) travel in the error's context."""
+    return ValidationError.from_exception_data(title, [
+        InitErrorDetails(type=PydanticCustomError("stackform", "{message}",
+                                                  {"message": message, "hint": hint,
+                                                   "at_key": at_key}),
+                         loc=path, input=None)
+        for path, message, hint, at_key in problems
+    ])

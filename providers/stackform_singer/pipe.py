@@ -35,6 +35,7 @@ from stackform.runs.model import RunStatus, StepOutcome, bookmark_key
 from stackform.state.model import utc_now
 from stackform.supervise import popen
 from stackform_singer.plugin import executable_name, full_config
+from stackform_singer.selection import require_selected_stream
 
 DRAIN_SECONDS = 60.0
 """After Ctrl-C or a tap failure, how long the target may take to commit what it received."""
@@ -130,6 +131,7 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     tap_exe = str(tap_venv.executable(executable_name(tap.resource.config)))
     target_exe = str(target_venv.executable(executable_name(target.resource.config)))
     catalog = _catalog(run, tap, tap_env)
+    require_selected_stream(run, tap, catalog)
     prior = None if run.full_refresh else run.bookmarks.get(key)
     from stackform_singer.landing import rows_landed, snapshot, wants_snapshot
 

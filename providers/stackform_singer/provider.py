@@ -25,6 +25,7 @@ from stackform_singer.config import ExtractorConfig, LoaderConfig, PluginConfig
 from stackform_singer.plugin import executable_name, full_config, render_config
 
 if TYPE_CHECKING:
+    from stackform.diagnostics import Diagnostic
     from stackform.runs.model import StepOutcome
 
 START_TIMEOUT = 120.0
@@ -107,12 +108,8 @@ class ExtractorProvider(_PluginProvider):
         return found
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
-        from stackform_singer.catalog import (
-            apply_selection,
-            catalog_digest,
-            selection_of,
-            unmatched_rules,
-        )
+        from stackform_singer.catalog import apply_selection, catalog_digest, selection_of
+        from stackform_singer.selection import apply_error, diagnostics, findings
 
         outputs, env, help_text = self._prepare(ctx, desired)
         config = desired.config
@@ -120,10 +117,16 @@ class ExtractorProvider(_PluginProvider):
         discovered = discover(ctx, desired, outputs["executable"], env)
         folder = plugin_dir(ctx, desired.address)
         write_private(folder / "catalog.discovered.json", discovered)
+        found = diagnostics(ctx, desired, findings(discovered, config))
+        errors = [d for d in found if d.severity == "error"]
+        if errors:
+            # Before the selected catalog is written: a run keeps using the last good one.
+            raise apply_error(errors)
         selected = apply_selection(discovered, config.select, config.metadata)
         write_private(folder / "catalog.json", selected)
-        for rule in unmatched_rules(discovered, config.select):
-            ctx.log(f"{desired.address}: select rule {rule!r} matches nothing in the catalog")
+        for warning in found:
+            ctx.log(warning.format())
+            ctx.warn(warning)
         outputs.update({
             "catalog_flag": "--catalog" if "--catalog" in help_text else "--properties",
             "catalog_digest": catalog_digest(selected),
@@ -138,29 +141,63 @@ class ExtractorProvider(_PluginProvider):
             apply_selection,
             diff_selection,
             selection_of,
-            unmatched_rules,
         )
 
         if desired is None:
             return []
         config = desired.config
         assert isinstance(config, ExtractorConfig)
-        discovered_path = plugin_dir(ctx, desired.address) / "catalog.discovered.json"
-        if prior is None or not discovered_path.exists():
+        discovered = _recorded_catalog(ctx, prior, desired)
+        if prior is None or discovered is None:
             return ["catalog: discovered at apply, then the select rules are applied"]
-        discovered = json.loads(discovered_path.read_text())
         before = prior.outputs.get("selection")
         after = selection_of(apply_selection(discovered, config.select, config.metadata))
         notes = diff_selection(Selection.from_json(before) if before else None, after)
-        notes += [f"warning: select rule {r!r} matches nothing"
-                  for r in unmatched_rules(discovered, config.select)]
         if ctx.options.get("refresh_catalog"):
             notes.append("catalog: discovered again at apply (--refresh-catalog)")
         elif prior.attributes.get("config") != desired.masked(ctx.fingerprint).get("config"):
             notes.append("catalog: discovered again at apply (config changed)")
         return notes
 
+    def plan_diagnostics(self, ctx: Context, prior: ResourceState | None,
+                         desired: Resource) -> list[Diagnostic]:
+        """The selection checked against the catalog the last apply discovered, at every
+        plan for as long as a problem lasts (a rule that matches nothing is otherwise only
+        noticed when ``select`` is edited)."""
+        from stackform_singer.selection import diagnostics, findings
+
+        config = desired.config
+        assert isinstance(config, ExtractorConfig)
+        discovered = _recorded_catalog(ctx, prior, desired)
+        if prior is None or discovered is None:
+            return []  # apply discovers the catalog and checks it then
+        return diagnostics(ctx, desired, findings(discovered, config),
+                           discovers_again=_discovers_again(ctx, prior, desired))
+
     def run_steps(self, run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
         from stackform_singer.pipe import run_pair
 
         return run_pair(run, steps)
+
+
+_SELECTION_FIELDS = frozenset({"select", "metadata", "allow_empty_selection"})
+
+
+def _recorded_catalog(ctx: Context, prior: ResourceState | None, desired: Resource
+                      ) -> dict[str, Any] | None:
+    """The catalog the last apply discovered on this machine, or None."""
+    path = plugin_dir(ctx, desired.address) / "catalog.discovered.json"
+    if prior is None or not path.exists():
+        return None
+    catalog: dict[str, Any] = json.loads(path.read_text())
+    return catalog
+
+
+def _discovers_again(ctx: Context, prior: ResourceState, desired: Resource) -> bool:
+    """Whether applying ``desired`` discovers a catalog that may differ from the recorded one:
+    asked for, or the tap, its version or its config changed (not only the selection)."""
+    if ctx.options.get("refresh_catalog"):
+        return True
+    after = desired.masked(ctx.fingerprint)
+    keys = (set(prior.attributes) | set(after)) - _SELECTION_FIELDS
+    return any(prior.attributes.get(k) != after.get(k) for k in keys)

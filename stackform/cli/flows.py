@@ -253,9 +253,11 @@ def _report(console: Console, result: ApplyResult, operation: str, env: str) -> 
     longer = []
     for o in result.outcomes:
         first, _, rest = (o.error or "").partition("\n")
+        warned = (f"{len(o.warnings)} warning{'s' if len(o.warnings) != 1 else ''} (below)"
+                  if o.warnings else "")
         rows.append([o.address, o.action.value, o.status,
                      f"{o.seconds:.1f}s" if o.seconds else "",
-                     f"{first} (more below)" if rest else first])
+                     f"{first} (more below)" if rest else first or warned])
         if rest:
             longer.append(o)
     if rows:
@@ -265,6 +267,9 @@ def _report(console: Console, result: ApplyResult, operation: str, env: str) -> 
         console.line(f"\n{o.address}:")
         for line in (o.error or "").splitlines():
             console.line(f"  {line}")
+    for o in result.outcomes:
+        for warning in o.warnings:
+            console.warning(warning)
     done = sum(1 for o in result.outcomes if o.status == "done")
     failed = len(result.failed)
     other = len(result.outcomes) - done - failed

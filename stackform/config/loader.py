@@ -487,4 +487,6 @@ def _message(err: Mapping[str, Any], model: type[BaseModel] | None, rel: KeyPath
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
-    return msg[:1].lower() + msg[1:], None, False
+    # A provider's own error (PydanticCustomError) may carry a hint, and ask to point at the key.
+    hint = ctx.get("hint") if isinstance(ctx.get("hint"), str) else None
+    return msg[:1].lower() + msg[1:], hint, ctx.get("at_key") is True

@@ -103,6 +103,7 @@ def resolve(
     overrides = env_section.override if env_section is not None else {}
     own_files = OwnFiles(stack_file.path, state)
     resources: dict[str, Resource] = {}
+    sources: dict[str, Any] = {}
     for kind, named in stack_file.blocks.items():
         try:
             provider = registry.get(kind)
@@ -123,6 +124,7 @@ def resolve(
             else:
                 merged = dict(raw)
             source = _source_fn(block_path, origins)
+            sources[f"{kind}.{name}"] = source
             deps = _depends_on(merged.pop(DEPENDS_ON, None), block_path, source, addresses,
                                by_name, diags, locate)
             value, sensitive = interp.interpolate(merged, block_path, source)
@@ -166,6 +168,12 @@ def resolve(
 
     pipelines = _resolve_pipelines(stack_file, interp, addresses, by_name, diags, locate)
     diags.raise_if_errors()
+
+    def locate_in_block(address: str, rel: KeyPath, key: bool) -> Location | None:
+        # Where the environment's override writes it, if it does; else the block itself.
+        source = sources.get(address)
+        return None if source is None else stack_file.location(source(rel), key)
+
     stack = ResolvedStack(
         name=core.stack.name,
         env=effective,
@@ -176,6 +184,7 @@ def resolve(
         resources=resources,
         pipelines=pipelines,
         warnings=tuple(diags.warnings),
+        locate=locate_in_block,
     )
     return with_computed(stack, registry, diags, locate)
 

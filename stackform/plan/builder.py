@@ -13,9 +13,10 @@ from typing import Any
 
 from stackform import __version__
 from stackform.config.model import ResolvedStack
-from stackform.errors import StackformError
+from stackform.diagnostics import Diagnostic
+from stackform.errors import ConfigError, StackformError
 from stackform.plan.model import Action, AttributeChange, Drift, Plan, ResourceChange
-from stackform.provider import ChecksUnapplied, Context
+from stackform.provider import ChecksUnapplied, Context, PlanChecker
 from stackform.registry import Registry
 from stackform.resource import (
     Fingerprinter,
@@ -58,6 +59,7 @@ def make_context(
         fingerprint=fingerprint,
         log=log,
         options=dict(options or {}),
+        locate=stack.locate,
     )
 
 
@@ -248,6 +250,7 @@ def build_plan(
             if notes:
                 change = replace(change, notes=tuple(notes))
         with_notes.append(change)
+    found = _check_resources(ctx, registry, stack, with_notes, current)
 
     return Plan(
         stack=stack.name,
@@ -264,7 +267,27 @@ def build_plan(
         git=dict(git or {}),
         applied_git=state.git.to_json() if state else {},
         refreshed=options.refresh,
-        warnings=tuple(w.format() for w in stack.warnings),
+        warnings=tuple(w.format() for w in (*stack.warnings, *found)),
         replace=tuple(options.replace),
         provider_options=dict(options.provider_options),
     )
+
+
+def _check_resources(ctx: Context, registry: Registry, stack: ResolvedStack,
+                     changes: Iterable[ResourceChange],
+                     current: Mapping[str, ResourceState | None]) -> list[Diagnostic]:
+    """Each planned resource's provider check (no-ops too: a problem stays reported for as
+    long as it lasts, not only when its block is edited). Errors stop the plan; the warnings
+    are returned for the plan to carry."""
+    found: list[Diagnostic] = []
+    for change in changes:
+        desired = stack.resources.get(change.address)
+        provider = registry.get(change.kind)
+        if (change.action is Action.DELETE or desired is None
+                or not isinstance(provider, PlanChecker)):
+            continue
+        found.extend(provider.plan_diagnostics(ctx, current.get(change.address), desired))
+    errors = [d for d in found if d.severity == "error"]
+    if errors:
+        raise ConfigError(errors)
+    return found

@@ -24,6 +24,8 @@ _VERB = {
     Action.DELETE: "will be destroyed",
     Action.NOOP: "is up to date",
 }
+HINT_LINE = "\n    hint: "
+"""How :meth:`~stackform.diagnostics.Diagnostic.format` starts a diagnostic's hint."""
 FOLD_AT = 100
 """A table or array whose one-line JSON is longer than this is shown folded, one entry per
 line; nothing is ever cut: a reviewer must see every value a plan will apply."""
@@ -104,7 +106,11 @@ def render_change(change: ResourceChange, details: bool = True) -> list[str]:
 def render_plan(plan: Plan, details: bool = True) -> str:
     lines: list[str] = []
     for warning in plan.warnings:
-        lines.append(f"[yellow]Warning:[/] {_esc(warning)}")
+        # A formatted diagnostic puts its hint on a line of its own; nothing else may.
+        message, hinted, hint = warning.partition(HINT_LINE)
+        lines.append(f"[yellow]Warning:[/] {_esc(message)}")
+        if hinted:
+            lines.append(f"{HINT_LINE[1:]}{_esc(hint)}")
     if plan.drift:
         lines.append("[bold]Changed outside stackform[/] (found while refreshing):")
         for drift in plan.drift:

@@ -44,7 +44,10 @@ The suite plays core's part: after ``create``/``update`` it records state as cor
   not wedge the next apply);
 - read and plan notes are repeatable: the same answer for an unchanged world (apply builds a
   saved plan again and refuses it when anything differs, so no time stamps in notes);
-- outputs are JSON-serialisable; no secret appears in outputs or in ``ResourceState.to_json()``;
+- ``plan_diagnostics`` (when the provider has it) returns ``Diagnostic`` objects, the same for
+  an unchanged world (it runs at every plan);
+- outputs are JSON-serialisable; no secret appears in outputs, in ``ResourceState.to_json()``,
+  in plan notes or in plan diagnostics;
 - providers never print (they log through ``ctx.log``);
 - the provider class loads through the ``stackform.providers`` entry point for its kind
   (test-only providers that are not installed set ``check_entry_point = False``).
@@ -60,7 +63,8 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from stackform.provider import Context, Outputs, Provider
+from stackform.diagnostics import Diagnostic
+from stackform.provider import Context, Outputs, PlanChecker, Provider
 from stackform.registry import GROUP, Registry
 from stackform.resource import KeyPath, Resource, ResourceState, fingerprinter
 
@@ -326,6 +330,19 @@ class ProviderConformance:
         for prior, want in ((None, desired), (state, make_resource("one", 1)), (state, None)):
             assert provider.plan_notes(ctx, prior, want) == provider.plan_notes(ctx, prior, want)
 
+    def test_plan_diagnostics_are_repeatable_diagnostics(
+        self, provider: Provider, ctx: Context, make_resource: MakeResource
+    ) -> None:
+        # They run at every plan: the same findings for an unchanged world, and nothing else.
+        if not isinstance(provider, PlanChecker):
+            pytest.skip("the provider has no plan_diagnostics")
+        desired = make_resource("one", 0)
+        state = self.create(provider, ctx, desired)
+        for prior, want in ((None, desired), (state, desired), (state, make_resource("one", 1))):
+            found = provider.plan_diagnostics(ctx, prior, want)
+            assert all(isinstance(d, Diagnostic) for d in found), found
+            assert found == provider.plan_diagnostics(ctx, prior, want)
+
     # --- secrets --------------------------------------------------------------------------
 
     def test_no_secret_in_outputs_or_state(
@@ -354,6 +371,9 @@ class ProviderConformance:
         updated = provider.update(ctx, state, desired)
         assert_clean("update outputs", updated)
         assert_clean("plan notes", provider.plan_notes(ctx, state, desired))
+        if isinstance(provider, PlanChecker):
+            assert_clean("plan diagnostics",
+                         [d.format() for d in provider.plan_diagnostics(ctx, state, desired)])
 
     # --- registration ---------------------------------------------------------------------
 

@@ -52,8 +52,14 @@ Selection rules (Meltano's ``select`` semantics, with the choices below made exp
 from __future__ import annotations
 
 from stackform_singer.catalog.apply import apply_selection
+from stackform_singer.catalog.checks import (
+    Finding,
+    check_selection,
+    unmatched_rules,
+)
 from stackform_singer.catalog.digest import catalog_digest
-from stackform_singer.catalog.rules import unmatched_rules, validate_rules
+from stackform_singer.catalog.metadata import key_problems
+from stackform_singer.catalog.rules import validate_rules
 from stackform_singer.catalog.streams import SelectionError, stream_id_of
 from stackform_singer.catalog.summary import (
     Selection,
@@ -63,12 +69,15 @@ from stackform_singer.catalog.summary import (
 )
 
 __all__ = [
+    "Finding",
     "Selection",
     "SelectionError",
     "StreamSelection",
     "apply_selection",
     "catalog_digest",
+    "check_selection",
     "diff_selection",
+    "key_problems",
     "selection_of",
     "stream_id_of",
     "unmatched_rules",
@@ -77,8 +86,10 @@ __all__ = [
 
 # Where each part lives:
 #   streams.py  catalog access: stream ids, breadcrumbs, schema paths, the metadata view
-#   rules.py    parsing, validating and matching ``select`` rules; unmatched_rules
+#   rules.py    parsing, validating and matching ``select`` rules
 #   apply.py    apply_selection: the select rules, then the metadata extra
-#   metadata.py flattening and applying the ``metadata`` extra
+#   metadata.py flattening, checking the keys of and applying the ``metadata`` extra
+#   checks.py   check_selection: rules and patterns matching nothing, replication keys that are
+#               not properties, a selection of no stream
 #   summary.py  Selection / StreamSelection, selection_of and diff_selection
 #   digest.py   catalog_digest

@@ -78,14 +78,50 @@ def apply_selection(
 
     Raises :class:`SelectionError` when a rule or the metadata is malformed.
     """
+    return _applied(catalog, select, metadata)[0]
+
+
+def _applied(
+    catalog: Mapping[str, Any],
+    select: Sequence[str],
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[dict[str, Any], list[_StreamView]]:
+    """:func:`apply_selection`, with the view of each stream of the result (reading a large
+    catalog's views costs as much as applying the rules: callers that need both reuse them)."""
     if isinstance(select, str):
         raise SelectionError(["select must be a list of rules, not a single string"])
     rules = _parse(select)
     meta_rules = _metadata_rules(metadata or {})
-    result: dict[str, Any] = copy.deepcopy(dict(catalog))
+    result: dict[str, Any] = _copy_for_selection(catalog)
+    views: list[_StreamView] = []
     for stream in _streams(result):
         view = _StreamView(stream, create=True)
         if rules:
             _select_stream(view, rules)
         _apply_metadata(view, meta_rules)
+        views.append(view)
+    return result, views
+
+
+def _copy_for_selection(catalog: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``catalog`` that selection may change: each stream's ``metadata`` entries (the
+    only part it writes: it adds entries and sets keys, never changes a value in place), the
+    rest shared with the input. A deep copy of everything would double the cost of every plan
+    over a large database's catalog, for nothing."""
+    result = dict(catalog)
+    streams = catalog.get("streams")
+    if isinstance(streams, list):
+        result["streams"] = [_copy_stream(s) if isinstance(s, dict) else s for s in streams]
     return result
+
+
+def _copy_stream(stream: Mapping[str, Any]) -> dict[str, Any]:
+    copied = dict(stream)
+    entries = stream.get("metadata")
+    if isinstance(entries, list):
+        copied["metadata"] = [
+            {**e, "metadata": dict(e["metadata"])}
+            if isinstance(e, dict) and isinstance(e.get("metadata"), dict) else copy.deepcopy(e)
+            for e in entries
+        ]
+    return copied

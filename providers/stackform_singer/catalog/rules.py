@@ -1,4 +1,4 @@
-"""``select`` rules: validating, parsing and matching them, and finding rules that match nothing.
+"""``select`` rules: validating, parsing and matching them.
 
 The rule semantics are described in :mod:`stackform_singer.catalog`.
 """
@@ -6,12 +6,11 @@ The rule semantics are described in :mod:`stackform_singer.catalog`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
 
-from stackform_singer.catalog.streams import SelectionError, _hits, _streams, _StreamView
+from stackform_singer.catalog.streams import SelectionError
 
 # --------------------------------------------------------------------------- rules
 
@@ -60,36 +59,43 @@ def _glob_error(pattern: str) -> str | None:
     return None
 
 
-def validate_rules(select: Sequence[str]) -> list[str]:
-    """One message per malformed rule, in the order given; empty when all are usable."""
-    errors: list[str] = []
+def rule_problems(select: Sequence[str]) -> list[tuple[int, str]]:
+    """``(index, message)`` for each malformed rule, in the order given."""
+    problems: list[tuple[int, str]] = []
     for index, rule in enumerate(select):
-        where = f"select[{index}]"
         if not isinstance(rule, str):
-            errors.append(f"{where}: a rule is a string, not {type(rule).__name__}")
+            problems.append((index, f"a rule is a string, not {type(rule).__name__}"))
             continue
         shown = json.dumps(rule)
-        if rule != rule.strip():
-            errors.append(f"{where} {shown}: remove the surrounding whitespace")
-            continue
         body = rule[1:] if rule.startswith("!") else rule
-        if not rule:
-            errors.append(f"{where}: a rule cannot be empty")
+        problem: str | None
+        if rule != rule.strip():
+            problem = "remove the surrounding whitespace"
+        elif not rule:
+            problems.append((index, "a rule cannot be empty"))
+            continue
         elif not body:
-            errors.append(f"{where} {shown}: '!' needs a rule to exclude, e.g. \"!orders.note\"")
+            problem = "'!' needs a rule to exclude, e.g. \"!orders.note\""
         elif body.startswith("!"):
-            errors.append(f"{where} {shown}: use a single '!'")
+            problem = "use a single '!'"
         elif set(body) == {"."}:
-            errors.append(f"{where} {shown}: expected 'stream' or 'stream.property'")
+            problem = "expected 'stream' or 'stream.property'"
         elif body.startswith("."):
-            errors.append(f"{where} {shown}: the stream name before '.' is missing")
+            problem = "the stream name before '.' is missing"
         elif body.endswith("."):
-            errors.append(f"{where} {shown}: the property after '.' is missing (use 'stream.*')")
+            problem = "the property after '.' is missing (use 'stream.*')"
         elif ".." in body:
-            errors.append(f"{where} {shown}: empty property name between dots")
-        elif (problem := _glob_error(body)) is not None:
-            errors.append(f"{where} {shown}: {problem}")
-    return errors
+            problem = "empty property name between dots"
+        else:
+            problem = _glob_error(body)
+        if problem is not None:
+            problems.append((index, f"{shown}: {problem}"))
+    return problems
+
+
+def validate_rules(select: Sequence[str]) -> list[str]:
+    """One message per malformed rule, in the order given; empty when all are usable."""
+    return [f"select[{index}]: {message}" for index, message in rule_problems(select)]
 
 
 def _parse(select: Sequence[str]) -> list[_Rule]:
@@ -100,26 +106,3 @@ def _parse(select: Sequence[str]) -> list[_Rule]:
         _Rule(raw=r, negated=r.startswith("!"), body=r[1:] if r.startswith("!") else r)
         for r in select
     ]
-
-
-def unmatched_rules(catalog: Mapping[str, Any], select: Sequence[str]) -> list[str]:
-    """Rules (as written, in order) that name no stream or property of ``catalog``.
-
-    A typo otherwise selects (or excludes) nothing without a word. Malformed rules are left to
-    :func:`validate_rules` and are not reported here.
-    """
-    views = [_StreamView(s, create=False) for s in _streams(catalog)]
-    out: list[str] = []
-    for raw in select:
-        if not isinstance(raw, str) or validate_rules([raw]):
-            continue
-        rule = _Rule(raw=raw, negated=raw.startswith("!"), body=raw.lstrip("!"))
-        hit = False
-        for view in views:
-            named, prop = rule.target(view.id)
-            if named and (prop is None or any(_hits([prop], p) for p in view.paths)):
-                hit = True
-                break
-        if not hit:
-            out.append(raw)
-    return out

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,9 +101,15 @@ def _text(value: Any) -> str | None:
 
 def selection_of(catalog: Mapping[str, Any]) -> Selection:
     """The streams and properties ``catalog`` selects, as a tap would read its metadata."""
+    # create=False reads only
+    return _selection_of_views([_StreamView(s, create=False) for s in _streams(catalog)])
+
+
+def _selection_of_views(views: Iterable[_StreamView]) -> Selection:
+    """:func:`selection_of` from the streams' views."""
     out: list[StreamSelection] = []
-    for stream in _streams(catalog):
-        view = _StreamView(stream, create=False)  # create=False reads only
+    for view in views:
+        stream = view.stream
         stream_md = view.entries.get((), [None])[0]
         if not _effective(stream_md, None):
             continue
