@@ -92,6 +92,16 @@ class LoaderProvider(_PluginProvider):
     kind: ClassVar[str] = "loaders"
     Config: ClassVar[type[BaseModel]] = LoaderConfig
 
+    def plan_notes(self, ctx: Context, prior: ResourceState | None,
+                   desired: Resource | None) -> list[str]:
+        # A reviewer's first question about a changed loader: what happens to my tables?
+        if prior is None:
+            return []
+        if desired is None:
+            return ["the tables it loaded stay in the warehouse: stackform never drops data"]
+        return ["the tables it loaded are untouched: this reinstalls and re-renders the loader "
+                "only; the next run loads with the new settings"]
+
 
 class ExtractorProvider(_PluginProvider):
     """``[extractors.NAME]``: a Singer tap, its discovered catalog and the stack's selection."""

@@ -90,3 +90,20 @@ def test_secret_never_lands_in_rendered_config(tmp_path: Path) -> None:
     resource = Resource("loaders.w", "loaders", "w", model, model.model_dump(mode="json"),
                         frozenset({("config", "password")}))
     assert public_config(resource) == {"path": "w.duckdb"}
+
+
+def test_a_changed_or_removed_loader_says_what_happens_to_its_tables(tmp_path: Path) -> None:
+    from stackform.provider import Context
+    from stackform.resource import ResourceState, fingerprinter
+
+    ctx = Context(env="dev", stack_name="s", stack_dir=tmp_path, work_dir=tmp_path / "w",
+                  fingerprint=fingerprinter("l"))
+    config = LoaderConfig(pip_url="target-x==2", config={"path": "w.duckdb"})
+    desired = Resource("loaders.w", "loaders", "w", config, config.model_dump(mode="json"))
+    prior = ResourceState("loaders.w", "loaders", {"pip_url": "target-x==1"})
+    provider = LoaderProvider()
+    assert provider.plan_notes(ctx, None, desired) == []
+    [replaced] = provider.plan_notes(ctx, prior, desired)
+    assert replaced.startswith("the tables it loaded are untouched")
+    [deleted] = provider.plan_notes(ctx, prior, None)
+    assert "stay in the warehouse" in deleted
