@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 import tomlkit
-from e2e_support import JSONL_TAP, copy_quickstart, write_orders
+from e2e_support import copy_quickstart, write_orders
 
 from tests.cli_helpers import Result
 
@@ -44,7 +44,8 @@ def _leaky_stack(tmp_path: Path) -> Path:
     })
     path = stack / "stack.toml"
     doc = tomlkit.parse(path.read_text())
-    doc["extractors"]["orders"]["pip_url"] = f"{JSONL_TAP} {LEAKY_TAP}"  # type: ignore[index]
+    # tap-leaky hands over to stackform's own JSONL tap, installed beside it.
+    doc["extractors"]["orders"]["pip_url"] = f"stackform:tap-jsonl {LEAKY_TAP}"  # type: ignore[index]
     doc["extractors"]["orders"]["executable"] = "tap-leaky"  # type: ignore[index]
     path.write_text(tomlkit.dumps(doc))
     write_orders(stack / "data" / "orders-00.jsonl", range(1, 101))
@@ -102,7 +103,9 @@ def test_secrets_a_tap_prints_are_redacted_everywhere(tmp_path: Path, stackform_
     _set_fail_at(stack, "discover-raise")
     raised = sf("apply", "--auto-approve")
     assert raised.code == 1, raised
-    [row] = [line for line in raised.stdout.splitlines() if line.startswith("extractors.orders")]
+    rows = [line for line in raised.stdout.splitlines() if line.startswith("extractors.orders ")]
+    assert len(rows) == 1, raised
+    [row] = rows
     assert "RuntimeError: password authentication failed: ***" in row, raised
     assert "Traceback" not in row
     _assert_console_clean(raised, "an apply failing with a traceback")
