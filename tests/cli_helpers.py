@@ -41,6 +41,29 @@ class Result:
                 f"--- stderr ---\n{self.stderr}")
 
 
+FILES_STACK = """
+[stack]
+name = "demo"
+
+[vars]
+greeting = "hello"
+
+[files.a]
+path = "out/a.txt"
+content = "${var.greeting} a\\n"
+
+[files.b]
+path = "out/b.txt"
+content = "b\\n"
+depends_on = ["files.a"]
+
+[files.c]
+path = "out/c.txt"
+content = "c\\n"
+"""
+"""Three files (a, b depending on a, c) and a var: the stack most CLI tests start from."""
+
+
 def make_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A process environment for stackform: nothing stackform-specific inherited."""
     env = {k: v for k, v in os.environ.items()

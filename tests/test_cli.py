@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import (
+    FILES_STACK,
     Runner,
     actions,
     assert_clean_error,
@@ -27,26 +28,6 @@ from tests.cli_helpers import (
 
 pytestmark = pytest.mark.slow
 
-FILES_STACK = """
-[stack]
-name = "demo"
-
-[vars]
-greeting = "hello"
-
-[files.a]
-path = "out/a.txt"
-content = "${var.greeting} a\\n"
-
-[files.b]
-path = "out/b.txt"
-content = "b\\n"
-depends_on = ["files.a"]
-
-[files.c]
-path = "out/c.txt"
-content = "c\\n"
-"""
 
 LOCATION = re.compile(r"stack\.toml:\d+:\d+: error:")
 

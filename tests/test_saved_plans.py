@@ -10,30 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.cli_helpers import Runner, assert_clean_error, read_state, state_path, write_stack
+from tests.cli_helpers import FILES_STACK as STACK
+from tests.cli_helpers import (
+    Runner,
+    assert_clean_error,
+    read_state,
+    state_path,
+    write_stack,
+)
 
 pytestmark = pytest.mark.slow
 
-STACK = """
-[stack]
-name = "demo"
-
-[vars]
-greeting = "hello"
-
-[files.a]
-path = "out/a.txt"
-content = "${var.greeting} a\\n"
-
-[files.b]
-path = "out/b.txt"
-content = "b\\n"
-depends_on = ["files.a"]
-
-[files.c]
-path = "out/c.txt"
-content = "c\\n"
-"""
 
 # The reviewed change: files.a is updated, files.d is created; b and c are no-ops.
 CHANGED = STACK.replace('greeting = "hello"', 'greeting = "hi"') + """
