@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from stackform.config.model import ResolvedStack
 from stackform.errors import GraphError, StackformError, StateError
 from stackform.plan.builder import make_context
-from stackform.plan.model import Action, Plan, ResourceChange
+from stackform.plan.model import Action, Plan, PlanMode, ResourceChange
 from stackform.provider import Context
 from stackform.registry import Registry
 from stackform.resource import ResourceState, fingerprinter
@@ -242,7 +242,7 @@ def apply_plan(
     recorder = StateRecorder(backend, stack.env, state, plan.lineage, stack.name, git,
                              on_error=stop_on_state_error)
     recorded: Mapping[str, ResourceState] = state.resources if state else {}
-    if plan.mode == "refresh-only":
+    if plan.mode is PlanMode.REFRESH_ONLY:
         _record_drift(plan, recorded, recorder)
         recorder.close()
         return ApplyResult((), recorder.state, state_error=recorder.error,
