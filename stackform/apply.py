@@ -1,9 +1,22 @@
-"""Carry out a plan: walk its changes in dependency order on a bounded thread pool.
+"""Carry out a plan: walk its changes in dependency order (:mod:`stackform.walk`).
 
-A failed resource skips the resources that depend on it; independent ones go on. State is
-written after every resource that finishes (group commit: a write that is already under way
-carries the changes that finished meanwhile), so a crash at any moment leaves a state holding
-every resource that finished. Ctrl-C stops scheduling, lets work in flight end, and saves.
+What this module adds to the walk: the graph of the plan's changes (deletes in reverse), the
+visit of one change (its provider's create, update or delete, then its record in state), and
+the :class:`ApplyEvent` told for each. A failed resource skips the resources that depend on it;
+independent ones go on. Ctrl-C stops scheduling, lets work in flight end, and saves.
+
+State is written by the writer thread of :class:`StateRecorder`, apart from the work: each write
+stores a snapshot of every resource recorded so far, and what finishes during a write goes into
+the next one. So a crash or ``kill -9`` loses what was running and every resource recorded after
+the snapshot of the last completed write: on the local backend, what finished during the last
+write or two (a write takes a few to a few tens of milliseconds); on a backend that pauses
+between writes (``write_interval``, a second on S3), up to that long more. The state left is a
+whole document holding what was recorded up to its snapshot, and the next plan shows each lost
+resource from what its provider reads: a create that finished is planned again as a create
+(which a provider must carry out over the existing resource); a delete that finished, as a
+delete of something already gone (only removed from state); an update that finished, as drift
+with nothing left to change, or as the same update again when the provider cannot read the new
+attributes back.
 """
 
 from __future__ import annotations
@@ -11,22 +24,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from graphlib import CycleError, TopologicalSorter
+from graphlib import CycleError
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from stackform.config.model import ResolvedStack
 from stackform.diagnostics import Diagnostic
 from stackform.errors import GraphError, StackformError, StateError
 from stackform.plan.builder import make_context
-from stackform.plan.model import Action, Plan, ResourceChange
+from stackform.plan.model import Action, Plan, PlanMode, ResourceChange
 from stackform.provider import Context
 from stackform.registry import Registry
 from stackform.resource import ResourceState, fingerprinter
 from stackform.state.backend import StateBackend
 from stackform.state.model import GitInfo, State
+from stackform.walk import Outcome, walk
+
+if TYPE_CHECKING:
+    from stackform.redact import Redactor
 
 Status = Literal["started", "done", "failed", "skipped", "not started"]
 
@@ -76,7 +92,8 @@ class StateRecorder:
     """
 
     def __init__(self, backend: StateBackend, env: str, prior: State | None, lineage: str,
-                 stack_name: str, git: GitInfo) -> None:
+                 stack_name: str, git: GitInfo,
+                 on_error: Callable[[], None] = lambda: None) -> None:
         self._backend = backend
         self._env = env
         self._written = prior
@@ -88,6 +105,8 @@ class StateRecorder:
         self._persisted = 0
         self._closing = False
         self.error: StateError | None = None
+        self._on_error = on_error
+        """Called from the writer thread when a write failed (it writes nothing more)."""
         self._thread = threading.Thread(target=self._run, name="state-writer", daemon=True)
         self._thread.start()
 
@@ -141,9 +160,10 @@ class StateRecorder:
                 self._backend.write(self._env, new, self._written)
             except StateError as exc:
                 self.error = exc
-                return
             except Exception as exc:  # a bug must not leave apply waiting forever
                 self.error = StateError(f"writing state failed: {type(exc).__name__}: {exc}")
+            if self.error is not None:
+                self._on_error()
                 return
             last = time.monotonic()
             with self._cond:
@@ -165,21 +185,6 @@ def _operation_graph(changes: Mapping[str, ResourceChange]) -> dict[str, set[str
                 if dep in changes and changes[dep].action is not Action.DELETE:
                     before[address].add(dep)
     return before
-
-
-def _dependents(graph: dict[str, set[str]], failed: str) -> set[str]:
-    children: dict[str, set[str]] = {}
-    for node, preds in graph.items():
-        for p in preds:
-            children.setdefault(p, set()).add(node)
-    out: set[str] = set()
-    todo = [failed]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in out:
-                out.add(child)
-                todo.append(child)
-    return out
 
 
 def _run_one(ctx: Context, registry: Registry, change: ResourceChange,
@@ -232,122 +237,108 @@ def apply_plan(
 
     The caller holds the environment's lock.
     """
-    from stackform.redact import stack_redactor
-    from stackform.supervise import runtime_root, sweep
-
     cancel = cancel or threading.Event()
-    fingerprint = fingerprinter(plan.lineage)
-    # A plugin's output (its stderr in an error, a line it logs) may quote a secret.
-    redact = stack_redactor(stack) if plan.actionable else None
-    if redact:
-        log = redact.wrap(log)
-    ctx = replace(make_context(stack, fingerprint, log), cancel=cancel)
-    # What a killed stackform left in this environment: its plugins, its files with secrets.
-    sweep(runtime_root(ctx.work_dir), log)
-    recorder = StateRecorder(backend, stack.env, state, plan.lineage, stack.name, git)
-    recorded: Mapping[str, ResourceState] = state.resources if state else {}
+    ctx, redact = _context(plan, stack, log, cancel)
+    state_failed = threading.Event()
 
-    if plan.mode == "refresh-only":
-        for drift in plan.drift:
-            prior = recorded.get(drift.address)
-            if drift.after is None:
-                recorder.record(remove=drift.address)
-            elif prior is not None:
-                recorder.record(put=replace(prior, attributes=dict(drift.after)))
+    def stop_on_state_error() -> None:
+        # State can no longer be recorded: start nothing more (not an interrupt by the user).
+        if not cancel.is_set():
+            state_failed.set()
+            cancel.set()
+
+    recorder = StateRecorder(backend, stack.env, state, plan.lineage, stack.name, git,
+                             on_error=stop_on_state_error)
+    recorded: Mapping[str, ResourceState] = state.resources if state else {}
+    if plan.mode is PlanMode.REFRESH_ONLY:
+        _record_drift(plan, recorded, recorder)
         recorder.close()
         return ApplyResult((), recorder.state, state_error=recorder.error,
                            unsaved=recorder.unsaved)
 
     changes = {c.address: c for c in plan.actionable}
-    graph = _operation_graph(changes)
-    sorter: TopologicalSorter[str] = TopologicalSorter(graph)
+    events = _Events(changes, on_event, redact)
     try:
-        sorter.prepare()
+        walked = walk(_operation_graph(changes),
+                      lambda address: events.warned(
+                          address, _run_one(ctx, registry, changes[address], stack, recorded,
+                                            recorder)),
+                      parallelism=parallelism, cancel=cancel, on_start=events.started,
+                      on_end=events.ended, thread_name="apply")
     except CycleError as exc:
         raise GraphError(f"the plan's changes form a cycle: {' -> '.join(exc.args[1])}") from exc
-    outcomes: dict[str, ApplyEvent] = {}
-    skipped: dict[str, str] = {}
-    running: dict[Future[tuple[str, ...]], tuple[str, float]] = {}
-    interrupted = False
-    state_failed = False
-
-    def warned(future: Future[tuple[str, ...]]) -> tuple[str, ...]:
-        # A provider's warning quotes the stack, and may quote what a plugin said.
-        return tuple(redact(w) for w in future.result()) if redact else future.result()
-
-    def finish(event: ApplyEvent) -> None:
-        outcomes[event.address] = event
-        on_event(event)
-
-    try:
-        limit = max(1, parallelism)
-        queue: list[str] = []
-        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="apply") as pool:
-            try:
-                while sorter.is_active():
-                    queue.extend(sorted(sorter.get_ready()))
-                    # Submit no more than the pool runs, so a cancel leaves the rest unstarted.
-                    while queue and not cancel.is_set() and len(running) < limit:
-                        address = queue.pop(0)
-                        change = changes[address]
-                        if address in skipped:
-                            finish(ApplyEvent(address, change.action, "skipped",
-                                              f"{skipped[address]} failed"))
-                            sorter.done(address)
-                            queue.extend(sorted(sorter.get_ready()))
-                            continue
-                        on_event(ApplyEvent(address, change.action, "started"))
-                        future = pool.submit(_run_one, ctx, registry, change, stack,
-                                             recorded, recorder)
-                        running[future] = (address, time.monotonic())
-                    if not running:
-                        if cancel.is_set() or not queue:
-                            break
-                        continue
-                    done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                    if recorder.error is not None and not cancel.is_set():
-                        state_failed = True
-                        cancel.set()  # state cannot be recorded: stop starting work
-                    for future in done:
-                        address, started = running.pop(future)
-                        change = changes[address]
-                        seconds = time.monotonic() - started
-                        error = future.exception()
-                        if error is None:
-                            finish(ApplyEvent(address, change.action, "done", None, seconds,
-                                              warned(future)))
-                        else:
-                            # The reason and its hint: what to do is half the message.
-                            message = (str(error) if isinstance(error, StackformError)
-                                       else f"{type(error).__name__}: {error}")
-                            if redact:
-                                message = redact(message)
-                            finish(ApplyEvent(address, change.action, "failed", message, seconds))
-                            for dependent in _dependents(graph, address):
-                                skipped.setdefault(dependent, address)
-                        sorter.done(address)
-            except KeyboardInterrupt:
-                interrupted = True
-                cancel.set()
-                # Let work in flight end so state records it; a second Ctrl-C is not caught.
-                for future in list(running):
-                    address, started = running.pop(future)
-                    change = changes[address]
-                    error = future.exception()
-                    told = None if error is None else str(error)
-                    if told and redact:
-                        told = redact(told)
-                    finish(ApplyEvent(address, change.action, "done" if error is None else "failed",
-                                      told, time.monotonic() - started,
-                                      warned(future) if error is None else ()))
     finally:
         recorder.close()
-    interrupted = interrupted or (cancel.is_set() and not state_failed)
-    for address, change in changes.items():
-        if address not in outcomes:
-            finish(ApplyEvent(address, change.action,
-                              "skipped" if address in skipped else "not started",
-                              f"{skipped[address]} failed" if address in skipped else None))
-    ordered = tuple(outcomes[a] for a in sorted(outcomes))
-    return ApplyResult(ordered, recorder.state or state, interrupted, recorder.error,
+    interrupted = walked.interrupted or (cancel.is_set() and not state_failed.is_set())
+    return ApplyResult(events.ordered(), recorder.state or state, interrupted, recorder.error,
                        recorder.unsaved)
+
+
+def _context(plan: Plan, stack: ResolvedStack, log: Callable[[str], None],
+             cancel: threading.Event) -> tuple[Context, Redactor | None]:
+    """The providers' context, and the redactor of what they say (when anything will run)."""
+    from stackform.redact import stack_redactor
+    from stackform.supervise import runtime_root, sweep
+
+    # A plugin's output (its stderr in an error, a line it logs) may quote a secret.
+    redact = stack_redactor(stack) if plan.actionable else None
+    if redact:
+        log = redact.wrap(log)
+    ctx = replace(make_context(stack, fingerprinter(plan.lineage), log), cancel=cancel)
+    # What a killed stackform left in this environment: its plugins, its files with secrets.
+    sweep(runtime_root(ctx.work_dir), log)
+    return ctx, redact
+
+
+def _record_drift(plan: Plan, recorded: Mapping[str, ResourceState],
+                  recorder: StateRecorder) -> None:
+    """A refresh-only plan: state takes what the refresh found, and nothing is touched."""
+    for drift in plan.drift:
+        prior = recorded.get(drift.address)
+        if drift.after is None:
+            recorder.record(remove=drift.address)
+        elif prior is not None:
+            recorder.record(put=replace(prior, attributes=dict(drift.after)))
+
+
+class _Events:
+    """The walk's outcomes as :class:`ApplyEvent`, told to ``on_event`` and kept."""
+
+    def __init__(self, changes: Mapping[str, ResourceChange],
+                 on_event: Callable[[ApplyEvent], None], redact: Redactor | None) -> None:
+        self._changes = changes
+        self._on_event = on_event
+        self._redact = redact
+        self._ended: dict[str, ApplyEvent] = {}
+        self._warnings: dict[str, tuple[str, ...]] = {}
+
+    def started(self, address: str) -> None:
+        self._on_event(ApplyEvent(address, self._changes[address].action, "started"))
+
+    def warned(self, address: str, warnings: tuple[str, ...]) -> None:
+        """Keep what a visit's provider warned about (from the visit's own thread: one key per
+        address, so no two threads write the same entry)."""
+        # A provider's warning quotes the stack, and may quote what a plugin said.
+        self._warnings[address] = (tuple(self._redact(w) for w in warnings) if self._redact
+                                   else warnings)
+
+    def ended(self, address: str, outcome: Outcome[str]) -> None:
+        event = ApplyEvent(address, self._changes[address].action, outcome.status,
+                           self._message(outcome), outcome.seconds,
+                           self._warnings.get(address, ()) if outcome.status == "done" else ())
+        self._ended[address] = event
+        self._on_event(event)
+
+    def ordered(self) -> tuple[ApplyEvent, ...]:
+        return tuple(self._ended[a] for a in sorted(self._ended))
+
+    def _message(self, outcome: Outcome[str]) -> str | None:
+        if outcome.status == "skipped":
+            return f"{outcome.cause} failed"
+        error = outcome.error
+        if error is None:
+            return None
+        # The reason and its hint: what to do is half the message.
+        message = (str(error) if isinstance(error, StackformError)
+                   else f"{type(error).__name__}: {error}")
+        return self._redact(message) if self._redact else message

@@ -10,10 +10,10 @@ from typing import ClassVar
 import pytest
 
 from stackform.apply import apply_plan
-from stackform.errors import StalePlanError
+from stackform.errors import StackformError, StalePlanError
 from stackform.graph import resource_dependencies
 from stackform.plan.builder import PlanOptions, build_plan
-from stackform.plan.model import Action
+from stackform.plan.model import Action, PlanMode
 from stackform.plan.render_json import plan_to_json
 from stackform.plan.render_text import render_plan
 from stackform.plan.saved import check_fresh, load_plan, save_plan
@@ -233,6 +233,19 @@ def test_saved_plan_round_trips_and_refuses_stale(tmp_path, backend, registry):
     plan_and_apply(stack_of([thing("a", value="4")], tmp_path), backend, registry)
     with pytest.raises(StalePlanError, match="serial"):
         check_fresh(plan2, stack_of([thing("a", value="3")], tmp_path), backend.read("dev"))
+
+
+def test_plan_modes_are_one_type_from_options_to_a_loaded_plan(tmp_path, backend, registry):
+    stack = stack_of([thing("a")], tmp_path)
+    options = PlanOptions(mode="destroy")  # a string from a caller is made a PlanMode
+    assert options.mode is PlanMode.DESTROY
+    plan = build_plan(stack, None, registry, {}, options)
+    assert plan.mode is PlanMode.DESTROY
+    save_plan(plan, tmp_path / "p.sfplan")
+    assert load_plan(tmp_path / "p.sfplan").mode is PlanMode.DESTROY
+    with pytest.raises(StackformError, match="unknown plan mode 'partial'") as caught:
+        PlanOptions(mode="partial")
+    assert caught.value.hint == "one of normal, destroy, refresh-only"
 
 
 def test_interrupt_lets_running_work_finish_and_saves(tmp_path, backend, registry):

@@ -221,6 +221,23 @@ def test_a_plan_file_of_the_previous_format_is_refused(applied: Runner, project:
     assert not (project / "out" / "d.txt").exists()
 
 
+def test_a_plan_file_of_an_unknown_mode_is_refused_when_loaded(applied: Runner,
+                                                              project: Path) -> None:
+    write_stack(project, CHANGED)
+    assert applied("plan", "-o", "p.sfplan").code == 0
+    plan_file = project / "p.sfplan"
+    doc = json.loads(plan_file.read_text())
+    doc["plan"]["mode"] = "import"
+    plan_file.write_text(json.dumps(doc))
+    before = snapshot(project)
+    result = applied("apply", "p.sfplan")
+    assert_clean_error(result)
+    assert "p.sfplan is a plan of mode 'import', which this stackform does not know (it knows " \
+        "normal, destroy, refresh-only)" in result.stderr, result
+    assert "damaged" not in result.stderr
+    assert snapshot(project) == before
+
+
 def test_options_edited_with_the_changes_they_give_are_refused(
         applied: Runner, project: Path) -> None:
     """An edit that stays self-consistent: a normal plan made into ``--destroy --target

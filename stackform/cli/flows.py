@@ -16,7 +16,7 @@ from stackform.cli.options import Globals
 from stackform.console import Console
 from stackform.errors import StackformError
 from stackform.plan.builder import PlanOptions
-from stackform.plan.model import Plan
+from stackform.plan.model import Plan, PlanMode
 
 if TYPE_CHECKING:
     from stackform.plan.changed import ChangedSince
@@ -31,7 +31,8 @@ def make_plan_options(refresh_only: bool, destroy: bool, refresh: bool,
         raise typer.BadParameter("--refresh-only and --destroy exclude each other")
     if refresh_only and not refresh:
         raise typer.BadParameter("--refresh-only needs refreshing; drop --refresh=false")
-    mode = "refresh-only" if refresh_only else "destroy" if destroy else "normal"
+    mode = (PlanMode.REFRESH_ONLY if refresh_only else PlanMode.DESTROY if destroy
+            else PlanMode.NORMAL)
     if refresh_catalog and not refresh:
         raise typer.BadParameter("--refresh-catalog needs refreshing; drop --refresh=false")
     options = {"refresh_catalog": True} if refresh_catalog else {}

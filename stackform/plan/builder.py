@@ -1,6 +1,10 @@
 """Build a plan: refresh recorded resources through their providers, then diff with desired.
 
-Nothing here writes anything: the result is an immutable :class:`~stackform.plan.model.Plan`.
+:func:`build_plan` is a sequence of named steps (check the addresses asked for, refresh, find
+drift, the changes the mode asks for, keep the targets, add the providers' notes, run the
+providers' checks), each a small
+function, ending in one construction of :class:`~stackform.plan.model.Plan`. Nothing here writes
+anything: the result is immutable data.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from stackform import __version__
 from stackform.config.model import ResolvedStack
 from stackform.diagnostics import Diagnostic
 from stackform.errors import ConfigError, StackformError
-from stackform.plan.model import Action, AttributeChange, Drift, Plan, ResourceChange
+from stackform.plan.model import Action, AttributeChange, Drift, Plan, PlanMode, ResourceChange
 from stackform.provider import ChecksUnapplied, Context, PlanChecker
 from stackform.registry import Registry
 from stackform.resource import (
@@ -27,17 +31,23 @@ from stackform.resource import (
 )
 from stackform.state.model import State, utc_now
 
-MODES = ("normal", "destroy", "refresh-only")
-
 
 @dataclass(frozen=True)
 class PlanOptions:
-    mode: str = "normal"
+    mode: PlanMode = PlanMode.NORMAL
     refresh: bool = True
     targets: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
     parallelism: int = 4
     provider_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "mode", PlanMode(self.mode))
+        except ValueError:
+            raise StackformError(
+                f"unknown plan mode {self.mode!r}",
+                hint=f"one of {', '.join(m.value for m in PlanMode)}") from None
 
 
 def lineage_of(state: State | None) -> str:
@@ -142,6 +152,21 @@ def _closure(targets: Iterable[str], deps: Mapping[str, tuple[str, ...]]) -> set
     return selected
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What the steps of :func:`build_plan` read: the stack, and state as refreshed."""
+
+    stack: ResolvedStack
+    registry: Registry
+    dependencies: Mapping[str, tuple[str, ...]]
+    options: PlanOptions
+    ctx: Context
+    recorded: Mapping[str, ResourceState]
+    """What state records."""
+    current: Mapping[str, ResourceState | None]
+    """What providers read now (``recorded`` itself when not refreshing); ``None``: gone."""
+
+
 def build_plan(
     stack: ResolvedStack,
     state: State | None,
@@ -156,112 +181,24 @@ def build_plan(
 
     ``lineage`` is the one to fingerprint with when there is no state yet (a new one by
     default); building a saved plan again passes the plan's own."""
-    if options.mode not in MODES:
-        raise StackformError(f"unknown plan mode {options.mode!r}")
-    known = {*stack.resources, *(state.resources if state else {})}
-    for address in (*options.targets, *options.replace):
-        if address not in known:
-            from stackform.diagnostics import did_you_mean
-
-            raise StackformError(
-                f"no resource {address!r} in the stack or its state",
-                hint=did_you_mean(address, known) or "see `stackform state list`",
-            )
-
+    _check_addresses(stack, state, options)
     lineage = state.lineage if state else lineage or lineage_of(None)
-    fingerprint = fingerprinter(lineage)
-    ctx = make_context(stack, fingerprint, log, options.provider_options)
+    ctx = make_context(stack, fingerprinter(lineage), log, options.provider_options)
     recorded: Mapping[str, ResourceState] = state.resources if state else {}
-    if options.refresh:
-        current = refresh(ctx, registry, recorded, options.parallelism)
-    else:
-        current = dict(recorded)
-
-    drift = []
-    for address, was in sorted(recorded.items()):
-        now = current.get(address)
-        if now != was:
-            after = now.attributes if now is not None else None
-            drift.append(Drift(address, was.kind, was.attributes, after,
-                               diff_attributes(was.attributes, after)))
-
-    changes: list[ResourceChange] = []
-    if options.mode == "normal":
-        for address, resource in stack.resources.items():
-            after = resource.masked(fingerprint)
-            prior = current.get(address)
-            deps = dependencies.get(address, ())
-            provider = registry.get(resource.kind)
-            if prior is None:
-                reason = "gone outside stackform" if address in recorded else None
-                changes.append(ResourceChange(address, resource.kind, Action.CREATE, None,
-                                              after, diff_attributes(None, after),
-                                              reason, deps))
-                continue
-            attribute_changes = diff_attributes(prior.attributes, after, provider.force_new)
-            if address in options.replace:
-                action, reason = Action.REPLACE, "replacement requested with --replace"
-            elif any(c.force_new for c in attribute_changes):
-                forced = sorted({c.path.split(".")[0].split("[")[0]
-                                 for c in attribute_changes if c.force_new})
-                action = Action.REPLACE
-                reason = f"{', '.join(forced)} cannot change in place"
-            elif attribute_changes:
-                action, reason = Action.UPDATE, None
-            elif isinstance(provider, ChecksUnapplied) and (
-                    unapplied := provider.unapplied(ctx, prior, resource)) is not None:
-                # Files the block is built from (a dbt project) are desired, like the block.
-                action, reason = Action.UPDATE, f"{unapplied.what} changed since the last apply"
-            else:
-                action, reason = Action.NOOP, None
-            changes.append(ResourceChange(address, resource.kind, action, prior.attributes,
-                                          after, attribute_changes, reason, deps))
-        for address, prior in recorded.items():
-            if address not in stack.resources:
-                gone = current.get(address) is None
-                changes.append(ResourceChange(address, prior.kind, Action.DELETE,
-                                              prior.attributes, None,
-                                              diff_attributes(prior.attributes, None),
-                                              _GONE if gone else "no longer in the stack file",
-                                              prior.dependencies))
-    elif options.mode == "destroy":
-        for address, prior in recorded.items():
-            gone = current.get(address) is None
-            changes.append(ResourceChange(address, prior.kind, Action.DELETE,
-                                          prior.attributes, None,
-                                          diff_attributes(prior.attributes, None),
-                                          _GONE if gone else None, prior.dependencies))
-
-    if options.targets:
-        all_deps = {**{a: r.dependencies for a, r in recorded.items()}, **dependencies}
-        if options.mode == "destroy":
-            # Destroying a target also destroys what depends on it.
-            selected = {a for a in recorded if _closure([a], all_deps) & set(options.targets)}
-        else:
-            selected = _closure(options.targets, all_deps)
-        changes = [c for c in changes if c.address in selected]
-
-    with_notes = []
-    for change in sorted(changes, key=lambda c: c.address):
-        if change.action is not Action.NOOP:
-            provider = registry.get(change.kind)
-            desired = stack.resources.get(change.address)
-            notes = provider.plan_notes(ctx, current.get(change.address), desired)
-            if notes:
-                change = replace(change, notes=tuple(notes))
-        with_notes.append(change)
-    found = _check_resources(ctx, registry, stack, with_notes, current)
-
+    current = _refreshed(ctx, registry, recorded, options)
+    inputs = _Inputs(stack, registry, dependencies, options, ctx, recorded, current)
+    changes = _with_notes(inputs, _selected(inputs, _changes_for_mode(inputs)))
+    found = _checked(inputs, changes)
     return Plan(
         stack=stack.name,
         env=stack.env,
         lineage=lineage,
         serial=state.serial if state else None,
-        stack_digest=stack.digest(fingerprint),
+        stack_digest=stack.digest(ctx.fingerprint),
         tool_version=__version__,
         created_at=utc_now(),
-        changes=tuple(with_notes),
-        drift=tuple(drift),
+        changes=changes,
+        drift=_drift(recorded, current),
         mode=options.mode,
         targets=tuple(options.targets),
         git=dict(git or {}),
@@ -273,20 +210,137 @@ def build_plan(
     )
 
 
-def _check_resources(ctx: Context, registry: Registry, stack: ResolvedStack,
-                     changes: Iterable[ResourceChange],
-                     current: Mapping[str, ResourceState | None]) -> list[Diagnostic]:
+def _check_addresses(stack: ResolvedStack, state: State | None, options: PlanOptions) -> None:
+    """Every ``--target`` and ``--replace`` names a resource of the stack or its state."""
+    known = {*stack.resources, *(state.resources if state else {})}
+    for address in (*options.targets, *options.replace):
+        if address not in known:
+            from stackform.diagnostics import did_you_mean
+
+            raise StackformError(
+                f"no resource {address!r} in the stack or its state",
+                hint=did_you_mean(address, known) or "see `stackform state list`",
+            )
+
+
+def _refreshed(ctx: Context, registry: Registry, recorded: Mapping[str, ResourceState],
+               options: PlanOptions) -> Mapping[str, ResourceState | None]:
+    if options.refresh:
+        return refresh(ctx, registry, recorded, options.parallelism)
+    return dict(recorded)
+
+
+def _drift(recorded: Mapping[str, ResourceState],
+           current: Mapping[str, ResourceState | None]) -> tuple[Drift, ...]:
+    """Recorded resources that the refresh found changed or gone."""
+    drift = []
+    for address, was in sorted(recorded.items()):
+        now = current.get(address)
+        if now != was:
+            after = now.attributes if now is not None else None
+            drift.append(Drift(address, was.kind, was.attributes, after,
+                               diff_attributes(was.attributes, after)))
+    return tuple(drift)
+
+
+def _changes_for_mode(inputs: _Inputs) -> list[ResourceChange]:
+    mode = inputs.options.mode
+    if mode is PlanMode.NORMAL:
+        return [*(_desired_change(inputs, address) for address in inputs.stack.resources),
+                *_removed_from_stack(inputs)]
+    if mode is PlanMode.DESTROY:
+        return [_delete(inputs, prior, None) for prior in inputs.recorded.values()]
+    return []  # refresh-only: the plan is its drift
+
+
+def _desired_change(inputs: _Inputs, address: str) -> ResourceChange:
+    """What makes a resource of the stack file real: create, replace, update or nothing."""
+    resource = inputs.stack.resources[address]
+    after = resource.masked(inputs.ctx.fingerprint)
+    prior = inputs.current.get(address)
+    deps = inputs.dependencies.get(address, ())
+    provider = inputs.registry.get(resource.kind)
+    if prior is None:
+        reason = "gone outside stackform" if address in inputs.recorded else None
+        return ResourceChange(address, resource.kind, Action.CREATE, None, after,
+                              diff_attributes(None, after), reason, deps)
+    attribute_changes = diff_attributes(prior.attributes, after, provider.force_new)
+    if address in inputs.options.replace:
+        action, reason = Action.REPLACE, "replacement requested with --replace"
+    elif any(c.force_new for c in attribute_changes):
+        forced = sorted({c.path.split(".")[0].split("[")[0]
+                         for c in attribute_changes if c.force_new})
+        action = Action.REPLACE
+        reason = f"{', '.join(forced)} cannot change in place"
+    elif attribute_changes:
+        action, reason = Action.UPDATE, None
+    elif isinstance(provider, ChecksUnapplied) and (
+            unapplied := provider.unapplied(inputs.ctx, prior, resource)) is not None:
+        # Files the block is built from (a dbt project) are desired, like the block.
+        action, reason = Action.UPDATE, f"{unapplied.what} changed since the last apply"
+    else:
+        action, reason = Action.NOOP, None
+    return ResourceChange(address, resource.kind, action, prior.attributes, after,
+                          attribute_changes, reason, deps)
+
+
+def _removed_from_stack(inputs: _Inputs) -> list[ResourceChange]:
+    return [_delete(inputs, prior, "no longer in the stack file")
+            for address, prior in inputs.recorded.items()
+            if address not in inputs.stack.resources]
+
+
+def _delete(inputs: _Inputs, prior: ResourceState, reason: str | None) -> ResourceChange:
+    """A delete of a recorded resource; one the refresh found gone is only removed from state."""
+    gone = inputs.current.get(prior.address) is None
+    return ResourceChange(prior.address, prior.kind, Action.DELETE, prior.attributes, None,
+                          diff_attributes(prior.attributes, None), _GONE if gone else reason,
+                          prior.dependencies)
+
+
+def _selected(inputs: _Inputs, changes: list[ResourceChange]) -> list[ResourceChange]:
+    """With ``--target``: the changes of the targets and what they depend on, or, destroying,
+    of the targets and what depends on them."""
+    targets = set(inputs.options.targets)
+    if not targets:
+        return changes
+    recorded = inputs.recorded
+    all_deps = {**{a: r.dependencies for a, r in recorded.items()}, **inputs.dependencies}
+    if inputs.options.mode is PlanMode.DESTROY:
+        # Destroying a target also destroys what depends on it.
+        selected = {a for a in recorded if _closure([a], all_deps) & targets}
+    else:
+        selected = _closure(targets, all_deps)
+    return [c for c in changes if c.address in selected]
+
+
+def _with_notes(inputs: _Inputs, changes: list[ResourceChange]) -> tuple[ResourceChange, ...]:
+    """The changes in address order, each with what its provider has to say about it."""
+    with_notes = []
+    for change in sorted(changes, key=lambda c: c.address):
+        if change.action is not Action.NOOP:
+            provider = inputs.registry.get(change.kind)
+            desired = inputs.stack.resources.get(change.address)
+            notes = provider.plan_notes(inputs.ctx, inputs.current.get(change.address), desired)
+            if notes:
+                change = replace(change, notes=tuple(notes))
+        with_notes.append(change)
+    return tuple(with_notes)
+
+
+def _checked(inputs: _Inputs, changes: Iterable[ResourceChange]) -> list[Diagnostic]:
     """Each planned resource's provider check (no-ops too: a problem stays reported for as
     long as it lasts, not only when its block is edited). Errors stop the plan; the warnings
     are returned for the plan to carry."""
     found: list[Diagnostic] = []
     for change in changes:
-        desired = stack.resources.get(change.address)
-        provider = registry.get(change.kind)
+        desired = inputs.stack.resources.get(change.address)
+        provider = inputs.registry.get(change.kind)
         if (change.action is Action.DELETE or desired is None
                 or not isinstance(provider, PlanChecker)):
             continue
-        found.extend(provider.plan_diagnostics(ctx, current.get(change.address), desired))
+        found.extend(provider.plan_diagnostics(inputs.ctx, inputs.current.get(change.address),
+                                               desired))
     errors = [d for d in found if d.severity == "error"]
     if errors:
         raise ConfigError(errors)

@@ -14,6 +14,17 @@ from enum import StrEnum
 from typing import Any
 
 
+class PlanMode(StrEnum):
+    """What a plan is for: its mode decides which changes it lists and what apply does."""
+
+    NORMAL = "normal"
+    """Make the environment match the stack file."""
+    DESTROY = "destroy"
+    """Delete everything state records (``--destroy``)."""
+    REFRESH_ONLY = "refresh-only"
+    """Record in state what changed outside stackform, and touch nothing (``--refresh-only``)."""
+
+
 class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
@@ -97,8 +108,7 @@ class Plan:
     created_at: str
     changes: tuple[ResourceChange, ...]
     drift: tuple[Drift, ...] = ()
-    mode: str = "normal"
-    """``normal``, ``destroy`` or ``refresh-only``."""
+    mode: PlanMode = PlanMode.NORMAL
     targets: tuple[str, ...] = ()
     git: Mapping[str, Any] = field(default_factory=dict)
     applied_git: Mapping[str, Any] = field(default_factory=dict)
@@ -113,6 +123,10 @@ class Plan:
     With ``mode``, ``targets``, ``replace`` and ``refreshed``: everything a plan was built with
     beyond the stack and state, so apply can build a saved plan again and compare."""
 
+    def __post_init__(self) -> None:
+        # One type whoever builds it (a saved plan checks its mode with a clearer error first).
+        object.__setattr__(self, "mode", PlanMode(self.mode))
+
     @property
     def actionable(self) -> tuple[ResourceChange, ...]:
         return tuple(c for c in self.changes if c.action is not Action.NOOP)
@@ -122,12 +136,12 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        if self.mode == "refresh-only":
+        if self.mode is PlanMode.REFRESH_ONLY:
             return bool(self.drift)
         return bool(self.actionable)
 
     def summary(self) -> str:
-        if self.mode == "refresh-only":
+        if self.mode is PlanMode.REFRESH_ONLY:
             n = len(self.drift)
             return f"{n} resource{'s' if n != 1 else ''} changed outside stackform."
         c = self.counts()

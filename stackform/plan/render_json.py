@@ -37,7 +37,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "stackform_version": plan.tool_version,
         "stack": plan.stack,
         "environment": plan.env,
-        "mode": plan.mode,
+        "mode": plan.mode.value,
         "lineage": plan.lineage,
         "serial": plan.serial,
         "stack_digest": plan.stack_digest,

@@ -17,7 +17,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stackform.plan.model import Action, AttributeChange, Drift, Plan, ResourceChange
+from stackform.plan.model import (
+    Action,
+    AttributeChange,
+    Drift,
+    Plan,
+    PlanMode,
+    ResourceChange,
+)
 from stackform.plan.render_text import value_lines
 from stackform.resource import SENSITIVE_SHOWN, is_fingerprint, redact
 from stackform.textsafe import safe_text
@@ -196,11 +203,11 @@ def _git_cell(git: Mapping[str, Any]) -> str:
 def _header(plan: Plan) -> list[str]:
     counts = plan.counts()
     rows = [("Environment", _code(plan.env))]
-    if plan.mode != "normal":
-        rows.append(("Mode", _cell(plan.mode)))
+    if plan.mode is not PlanMode.NORMAL:
+        rows.append(("Mode", _cell(plan.mode.value)))
     if plan.targets:
         rows.append(("Targets", ", ".join(_code(t) for t in plan.targets)))
-    if plan.mode == "refresh-only":
+    if plan.mode is PlanMode.REFRESH_ONLY:
         rows.append(("Changed outside stackform", str(len(plan.drift))))
     else:
         rows += [("To add", str(counts[Action.CREATE])),
@@ -249,7 +256,7 @@ def _drift(plan: Plan, limits: _Limits) -> list[str]:
         return []
     lines = ["", "#### Changed outside stackform", "",
              "Found while refreshing; applying records them in state."
-             if plan.mode == "refresh-only" else "Found while refreshing.", ""]
+             if plan.mode is PlanMode.REFRESH_ONLY else "Found while refreshing.", ""]
     for i, drift in enumerate(plan.drift):
         if i >= limits.items:
             lines.append(f"- … {len(plan.drift) - i} more not shown")
@@ -289,7 +296,7 @@ def _assemble(plan: Plan, limits: _Limits, changed: ChangedSince | None,
     lines += _drift(plan, limits)
     lines += _blast_radius(changed, limits)
     lines.append("")
-    if plan.mode == "refresh-only":
+    if plan.mode is PlanMode.REFRESH_ONLY:
         lines.append(f"**{plan.summary()}**")
     elif not plan.actionable:
         lines.append(f"**No changes.** Environment {_code(plan.env)} matches the stack file.")
@@ -303,7 +310,7 @@ def _assemble(plan: Plan, limits: _Limits, changed: ChangedSince | None,
 def render_markdown(plan: Plan, changed: ChangedSince | None = None,
                     max_chars: int = MAX_CHARS) -> str:
     """The comment, always shorter than ``max_chars``."""
-    actionable = plan.actionable if plan.mode != "refresh-only" else ()
+    actionable = plan.actionable if plan.mode is not PlanMode.REFRESH_ONLY else ()
     full = _assemble(plan, _FULL, changed, None,
                      [render_change(c, _FULL, changed) for c in actionable])
     if len(full) < max_chars:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from stackform.plan.model import Action, AttributeChange, Plan, ResourceChange
+from stackform.plan.model import Action, AttributeChange, Plan, PlanMode, ResourceChange
 from stackform.resource import SENSITIVE_SHOWN, is_fingerprint, redact
 from stackform.textsafe import safe_text
 
@@ -122,7 +122,7 @@ def render_plan(plan: Plan, details: bool = True) -> str:
                 lines.append(f"      [yellow]~[/] {_esc(a.path)} = "
                              f"{_esc(format_value(a.before))} -> {_esc(format_value(a.after))}")
         lines.append("")
-    if plan.mode == "refresh-only":
+    if plan.mode is PlanMode.REFRESH_ONLY:
         if not plan.drift:
             lines.append("[green]No changes.[/] State matches what is deployed.")
         else:

@@ -20,7 +20,7 @@ from stackform.config.model import ResolvedStack
 from stackform.errors import StackformError, StalePlanError
 from stackform.fileio import atomic_write
 from stackform.plan.builder import PlanOptions, build_plan, diff_attributes
-from stackform.plan.model import Action, AttributeChange, Drift, Plan, ResourceChange
+from stackform.plan.model import Action, AttributeChange, Drift, Plan, PlanMode, ResourceChange
 from stackform.registry import Registry
 from stackform.resource import fingerprinter, redact
 from stackform.state.model import State
@@ -79,10 +79,22 @@ def load_plan(path: Path) -> Plan:
     if data.get("version") != VERSION:
         raise StackformError(f"{path} has plan format version {data.get('version')!r}; "
                              f"this stackform reads version {VERSION}", hint=STALE_HINT)
+    _check_mode(path, data)
     try:
         return plan_from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise StackformError(f"{path} is a damaged plan file ({exc})") from exc
+
+
+def _check_mode(path: Path, data: dict[str, Any]) -> None:
+    """Refuse a plan whose mode this stackform does not know: what would apply do with it?"""
+    plan = data.get("plan")
+    if not isinstance(plan, dict) or "mode" not in plan:
+        return  # a damaged file, which plan_from_dict names
+    if plan["mode"] not in tuple(PlanMode):
+        raise StackformError(
+            f"{path} is a plan of mode {plan['mode']!r}, which this stackform does not know "
+            f"(it knows {', '.join(m.value for m in PlanMode)})", hint=STALE_HINT)
 
 
 def check_fresh(plan: Plan, stack: ResolvedStack, state: State | None) -> None:
@@ -127,7 +139,8 @@ def options_of(plan: Plan, parallelism: int = 4) -> PlanOptions:
 
 def option_flags(options: PlanOptions) -> list[str]:
     """The command-line flags that give ``options`` (what a reviewer sees in the commands)."""
-    flags = {"destroy": ["--destroy"], "refresh-only": ["--refresh-only"]}.get(options.mode, [])
+    flags = {PlanMode.DESTROY: ["--destroy"],
+             PlanMode.REFRESH_ONLY: ["--refresh-only"]}.get(options.mode, [])
     flags += [f"--target {t}" for t in sorted(set(options.targets))]
     flags += [f"--replace {r}" for r in sorted(set(options.replace))]
     if not options.refresh:
