@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from stackform.errors import Interrupted
+from stackform.fileio import atomic_write
 from stackform.uvtool import (
     InstallError,
     explain_uv_failure,
@@ -373,10 +374,7 @@ def _build(spec: InstallSpec, target: Path, log: Log, cancel: threading.Event | 
         "build_seconds": round(seconds, 3),
         "uv": uv_version(),
     }
-    marker = target / MARKER
-    tmp_marker = marker.with_name(f".{MARKER}.tmp")
-    tmp_marker.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp_marker, marker)
+    atomic_write(target / MARKER, (json.dumps(info, indent=2) + "\n").encode(), 0o644)
     log(f"installed {spec.describe()} in {seconds:.1f}s ({len(frozen)} packages)")
     return info
 

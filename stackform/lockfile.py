@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackform.errors import StackformError
+from stackform.fileio import atomic_write
 
 if TYPE_CHECKING:
     from stackform.installs import InstallSpec
@@ -301,15 +301,10 @@ def render_lock(entries: Mapping[str, LockEntry]) -> str:
 
 
 def write_lock(stack_dir: Path, entries: Mapping[str, LockEntry]) -> Path:
-    """Write ``stackform.lock`` atomically (temp file, fsync, rename)."""
+    """Write ``stackform.lock`` atomically (:func:`~stackform.fileio.atomic_write`), 0644: it
+    is committed with the stack."""
     path = lock_path(stack_dir)
-    text = render_lock(entries)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, render_lock(entries).encode(), 0o644)
     return path
 
 

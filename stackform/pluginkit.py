@@ -10,9 +10,7 @@ inside a :func:`runtime_dir`, so they die with stackform and a killed run's left
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackform.errors import Interrupted, StackformError
+from stackform.fileio import atomic_write
 from stackform.provider import Context
 from stackform.resource import Resource
 
@@ -60,19 +59,10 @@ def plugin_dir(ctx: Context, address: str) -> Path:
 
 
 def write_private(path: Path, data: Any) -> None:
-    """Write JSON atomically, readable by the owner only."""
+    """Write JSON atomically (:func:`~stackform.fileio.atomic_write`), readable by the owner
+    only."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True).encode(), 0o600)
 
 
 @contextmanager

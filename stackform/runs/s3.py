@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from stackform.errors import StackformError
+from stackform.fileio import atomic_write
 from stackform.runs.common import (
     ENV_NAME,
     KEY,
@@ -270,9 +271,7 @@ class S3RunStore:
         if not path.exists():
             got = self.objects.get(self._env_key(env, "logs", f"{run_id}.log"))
             data = got.data if isinstance(got, S3Object) else b""
-            with suppress(FileExistsError):  # another thread made it first
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
+            with suppress(FileExistsError):  # another thread made it first: keep that one
+                atomic_write(path, data, 0o600, exclusive=True)
         os.chmod(path, 0o600)
         return path

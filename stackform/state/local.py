@@ -8,9 +8,10 @@ Layout under ``root`` (``<stack dir>/.stackform/state``)::
     .write.lock                         flock taken for the few milliseconds of a write
     history/<env>/<serial>-<lineage>.json   the previous versions, the last ``HISTORY_KEEP``
 
-Writes go to a temp file in the same folder, are fsynced, renamed over the state and the folder
-is fsynced, so a reader (or a crash) only ever sees a whole old or a whole new document. The
-previous version is kept by hard-linking the old file (no data copy) before the rename.
+Writes go through :func:`stackform.fileio.atomic_write` (a temp file in the same folder, fsynced,
+renamed over the state, the folder fsynced), so a reader (or a crash) only ever sees a whole old
+or a whole new document. The previous version is kept by hard-linking the old file (no data
+copy) just before the rename.
 
 The lock is ``fcntl.flock`` on ``<env>.lock``: the kernel drops it when the holder dies, so a
 holder record whose flock is free is stale and never blocks anyone.
@@ -18,7 +19,6 @@ holder record whose flock is free is stale and never blocks anyone.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from stackform import fileio
@@ -54,7 +55,6 @@ _ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
 _HISTORY_NAME = re.compile(r"^(\d+)-([0-9A-Za-z-]{1,64})\.json$")
 _TEMP_MAX_AGE = 3600.0
 """A temp file older than this was left by a killed writer and is swept on the next write."""
-_LINK_UNSUPPORTED = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
 
 
 @dataclass(frozen=True)
@@ -149,25 +149,8 @@ class LocalBackend:
             stored = self._load(env, path)
             check_swap(env, stored, state, prior)
             self._sweep_temps(env)
-            data = state.dumps().encode()
-            tmp = self.root / f".{env}.json.{uuid.uuid4().hex}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            try:
-                try:
-                    os.fchmod(fd, 0o600)
-                    fileio.write_all(fd, data)
-                    os.fsync(fd)
-                    st = os.fstat(fd)
-                finally:
-                    os.close(fd)
-                if stored is not None:
-                    self._keep_previous(env, path, stored)
-                os.replace(tmp, path)
-            except BaseException:
-                with suppress(OSError):
-                    os.unlink(tmp)
-                raise
-            fileio.fsync_dir(self.root)
+            keep = None if stored is None else partial(self._keep_previous, env, path, stored)
+            st = fileio.atomic_write(path, state.dumps().encode(), 0o600, before_replace=keep)
             self._seen[env] = _Seen(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, state)
             if stored is not None:
                 self._prune_history(env, state.lineage)
@@ -176,8 +159,8 @@ class LocalBackend:
         """Make the stored file the backup and a history entry, before it is replaced."""
         history = self._history_dir(env)
         history.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _link_or_copy(path, self._backup_path(env))
-        _link_or_copy(path, history / version_name(stored.serial, stored.lineage))
+        fileio.link_or_copy(path, self._backup_path(env))
+        fileio.link_or_copy(path, history / version_name(stored.serial, stored.lineage))
         fileio.fsync_dir(history)
 
     def _prune_history(self, env: str, lineage: str) -> None:
@@ -434,24 +417,6 @@ def _peek(path: Path) -> tuple[str, str]:
     lineage, updated_at = data.get("lineage"), data.get("updated_at")
     return (lineage if isinstance(lineage, str) else "",
             updated_at if isinstance(updated_at, str) else "")
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Atomically make ``dst`` a copy of ``src``: a hard link where the filesystem has them."""
-    tmp = dst.parent / f".{dst.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        os.link(src, tmp)
-    except OSError as exc:
-        if exc.errno not in _LINK_UNSUPPORTED:
-            raise
-        fileio.atomic_write(dst, src.read_bytes(), 0o600)
-        return
-    try:
-        os.replace(tmp, dst)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _held_error(env: str, holder: LockInfo) -> StateLockedError:
