@@ -7,17 +7,32 @@ other exception is a bug and only shows a traceback with ``--debug``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import IntEnum
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from stackform.diagnostics import Diagnostic
 
 
+class ExitCode(IntEnum):
+    """What the ``stackform`` command exits with."""
+
+    OK = 0
+    FAILED = 1
+    """Any error or refusal, a failed apply or run, a usage error (never 2: see CHANGES)."""
+    CHANGES = 2
+    """``plan --detailed-exitcode``: the plan has changes (what CI tests for)."""
+    INTERRUPTED = 130
+    """Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)."""
+
+
 class StackformError(Exception):
     """Base of every expected failure: a reason, an optional hint, an exit code."""
 
-    exit_code: int = 1
+    exit_code: ExitCode = ExitCode.FAILED
 
     def __init__(self, reason: str, hint: str | None = None) -> None:
         super().__init__(reason)
@@ -89,7 +104,7 @@ class ApplyError(StackformError):
 class Interrupted(StackformError):
     """The user stopped the operation (Ctrl-C); work in flight was allowed to finish."""
 
-    exit_code = 130
+    exit_code = ExitCode.INTERRUPTED
 
 
 class RunLockedError(StackformError):
@@ -102,3 +117,29 @@ class RunError(StackformError):
 
 class S3Error(StackformError):
     """An S3 request failed: a missing bucket, refused credentials, an unreachable endpoint."""
+
+
+# -- filesystem failures ---------------------------------------------------------------------
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a filesystem call failed, in words (``Permission denied``)."""
+    return exc.strerror or str(exc)
+
+
+def os_error(action: str, path: Path, exc: OSError,
+             error: type[StackformError] = StackformError) -> StackformError:
+    """A filesystem failure (permissions, a full disk) of stackform's own files as an error a
+    user can act on: ``could not <action> <path>: <why>``."""
+    return error(f"could not {action} {path}: {os_reason(exc)}",
+                 hint=f"check that {path.parent} is a folder you can write to, on a disk with room")
+
+
+@contextmanager
+def os_errors(action: str, path: Path,
+              error: type[StackformError] = StackformError) -> Iterator[None]:
+    """Raise :func:`os_error` for an ``OSError`` of the block."""
+    try:
+        yield
+    except OSError as exc:
+        raise os_error(action, path, exc, error) from exc

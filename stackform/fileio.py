@@ -49,6 +49,23 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+TAIL_BYTES = 256 * 1024
+"""How much of the end of a file :func:`tail_lines` reads."""
+
+
+def tail_lines(path: str | os.PathLike[str], lines: int) -> list[str]:
+    """The last ``lines`` lines of a text file such as a run's log, from its last
+    :data:`TAIL_BYTES`; undecodable bytes replaced. ``[]`` when there is no file; any other
+    failure to read it raises :class:`OSError`."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - TAIL_BYTES))
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    return data.decode("utf-8", errors="replace").splitlines()[-lines:] if lines > 0 else []
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stackform.errors import Interrupted, StackformError
+from stackform.errors import Interrupted, StackformError, os_reason
 from stackform.fileio import atomic_write
 from stackform.provider import Context
 from stackform.resource import Resource
@@ -100,7 +100,7 @@ def run_command(args: Sequence[str], *, env: Mapping[str, str], timeout: float,
         proc = popen(args, runtime=runtime, env=env, cwd=cwd, stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     except OSError as exc:
-        raise PluginError(f"{what}: cannot start {args[0]}: {exc.strerror or exc}") from exc
+        raise PluginError(f"{what}: cannot start {args[0]}: {os_reason(exc)}") from exc
     waited = 0.0
     while True:
         try:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stackform.cli.options import EnvOption, Globals
+from stackform.errors import ExitCode
 
 if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack
@@ -85,7 +86,7 @@ def lock(
             for problem in problems:
                 console.line(problem, "error")
             console.error(f"{LOCK_NAME} is out of date", LOCK_HINT)
-            raise typer.Exit(1)
+            raise typer.Exit(ExitCode.FAILED)
         console.line(f"{LOCK_NAME} is up to date ({len(selected)} plugin"
                      f"{'s' if len(selected) != 1 else ''}).", "success")
         return

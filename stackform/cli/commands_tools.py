@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from stackform.cli.options import Globals
+from stackform.errors import ExitCode
 
 secret_app = typer.Typer(help="Store and inspect secrets referenced as ${secret.NAME}.",
                          no_args_is_help=True, rich_markup_mode=None)
@@ -69,7 +70,7 @@ def fmt(
             text.splitlines(True), formatted.splitlines(True), str(path), f"{path} (formatted)")))
     if check:
         g.console().line(f"{path} is not formatted; run `stackform fmt`.", "warning")
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
     path.write_text(formatted)
     g.console().line(f"formatted {path}")
 

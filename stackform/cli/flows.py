@@ -14,7 +14,7 @@ import typer
 from stackform.apply import ApplyEvent, ApplyResult
 from stackform.cli.options import Globals
 from stackform.console import Console
-from stackform.errors import StackformError
+from stackform.errors import ExitCode, StackformError
 from stackform.plan.builder import PlanOptions
 from stackform.plan.model import Plan
 
@@ -114,7 +114,7 @@ def render_plan(console: Console, plan: Plan, fmt: str,
 
 def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
               out: Path | None, detailed_exitcode: bool, out_markdown: Path | None = None,
-              changed_since: str | None = None) -> int:
+              changed_since: str | None = None) -> ExitCode:
     if fmt not in PLAN_FORMATS:
         raise typer.BadParameter("expected text, json or markdown", param_hint="--format")
     session = g.session(env, strict_secrets=options.mode != "destroy")
@@ -144,8 +144,8 @@ def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
             g.console().line(f"Wrote the plan as a merge-request comment to {out_markdown}.",
                              "muted")
     if detailed_exitcode and plan.has_changes:
-        return 2
-    return 0
+        return ExitCode.CHANGES
+    return ExitCode.OK
 
 
 def _warn_older_commit(console: Console, plan: Plan, directory: Path) -> None:
@@ -178,7 +178,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path | None,
               auto_approve: bool, lock_timeout: float, *, allow_dirty: bool = False,
-              session: Session | None = None) -> int:
+              session: Session | None = None) -> ExitCode:
     """Plan (or load a saved plan) and apply it under the lock. ``session`` reuses an open one
     (``env destroy``); a protected environment is checked before the lock and any provider."""
     from stackform.protect import check_protected
@@ -214,7 +214,7 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
             plan = session.plan(options, state, state_read=True, with_git=False)
         render_plan(console, plan, "text")
         if not plan.has_changes:
-            return 0
+            return ExitCode.OK
         if saved is None and not auto_approve:
             if not console.is_interactive:
                 raise StackformError(
@@ -225,12 +225,12 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
             if not console.confirm(f"Do you want to perform these actions in "
                                    f"{session.stack.env}?"):
                 console.line("Cancelled: nothing was changed.")
-                return 1
+                return ExitCode.FAILED
         result = _apply_with_progress(console, session, plan, state, options.parallelism)
     if plan.mode == "refresh-only" and result.state_error is None:
         console.line(f"State of {session.stack.env} updated with {len(plan.drift)} outside "
                      f"change(s); nothing else was touched.", "success")
-        return 0
+        return ExitCode.OK
     return _report(console, result, operation, session.stack.env)
 
 
@@ -248,7 +248,7 @@ def _apply_with_progress(console: Console, session: Session, plan: Plan, state: 
                              on_event=on_event, cancel=cancel)
 
 
-def _report(console: Console, result: ApplyResult, operation: str, env: str) -> int:
+def _report(console: Console, result: ApplyResult, operation: str, env: str) -> ExitCode:
     rows = []
     longer = []
     for o in result.outcomes:
@@ -279,18 +279,18 @@ def _report(console: Console, result: ApplyResult, operation: str, env: str) -> 
                 "`stackform plan`: unrecorded resources show as creates")
         console.error(f"{operation} of {env} stopped: state could not be written "
                       f"({result.state_error.reason}){kept}", hint)
-        return 1
+        return ExitCode.FAILED
     if result.interrupted:
         console.error(f"{operation} interrupted: {done} done, {failed} failed, {other} not "
                       f"started{serial}", "state records what finished; run apply again")
-        return 130
+        return ExitCode.INTERRUPTED
     if failed:
         console.error(f"{operation} of {env} failed: {done} done, {failed} failed, {other} "
                       f"skipped{serial}", "state records what finished; fix the error and "
                       "run apply again")
-        return 1
+        return ExitCode.FAILED
     console.line(f"{operation.capitalize()} complete: {done} resource"
                  f"{'s' if done != 1 else ''} changed in {env}{serial}.", "success")
-    return 0
+    return ExitCode.OK
 
 

@@ -15,6 +15,7 @@ import typer
 
 from stackform import __version__
 from stackform.cli.options import Globals
+from stackform.errors import ExitCode
 
 app = typer.Typer(
     name="stackform",
@@ -92,12 +93,12 @@ def main_entry() -> None:
     g.debug = env_debug not in ("", "0", "false", "no", "off") or "--debug" in sys.argv[1:]
     try:
         code = app(prog_name="stackform", standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        sys.exit(code if isinstance(code, int) else ExitCode.OK)
     except SystemExit:
         raise
     except typer.Abort:
         g.console().error("aborted")
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)
     except typer.TyperException as exc:
         # A usage error exits 1, never 2: to CI, 2 means "the plan has changes".
         show = getattr(exc, "show", None)
@@ -105,10 +106,10 @@ def main_entry() -> None:
             show()
         else:
             g.console().error(str(exc))
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)
     except KeyboardInterrupt:
         g.console().error("interrupted")
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except Exception as exc:
         from stackform.errors import ConfigError, StackformError
 
@@ -132,4 +133,4 @@ def main_entry() -> None:
                 "this is a bug in stackform; run again with --debug for the traceback and "
                 "report it",
             )
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)

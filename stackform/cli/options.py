@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 
+from stackform.errors import ExitCode
+
 if TYPE_CHECKING:
     from stackform.console import Console
     from stackform.session import Session
@@ -118,4 +120,4 @@ def confirm_or_exit(console: Console, action: str, question: str, flag: str = "-
         raise StackformError(f"{action} needs confirmation and there is no terminal",
                              hint=f"pass {flag}")
     if not console.confirm(question):
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)

@@ -26,12 +26,12 @@ from pydantic import BaseModel, ValidationError
 from stackform.config.locate import Duplicate, SourceMap
 from stackform.config.schema import (
     CORE_SECTIONS,
-    ENV_NAME_RE,
     NAME_RE,
     CoreSections,
 )
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
-from stackform.errors import ConfigError, StackformError
+from stackform.envnames import ENV_NAME_RE
+from stackform.errors import ConfigError, StackformError, os_reason
 from stackform.registry import Registry
 from stackform.resource import KeyPath, format_path
 
@@ -169,7 +169,7 @@ def load_stack_file(path: Path, registry: Registry) -> StackFile:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise StackformError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise StackformError(f"cannot read {path}: {os_reason(exc)}") from None
     return parse_stack_text(decode_stack_bytes(data, path), path, registry)
 
 

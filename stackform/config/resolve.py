@@ -23,13 +23,13 @@ from stackform.config.loader import StackFile, describe, validation_diagnostics
 from stackform.config.model import EnvironmentSettings, Pipeline, ResolvedStack, Step
 from stackform.config.schema import (
     DEPENDS_ON,
-    ENV_NAME_RE,
     EnvironmentSection,
     StateSection,
     env_identifier,
     schedule_problem,
 )
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
+from stackform.envnames import ENV_NAME_RE
 from stackform.errors import StackformError
 from stackform.limits import MAX_NESTING, too_deep
 from stackform.ownfiles import OwnFiles

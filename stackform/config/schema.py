@@ -19,8 +19,6 @@ DEPENDS_ON = "depends_on"
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 """Block, pipeline and var names: no dots (addresses) or colons (``step:command``)."""
-ENV_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
-"""Environment names end up in paths and schema names."""
 STACK_NAME_RE = re.compile(r"[a-z][a-z0-9_-]*")
 
 

@@ -187,16 +187,3 @@ def run_pipeline(
             record = RunRecord.from_json(redact.data(record.to_json()))
         store.finish_run(record)
     return record
-
-
-def tail(path: str | os.PathLike[str], lines: int = 20) -> list[str]:
-    """The last lines of a log file (for a failure summary)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 64 * 1024))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return text.splitlines()[-lines:]

@@ -33,7 +33,14 @@ from functools import partial
 from pathlib import Path
 
 from stackform import fileio
-from stackform.errors import CorruptStateError, StateError, StateLockedError
+from stackform.envnames import check_stored_env_name, is_stored_env_name
+from stackform.errors import (
+    CorruptStateError,
+    StateError,
+    StateLockedError,
+    os_error,
+    os_errors,
+)
 from stackform.state.backend import (
     LockInfo,
     StateVersion,
@@ -51,7 +58,6 @@ from stackform.state.swap import check_swap
 HISTORY_KEEP = 20
 """Previous versions kept per environment in ``history/`` (the current one comes on top)."""
 
-_ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
 _HISTORY_NAME = re.compile(r"^(\d+)-([0-9A-Za-z-]{1,64})\.json$")
 _TEMP_MAX_AGE = 3600.0
 """A temp file older than this was left by a killed writer and is swept on the next write."""
@@ -88,11 +94,7 @@ class LocalBackend:
     # -- paths -------------------------------------------------------------------------------
 
     def _check_env(self, env: str) -> None:
-        if not _ENV_NAME.match(env):
-            raise StateError(
-                f"{env!r} is not a valid environment name for local state",
-                hint="use letters, digits, '_', '-', '.', '@' or '+', not starting with '.'",
-            )
+        check_stored_env_name(env, "local state", StateError)
 
     def _state_path(self, env: str) -> Path:
         self._check_env(env)
@@ -115,7 +117,7 @@ class LocalBackend:
 
     def read(self, env: str) -> State | None:
         path = self._state_path(env)
-        with self._mutex, _os_errors("read state", path):
+        with self._mutex, os_errors("read state", path, StateError):
             return self._load(env, path)
 
     def _load(self, env: str, path: Path) -> State | None:
@@ -145,7 +147,7 @@ class LocalBackend:
     def write(self, env: str, state: State, prior: State | None) -> None:
         path = self._state_path(env)
         check_writable(state, env, self.stack)
-        with self._mutex, _os_errors("write state", path), self._write_lock():
+        with self._mutex, os_errors("write state", path, StateError), self._write_lock():
             stored = self._load(env, path)
             check_swap(env, stored, state, prior)
             self._sweep_temps(env)
@@ -219,7 +221,7 @@ class LocalBackend:
 
     def set_aside(self, env: str) -> str | None:
         path = self._state_path(env)
-        with self._mutex, _os_errors("set aside state", path), self._write_lock():
+        with self._mutex, os_errors("set aside state", path, StateError), self._write_lock():
             try:
                 if self._load(env, path) is None:
                     return None
@@ -241,7 +243,7 @@ class LocalBackend:
 
     def delete(self, env: str) -> None:
         path = self._state_path(env)
-        with self._mutex, _os_errors("delete state", path), self._write_lock():
+        with self._mutex, os_errors("delete state", path, StateError), self._write_lock():
             # A corrupt document is not moved over the backup: that may be the only good copy.
             stored = self._load(env, path)
             if stored is None:
@@ -259,9 +261,9 @@ class LocalBackend:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise _os_error("list", self.root, exc) from exc
+            raise os_error("list", self.root, exc, StateError) from exc
         return sorted(n[: -len(".json")] for n in names
-                      if n.endswith(".json") and _ENV_NAME.match(n[: -len(".json")]))
+                      if n.endswith(".json") and is_stored_env_name(n[: -len(".json")]))
 
     def history(self, env: str) -> list[StateVersion]:
         """Kept versions newest first: the current one, then up to ``HISTORY_KEEP`` previous."""
@@ -298,7 +300,7 @@ class LocalBackend:
                 ) from None
             return current
         except OSError as exc:
-            raise _os_error("read", path, exc) from exc
+            raise os_error("read", path, exc, StateError) from exc
         source = f"state version {path}"
         state = check_owner(State.loads(data, source=source), env, self.stack, source)
         if (state.serial, state.lineage) != (version.serial, version.lineage):
@@ -315,7 +317,7 @@ class LocalBackend:
     def lock(self, env: str, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
         path = self._lock_path(env)
         info = LockInfo(operation=operation)
-        with _os_errors("lock", path):
+        with os_errors("lock", path, StateError):
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = self._acquire(env, path, timeout)
             try:
@@ -326,7 +328,7 @@ class LocalBackend:
         try:
             yield info  # errors of the caller's block pass through untouched
         finally:
-            with _os_errors("unlock", path):
+            with os_errors("unlock", path, StateError):
                 fileio.release(fd)
 
     def _acquire(self, env: str, path: Path, timeout: float) -> int:
@@ -335,7 +337,7 @@ class LocalBackend:
 
     def lock_info(self, env: str) -> LockInfo | None:
         path = self._lock_path(env)
-        with _os_errors("read the lock", path):
+        with os_errors("read the lock", path, StateError):
             if not self._flock_held(path):
                 return None
             # The holder writes its record right after taking the flock; give it a moment.
@@ -358,7 +360,7 @@ class LocalBackend:
 
     def force_unlock(self, env: str, lock_id: str) -> None:
         path = self._lock_path(env)
-        with _os_errors("unlock", path):
+        with os_errors("unlock", path, StateError):
             recorded = fileio.read_holder(path)
             if recorded is None:
                 raise StateError(
@@ -388,22 +390,6 @@ class LocalBackend:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def _os_errors(action: str, path: Path) -> Iterator[None]:
-    """Turn a filesystem failure (permissions, a full disk) into an error a user can act on."""
-    try:
-        yield
-    except OSError as exc:
-        raise _os_error(action, path, exc) from exc
-
-
-def _os_error(action: str, path: Path, exc: OSError) -> StateError:
-    return StateError(
-        f"could not {action} {path}: {exc.strerror or exc}",
-        hint=f"check that {path.parent} is a folder you can write to, on a disk with room",
-    )
 
 
 def _peek(path: Path) -> tuple[str, str]:
