@@ -22,10 +22,12 @@ from stackform.errors import GraphError, StackformError, StateError
 from stackform.plan.builder import make_context
 from stackform.plan.model import Action, Plan, ResourceChange
 from stackform.provider import Context
+from stackform.redact import stack_redactor
 from stackform.registry import Registry
 from stackform.resource import ResourceState, fingerprinter
 from stackform.state.backend import StateBackend
 from stackform.state.model import GitInfo, State
+from stackform.supervise import runtime_root, sweep
 
 Status = Literal["started", "done", "failed", "skipped", "not started"]
 
@@ -224,9 +226,6 @@ def apply_plan(
 
     The caller holds the environment's lock.
     """
-    from stackform.redact import stack_redactor
-    from stackform.supervise import runtime_root, sweep
-
     cancel = cancel or threading.Event()
     fingerprint = fingerprinter(plan.lineage)
     # A plugin's output (its stderr in an error, a line it logs) may quote a secret.

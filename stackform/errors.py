@@ -2,19 +2,21 @@
 
 Every failure a user can cause or meet is a :class:`StackformError` carrying a *reason* (what went
 wrong) and a *hint* (what to do about it). The CLI catches this root once and renders it; any
-other exception is a bug and only shows a traceback with ``--debug``.
+other exception is a bug and only shows a traceback with ``--debug``. A problem of the stack file
+is a located :class:`Diagnostic`, collected (:mod:`stackform.diagnostics`) into one
+:class:`ConfigError`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
 
-if TYPE_CHECKING:
-    from stackform.diagnostics import Diagnostic
+from stackform.textsafe import safe_text
 
 
 class ExitCode(IntEnum):
@@ -41,6 +43,50 @@ class StackformError(Exception):
 
     def __str__(self) -> str:
         return self.reason if not self.hint else f"{self.reason}\n  hint: {self.hint}"
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A point in a source file; line and column are 1-based."""
+
+    file: Path
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{_shown(self.file)}:{self.line}:{self.column}"
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it lies below it, as compilers print."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem: what, where (location and key path), and what to do."""
+
+    message: str
+    path: str = ""
+    location: Location | None = None
+    hint: str | None = None
+    severity: Severity = "error"
+
+    def format(self) -> str:
+        """One line (two with a hint). Names and values quoted from the file may hold any
+        character: a newline among them must not start a line of its own."""
+        where = str(self.location) if self.location else "<stack>"
+        key = f" {self.path}:" if self.path else ""
+        text = safe_text(f"{where}: {self.severity}:{key} {self.message}", newlines=False)
+        if self.hint:
+            text += f"\n    hint: {safe_text(self.hint, newlines=False)}"
+        return text
 
 
 class ConfigError(StackformError):

@@ -41,6 +41,7 @@ from stackform.errors import Interrupted
 from stackform.fileio import atomic_write
 from stackform.uvtool import (
     InstallError,
+    cache_dir,
     explain_uv_failure,
     run_uv,
     trim_uv_message,
@@ -208,18 +209,6 @@ def tree_digest(root: Path) -> str:
 
 
 # -- the cache -----------------------------------------------------------------------------------
-
-
-def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``STACKFORM_CACHE_DIR``, else ``$XDG_CACHE_HOME/stackform``, else ``~/.cache/stackform``."""
-    env = os.environ if environ is None else environ
-    explicit = env.get("STACKFORM_CACHE_DIR", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = env.get("XDG_CACHE_HOME", "").strip()
-    if xdg:
-        return Path(xdg).expanduser() / "stackform"
-    return Path.home() / ".cache" / "stackform"
 
 
 def venvs_dir(cache: Path | None = None) -> Path:

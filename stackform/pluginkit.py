@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from stackform.errors import Interrupted, StackformError, os_reason
 from stackform.fileio import atomic_write
+from stackform.installs import ensure_venv
+from stackform.lockfile import install_spec_for
 from stackform.provider import Context
 from stackform.resource import Resource
+from stackform.supervise import popen, runtime_folder, runtime_root
 
 if TYPE_CHECKING:
     from stackform.installs import Venv
@@ -45,9 +48,6 @@ def requirement_name(requirement: str) -> str:
 
 def install(ctx: Context, resource: Resource) -> Venv:
     """The plugin's venv from the shared cache (built once per requirement set)."""
-    from stackform.installs import ensure_venv
-    from stackform.lockfile import install_spec_for
-
     spec = install_spec_for(ctx.stack_dir, resource.address, resource.attributes)
     return ensure_venv(spec, log=ctx.log, cancel=ctx.cancel)
 
@@ -71,8 +71,6 @@ def runtime_dir(ctx: Context, prefix: str) -> Iterator[Path]:
     recording the plugin processes started in it; removed afterwards, with any process still
     running from it. A killed stackform's folders are swept by the next command (see
     :mod:`stackform.supervise`)."""
-    from stackform.supervise import runtime_folder, runtime_root
-
     with runtime_folder(runtime_root(ctx.work_dir), prefix, ctx.log) as path:
         yield path
 
@@ -94,8 +92,6 @@ def run_command(args: Sequence[str], *, env: Mapping[str, str], timeout: float,
 
     The process is supervised (:func:`stackform.supervise.popen`) and recorded in ``runtime``, a
     :func:`runtime_dir`, when given."""
-    from stackform.supervise import popen
-
     try:
         proc = popen(args, runtime=runtime, env=env, cwd=cwd, stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel
-
 from stackform.resource import Fingerprinter, KeyPath, Resource, ResourceState
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from stackform.config.model import ResolvedStack, Step
     from stackform.diagnostics import Diagnostic
     from stackform.runs.model import StepOutcome

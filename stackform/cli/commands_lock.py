@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stackform.cli.options import EnvOption, Globals
-from stackform.errors import ExitCode
+from stackform.errors import ExitCode, StackformError
 
 if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack
@@ -43,7 +43,6 @@ def lock(
     """
     from stackform.config.loader import find_stack_file, load_stack_file
     from stackform.config.resolve import resolve
-    from stackform.errors import StackformError
     from stackform.lockfile import (
         LOCK_HINT,
         LOCK_NAME,
@@ -109,8 +108,6 @@ def lock(
 
 def _select(requested: list[str], stack: ResolvedStack, plugins: list[str]) -> set[str]:
     """Addresses from the command line; a bare name works when it names one plugin."""
-    from stackform.errors import StackformError
-
     out: set[str] = set()
     for ref in requested:
         if ref in stack.resources:

@@ -17,7 +17,6 @@ import typer
 
 from stackform.cli.options import EnvOption, Globals, confirm_or_exit, parse_duration
 from stackform.errors import StackformError, os_error
-from stackform.fileio import tail_lines
 
 if TYPE_CHECKING:
     from stackform.runs.model import Bookmark, RunRecord
@@ -136,6 +135,8 @@ def _show_run(store: RunStore, env: str, pipeline: str | None, run_id: str, fmt:
 
 
 def _log_tail(log: Path) -> list[str]:
+    from stackform.fileio import tail_lines
+
     try:
         return tail_lines(log, LOG_TAIL_LINES)
     except OSError as exc:

@@ -14,8 +14,17 @@ from typing import Annotated
 import typer
 
 from stackform import __version__
+from stackform.cli import (
+    commands_core,
+    commands_env,
+    commands_lock,
+    commands_pipeline,
+    commands_runs,
+    commands_state,
+    commands_tools,
+)
 from stackform.cli.options import Globals
-from stackform.errors import ExitCode
+from stackform.errors import ConfigError, ExitCode, StackformError
 
 app = typer.Typer(
     name="stackform",
@@ -63,27 +72,9 @@ def main(
     ctx.obj = g
 
 
-def _register() -> None:
-    from stackform.cli import (
-        commands_core,
-        commands_env,
-        commands_lock,
-        commands_pipeline,
-        commands_runs,
-        commands_state,
-        commands_tools,
-    )
-
-    commands_core.register(app)
-    commands_pipeline.register(app)
-    commands_state.register(app)
-    commands_tools.register(app)
-    commands_lock.register(app)
-    commands_runs.register(app)
-    commands_env.register(app)
-
-
-_register()
+for commands in (commands_core, commands_pipeline, commands_state, commands_tools, commands_lock,
+                 commands_runs, commands_env):
+    commands.register(app)
 
 
 def main_entry() -> None:
@@ -111,8 +102,6 @@ def main_entry() -> None:
         g.console().error("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
     except Exception as exc:
-        from stackform.errors import ConfigError, StackformError
-
         if g.debug and not isinstance(exc, StackformError):
             # An expected failure is fully told by its reason and hint; a traceback is for bugs.
             import traceback

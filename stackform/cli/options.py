@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 
-from stackform.errors import ExitCode
+from stackform.errors import ExitCode, StackformError
 
 if TYPE_CHECKING:
     from stackform.console import Console
@@ -114,8 +114,6 @@ RefreshCatalogOption = Annotated[
 def confirm_or_exit(console: Console, action: str, question: str, flag: str = "--force") -> None:
     """Ask ``question`` before ``action``; without a terminal refuse, naming the flag that skips
     asking; a "no" exits 1."""
-    from stackform.errors import StackformError
-
     if not console.is_interactive:
         raise StackformError(f"{action} needs confirmation and there is no terminal",
                              hint=f"pass {flag}")

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from stackform import __version__
 from stackform.config.locate import Duplicate, SourceMap
 from stackform.config.schema import (
     CORE_SECTIONS,
@@ -251,8 +252,6 @@ def _check_core(
     """Checks beyond types, on the raw data so they run even when some section is mistyped
     (that problem is reported by validation; this one is reported too)."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    from stackform import __version__
 
     requires = _table(data.get("stack")).get("requires")
     if isinstance(requires, str):

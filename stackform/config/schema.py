@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from stackform.s3.settings import bucket_problem, endpoint_problem, shown_url
+
 CORE_SECTIONS = ("stack", "state", "vars", "environments", "pipelines")
 DEPENDS_ON = "depends_on"
 """The one key of a provider block that core owns (explicit dependencies, by address)."""
@@ -79,8 +81,6 @@ class StateSection(_Section):
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, value: str | None) -> str | None:
-        from stackform.s3.settings import bucket_problem
-
         # The file is also checked before interpolation: a value with ${...} is checked after.
         problem = bucket_problem(value) if value is not None and "${" not in value else None
         if problem:
@@ -90,8 +90,6 @@ class StateSection(_Section):
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        from stackform.s3.settings import endpoint_problem, shown_url
-
         problem = endpoint_problem(value) if value is not None and "${" not in value else None
         if problem:
             raise ValueError(f"'{shown_url(value or '')}' {problem}")

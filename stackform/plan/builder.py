@@ -13,6 +13,7 @@ from typing import Any
 
 from stackform import __version__
 from stackform.config.model import ResolvedStack
+from stackform.diagnostics import did_you_mean
 from stackform.errors import StackformError
 from stackform.plan.model import Action, AttributeChange, Drift, Plan, ResourceChange
 from stackform.provider import ChecksUnapplied, Context
@@ -159,8 +160,6 @@ def build_plan(
     known = {*stack.resources, *(state.resources if state else {})}
     for address in (*options.targets, *options.replace):
         if address not in known:
-            from stackform.diagnostics import did_you_mean
-
             raise StackformError(
                 f"no resource {address!r} in the stack or its state",
                 hint=did_you_mean(address, known) or "see `stackform state list`",
