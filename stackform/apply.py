@@ -35,10 +35,12 @@ from stackform.errors import GraphError, StackformError, StateError
 from stackform.plan.builder import make_context
 from stackform.plan.model import Action, Plan, PlanMode, ResourceChange
 from stackform.provider import Context
+from stackform.redact import stack_redactor
 from stackform.registry import Registry
 from stackform.resource import ResourceState, fingerprinter
 from stackform.state.backend import StateBackend
 from stackform.state.model import GitInfo, State
+from stackform.supervise import runtime_root, sweep
 from stackform.walk import Outcome, walk
 
 if TYPE_CHECKING:
@@ -277,8 +279,6 @@ def apply_plan(
 def _context(plan: Plan, stack: ResolvedStack, log: Callable[[str], None],
              cancel: threading.Event) -> tuple[Context, Redactor | None]:
     """The providers' context, and the redactor of what they say (when anything will run)."""
-    from stackform.redact import stack_redactor
-    from stackform.supervise import runtime_root, sweep
 
     # A plugin's output (its stderr in an error, a line it logs) may quote a secret.
     redact = stack_redactor(stack) if plan.actionable else None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackform.errors import StackformError
+from stackform.shipped import shipped
 
 PREFIX = "stackform:"
 
@@ -44,8 +45,6 @@ class Connector:
 
     def source(self) -> Path:
         """The connector's source folder shipped with this stackform."""
-        from stackform.shipped import shipped
-
         path = shipped("providers", self.distribution)
         if not (path / "pyproject.toml").is_file():
             raise ConnectorError(

@@ -18,6 +18,7 @@ from stackform.config.loader import StackFile
 from stackform.config.model import ResolvedStack
 from stackform.diagnostics import Diagnostic
 from stackform.errors import StackformError
+from stackform.plan.builder import make_context
 from stackform.provider import DeepValidator
 from stackform.registry import Registry
 from stackform.resource import Resource, fingerprinter
@@ -42,8 +43,6 @@ def deep_check(stacks: Sequence[ResolvedStack], registry: Registry, stack_file: 
     A provider's :class:`StackformError` (an install that fails, say) becomes an error
     diagnostic of that resource; diagnostics without a location point at the block.
     """
-    from stackform.plan.builder import make_context
-
     jobs: list[tuple[ResolvedStack, Resource, DeepValidator]] = []
     for stack in stacks:
         for resource in stack.resources.values():

@@ -1,65 +1,30 @@
 """Located problems, collected and reported together.
 
 Modelled on OpenTofu's ``tfdiags``: validation does not stop at the first problem. Each problem
-is a :class:`Diagnostic` with the file, line and column it points at and the key path
-(``loaders.warehouse.config.path``); a :class:`Diagnostics` collector gathers them and raises one
-:class:`~stackform.errors.ConfigError` at the end.
+is a :class:`~stackform.errors.Diagnostic` with the file, line and column it points at and the
+key path (``loaders.warehouse.config.path``); a :class:`Diagnostics` collector gathers them and
+raises one :class:`~stackform.errors.ConfigError` at the end. The problem itself is defined with
+the errors that carry it, and named here too.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
 
-from stackform.errors import ConfigError
-from stackform.textsafe import safe_text
+from stackform.errors import ConfigError, Diagnostic, Location, Severity
 
-Severity = Literal["error", "warning"]
-
-
-@dataclass(frozen=True)
-class Location:
-    """A point in a source file; line and column are 1-based."""
-
-    file: Path
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{_shown(self.file)}:{self.line}:{self.column}"
+Locator = Callable[[str, tuple[str | int, ...], bool], Location | None]
+"""(resource address, key path inside its block, point at the key rather than the value) ->
+where the stack file writes it (an environment's override included), or None."""
 
 
-def _shown(path: Path) -> str:
-    """A path relative to the working directory when it lies below it, as compilers print."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+def no_location(_address: str, _path: tuple[str | int, ...], _key: bool) -> Location | None:
+    """The :data:`Locator` of a stack that was not read from a file (tests, tools)."""
+    return None
 
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """One problem: what, where (location and key path), and what to do."""
-
-    message: str
-    path: str = ""
-    location: Location | None = None
-    hint: str | None = None
-    severity: Severity = "error"
-
-    def format(self) -> str:
-        """One line (two with a hint). Names and values quoted from the file may hold any
-        character: a newline among them must not start a line of its own."""
-        where = str(self.location) if self.location else "<stack>"
-        key = f" {self.path}:" if self.path else ""
-        text = safe_text(f"{where}: {self.severity}:{key} {self.message}", newlines=False)
-        if self.hint:
-            text += f"\n    hint: {safe_text(self.hint, newlines=False)}"
-        return text
-
+__all__ = ["ConfigError", "Diagnostic", "Diagnostics", "Location", "Severity", "did_you_mean"]
 
 @dataclass
 class Diagnostics:

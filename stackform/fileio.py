@@ -1,7 +1,8 @@
-"""Filesystem helpers shared by the local state backend, the local run-state store and the
-providers that write local files.
+"""Filesystem helpers shared by the local state backend, the local run-state store, the plugin
+installs and the providers that write local files.
 
-Atomic writes (temp file in the same folder, fsync, rename, fsync the folder) and ``fcntl.flock``
+The one atomic writer (:func:`atomic_write`: temp file in the same folder, fsync, rename, fsync
+the folder) through which every file stackform keeps is written, and ``fcntl.flock``
 locks whose file holds the holder's :class:`~stackform.state.backend.LockInfo`. The kernel drops
 a flock when its holder dies, so a holder record whose flock is free is stale and blocks nobody;
 an atomic write holds a flock on its temp file for the same reason, so the temp files a killed
@@ -25,6 +26,8 @@ from pathlib import Path
 
 from stackform.state.backend import LockInfo
 
+_LINK_UNSUPPORTED = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
 LOCK_GRACE = 0.2
 """How long a failed lock attempt keeps retrying while the holder record is still unreadable:
 the holder writes it right after taking the flock, and probes (``flock_held``) take it briefly."""
@@ -46,6 +49,23 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+TAIL_BYTES = 256 * 1024
+"""How much of the end of a file :func:`tail_lines` reads."""
+
+
+def tail_lines(path: str | os.PathLike[str], lines: int) -> list[str]:
+    """The last ``lines`` lines of a text file such as a run's log, from its last
+    :data:`TAIL_BYTES`; undecodable bytes replaced. ``[]`` when there is no file; any other
+    failure to read it raises :class:`OSError`."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - TAIL_BYTES))
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    return data.decode("utf-8", errors="replace").splitlines()[-lines:] if lines > 0 else []
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -58,13 +78,23 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o600, *,
+                 before_replace: Callable[[], None] | None = None,
+                 exclusive: bool = False) -> os.stat_result:
     """Replace ``path`` with ``data``: a reader or a crash sees the whole old or the whole new file.
 
-    The temp file is ``.<name>.<random>.tmp`` in the same folder (see :func:`sweep_temps` and
-    :func:`sweep_temps_of`). It is created 0600 and given ``mode`` only once written, so what it
-    holds is never readable by others while it is being written, nor left readable when the
-    writer is killed; it is flocked until renamed, so a sweeper can tell it is being written.
+    The one writer of every file stackform and its providers keep (state, saved plans, the lock
+    file, plugin config, venv markers, run records, managed files...). The temp file is
+    ``.<name>.<random>.tmp`` in the same folder (see :func:`sweep_temps` and
+    :func:`sweep_temps_of`). It is created 0600 and given ``mode`` only once written and
+    fsynced, so what it holds is never readable by others while it is being written, nor left
+    readable when the writer is killed; it is flocked until renamed, so a sweeper can tell it is
+    being written. The folder is fsynced after the rename.
+
+    ``before_replace`` runs once the data is durable, just before the rename (the state backend
+    keeps the previous version there). With ``exclusive`` the new file is linked in place
+    instead, and :class:`FileExistsError` is raised when ``path`` already exists. Returns the
+    status of the new file.
     """
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -74,7 +104,14 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             write_all(fd, data)
             os.fsync(fd)
             os.fchmod(fd, mode)  # only now; and exactly ``mode``, whatever the umask
-            os.replace(tmp, path)
+            written = os.fstat(fd)
+            if before_replace is not None:
+                before_replace()
+            if exclusive:
+                os.link(tmp, path)
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, path)
         finally:
             os.close(fd)  # after the rename: a sweeper never sees it unlocked yet unrenamed
     except BaseException:
@@ -82,6 +119,27 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+    return written
+
+
+def link_or_copy(src: Path, dst: Path, mode: int = 0o600) -> None:
+    """Atomically make ``dst`` a copy of ``src``: a hard link where the filesystem has them (no
+    data copied), else an :func:`atomic_write` of its bytes. Leaves the folder's fsync to the
+    caller, who usually links several files into it."""
+    tmp = dst.parent / f".{dst.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        os.link(src, tmp)
+    except OSError as exc:
+        if exc.errno not in _LINK_UNSUPPORTED:
+            raise
+        atomic_write(dst, src.read_bytes(), mode)
+        return
+    try:
+        os.replace(tmp, dst)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def sweep_temps(directory: Path, max_age: float = 3600.0) -> None:

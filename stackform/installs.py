@@ -38,8 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from stackform.errors import Interrupted
+from stackform.fileio import atomic_write
 from stackform.uvtool import (
     InstallError,
+    cache_dir,
     explain_uv_failure,
     run_uv,
     trim_uv_message,
@@ -209,18 +211,6 @@ def tree_digest(root: Path) -> str:
 # -- the cache -----------------------------------------------------------------------------------
 
 
-def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``STACKFORM_CACHE_DIR``, else ``$XDG_CACHE_HOME/stackform``, else ``~/.cache/stackform``."""
-    env = os.environ if environ is None else environ
-    explicit = env.get("STACKFORM_CACHE_DIR", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = env.get("XDG_CACHE_HOME", "").strip()
-    if xdg:
-        return Path(xdg).expanduser() / "stackform"
-    return Path.home() / ".cache" / "stackform"
-
-
 def venvs_dir(cache: Path | None = None) -> Path:
     return (cache or cache_dir()) / "venvs"
 
@@ -373,10 +363,7 @@ def _build(spec: InstallSpec, target: Path, log: Log, cancel: threading.Event | 
         "build_seconds": round(seconds, 3),
         "uv": uv_version(),
     }
-    marker = target / MARKER
-    tmp_marker = marker.with_name(f".{MARKER}.tmp")
-    tmp_marker.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp_marker, marker)
+    atomic_write(target / MARKER, (json.dumps(info, indent=2) + "\n").encode(), 0o644)
     log(f"installed {spec.describe()} in {seconds:.1f}s ({len(frozen)} packages)")
     return info
 

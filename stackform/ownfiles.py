@@ -13,16 +13,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from stackform.diagnostics import Diagnostic, Location
 from stackform.errors import StackformError
 from stackform.provider import stack_path
 from stackform.resource import KeyPath, format_path
+from stackform.runs.factory import run_store_for
+from stackform.state.factory import legacy_backend_for
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 OWN_FOLDER = ".stackform"
+LOCK_NAME = "stackform.lock"
+"""The plugin lock file beside the stack file (:mod:`stackform.lockfile`)."""
 
 
 class OwnFiles:
@@ -40,8 +45,6 @@ class OwnFiles:
         """Which of stackform's own files ``target`` (absolute) lands on, said for a message;
         ``None`` if none."""
         if self._files is None:
-            from stackform.lockfile import LOCK_NAME
-
             stack_dir = self.stack_file.parent
             self._files = {}
             self._folders = []
@@ -107,9 +110,6 @@ def _own_folders(stack_dir: Path, state: Mapping[str, Any]) -> Iterator[tuple[Pa
            f"inside {OWN_FOLDER}/ (stackform's state, locks, run records and plugin config)")
     if state.get("backend", "local") != "local" or not state.get("path"):
         return
-    from stackform.runs.factory import run_store_for
-    from stackform.state.factory import legacy_backend_for
-
     try:
         # The whole folders, not only this stack's part: every stack's state there is ours.
         folders = [(getattr(legacy_backend_for(state, stack_dir), "root", None), "state"),

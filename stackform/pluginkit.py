@@ -10,18 +10,20 @@ inside a :func:`runtime_dir`, so they die with stackform and a killed run's left
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stackform.errors import Interrupted, StackformError
+from stackform.errors import Interrupted, StackformError, os_reason
+from stackform.fileio import atomic_write
+from stackform.installs import ensure_venv
+from stackform.lockfile import install_spec_for
 from stackform.provider import Context
 from stackform.resource import Resource
+from stackform.supervise import popen, runtime_folder, runtime_root
 
 if TYPE_CHECKING:
     from stackform.installs import Venv
@@ -46,9 +48,6 @@ def requirement_name(requirement: str) -> str:
 
 def install(ctx: Context, resource: Resource) -> Venv:
     """The plugin's venv from the shared cache (built once per requirement set)."""
-    from stackform.installs import ensure_venv
-    from stackform.lockfile import install_spec_for
-
     spec = install_spec_for(ctx.stack_dir, resource.address, resource.attributes)
     return ensure_venv(spec, log=ctx.log, cancel=ctx.cancel)
 
@@ -60,19 +59,10 @@ def plugin_dir(ctx: Context, address: str) -> Path:
 
 
 def write_private(path: Path, data: Any) -> None:
-    """Write JSON atomically, readable by the owner only."""
+    """Write JSON atomically (:func:`~stackform.fileio.atomic_write`), readable by the owner
+    only."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True).encode(), 0o600)
 
 
 @contextmanager
@@ -81,8 +71,6 @@ def runtime_dir(ctx: Context, prefix: str) -> Iterator[Path]:
     recording the plugin processes started in it; removed afterwards, with any process still
     running from it. A killed stackform's folders are swept by the next command (see
     :mod:`stackform.supervise`)."""
-    from stackform.supervise import runtime_folder, runtime_root
-
     with runtime_folder(runtime_root(ctx.work_dir), prefix, ctx.log) as path:
         yield path
 
@@ -104,13 +92,11 @@ def run_command(args: Sequence[str], *, env: Mapping[str, str], timeout: float,
 
     The process is supervised (:func:`stackform.supervise.popen`) and recorded in ``runtime``, a
     :func:`runtime_dir`, when given."""
-    from stackform.supervise import popen
-
     try:
         proc = popen(args, runtime=runtime, env=env, cwd=cwd, stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     except OSError as exc:
-        raise PluginError(f"{what}: cannot start {args[0]}: {exc.strerror or exc}") from exc
+        raise PluginError(f"{what}: cannot start {args[0]}: {os_reason(exc)}") from exc
     waited = 0.0
     while True:
         try:

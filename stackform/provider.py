@@ -14,26 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel
-
+from stackform.diagnostics import Locator, no_location
 from stackform.resource import Fingerprinter, KeyPath, Resource, ResourceState
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from stackform.config.model import ResolvedStack, Step
-    from stackform.diagnostics import Diagnostic, Location, Severity
+    from stackform.diagnostics import Diagnostic, Severity
     from stackform.runs.model import StepOutcome
 
 Outputs = dict[str, Any]
-
-Locator = Callable[[str, KeyPath, bool], "Location | None"]
-"""(resource address, key path inside its block, point at the key rather than the value) ->
-where the stack file writes it (an environment's override included), or None."""
-
-
-def no_location(_address: str, _path: KeyPath, _key: bool) -> Location | None:
-    """The :data:`Locator` of a stack that was not read from a file (tests, tools)."""
-    return None
-
 
 @dataclass(frozen=True)
 class Context:

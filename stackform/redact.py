@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from stackform.resource import KeyPath, Resource
+from stackform.secrets import SecretStore, referenced_secrets
 
 if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack
@@ -125,8 +126,6 @@ def used_secrets(stack: ResolvedStack) -> set[str]:
     """The value of each ``${secret.NAME}`` the stack file names, from where resolving took it
     (the keyring, else ``STACKFORM_SECRET_<NAME>``); a secret set nowhere is skipped."""
     import tomllib
-
-    from stackform.secrets import SecretStore, referenced_secrets
 
     try:
         data = tomllib.loads(stack.file.read_text(encoding="utf-8"))

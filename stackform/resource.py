@@ -8,8 +8,8 @@ Comparing the masked forms is how a plan sees that a secret changed without ever
 
 A leaf is sensitive when it was built from a ``${secret.NAME}``, when the provider lists its
 field in ``sensitive_fields``, or when it sits under a key that names a secret
-(:func:`secret_key_paths`); :func:`scrub_secrets` applies the last rule to states written
-before it existed.
+(:func:`secret_key_paths`); :func:`stackform.state.scrub.scrub_secrets` applies the last rule
+to states written before it existed.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from stackform.secret_keys import is_secret_key
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 PathKey = str | int
 KeyPath = tuple[PathKey, ...]
@@ -212,48 +213,6 @@ class ResourceState:
             outputs=dict(data.get("outputs") or {}),
             dependencies=tuple(data.get("dependencies") or ()),
         )
-
-
-def scrub_secrets(resources: dict[str, ResourceState], lineage: str
-                  ) -> dict[str, ResourceState]:
-    """Recorded resources with every clear value under a key that names a secret fingerprinted.
-
-    A state written before that rule existed may hold a literal ``password`` in clear. Scrubbed
-    when the state is read, it is never shown or diffed in clear, the next write stores only the
-    fingerprint, and an unchanged value plans no change (it fingerprints to exactly what the
-    desired resource masks it to). Outputs are the provider's own data (catalogs, manifests,
-    file lists keyed by names) and are left alone, as are the attributes a provider computes
-    (:attr:`~stackform.provider.BaseProvider.computed_fields`): the desired side does not apply
-    the rule to them either. Returns ``resources`` itself when nothing needed scrubbing.
-    """
-    out: dict[str, ResourceState] | None = None
-    fingerprint: Fingerprinter | None = None
-    for address, recorded in resources.items():
-        paths = frozenset(secret_key_paths(recorded.attributes))
-        if paths:
-            computed = _computed_fields(recorded.kind)
-            paths = frozenset(p for p in paths if p[0] not in computed)
-        if not paths:
-            continue
-        fingerprint = fingerprint or fingerprinter(lineage)
-        out = out if out is not None else dict(resources)
-        out[address] = replace(recorded, attributes=mask(dict(recorded.attributes), paths,
-                                                         fingerprint))
-    return resources if out is None else out
-
-
-@lru_cache(maxsize=64)
-def _computed_fields(kind: str) -> frozenset[str]:
-    """The attributes the installed provider of ``kind`` computes (none when it cannot be
-    loaded: then every attribute is scrubbed, which is the safe side). Only asked when a state
-    holds a clear value under a secret-named key, so a clean state never imports a provider."""
-    from stackform.registry import Registry
-
-    try:
-        provider = Registry().get(kind)
-    except Exception:  # a missing or broken provider must not make the state unreadable
-        return frozenset()
-    return frozenset(getattr(provider, "computed_fields", ()))
 
 
 def split_address(address: str) -> tuple[str, str]:

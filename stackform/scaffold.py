@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stackform.errors import StackformError
+
 STACK_TEMPLATE = '''\
 # stackform stack file: the whole data stack, declared once.
 # Every section and key: `stackform docs stack-file` (the docs ship with stackform; `stackform
@@ -62,8 +64,6 @@ with untracked files."""
 
 def scaffold(directory: Path, name: str, force: bool = False) -> list[Path]:
     """Write ``stack.toml`` and ignore entries; returns the files written or changed."""
-    from stackform.errors import StackformError
-
     directory.mkdir(parents=True, exist_ok=True)
     stack = directory / "stack.toml"
     if stack.exists() and not force:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from stackform.config.interpolate import references
 from stackform.errors import SecretError
 from stackform.resource import KeyPath
 
@@ -157,8 +158,6 @@ def _keyring() -> tuple[Any, Any]:
 def referenced_secrets(data: Mapping[str, Any]) -> dict[str, list[KeyPath]]:
     """Every ``${secret.NAME}`` in a stack file's data -> the key paths of strings using it,
     in file order (for ``stackform secret list``)."""
-    from stackform.config.interpolate import references
-
     found: dict[str, list[KeyPath]] = {}
     for path, ref in references(data):
         if ref.namespace == "secret":

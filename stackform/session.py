@@ -16,13 +16,19 @@ from stackform.apply import ApplyEvent, ApplyResult, apply_plan
 from stackform.config.loader import StackFile, find_stack_file, load_stack_file
 from stackform.config.model import ResolvedStack
 from stackform.config.resolve import resolve
+from stackform.gitinfo import git_info
+from stackform.graph import checked_dependencies
 from stackform.plan.builder import PlanOptions, build_plan
 from stackform.plan.model import Plan
 from stackform.plan.saved import check_fresh
 from stackform.registry import Registry
+from stackform.runs.factory import run_store_for
 from stackform.runs.store import RunStore
 from stackform.state.backend import StateBackend
+from stackform.state.errored import save_errored
+from stackform.state.factory import backend_for, legacy_backend_for
 from stackform.state.model import GitInfo, State
+from stackform.state.upgrade import legacy_state_error, owned
 
 
 @dataclass
@@ -37,27 +43,19 @@ class Session:
     @cached_property
     def dependencies(self) -> dict[str, tuple[str, ...]]:
         """Each resource's direct dependencies; a cycle is a ConfigError located in the file."""
-        from stackform.graph import checked_dependencies
-
         return checked_dependencies(self.stack_file, self.stack)
 
     @cached_property
     def backend(self) -> StateBackend:
-        from stackform.state.factory import backend_for
-
         return backend_for(self.stack.state, self.stack.dir, self.stack.name)
 
     @cached_property
     def run_store(self) -> RunStore:
         """Bookmarks, run history and logs, beside the state and scoped like it."""
-        from stackform.runs.factory import run_store_for
-
         return run_store_for(self.stack.state, self.stack.dir, self.stack.name)
 
     @cached_property
     def git(self) -> GitInfo:
-        from stackform.gitinfo import git_info
-
         return git_info(self.stack.dir)
 
     def read_state(self) -> State | None:
@@ -65,9 +63,6 @@ class Session:
         error naming ``stackform state upgrade``, never taken for "no state"."""
         state = self.backend.read(self.stack.env)
         if state is None:
-            from stackform.state.factory import legacy_backend_for
-            from stackform.state.upgrade import legacy_state_error, owned
-
             legacy = legacy_backend_for(self.stack.state, self.stack.dir)
             if owned(legacy, self.stack.env, self.stack.name):
                 raise legacy_state_error(legacy, self.stack.env)
@@ -82,8 +77,6 @@ class Session:
             state = self.read_state()
         git: dict[str, object] = {}
         if with_git:
-            from stackform.gitinfo import git_info
-
             git = git_info(self.stack.dir, check_dirty=False).to_json()
         return build_plan(self.stack, state, self.registry, self.dependencies, options,
                           log=self.log, git=git)
@@ -104,8 +97,6 @@ class Session:
                             log=self.log, cancel=cancel)
         if result.unsaved is not None:
             from dataclasses import replace
-
-            from stackform.state.errored import save_errored
 
             result = replace(result, errored_path=save_errored(self.stack.dir, result.unsaved))
         return result

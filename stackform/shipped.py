@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stackform.errors import StackformError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 WHEEL_ROOT = PACKAGE_DIR / "_shipped"
 
@@ -36,8 +38,6 @@ def doc_pages() -> dict[str, Path]:
 
 def doc_page(name: str) -> Path:
     """One page by name (``singer``, ``stack-file.md`` and ``docs/singer.md`` work too)."""
-    from stackform.errors import StackformError
-
     pages = doc_pages()
     stem = Path(name).name.removesuffix(".md")
     if stem in pages:

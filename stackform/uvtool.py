@@ -13,17 +13,42 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from functools import cache
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from stackform.errors import Interrupted, StackformError
+from stackform.supervise import popen
 
-if TYPE_CHECKING:
-    from stackform.installs import InstallSpec
+
+class UvSpec(Protocol):
+    """What a uv run needs to know of the install it is for: an
+    :class:`~stackform.installs.InstallSpec`."""
+
+    @property
+    def python_version(self) -> str: ...
+
+    @property
+    def locked(self) -> bool: ...
+
+    def describe(self) -> str: ...
 
 
 class InstallError(StackformError):
     """A plugin could not be installed or resolved; the reason carries uv's own message."""
+
+
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``STACKFORM_CACHE_DIR``, else ``$XDG_CACHE_HOME/stackform``, else ``~/.cache/stackform``."""
+    env = os.environ if environ is None else environ
+    explicit = env.get("STACKFORM_CACHE_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = env.get("XDG_CACHE_HOME", "").strip()
+    if xdg:
+        return Path(xdg).expanduser() / "stackform"
+    return Path.home() / ".cache" / "stackform"
 
 
 @cache
@@ -52,13 +77,12 @@ def uv_version() -> str | None:
     return parts[1] if len(parts) > 1 else None
 
 
-def run_uv(args: list[str], *, spec: InstallSpec | None, action: str,
+def run_uv(args: list[str], *, spec: UvSpec | None, action: str,
         cancel: threading.Event | None, stdin: str | None = None) -> str:
     """Run uv quietly, return its stdout; a failure raises InstallError with uv's message."""
     what = spec.describe() if spec else "plugins"
     if cancel is not None and cancel.is_set():
         raise Interrupted(f"stopped before the {action} of {what}")
-    from stackform.supervise import popen
 
     cmd = [uv_bin(), *args, "--quiet", "--color", "never"]
     # Supervised: a killed stackform leaves no uv writing into the cache behind it.
@@ -90,8 +114,6 @@ def run_uv(args: list[str], *, spec: InstallSpec | None, action: str,
 def _neutral_cwd() -> str:
     """Run uv outside any project, so a pyproject.toml or uv.toml in the current folder does
     not change what a plugin install means (user-level uv config and ``UV_*`` still apply)."""
-    from stackform.installs import cache_dir
-
     cache = cache_dir()
     return str(cache) if cache.is_dir() else os.path.abspath(os.sep)
 
@@ -151,7 +173,7 @@ def trim_uv_message(stderr: str, keep_tail: int = 3) -> list[str]:
     return out
 
 
-def explain_uv_failure(action: str, spec: InstallSpec | None, stderr: str) -> InstallError:
+def explain_uv_failure(action: str, spec: UvSpec | None, stderr: str) -> InstallError:
     """The error for a failed uv run: uv's own message, trimmed, and a hint when we know one."""
     lines = trim_uv_message(stderr)
     text = "\n".join(lines)
@@ -163,7 +185,7 @@ def explain_uv_failure(action: str, spec: InstallSpec | None, stderr: str) -> In
     return InstallError(reason, hint=_hint(stderr, spec))
 
 
-def _hint(stderr: str, spec: InstallSpec | None) -> str | None:
+def _hint(stderr: str, spec: UvSpec | None) -> str | None:
     stderr = " ".join(stderr.split())  # messages wrapped at the terminal width match too
     python = (spec.python_version if spec
               else f"{sys.version_info.major}.{sys.version_info.minor}")

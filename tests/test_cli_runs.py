@@ -238,3 +238,16 @@ def test_unknown_pipeline_did_you_mean(sf: Runner, seeded: LocalRunStore) -> Non
 def test_bad_format(sf: Runner, seeded: LocalRunStore) -> None:
     result = sf("runs", "--format", "yaml")
     assert result.code == 1 and "Traceback" not in result.output
+
+
+def test_runs_by_id_reports_a_log_it_cannot_read(sf: Runner, store: LocalRunStore,
+                                                 tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "run.log"
+    log.mkdir(parents=True)  # not readable as a log, even by root
+    record = RunRecord(run_id=OK_ID, pipeline="daily", env="dev",
+                       started_at="2024-05-02T06:00:00+00:00", log=str(log))
+    store.start_run(record)
+    store.finish_run(replace(record, status="failed", seconds=1.0))
+    result = sf("runs", "--id", OK_ID)
+    assert_clean_error(result)
+    assert f"could not read {log}: Is a directory" in result.stderr

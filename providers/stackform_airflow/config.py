@@ -8,6 +8,9 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from stackform.errors import StackformError
+from stackform.s3.settings import S3Settings, endpoint_problem, shown_url
+
 DURATION_RE = re.compile(r"(\d+)\s*(s|m|h|d)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
@@ -65,9 +68,6 @@ class AirflowConfig(BaseModel):
         if not value.strip():
             raise ValueError("dags_path is empty")
         if value.startswith("s3://"):
-            from stackform.errors import StackformError
-            from stackform.s3.settings import S3Settings
-
             try:
                 S3Settings.from_url(value)
             except StackformError as exc:
@@ -82,8 +82,6 @@ class AirflowConfig(BaseModel):
         if given and not self.dags_path.startswith("s3://"):
             raise ValueError(f"{', '.join(given)} only apply to an s3:// dags_path")
         if self.endpoint_url:
-            from stackform.s3.settings import endpoint_problem, shown_url
-
             problem = endpoint_problem(self.endpoint_url)
             if problem:
                 raise ValueError(f"endpoint_url '{shown_url(self.endpoint_url)}' {problem}")

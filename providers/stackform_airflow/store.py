@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from stackform.errors import StackformError
+from stackform.errors import StackformError, os_reason
 from stackform.fileio import atomic_write
 from stackform.provider import Context
 from stackform.s3.client import S3Object, S3Objects
@@ -97,7 +97,7 @@ class FolderDagStore:
 
     def _error(self, what: str, exc: OSError) -> DagStoreError:
         return DagStoreError(f"cannot {what} the DAG folder {self.folder}: "
-                             f"{exc.strerror or exc}",
+                             f"{os_reason(exc)}",
                              hint="check that dags_path exists and is writable by this user")
 
 

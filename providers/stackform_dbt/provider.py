@@ -13,7 +13,7 @@ import shlex
 import shutil
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -27,6 +27,7 @@ from stackform.provider import (
     Unapplied,
 )
 from stackform.resource import Resource, ResourceState
+from stackform.runs.model import StepOutcome
 from stackform_dbt.config import TransformerConfig
 from stackform_dbt.profile import default_schema, default_target, profile_name, project_dir
 from stackform_dbt.project import (
@@ -50,9 +51,6 @@ from stackform_dbt.run import (
     split_command,
     stream,
 )
-
-if TYPE_CHECKING:
-    from stackform.runs.model import StepOutcome
 
 PARSE_TIMEOUT = 1800.0
 MEMO_ENTRIES = 4
@@ -157,8 +155,6 @@ class TransformerProvider(BaseProvider):
     # -- pipeline steps ------------------------------------------------------------------------
 
     def run_steps(self, run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
-        from stackform.runs.model import StepOutcome
-
         step = steps[0]
         resource = step.resource
         command = split_command(step.step.command)

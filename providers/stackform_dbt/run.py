@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackform.errors import Interrupted, StackformError
+from stackform.errors import Interrupted, StackformError, os_reason
 from stackform.pluginkit import install, plugin_dir, plugin_environ
 from stackform.provider import Context
 from stackform.resource import Resource
@@ -109,7 +109,7 @@ def stream(args: Sequence[str], *, env: Mapping[str, str], cwd: Path,
                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
                      errors="replace")
     except OSError as exc:
-        raise DbtError(f"{what}: cannot start {args[0]}: {exc.strerror or exc}") from exc
+        raise DbtError(f"{what}: cannot start {args[0]}: {os_reason(exc)}") from exc
     assert proc.stdout is not None
     out = proc.stdout
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackform.errors import StackformError
+from stackform.errors import StackformError, os_reason
 from stackform.fileio import atomic_write, sweep_temps_of
 
 
@@ -165,4 +165,4 @@ def format_mode(st_mode: int) -> str:
 def _why(exc: OSError) -> str:
     if isinstance(exc, PermissionError):
         return "permission denied"
-    return exc.strerror or str(exc)
+    return os_reason(exc)

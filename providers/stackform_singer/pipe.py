@@ -34,6 +34,10 @@ from stackform.provider import RunContext, RunStep
 from stackform.runs.model import RunStatus, StepOutcome, bookmark_key
 from stackform.state.model import utc_now
 from stackform.supervise import popen
+from stackform_singer.catalog import apply_selection, catalog_digest
+from stackform_singer.config import ExtractorConfig
+from stackform_singer.discovery import discover
+from stackform_singer.landing import rows_landed, snapshot, wants_snapshot
 from stackform_singer.plugin import executable_name, full_config
 from stackform_singer.selection import require_selected_stream
 
@@ -80,10 +84,6 @@ class _Stderr(threading.Thread):
 
 def _catalog(run: RunContext, tap: RunStep, env: dict[str, str]) -> Path:
     """The selected catalog apply made; rediscovered when this machine does not have it."""
-    from stackform_singer.catalog import apply_selection, catalog_digest
-    from stackform_singer.config import ExtractorConfig
-    from stackform_singer.provider import discover
-
     path = plugin_dir(run.ctx, tap.resource.address) / "catalog.json"
     expected = tap.state.outputs.get("catalog_digest")
     if path.exists():
@@ -133,8 +133,6 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     catalog = _catalog(run, tap, tap_env)
     require_selected_stream(run, tap, catalog)
     prior = None if run.full_refresh else run.bookmarks.get(key)
-    from stackform_singer.landing import rows_landed, snapshot, wants_snapshot
-
     # Without arrival times on the rows, what landed is the tables' growth: count them first.
     before = snapshot(run, target, target_venv) if wants_snapshot(target) else None
     started_at = utc_now()

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from stackform.connectors import find_connector
 from stackform.pluginkit import plugin_dir, requirement_name, write_private
 from stackform.provider import Context
 from stackform.resource import KeyPath, Resource
@@ -18,8 +19,6 @@ from stackform_singer.config import PluginConfig
 def executable_name(config: BaseModel) -> str:
     """``executable`` when set; else a first-party connector's own command
     (``stackform:tap-jsonl`` -> ``tap-stackform-jsonl``), or the first requirement's name."""
-    from stackform.connectors import find_connector
-
     assert isinstance(config, PluginConfig)
     if config.executable:
         return config.executable

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel
 
 from stackform.pluginkit import (
-    PluginError,
     install,
     plugin_dir,
     plugin_environ,
@@ -21,34 +20,24 @@ from stackform.pluginkit import (
 )
 from stackform.provider import BaseProvider, Context, Outputs, RunContext, RunStep
 from stackform.resource import Resource, ResourceState
+from stackform_singer.catalog import (
+    Selection,
+    apply_selection,
+    catalog_digest,
+    diff_selection,
+    selection_of,
+)
 from stackform_singer.config import ExtractorConfig, LoaderConfig, PluginConfig
-from stackform_singer.plugin import executable_name, full_config, render_config
+from stackform_singer.discovery import discover
+from stackform_singer.pipe import run_pair
+from stackform_singer.plugin import executable_name, render_config
+from stackform_singer.selection import apply_error, diagnostics, findings
 
 if TYPE_CHECKING:
     from stackform.diagnostics import Diagnostic
     from stackform.runs.model import StepOutcome
 
 START_TIMEOUT = 120.0
-DISCOVER_TIMEOUT = 900.0
-
-
-def discover(ctx: Context, desired: Resource, executable: str, env: dict[str, str]
-             ) -> dict[str, Any]:
-    """Run the tap's discovery with its full config in a private runtime folder."""
-    with runtime_dir(ctx, "discover") as tmp:
-        write_private(tmp / "config.json", full_config(desired))
-        done = run_command([executable, "--config", str(tmp / "config.json"), "--discover"],
-                           env=env, timeout=DISCOVER_TIMEOUT, cancel=ctx.cancel,
-                           what=f"{desired.address}: discovery", cwd=ctx.stack_dir,
-                           runtime=tmp, log=ctx.log)
-    try:
-        catalog = json.loads(done.stdout)
-    except json.JSONDecodeError as exc:
-        raise PluginError(f"{desired.address}: discovery did not print a JSON catalog "
-                          f"({exc})") from exc
-    if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
-        raise PluginError(f"{desired.address}: discovery printed no 'streams' list")
-    return catalog
 
 
 class _PluginProvider(BaseProvider):
@@ -118,9 +107,6 @@ class ExtractorProvider(_PluginProvider):
         return found
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
-        from stackform_singer.catalog import apply_selection, catalog_digest, selection_of
-        from stackform_singer.selection import apply_error, diagnostics, findings
-
         outputs, env, help_text = self._prepare(ctx, desired)
         config = desired.config
         assert isinstance(config, ExtractorConfig)
@@ -146,13 +132,6 @@ class ExtractorProvider(_PluginProvider):
 
     def plan_notes(self, ctx: Context, prior: ResourceState | None,
                    desired: Resource | None) -> list[str]:
-        from stackform_singer.catalog import (
-            Selection,
-            apply_selection,
-            diff_selection,
-            selection_of,
-        )
-
         if desired is None:
             return []
         config = desired.config
@@ -174,8 +153,6 @@ class ExtractorProvider(_PluginProvider):
         """The selection checked against the catalog the last apply discovered, at every
         plan for as long as a problem lasts (a rule that matches nothing is otherwise only
         noticed when ``select`` is edited)."""
-        from stackform_singer.selection import diagnostics, findings
-
         config = desired.config
         assert isinstance(config, ExtractorConfig)
         discovered = _recorded_catalog(ctx, prior, desired)
@@ -185,8 +162,6 @@ class ExtractorProvider(_PluginProvider):
                            discovers_again=_discovers_again(ctx, prior, desired))
 
     def run_steps(self, run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
-        from stackform_singer.pipe import run_pair
-
         return run_pair(run, steps)
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sys
 
+from stackform import __version__
+
 
 def run() -> None:
     if sys.argv[1:] in (["--version"], ["-V"]):
-        from stackform import __version__
-
         sys.stdout.write(f"stackform {__version__}\n")
         return
-    from stackform.cli.main import main_entry
+    from stackform.cli.main import main_entry  # typer, and the commands: not for --version
 
     main_entry()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from stackform.cli.options import Globals, LockTimeoutOption, parse_duration
-from stackform.errors import CorruptStateError, StackformError
+from stackform.errors import CorruptStateError, ExitCode, StackformError
 
 if TYPE_CHECKING:
     from stackform.config.loader import StackFile
@@ -215,19 +215,19 @@ def env_destroy(
     if not stale:
         console.line(f"No per-developer environment was last applied more than {older_than} "
                      "ago.")
-        raise typer.Exit(0)
+        raise typer.Exit(ExitCode.OK)
     if not yes:
         raise StackformError(
             f"{len(stale)} per-developer environment(s) older than {older_than}: "
             f"{', '.join(stale)}", hint="pass --yes to destroy and remove them")
-    failed = [env for env in stale if _destroy_one(g, env, True, timeout) != 0]
+    failed = [env for env in stale if _destroy_one(g, env, True, timeout) != ExitCode.OK]
     if failed:
         console.error(f"could not destroy {', '.join(failed)}", "see the errors above")
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
     console.line(f"Removed {len(stale)} environment(s): {', '.join(stale)}.", "success")
 
 
-def _destroy_one(g: Globals, name: str, yes: bool, lock_timeout: float) -> int:
+def _destroy_one(g: Globals, name: str, yes: bool, lock_timeout: float) -> ExitCode:
     from stackform.cli.flows import make_plan_options, run_apply
 
     session = g.session(name, strict_secrets=False)
@@ -246,14 +246,14 @@ def _destroy_one(g: Globals, name: str, yes: bool, lock_timeout: float) -> int:
                                   "branch) to destroy it")
     options = make_plan_options(False, True, True, None, None, 4)
     code = run_apply(g, name, options, None, yes, lock_timeout, session=session)
-    if code != 0:
+    if code != ExitCode.OK:
         return code
     with session.backend.lock(name, "destroy", lock_timeout):
         session.backend.delete(name)
     removed = _remove_run_state(session, name)
     g.console().line(f"Removed the state of {name}"
                      + (f" and its run state ({removed})." if removed else "."), "success")
-    return 0
+    return ExitCode.OK
 
 
 def _remove_run_state(session: Session, env: str) -> str | None:

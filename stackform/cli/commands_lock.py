@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stackform.cli.options import EnvOption, Globals
+from stackform.errors import ExitCode, StackformError
 
 if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack
@@ -42,7 +43,6 @@ def lock(
     """
     from stackform.config.loader import find_stack_file, load_stack_file
     from stackform.config.resolve import resolve
-    from stackform.errors import StackformError
     from stackform.lockfile import (
         LOCK_HINT,
         LOCK_NAME,
@@ -85,7 +85,7 @@ def lock(
             for problem in problems:
                 console.line(problem, "error")
             console.error(f"{LOCK_NAME} is out of date", LOCK_HINT)
-            raise typer.Exit(1)
+            raise typer.Exit(ExitCode.FAILED)
         console.line(f"{LOCK_NAME} is up to date ({len(selected)} plugin"
                      f"{'s' if len(selected) != 1 else ''}).", "success")
         return
@@ -108,8 +108,6 @@ def lock(
 
 def _select(requested: list[str], stack: ResolvedStack, plugins: list[str]) -> set[str]:
     """Addresses from the command line; a bare name works when it names one plugin."""
-    from stackform.errors import StackformError
-
     out: set[str] = set()
     for ref in requested:
         if ref in stack.resources:

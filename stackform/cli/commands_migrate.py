@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from stackform.cli.options import Globals, LockTimeoutOption, parse_duration
+from stackform.errors import StackformError
 
 
 def state_migrate(
@@ -26,7 +27,6 @@ def state_migrate(
 ) -> None:
     """Copy state to another backend with lineage and serial intact, under both locks."""
     from stackform.config.edit import set_table
-    from stackform.errors import StackformError
     from stackform.runs.factory import run_store_for
     from stackform.state.factory import backend_for
     from stackform.state.migrate import Migrated, migrate
@@ -67,7 +67,6 @@ def state_migrate(
 def _target_table(to: str, bucket: str | None, prefix: str | None, region: str | None,
                   endpoint_url: str | None, profile: str | None,
                   path: str | None) -> dict[str, str]:
-    from stackform.errors import StackformError
     from stackform.s3.settings import S3Settings
 
     if to == "local":

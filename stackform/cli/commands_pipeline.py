@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from stackform.cli.options import EnvOption, Globals, parse_duration
+from stackform.errors import ExitCode
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +28,8 @@ def run_command(
     Bookmarks are saved as soon as the loader confirms them, per environment.
     """
     from stackform.cli.flows import sigterm_as_interrupt
-    from stackform.runs.runner import run_pipeline, tail
+    from stackform.fileio import tail_lines
+    from stackform.runs.runner import run_pipeline
 
     g = Globals.current()
     console = g.console()
@@ -53,6 +55,10 @@ def run_command(
                   f"full log: {record.log}")
     if record.log and record.status == "failed":
         console.line("last lines of the log:", "muted")
-        for line in tail(record.log, 15):
+        try:
+            last = tail_lines(record.log, 15)
+        except OSError:
+            last = []  # the failure is told above; its log is only a help
+        for line in last:
             console.line("  " + line, "muted")
-    raise typer.Exit(130 if record.status == "interrupted" else 1)
+    raise typer.Exit(ExitCode.INTERRUPTED if record.status == "interrupted" else ExitCode.FAILED)

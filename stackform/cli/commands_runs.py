@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from stackform.cli.options import EnvOption, Globals, confirm_or_exit, parse_duration
+from stackform.errors import StackformError, os_error
 
 if TYPE_CHECKING:
     from stackform.runs.model import Bookmark, RunRecord
@@ -76,7 +77,6 @@ def runs(
 
 
 def _show_run(store: RunStore, env: str, pipeline: str | None, run_id: str, fmt: str) -> None:
-    from stackform.errors import StackformError
 
     every = store.runs(env, pipeline, limit=sys.maxsize)
     matches = [r for r in every if r.run_id == run_id] or [
@@ -93,7 +93,7 @@ def _show_run(store: RunStore, env: str, pipeline: str | None, run_id: str, fmt:
         )
     record = matches[0]
     log = _log_file(store, record)
-    tail = _tail(log, LOG_TAIL_LINES) if log is not None else []
+    tail = _log_tail(log) if log is not None else []
     if fmt == "json":
         doc = {**record.to_json(), "log_path": str(log) if log else None, "log_tail": tail}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
@@ -134,6 +134,15 @@ def _show_run(store: RunStore, env: str, pipeline: str | None, run_id: str, fmt:
             console.line(f"  {line}")
 
 
+def _log_tail(log: Path) -> list[str]:
+    from stackform.fileio import tail_lines
+
+    try:
+        return tail_lines(log, LOG_TAIL_LINES)
+    except OSError as exc:
+        raise os_error("read", log, exc) from exc
+
+
 def _log_file(store: RunStore, record: RunRecord) -> Path | None:
     """The run's local log file, when it has one."""
     if record.log is None:
@@ -142,18 +151,6 @@ def _log_file(store: RunStore, record: RunRecord) -> Path | None:
         return Path(record.log)
     # A relative path, or a URL (a log uploaded to S3): the store gives a local copy.
     return store.log_path(record.env, record.run_id)
-
-
-def _tail(path: Path, lines: int) -> list[str]:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 256 * 1024))
-            data = f.read()
-    except FileNotFoundError:
-        return []
-    return data.decode("utf-8", errors="replace").splitlines()[-lines:]
 
 
 # -- bookmarks ---------------------------------------------------------------------------------
@@ -202,7 +199,6 @@ def bookmarks_clear(
     The cleared values are kept aside in the run-state store, to be restored by hand.
     """
     from stackform.diagnostics import did_you_mean
-    from stackform.errors import StackformError
     from stackform.runs.model import bookmark_key
 
     timeout = parse_duration(lock_timeout)
@@ -255,7 +251,6 @@ def _bookmark_json(bookmark: Bookmark) -> dict[str, Any]:
 def _open(env: str | None, pipeline: str | None) -> tuple[Session, RunStore]:
     """The session and its run-state store, after checking ``pipeline`` is in the stack."""
     from stackform.diagnostics import did_you_mean
-    from stackform.errors import StackformError
 
     session = Globals.current().session(env, strict_secrets=False)
     if pipeline is not None and pipeline not in session.stack.pipelines:

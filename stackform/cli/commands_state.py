@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from stackform.cli.commands_migrate import state_migrate
 from stackform.cli.options import (
     EnvOption,
     Globals,
@@ -16,14 +17,13 @@ from stackform.cli.options import (
     confirm_or_exit,
     parse_duration,
 )
+from stackform.errors import StackformError
 
 state_app = typer.Typer(help="Inspect and edit recorded state (no resource is changed).",
                         no_args_is_help=True, rich_markup_mode=None)
 
 
 def register(app: typer.Typer) -> None:
-    from stackform.cli.commands_migrate import state_migrate
-
     state_app.command("migrate")(state_migrate)
     app.add_typer(state_app, name="state")
     app.command("force-unlock")(force_unlock)
@@ -45,7 +45,6 @@ def state_list(env: EnvOption = None,
 @state_app.command("show")
 def state_show(address: str, env: EnvOption = None) -> None:
     """Show one recorded resource (sensitive values as "(sensitive)")."""
-    from stackform.errors import StackformError
     from stackform.resource import redact
 
     g = Globals.current()
@@ -62,8 +61,6 @@ def state_show(address: str, env: EnvOption = None) -> None:
 def state_rm(addresses: list[str], env: EnvOption = None,
              lock_timeout: LockTimeoutOption = "0s") -> None:
     """Forget resources without destroying them."""
-    from stackform.errors import StackformError
-
     g = Globals.current()
     session = g.session(env, strict_secrets=False)
     with session.backend.lock(session.stack.env, "state rm", parse_duration(lock_timeout)):
@@ -86,7 +83,6 @@ def state_mv(source: str, destination: str, env: EnvOption = None,
     """Rename a recorded resource (after renaming its block), so it is not re-created."""
     from dataclasses import replace
 
-    from stackform.errors import StackformError
     from stackform.resource import split_address
 
     g = Globals.current()
@@ -110,8 +106,6 @@ def state_mv(source: str, destination: str, env: EnvOption = None,
 @state_app.command("pull")
 def state_pull(env: EnvOption = None) -> None:
     """Print the environment's state document (JSON) to stdout."""
-    from stackform.errors import StackformError
-
     g = Globals.current()
     session = g.session(env, strict_secrets=False)
     state = session.read_state()
@@ -131,7 +125,6 @@ def state_push(
     """Replace the environment's state with a document (refuses a foreign or older one).
 
     Works when the current document is unreadable: that one is kept aside, not deleted."""
-    from stackform.errors import StackformError
     from stackform.state.model import State
     from stackform.state.push import push
 

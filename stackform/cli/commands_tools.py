@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
+from stackform import __version__
 from stackform.cli.options import Globals
+from stackform.errors import ExitCode, StackformError
 
 secret_app = typer.Typer(help="Store and inspect secrets referenced as ${secret.NAME}.",
                          no_args_is_help=True, rich_markup_mode=None)
@@ -52,7 +54,6 @@ def fmt(
 
     from stackform.config.fmt import format_toml
     from stackform.config.loader import find_stack_file
-    from stackform.errors import StackformError
 
     g = Globals.current()
     path = find_stack_file(g.directory, g.file)
@@ -69,7 +70,7 @@ def fmt(
             text.splitlines(True), formatted.splitlines(True), str(path), f"{path} (formatted)")))
     if check:
         g.console().line(f"{path} is not formatted; run `stackform fmt`.", "warning")
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
     path.write_text(formatted)
     g.console().line(f"formatted {path}")
 
@@ -82,7 +83,6 @@ def docs(
         "--path", help="Print where the page (or the docs folder) is instead.")] = False,
 ) -> None:
     """Show stackform's documentation, shipped with it: the list of pages, or one page."""
-    from stackform.errors import StackformError
     from stackform.shipped import doc_page, doc_pages, shipped
 
     console = Globals.current().console()
@@ -110,7 +110,6 @@ def version() -> None:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as dist_version
 
-    from stackform import __version__
     from stackform.registry import Registry
 
     g = Globals.current()

@@ -13,10 +13,30 @@ import typer
 
 from stackform.apply import ApplyEvent, ApplyResult
 from stackform.cli.options import Globals
+from stackform.config.resolve import resolve
 from stackform.console import Console
-from stackform.errors import StackformError
+from stackform.deepcheck import deep_check
+from stackform.errors import ConfigError, ExitCode, StackformError
+from stackform.fileio import atomic_write
+from stackform.gitinfo import is_ancestor
+from stackform.graph import checked_dependencies
 from stackform.plan.builder import PlanOptions
+from stackform.plan.changed import changed_since as find_changes
+from stackform.plan.changed import render_text as render_changed
 from stackform.plan.model import Plan, PlanMode
+from stackform.plan.render_json import plan_to_json
+from stackform.plan.render_markdown import render_markdown
+from stackform.plan.render_text import render_plan as render_text
+from stackform.plan.saved import (
+    check_fresh,
+    check_stated,
+    check_unedited,
+    load_plan,
+    option_flags,
+    rebuild,
+    save_plan,
+)
+from stackform.protect import check_protected
 
 if TYPE_CHECKING:
     from stackform.plan.changed import ChangedSince
@@ -43,9 +63,6 @@ def make_plan_options(refresh_only: bool, destroy: bool, refresh: bool,
 
 def validate_stack(g: Globals, env: str | None, every_env: bool, *, deep: bool = False,
                    parallelism: int = 4) -> None:
-    from stackform.config.resolve import resolve
-    from stackform.graph import checked_dependencies
-
     session = g.session(env, strict_secrets=False)
     console = g.console()
     names = [session.stack.environment.name]
@@ -65,9 +82,6 @@ def validate_stack(g: Globals, env: str | None, every_env: bool, *, deep: bool =
         stacks.append(stack)
     checked = ""
     if deep:
-        from stackform.deepcheck import deep_check
-        from stackform.errors import ConfigError
-
         report = deep_check(stacks, session.registry, session.stack_file, log=session.log,
                             parallelism=parallelism)
         for diagnostic in report.diagnostics:
@@ -91,23 +105,15 @@ def render_plan(console: Console, plan: Plan, fmt: str,
     if fmt == "json":
         import json
 
-        from stackform.plan.render_json import plan_to_json
-
         doc = plan_to_json(plan)
         if changed is not None:
             doc["changed_since"] = changed.to_json()
         console.line(json.dumps(doc, indent=2, default=str))
     elif fmt == "markdown":
-        from stackform.plan.render_markdown import render_markdown
-
         console.line(render_markdown(plan, changed))
     elif fmt == "text":
-        from stackform.plan.render_text import render_plan as render_text
-
         console.markup(render_text(plan))
         if changed is not None:
-            from stackform.plan.changed import render_text as render_changed
-
             console.markup("\n" + render_changed(changed))
     else:
         raise typer.BadParameter("expected text, json or markdown", param_hint="--format")
@@ -115,21 +121,17 @@ def render_plan(console: Console, plan: Plan, fmt: str,
 
 def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
               out: Path | None, detailed_exitcode: bool, out_markdown: Path | None = None,
-              changed_since: str | None = None) -> int:
+              changed_since: str | None = None) -> ExitCode:
     if fmt not in PLAN_FORMATS:
         raise typer.BadParameter("expected text, json or markdown", param_hint="--format")
     session = g.session(env, strict_secrets=options.mode != "destroy")
     changed = None
     if changed_since is not None:
-        from stackform.plan.changed import changed_since as find_changes
-
         changed = find_changes(session.stack_file, session.stack, changed_since)
     plan = session.plan(options)
     _warn_older_commit(g.console(), plan, session.stack.dir)
     render_plan(g.console(), plan, fmt, changed)
     if out is not None:
-        from stackform.plan.saved import option_flags, save_plan
-
         save_plan(plan, out)
         if fmt == "text":
             command = " ".join(["stackform apply", *option_flags(options), str(out)])
@@ -137,27 +139,21 @@ def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
                              "The plan took no lock: if the state moves first, it is refused.",
                              "muted")
     if out_markdown is not None:
-        from stackform.fileio import atomic_write
-        from stackform.plan.render_markdown import render_markdown
-
         atomic_write(out_markdown, render_markdown(plan, changed).encode(), mode=0o644)
         if fmt == "text":
             g.console().line(f"Wrote the plan as a merge-request comment to {out_markdown}.",
                              "muted")
     if detailed_exitcode and plan.has_changes:
-        return 2
-    return 0
+        return ExitCode.CHANGES
+    return ExitCode.OK
 
 
 def _warn_older_commit(console: Console, plan: Plan, directory: Path) -> None:
     applied = plan.applied_git.get("commit")
     current = plan.git.get("commit")
-    if applied and current and applied != current:
-        from stackform.gitinfo import is_ancestor
-
-        if is_ancestor(directory, current, applied):
-            console.warning(f"the commit being planned ({current[:10]}) is older than the one "
-                            f"last applied to {plan.env} ({applied[:10]})")
+    if applied and current and applied != current and is_ancestor(directory, current, applied):
+        console.warning(f"the commit being planned ({current[:10]}) is older than the one "
+                        f"last applied to {plan.env} ({applied[:10]})")
 
 
 @contextmanager
@@ -179,16 +175,12 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path | None,
               auto_approve: bool, lock_timeout: float, *, allow_dirty: bool = False,
-              session: Session | None = None) -> int:
+              session: Session | None = None) -> ExitCode:
     """Plan (or load a saved plan) and apply it under the lock. ``session`` reuses an open one
     (``env destroy``); a protected environment is checked before the lock and any provider."""
-    from stackform.protect import check_protected
-
     console = g.console()
     saved = None
     if plan_file is not None:
-        from stackform.plan.saved import check_stated, load_plan
-
         saved = load_plan(plan_file)
         check_stated(saved, options)
     mode = saved.mode if saved else options.mode
@@ -202,8 +194,6 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
     with backend.lock(session.stack.env, operation, lock_timeout):
         state = session.read_state()
         if saved is not None:
-            from stackform.plan.saved import check_fresh, check_unedited, rebuild
-
             check_fresh(saved, session.stack, state)
             # Exactly what the stack and state give now with the plan's own options, or
             # nothing: an edited plan file, or drift since the plan, is refused.
@@ -215,7 +205,7 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
             plan = session.plan(options, state, state_read=True, with_git=False)
         render_plan(console, plan, "text")
         if not plan.has_changes:
-            return 0
+            return ExitCode.OK
         if saved is None and not auto_approve:
             if not console.is_interactive:
                 raise StackformError(
@@ -226,12 +216,12 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
             if not console.confirm(f"Do you want to perform these actions in "
                                    f"{session.stack.env}?"):
                 console.line("Cancelled: nothing was changed.")
-                return 1
+                return ExitCode.FAILED
         result = _apply_with_progress(console, session, plan, state, options.parallelism)
     if plan.mode == "refresh-only" and result.state_error is None:
         console.line(f"State of {session.stack.env} updated with {len(plan.drift)} outside "
                      f"change(s); nothing else was touched.", "success")
-        return 0
+        return ExitCode.OK
     return _report(console, result, operation, session.stack.env)
 
 
@@ -249,7 +239,7 @@ def _apply_with_progress(console: Console, session: Session, plan: Plan, state: 
                              on_event=on_event, cancel=cancel)
 
 
-def _report(console: Console, result: ApplyResult, operation: str, env: str) -> int:
+def _report(console: Console, result: ApplyResult, operation: str, env: str) -> ExitCode:
     rows = []
     longer = []
     for o in result.outcomes:
@@ -285,18 +275,18 @@ def _report(console: Console, result: ApplyResult, operation: str, env: str) -> 
                 "`stackform plan`: unrecorded resources show as creates")
         console.error(f"{operation} of {env} stopped: state could not be written "
                       f"({result.state_error.reason}){kept}", hint)
-        return 1
+        return ExitCode.FAILED
     if result.interrupted:
         console.error(f"{operation} interrupted: {done} done, {failed} failed, {other} not "
                       f"started{serial}", "state records what finished; run apply again")
-        return 130
+        return ExitCode.INTERRUPTED
     if failed:
         console.error(f"{operation} of {env} failed: {done} done, {failed} failed, {other} "
                       f"skipped{serial}", "state records what finished; fix the error and "
                       "run apply again")
-        return 1
+        return ExitCode.FAILED
     console.line(f"{operation.capitalize()} complete: {done} resource"
                  f"{'s' if done != 1 else ''} changed in {env}{serial}.", "success")
-    return 0
+    return ExitCode.OK
 
 

@@ -14,7 +14,17 @@ from typing import Annotated
 import typer
 
 from stackform import __version__
+from stackform.cli import (
+    commands_core,
+    commands_env,
+    commands_lock,
+    commands_pipeline,
+    commands_runs,
+    commands_state,
+    commands_tools,
+)
 from stackform.cli.options import Globals
+from stackform.errors import ConfigError, ExitCode, StackformError
 
 app = typer.Typer(
     name="stackform",
@@ -62,27 +72,9 @@ def main(
     ctx.obj = g
 
 
-def _register() -> None:
-    from stackform.cli import (
-        commands_core,
-        commands_env,
-        commands_lock,
-        commands_pipeline,
-        commands_runs,
-        commands_state,
-        commands_tools,
-    )
-
-    commands_core.register(app)
-    commands_pipeline.register(app)
-    commands_state.register(app)
-    commands_tools.register(app)
-    commands_lock.register(app)
-    commands_runs.register(app)
-    commands_env.register(app)
-
-
-_register()
+for commands in (commands_core, commands_pipeline, commands_state, commands_tools, commands_lock,
+                 commands_runs, commands_env):
+    commands.register(app)
 
 
 def main_entry() -> None:
@@ -92,12 +84,12 @@ def main_entry() -> None:
     g.debug = env_debug not in ("", "0", "false", "no", "off") or "--debug" in sys.argv[1:]
     try:
         code = app(prog_name="stackform", standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        sys.exit(code if isinstance(code, int) else ExitCode.OK)
     except SystemExit:
         raise
     except typer.Abort:
         g.console().error("aborted")
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)
     except typer.TyperException as exc:
         # A usage error exits 1, never 2: to CI, 2 means "the plan has changes".
         show = getattr(exc, "show", None)
@@ -105,13 +97,11 @@ def main_entry() -> None:
             show()
         else:
             g.console().error(str(exc))
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)
     except KeyboardInterrupt:
         g.console().error("interrupted")
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except Exception as exc:
-        from stackform.errors import ConfigError, StackformError
-
         if g.debug and not isinstance(exc, StackformError):
             # An expected failure is fully told by its reason and hint; a traceback is for bugs.
             import traceback
@@ -132,4 +122,4 @@ def main_entry() -> None:
                 "this is a bug in stackform; run again with --debug for the traceback and "
                 "report it",
             )
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 
+from stackform.errors import ExitCode, StackformError
+
 if TYPE_CHECKING:
     from stackform.console import Console
     from stackform.session import Session
@@ -112,10 +114,8 @@ RefreshCatalogOption = Annotated[
 def confirm_or_exit(console: Console, action: str, question: str, flag: str = "--force") -> None:
     """Ask ``question`` before ``action``; without a terminal refuse, naming the flag that skips
     asking; a "no" exits 1."""
-    from stackform.errors import StackformError
-
     if not console.is_interactive:
         raise StackformError(f"{action} needs confirmation and there is no terminal",
                              hint=f"pass {flag}")
     if not console.confirm(question):
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)

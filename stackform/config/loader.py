@@ -23,15 +23,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from stackform import __version__
 from stackform.config.locate import Duplicate, SourceMap
 from stackform.config.schema import (
     CORE_SECTIONS,
-    ENV_NAME_RE,
     NAME_RE,
     CoreSections,
 )
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
-from stackform.errors import ConfigError, StackformError
+from stackform.envnames import ENV_NAME_RE
+from stackform.errors import ConfigError, StackformError, os_reason
 from stackform.registry import Registry
 from stackform.resource import KeyPath, format_path
 
@@ -169,7 +170,7 @@ def load_stack_file(path: Path, registry: Registry) -> StackFile:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise StackformError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise StackformError(f"cannot read {path}: {os_reason(exc)}") from None
     return parse_stack_text(decode_stack_bytes(data, path), path, registry)
 
 
@@ -251,8 +252,6 @@ def _check_core(
     """Checks beyond types, on the raw data so they run even when some section is mistyped
     (that problem is reported by validation; this one is reported too)."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    from stackform import __version__
 
     requires = _table(data.get("stack")).get("requires")
     if isinstance(requires, str):

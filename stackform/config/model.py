@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackform.diagnostics import Diagnostic
-from stackform.provider import Locator, no_location
+from stackform.diagnostics import Diagnostic, Locator, no_location
 from stackform.resource import Fingerprinter, Resource
 
 
@@ -67,7 +66,7 @@ class ResolvedStack:
     warnings: tuple[Diagnostic, ...] = ()
     locate: Locator = field(default=no_location, compare=False, repr=False)
     """Where a key path inside a resource's block is written (see
-    :data:`stackform.provider.Locator`): providers locate what they find at plan and apply."""
+    :data:`stackform.diagnostics.Locator`): providers locate what they find at plan and apply."""
 
     def digest(self, fingerprint: Fingerprinter) -> str:
         """A hash of everything desired, with secrets as fingerprints: equal iff same stack."""

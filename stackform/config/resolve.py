@@ -23,16 +23,18 @@ from stackform.config.loader import StackFile, describe, validation_diagnostics
 from stackform.config.model import EnvironmentSettings, Pipeline, ResolvedStack, Step
 from stackform.config.schema import (
     DEPENDS_ON,
-    ENV_NAME_RE,
     EnvironmentSection,
     StateSection,
     env_identifier,
     schedule_problem,
 )
+from stackform.connectors import pip_url_problems
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
+from stackform.envnames import ENV_NAME_RE
 from stackform.errors import StackformError
+from stackform.gitinfo import developer_name
 from stackform.limits import MAX_NESTING, too_deep
-from stackform.ownfiles import OwnFiles
+from stackform.ownfiles import LOCK_NAME, OwnFiles
 from stackform.registry import Registry
 from stackform.resource import KeyPath, Resource, format_path, secret_key_paths
 from stackform.secret_keys import is_secret_key
@@ -163,7 +165,7 @@ def resolve(
             )
 
     _check_connectors(resources, diags, locate)
-    if check_lock and (stack_file.dir / "stackform.lock").is_file():
+    if check_lock and (stack_file.dir / LOCK_NAME).is_file():
         _lock_plugins(stack_file, resources, diags, locate)
 
     pipelines = _resolve_pipelines(stack_file, interp, addresses, by_name, diags, locate)
@@ -191,8 +193,6 @@ def resolve(
 
 def _check_connectors(resources: dict[str, Resource], diags: Diagnostics, locate: Any) -> None:
     """A ``stackform:NAME`` in a plugin's pip_url must name a connector stackform ships."""
-    from stackform.connectors import pip_url_problems
-
     for address, resource in resources.items():
         for problem, hint in pip_url_problems(resource.attributes.get("pip_url")):
             diags.add(Diagnostic(problem, path=f"{address}.pip_url", hint=hint,
@@ -202,12 +202,14 @@ def _check_connectors(resources: dict[str, Resource], diags: Diagnostics, locate
 def _lock_plugins(stack_file: StackFile, resources: dict[str, Resource], diags: Diagnostics,
                   locate: Any) -> None:
     """Plugins pick up ``locked_requirements`` from ``stackform.lock``; stale entries are errors."""
+    # Only for a stack that has a lock: the lock machinery (installs, uv) is no cost of a plan
+    # without one.
     from stackform.lockfile import LOCK_HINT, lock_resources
 
     try:
         locked, stale = lock_resources(stack_file.dir, resources)
     except StackformError as exc:
-        diags.add(Diagnostic(exc.reason, path="stackform.lock", hint=exc.hint))
+        diags.add(Diagnostic(exc.reason, path=LOCK_NAME, hint=exc.hint))
         return
     resources.update(locked)
     for address, reason in stale:
@@ -248,8 +250,6 @@ def _pick_environment(
     effective = requested
     if section is not None and section.per_developer and requested == base and not exact:
         if developer is None:
-            from stackform.gitinfo import developer_name
-
             developer = developer_name(stack_file.dir)
         effective = f"{base}-{developer}"
     if not ENV_NAME_RE.fullmatch(effective):

@@ -13,14 +13,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from stackform.s3.settings import bucket_problem, endpoint_problem, shown_url
+
 CORE_SECTIONS = ("stack", "state", "vars", "environments", "pipelines")
 DEPENDS_ON = "depends_on"
 """The one key of a provider block that core owns (explicit dependencies, by address)."""
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 """Block, pipeline and var names: no dots (addresses) or colons (``step:command``)."""
-ENV_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
-"""Environment names end up in paths and schema names."""
 STACK_NAME_RE = re.compile(r"[a-z][a-z0-9_-]*")
 
 
@@ -81,8 +81,6 @@ class StateSection(_Section):
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, value: str | None) -> str | None:
-        from stackform.s3.settings import bucket_problem
-
         # The file is also checked before interpolation: a value with ${...} is checked after.
         problem = bucket_problem(value) if value is not None and "${" not in value else None
         if problem:
@@ -92,8 +90,6 @@ class StateSection(_Section):
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        from stackform.s3.settings import endpoint_problem, shown_url
-
         problem = endpoint_problem(value) if value is not None and "${" not in value else None
         if problem:
             raise ValueError(f"'{shown_url(value or '')}' {problem}")

@@ -17,7 +17,7 @@ from typing import Any
 
 from stackform import __version__
 from stackform.config.model import ResolvedStack
-from stackform.diagnostics import Diagnostic
+from stackform.diagnostics import Diagnostic, did_you_mean
 from stackform.errors import ConfigError, StackformError
 from stackform.plan.model import Action, AttributeChange, Drift, Plan, PlanMode, ResourceChange
 from stackform.provider import ChecksUnapplied, Context, PlanChecker
@@ -215,8 +215,6 @@ def _check_addresses(stack: ResolvedStack, state: State | None, options: PlanOpt
     known = {*stack.resources, *(state.resources if state else {})}
     for address in (*options.targets, *options.replace):
         if address not in known:
-            from stackform.diagnostics import did_you_mean
-
             raise StackformError(
                 f"no resource {address!r} in the stack or its state",
                 hint=did_you_mean(address, known) or "see `stackform state list`",

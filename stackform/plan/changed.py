@@ -18,6 +18,7 @@ from typing import Any
 from stackform.config.loader import StackFile
 from stackform.config.model import ResolvedStack
 from stackform.errors import StackformError
+from stackform.graph import resource_dependencies
 
 WHOLE_FILE = None
 """A changed file whose line numbers do not matter (new, deleted, binary, untracked)."""
@@ -189,8 +190,6 @@ def _ranges(numbers: Iterable[int]) -> str:
 
 def blast_radius(stack_file: StackFile, stack: ResolvedStack, ref: str, commit: str | None,
                  root: Path, changes: Mapping[Path, set[int] | None]) -> ChangedSince:
-    from stackform.graph import resource_dependencies
-
     touched: dict[str, list[str]] = {}
     stack_path = stack_file.path.resolve()
     rel_stack = _rel(stack_path, root)

@@ -12,7 +12,6 @@ start a line of its own.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,8 +24,8 @@ from stackform.plan.model import (
     PlanMode,
     ResourceChange,
 )
-from stackform.plan.render_text import value_lines
-from stackform.resource import SENSITIVE_SHOWN, is_fingerprint, redact
+from stackform.plan.words import VERB, value_lines, value_text
+from stackform.resource import SENSITIVE_SHOWN
 from stackform.textsafe import safe_text
 
 if TYPE_CHECKING:
@@ -34,15 +33,6 @@ if TYPE_CHECKING:
 
 MAX_CHARS = 60_000
 """The comment is always shorter than this."""
-
-_VERB = {
-    Action.CREATE: "will be created",
-    Action.UPDATE: "will be updated in place",
-    Action.REPLACE: "must be replaced",
-    Action.DELETE: "will be destroyed",
-    Action.NOOP: "is up to date",
-}
-
 
 @dataclass(frozen=True)
 class _Limits:
@@ -62,11 +52,7 @@ _SHORT = _Limits(value=120, lines=25, items=20, fold=False)
 
 
 def _value(value: Any, limit: int, sensitive: bool = False) -> str:
-    if sensitive or is_fingerprint(value):
-        return SENSITIVE_SHOWN
-    if value is None:
-        return "(unset)"
-    text = json.dumps(redact(value), ensure_ascii=False, default=str)
+    text = SENSITIVE_SHOWN if sensitive else value_text(value)
     if len(text) > limit:
         text = f"{text[:limit]}… ({len(text)} chars)"
     return text
@@ -152,7 +138,7 @@ def _mark(address: str, changed: ChangedSince | None) -> str:
 def _summary_line(change: ResourceChange, changed: ChangedSince | None) -> str:
     why = f" ({change.reason})" if change.reason else ""
     text = (f"<code>{html.escape(change.action.symbol.strip() or '=')} "
-            f"{html.escape(change.address)}</code> {_VERB[change.action]}"
+            f"{html.escape(change.address)}</code> {VERB[change.action]}"
             f"{html.escape(why)}{html.escape(_mark(change.address, changed))}")
     return safe_text(text, newlines=False)
 
@@ -183,7 +169,7 @@ def _one_line(change: ResourceChange, changed: ChangedSince | None) -> str:
     attrs = f", {n} attribute{_s(n)}" if n else ""
     why = f" ({change.reason})" if change.reason else ""
     return (f"- {_code(f'{change.action.symbol.strip()} {change.address}')} "
-            f"{_VERB[change.action]}{_cell(why)}{attrs}{_cell(_mark(change.address, changed))}")
+            f"{VERB[change.action]}{_cell(why)}{attrs}{_cell(_mark(change.address, changed))}")
 
 
 def _git_cell(git: Mapping[str, Any]) -> str:

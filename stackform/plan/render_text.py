@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from stackform.plan.model import Action, AttributeChange, Plan, PlanMode, ResourceChange
-from stackform.resource import SENSITIVE_SHOWN, is_fingerprint, redact
+from stackform.plan.words import VERB, format_value, value_lines
 from stackform.textsafe import safe_text
 
 _STYLE = {
@@ -17,18 +16,8 @@ _STYLE = {
     Action.DELETE: "red",
     Action.NOOP: "dim",
 }
-_VERB = {
-    Action.CREATE: "will be created",
-    Action.UPDATE: "will be updated in place",
-    Action.REPLACE: "must be replaced",
-    Action.DELETE: "will be destroyed",
-    Action.NOOP: "is up to date",
-}
 HINT_LINE = "\n    hint: "
 """How :meth:`~stackform.diagnostics.Diagnostic.format` starts a diagnostic's hint."""
-FOLD_AT = 100
-"""A table or array whose one-line JSON is longer than this is shown folded, one entry per
-line; nothing is ever cut: a reviewer must see every value a plan will apply."""
 
 
 def _esc(text: str) -> str:
@@ -37,25 +26,6 @@ def _esc(text: str) -> str:
     from rich.markup import escape
 
     return escape(safe_text(text, newlines=False))
-
-
-def value_lines(value: Any) -> list[str]:
-    """A value as JSON: one line, or folded over several when it is a long table or array;
-    sensitive values as ``(sensitive)``, an absent one as ``(unset)``."""
-    if is_fingerprint(value):
-        return [SENSITIVE_SHOWN]
-    if value is None:
-        return ["(unset)"]
-    shown = redact(value)
-    text = json.dumps(shown, ensure_ascii=False, default=str)
-    if len(text) <= FOLD_AT or not isinstance(value, dict | list):
-        return [text]
-    return json.dumps(shown, ensure_ascii=False, default=str, indent=2).splitlines()
-
-
-def format_value(value: Any) -> str:
-    """A value on one line (drift entries, notes)."""
-    return " ".join(line.strip() for line in value_lines(value))
 
 
 def _assign(mark: str, name: str, value: Any) -> list[str]:
@@ -94,7 +64,7 @@ def _attribute_lines(change: ResourceChange) -> Iterable[str]:
 def render_change(change: ResourceChange, details: bool = True) -> list[str]:
     style = _STYLE[change.action]
     why = f" ({_esc(change.reason)})" if change.reason else ""
-    lines = [f"  [dim]# {_esc(change.address)} {_VERB[change.action]}{why}[/]",
+    lines = [f"  [dim]# {_esc(change.address)} {VERB[change.action]}{why}[/]",
              f"[{style}]{change.action.symbol:>3}[/] [bold]{_esc(change.address)}[/]"]
     if details and change.action is not Action.DELETE:
         lines.extend(_attribute_lines(change))

@@ -11,8 +11,6 @@ from stackform.errors import RunLockedError, StackformError
 from stackform.runs.model import Bookmark, RunRecord
 from stackform.state.backend import LockInfo
 
-ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
-"""The environment names local state accepts (no '/', not starting with '.')."""
 PIPELINE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,199}$")
 """Pipeline names as the stack file allows them."""
 KEY = re.compile(r"^(?=.{1,200}$)[A-Za-z0-9_][A-Za-z0-9_@+-]*(\.[A-Za-z0-9_][A-Za-z0-9_@+-]*)*$")

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from stackform.runs.local import LocalRunStore
 from stackform.runs.store import RunStore
+from stackform.state.factory import backend_for, legacy_backend_for, local_state_folder
 
 RUNS_FOLDER = "runs"
 
@@ -22,23 +24,19 @@ RUNS_FOLDER = "runs"
 def run_store_for(settings: Mapping[str, Any], stack_dir: Path, stack: str | None) -> RunStore:
     """The run-state store of the stack named ``stack`` for ``settings`` (the ``[state]``
     table), relative to ``stack_dir``; ``stack=None`` gives stackform 0.1's unscoped layout."""
-    from stackform.state.factory import backend_for, legacy_backend_for, local_state_folder
-
     # Validates the table and raises the state factory's own errors (an unknown backend, keys
     # a backend does not take, a missing bucket).
     backend = (backend_for(settings, stack_dir, stack) if stack
                else legacy_backend_for(settings, stack_dir))
     folder = local_state_folder(settings, stack_dir)
     if folder is not None:
-        from stackform.runs.local import LocalRunStore
-
         root = _local_root(folder, stack_dir)
         return LocalRunStore(root / stack if stack else root)
+    # The S3 store, with its client, only for a stack that uses it.
+    from stackform.runs.s3 import S3RunStore
     from stackform.state.s3 import S3Backend
 
     if isinstance(backend, S3Backend):
-        from stackform.runs.s3 import S3RunStore
-
         # Logs are staged on the machine that runs before they are uploaded.
         cache = stack_dir / ".stackform" / "s3-cache" / RUNS_FOLDER
         return S3RunStore(backend.settings, cache / stack if stack else cache, backend.objects)

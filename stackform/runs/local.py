@@ -30,7 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stackform.errors import StackformError
+from stackform.envnames import check_stored_env_name
+from stackform.errors import StackformError, os_error
 from stackform.fileio import (
     acquire_flock,
     atomic_write,
@@ -43,7 +44,6 @@ from stackform.fileio import (
     write_holder,
 )
 from stackform.runs.common import (
-    ENV_NAME,
     KEY,
     LOCK_ID_FIELD,
     PIPELINE_NAME,
@@ -76,8 +76,7 @@ class LocalRunStore:
     # -- paths -------------------------------------------------------------------------------
 
     def _env_dir(self, env: str) -> Path:
-        check_name(env, ENV_NAME, "environment name",
-               "use letters, digits, '_', '-', '.', '@' or '+', not starting with '.'")
+        check_stored_env_name(env, "run state")
         return self.root / env
 
     def _bookmark_path(self, env: str, key: str) -> Path:
@@ -121,7 +120,7 @@ class LocalRunStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise _os_error("read", path, exc) from exc
+            raise os_error("read", path, exc) from exc
         return parse_bookmark(data, str(path))
 
     def put_bookmark(self, env: str, bookmark: Bookmark) -> None:
@@ -132,7 +131,7 @@ class LocalRunStore:
             self._sweep(path.parent)
             atomic_write(path, data)
         except OSError as exc:
-            raise _os_error("write", path, exc) from exc
+            raise os_error("write", path, exc) from exc
 
     def clear_bookmark(self, env: str, key: str) -> bool:
         path = self._bookmark_path(env, key)
@@ -154,7 +153,7 @@ class LocalRunStore:
             fsync_dir(kept)
             fsync_dir(path.parent)
         except OSError as exc:
-            raise _os_error("clear", path, exc) from exc
+            raise os_error("clear", path, exc) from exc
         return True
 
     def bookmarks(self, env: str, prefix: str | None = None) -> list[Bookmark]:
@@ -164,7 +163,7 @@ class LocalRunStore:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise _os_error("list", directory, exc) from exc
+            raise os_error("list", directory, exc) from exc
         out: list[Bookmark] = []
         for name in names:
             if not name.endswith(".json") or name.startswith("."):
@@ -195,14 +194,14 @@ class LocalRunStore:
                 release(fd)
                 raise
         except OSError as exc:
-            raise _os_error("lock", path, exc) from exc
+            raise os_error("lock", path, exc) from exc
         try:
             yield info
         finally:
             try:
                 release(fd)
             except OSError as exc:
-                raise _os_error("unlock", path, exc) from exc
+                raise os_error("unlock", path, exc) from exc
 
     # -- run records -------------------------------------------------------------------------
 
@@ -230,7 +229,7 @@ class LocalRunStore:
             self._sweep(path.parent)
             atomic_write(path, data)
         except OSError as exc:
-            raise _os_error("write", path, exc) from exc
+            raise os_error("write", path, exc) from exc
 
     def _own_lock_id(self, env: str, pipeline: str) -> str | None:
         """The id of the pipeline's run lock when this process holds it."""
@@ -250,7 +249,7 @@ class LocalRunStore:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise _os_error("list", directory, exc) from exc
+            raise os_error("list", directory, exc) from exc
         found: list[tuple[float, int, RunRecord, str | None]] = []
         for name in names:
             if name.startswith(".") or not name.endswith(".json"):
@@ -300,7 +299,7 @@ class LocalRunStore:
         try:
             shutil.rmtree(folder)
         except OSError as exc:
-            raise _os_error("remove", folder, exc) from exc
+            raise os_error("remove", folder, exc) from exc
         return str(folder)
 
     # -- logs --------------------------------------------------------------------------------
@@ -316,15 +315,5 @@ class LocalRunStore:
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise _os_error("create", path, exc) from exc
+            raise os_error("create", path, exc) from exc
         return path
-
-
-# -- helpers ---------------------------------------------------------------------------------
-
-
-def _os_error(action: str, path: Path, exc: OSError) -> StackformError:
-    return StackformError(
-        f"could not {action} {path}: {exc.strerror or exc}",
-        hint=f"check that {path.parent} is a folder you can write to, on a disk with room",
-    )

@@ -27,11 +27,13 @@ from stackform.errors import RunError, StackformError
 from stackform.gitinfo import developer_name
 from stackform.plan.builder import make_context
 from stackform.provider import ChecksUnapplied, RunContext, RunStep, StepRunner
+from stackform.redact import stack_redactor
 from stackform.resource import fingerprinter
 from stackform.runs.model import Bookmark, RunRecord, RunStatus, StepOutcome
 from stackform.runs.store import RunStore
 from stackform.session import Session
 from stackform.state.model import State, utc_now
+from stackform.supervise import runtime_root, sweep
 
 
 def new_run_id() -> str:
@@ -116,9 +118,6 @@ def run_pipeline(
     say: Callable[[str], None] = lambda _m: None,
 ) -> RunRecord:
     """Run one pipeline to the end (or the first failed step) and return its record."""
-    from stackform.redact import stack_redactor
-    from stackform.supervise import runtime_root, sweep
-
     state = session.read_state()
     steps = run_steps_for(session, pipeline_name, state)
     env = session.stack.env
@@ -187,16 +186,3 @@ def run_pipeline(
             record = RunRecord.from_json(redact.data(record.to_json()))
         store.finish_run(record)
     return record
-
-
-def tail(path: str | os.PathLike[str], lines: int = 20) -> list[str]:
-    """The last lines of a log file (for a failure summary)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 64 * 1024))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return text.splitlines()[-lines:]

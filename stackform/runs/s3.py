@@ -31,9 +31,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stackform.envnames import check_stored_env_name
 from stackform.errors import StackformError
+from stackform.fileio import atomic_write
 from stackform.runs.common import (
-    ENV_NAME,
     KEY,
     LOCK_ID_FIELD,
     PIPELINE_NAME,
@@ -75,8 +76,7 @@ class S3RunStore:
     # -- keys --------------------------------------------------------------------------------
 
     def _env_key(self, env: str, *parts: str) -> str:
-        check_name(env, ENV_NAME, "environment name",
-                   "use letters, digits, '_', '-', '.', '@' or '+', not starting with '.'")
+        check_stored_env_name(env, "run state")
         return self.settings.key("runs", env, *parts)
 
     def _bookmark_key(self, env: str, key: str) -> str:
@@ -260,8 +260,7 @@ class S3RunStore:
 
     def _local_log(self, env: str, run_id: str) -> Path:
         check_name(run_id, RUN_ID, "run id", "use letters, digits, '_', '-', '.' or ':'")
-        check_name(env, ENV_NAME, "environment name",
-                   "use letters, digits, '_', '-', '.', '@' or '+', not starting with '.'")
+        check_stored_env_name(env, "run state")
         return self.cache_dir / env / "logs" / f"{run_id}.log"
 
     def log_path(self, env: str, run_id: str) -> Path:
@@ -270,9 +269,7 @@ class S3RunStore:
         if not path.exists():
             got = self.objects.get(self._env_key(env, "logs", f"{run_id}.log"))
             data = got.data if isinstance(got, S3Object) else b""
-            with suppress(FileExistsError):  # another thread made it first
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
+            with suppress(FileExistsError):  # another thread made it first: keep that one
+                atomic_write(path, data, 0o600, exclusive=True)
         os.chmod(path, 0o600)
         return path

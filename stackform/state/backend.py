@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from stackform.errors import ForeignStateError, StateError, StateLockedError
+from stackform.errors import CorruptStateError, ForeignStateError, StateError, StateLockedError
 from stackform.state.model import State, utc_now
 
 
@@ -206,8 +206,6 @@ def aside_name(stamp: str, token: str) -> str:
 def current_or_none(backend: StateBackend, env: str) -> State | None:
     """The current state for listing history: ``None`` when missing or corrupt (the history is
     what rescues a corrupt state, so it must still list)."""
-    from stackform.errors import CorruptStateError
-
     try:
         return backend.read(env)
     except CorruptStateError:

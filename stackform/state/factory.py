@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from stackform.errors import StackformError
+from stackform.s3.settings import S3Settings
 from stackform.state.backend import StateBackend
+from stackform.state.local import LocalBackend
 
 DEFAULT_LOCAL_PATH = Path(".stackform") / "state"
 _BACKENDS = ("local", "s3")
@@ -63,13 +65,11 @@ def local_state_folder(settings: Mapping[str, Any], stack_dir: Path) -> Path | N
 def _backend(settings: Mapping[str, Any], stack_dir: Path, stack: str | None) -> StateBackend:
     kind = settings.get("backend", "local")
     if kind == "local":
-        from stackform.state.local import LocalBackend
-
         folder = local_state_folder(settings, stack_dir)
         assert folder is not None
         return LocalBackend(folder / stack if stack else folder, stack=stack)
     if kind == "s3":
-        from stackform.s3.settings import S3Settings
+        # The S3 backend, with its client, only for a stack that uses it.
         from stackform.state.s3 import S3Backend
 
         s3 = S3Settings.from_table(settings)

@@ -8,9 +8,10 @@ Layout under ``root`` (``<stack dir>/.stackform/state``)::
     .write.lock                         flock taken for the few milliseconds of a write
     history/<env>/<serial>-<lineage>.json   the previous versions, the last ``HISTORY_KEEP``
 
-Writes go to a temp file in the same folder, are fsynced, renamed over the state and the folder
-is fsynced, so a reader (or a crash) only ever sees a whole old or a whole new document. The
-previous version is kept by hard-linking the old file (no data copy) before the rename.
+Writes go through :func:`stackform.fileio.atomic_write` (a temp file in the same folder, fsynced,
+renamed over the state, the folder fsynced), so a reader (or a crash) only ever sees a whole old
+or a whole new document. The previous version is kept by hard-linking the old file (no data
+copy) just before the rename.
 
 The lock is ``fcntl.flock`` on ``<env>.lock``: the kernel drops it when the holder dies, so a
 holder record whose flock is free is stale and never blocks anyone.
@@ -18,7 +19,6 @@ holder record whose flock is free is stale and never blocks anyone.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -29,10 +29,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from stackform import fileio
-from stackform.errors import CorruptStateError, StateError, StateLockedError
+from stackform.envnames import check_stored_env_name, is_stored_env_name
+from stackform.errors import (
+    CorruptStateError,
+    StateError,
+    StateLockedError,
+    os_error,
+    os_errors,
+)
 from stackform.state.backend import (
     LockInfo,
     StateVersion,
@@ -50,11 +58,9 @@ from stackform.state.swap import check_swap
 HISTORY_KEEP = 20
 """Previous versions kept per environment in ``history/`` (the current one comes on top)."""
 
-_ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
 _HISTORY_NAME = re.compile(r"^(\d+)-([0-9A-Za-z-]{1,64})\.json$")
 _TEMP_MAX_AGE = 3600.0
 """A temp file older than this was left by a killed writer and is swept on the next write."""
-_LINK_UNSUPPORTED = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
 
 
 @dataclass(frozen=True)
@@ -88,11 +94,7 @@ class LocalBackend:
     # -- paths -------------------------------------------------------------------------------
 
     def _check_env(self, env: str) -> None:
-        if not _ENV_NAME.match(env):
-            raise StateError(
-                f"{env!r} is not a valid environment name for local state",
-                hint="use letters, digits, '_', '-', '.', '@' or '+', not starting with '.'",
-            )
+        check_stored_env_name(env, "local state", StateError)
 
     def _state_path(self, env: str) -> Path:
         self._check_env(env)
@@ -115,7 +117,7 @@ class LocalBackend:
 
     def read(self, env: str) -> State | None:
         path = self._state_path(env)
-        with self._mutex, _os_errors("read state", path):
+        with self._mutex, os_errors("read state", path, StateError):
             return self._load(env, path)
 
     def _load(self, env: str, path: Path) -> State | None:
@@ -145,29 +147,12 @@ class LocalBackend:
     def write(self, env: str, state: State, prior: State | None) -> None:
         path = self._state_path(env)
         check_writable(state, env, self.stack)
-        with self._mutex, _os_errors("write state", path), self._write_lock():
+        with self._mutex, os_errors("write state", path, StateError), self._write_lock():
             stored = self._load(env, path)
             check_swap(env, stored, state, prior)
             self._sweep_temps(env)
-            data = state.dumps().encode()
-            tmp = self.root / f".{env}.json.{uuid.uuid4().hex}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            try:
-                try:
-                    os.fchmod(fd, 0o600)
-                    fileio.write_all(fd, data)
-                    os.fsync(fd)
-                    st = os.fstat(fd)
-                finally:
-                    os.close(fd)
-                if stored is not None:
-                    self._keep_previous(env, path, stored)
-                os.replace(tmp, path)
-            except BaseException:
-                with suppress(OSError):
-                    os.unlink(tmp)
-                raise
-            fileio.fsync_dir(self.root)
+            keep = None if stored is None else partial(self._keep_previous, env, path, stored)
+            st = fileio.atomic_write(path, state.dumps().encode(), 0o600, before_replace=keep)
             self._seen[env] = _Seen(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, state)
             if stored is not None:
                 self._prune_history(env, state.lineage)
@@ -176,8 +161,8 @@ class LocalBackend:
         """Make the stored file the backup and a history entry, before it is replaced."""
         history = self._history_dir(env)
         history.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _link_or_copy(path, self._backup_path(env))
-        _link_or_copy(path, history / version_name(stored.serial, stored.lineage))
+        fileio.link_or_copy(path, self._backup_path(env))
+        fileio.link_or_copy(path, history / version_name(stored.serial, stored.lineage))
         fileio.fsync_dir(history)
 
     def _prune_history(self, env: str, lineage: str) -> None:
@@ -236,7 +221,7 @@ class LocalBackend:
 
     def set_aside(self, env: str) -> str | None:
         path = self._state_path(env)
-        with self._mutex, _os_errors("set aside state", path), self._write_lock():
+        with self._mutex, os_errors("set aside state", path, StateError), self._write_lock():
             try:
                 if self._load(env, path) is None:
                     return None
@@ -258,7 +243,7 @@ class LocalBackend:
 
     def delete(self, env: str) -> None:
         path = self._state_path(env)
-        with self._mutex, _os_errors("delete state", path), self._write_lock():
+        with self._mutex, os_errors("delete state", path, StateError), self._write_lock():
             # A corrupt document is not moved over the backup: that may be the only good copy.
             stored = self._load(env, path)
             if stored is None:
@@ -276,9 +261,9 @@ class LocalBackend:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise _os_error("list", self.root, exc) from exc
+            raise os_error("list", self.root, exc, StateError) from exc
         return sorted(n[: -len(".json")] for n in names
-                      if n.endswith(".json") and _ENV_NAME.match(n[: -len(".json")]))
+                      if n.endswith(".json") and is_stored_env_name(n[: -len(".json")]))
 
     def history(self, env: str) -> list[StateVersion]:
         """Kept versions newest first: the current one, then up to ``HISTORY_KEEP`` previous."""
@@ -315,7 +300,7 @@ class LocalBackend:
                 ) from None
             return current
         except OSError as exc:
-            raise _os_error("read", path, exc) from exc
+            raise os_error("read", path, exc, StateError) from exc
         source = f"state version {path}"
         state = check_owner(State.loads(data, source=source), env, self.stack, source)
         if (state.serial, state.lineage) != (version.serial, version.lineage):
@@ -332,7 +317,7 @@ class LocalBackend:
     def lock(self, env: str, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
         path = self._lock_path(env)
         info = LockInfo(operation=operation)
-        with _os_errors("lock", path):
+        with os_errors("lock", path, StateError):
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = self._acquire(env, path, timeout)
             try:
@@ -343,7 +328,7 @@ class LocalBackend:
         try:
             yield info  # errors of the caller's block pass through untouched
         finally:
-            with _os_errors("unlock", path):
+            with os_errors("unlock", path, StateError):
                 fileio.release(fd)
 
     def _acquire(self, env: str, path: Path, timeout: float) -> int:
@@ -352,7 +337,7 @@ class LocalBackend:
 
     def lock_info(self, env: str) -> LockInfo | None:
         path = self._lock_path(env)
-        with _os_errors("read the lock", path):
+        with os_errors("read the lock", path, StateError):
             if not self._flock_held(path):
                 return None
             # The holder writes its record right after taking the flock; give it a moment.
@@ -375,7 +360,7 @@ class LocalBackend:
 
     def force_unlock(self, env: str, lock_id: str) -> None:
         path = self._lock_path(env)
-        with _os_errors("unlock", path):
+        with os_errors("unlock", path, StateError):
             recorded = fileio.read_holder(path)
             if recorded is None:
                 raise StateError(
@@ -407,22 +392,6 @@ class LocalBackend:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def _os_errors(action: str, path: Path) -> Iterator[None]:
-    """Turn a filesystem failure (permissions, a full disk) into an error a user can act on."""
-    try:
-        yield
-    except OSError as exc:
-        raise _os_error(action, path, exc) from exc
-
-
-def _os_error(action: str, path: Path, exc: OSError) -> StateError:
-    return StateError(
-        f"could not {action} {path}: {exc.strerror or exc}",
-        hint=f"check that {path.parent} is a folder you can write to, on a disk with room",
-    )
-
-
 def _peek(path: Path) -> tuple[str, str]:
     """Lineage and time of a kept version without validating all of it ("" when unreadable)."""
     try:
@@ -434,24 +403,6 @@ def _peek(path: Path) -> tuple[str, str]:
     lineage, updated_at = data.get("lineage"), data.get("updated_at")
     return (lineage if isinstance(lineage, str) else "",
             updated_at if isinstance(updated_at, str) else "")
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Atomically make ``dst`` a copy of ``src``: a hard link where the filesystem has them."""
-    tmp = dst.parent / f".{dst.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        os.link(src, tmp)
-    except OSError as exc:
-        if exc.errno not in _LINK_UNSUPPORTED:
-            raise
-        fileio.atomic_write(dst, src.read_bytes(), 0o600)
-        return
-    try:
-        os.replace(tmp, dst)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _held_error(env: str, holder: LockInfo) -> StateLockedError:

@@ -11,7 +11,9 @@ from typing import Any
 
 from stackform import __version__
 from stackform.errors import CorruptStateError
-from stackform.resource import ResourceState, scrub_secrets
+from stackform.resource import ResourceState
+from stackform.state.schema import check_document
+from stackform.state.scrub import scrub_secrets
 
 STATE_VERSION = 1
 CORRUPT_HINT = ("`stackform state history` lists the kept versions: `stackform state rollback "
@@ -114,8 +116,6 @@ class State:
     def from_json(cls, data: Any, source: str = "state") -> State:
         """A state from a parsed document that must be exactly the schema (see
         :mod:`stackform.state.schema`); anything else is a :class:`CorruptStateError`."""
-        from stackform.state.schema import check_document
-
         if not isinstance(data, dict):
             raise CorruptStateError(f"{source} is not a JSON object", hint=CORRUPT_HINT)
         version = data.get("version")

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
+from stackform.envnames import check_stored_env_name, is_stored_env_name
 from stackform.errors import CorruptStateError, StateConflictError, StateError, StateLockedError
 from stackform.fileio import hostname, pid_alive
 from stackform.s3.client import (
@@ -55,7 +56,6 @@ HISTORY_KEEP = 100
 HISTORY_READ = 100
 """Versions ``history()`` reads back from a versioned bucket (each is one GET)."""
 _PRUNE_EVERY = 10
-_ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
 _HISTORY_NAME = re.compile(r"^(\d+)-([0-9A-Za-z-]{1,64})\.json$")
 
 
@@ -87,11 +87,7 @@ class S3Backend:
     # -- keys --------------------------------------------------------------------------------
 
     def _key(self, env: str, suffix: str = ".json") -> str:
-        if not _ENV_NAME.match(env):
-            raise StateError(
-                f"{env!r} is not a valid environment name for S3 state",
-                hint="use letters, digits, '_', '-', '.', '@' or '+', not starting with '.'",
-            )
+        check_stored_env_name(env, "S3 state", StateError)
         return self.settings.key("state", env + suffix)
 
     def _history_prefix(self, env: str) -> str:
@@ -231,7 +227,7 @@ class S3Backend:
         names = []
         for item in self.objects.listing(prefix, delimiter="/"):
             name = item.key[len(prefix):]
-            if name.endswith(".json") and _ENV_NAME.match(name[: -len(".json")]):
+            if name.endswith(".json") and is_stored_env_name(name[: -len(".json")]):
                 names.append(name[: -len(".json")])
         return sorted(names)
 
