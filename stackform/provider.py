@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -247,6 +247,53 @@ class DeepValidator(Protocol):
     """A provider with a deeper check than its schema (see :meth:`BaseProvider.validate_deep`)."""
 
     def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None: ...
+
+
+@runtime_checkable
+class WatchesPaths(Protocol):
+    """A provider whose resources are built from files beyond their block (a template, a dbt
+    project, a plugin developed in the repository): ``plan --changed-since`` marks a resource
+    touched when one of them changed."""
+
+    def watched_paths(self, stack: ResolvedStack, resource: Resource
+                      ) -> Sequence[tuple[str, str | Path]]:
+        """``(what, path)`` for each file or folder ``resource`` is built from: ``what`` names
+        it in the plan (``"template"``, ``"project_dir"``), ``path`` is absolute or relative
+        to the stack's folder; a folder covers every file under it. Called only by
+        ``plan --changed-since``, for every resource of the kind: no I/O beyond looking at
+        paths, no changes."""
+
+
+@runtime_checkable
+class DependsOnPipelines(Protocol):
+    """A provider whose resources depend on pipelines (an orchestrator on the pipelines it
+    schedules): every resource those pipelines run is applied before it."""
+
+    def pipeline_dependencies(self, stack: ResolvedStack, resource: Resource
+                              ) -> Iterable[str]:
+        """The names of the pipelines of ``stack`` that ``resource`` depends on. Called when
+        the stack is resolved, for every block of the kind: keep it cheap and free of I/O."""
+
+
+@dataclass(frozen=True)
+class ProviderOption:
+    """A switch a provider takes while planning (``stackform plan --provider-option NAME``):
+    when given, ``ctx.options[name]`` is ``True`` for every provider call of that plan and of
+    the apply of its saved plan."""
+
+    name: str
+    """An identifier (``refresh_catalog``)."""
+    help: str
+    """One line for the user: what it does."""
+    needs_refresh: bool = False
+    """It acts while refreshing (in ``read``): refused with ``--refresh=false``."""
+
+
+@runtime_checkable
+class TakesOptions(Protocol):
+    """A provider with switches of its own for plan and apply (see :class:`ProviderOption`)."""
+
+    provider_options: ClassVar[tuple[ProviderOption, ...]]
 
 
 # -- running pipelines --------------------------------------------------------------------------

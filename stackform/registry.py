@@ -7,13 +7,13 @@ its kind is used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from stackform.errors import ProviderNotFoundError
-from stackform.provider import Provider
+from stackform.provider import Provider, ProviderOption, TakesOptions
 
 GROUP = "stackform.providers"
 
@@ -55,3 +55,14 @@ class Registry:
         instance = cls()
         self._instances[kind] = instance
         return instance
+
+    def declared_options(self, kinds: Iterable[str]) -> dict[str, tuple[str, ProviderOption]]:
+        """``name -> (kind, option)`` for every option the providers of ``kinds`` take (see
+        :class:`~stackform.provider.TakesOptions`); the first kind to declare a name keeps it."""
+        found: dict[str, tuple[str, ProviderOption]] = {}
+        for kind in kinds:
+            provider = self.get(kind)
+            if isinstance(provider, TakesOptions):
+                for option in provider.provider_options:
+                    found.setdefault(option.name, (kind, option))
+        return found

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
 from stackform.diagnostics import Diagnostic
+from stackform.pluginkit import local_plugin_paths
 from stackform.provider import BaseProvider, Context, Outputs
 from stackform.resource import Resource, ResourceState, format_path
 from stackform_airflow.config import AirflowConfig
@@ -55,6 +57,14 @@ class AirflowProvider(BaseProvider):
         schedules = {p.name: p.schedule for p in stack.pipelines.values() if p.schedule}
         return {"dags": desired_dags(stack.name, stack.env, stack.dir, stack.file.name, config,
                                      schedules)}
+
+    def pipeline_dependencies(self, stack: ResolvedStack, resource: Resource) -> list[str]:
+        # A DAG runs its pipeline's steps: they are applied before the DAG is deployed.
+        return [p.name for p in stack.pipelines.values() if p.schedule]
+
+    def watched_paths(self, stack: ResolvedStack, resource: Resource
+                      ) -> list[tuple[str, Path]]:
+        return local_plugin_paths(resource, stack.dir)
 
     def _files(self, ctx: Context, desired: Resource) -> dict[str, bytes]:
         config = _config(desired)

@@ -13,11 +13,12 @@ import shlex
 import shutil
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from stackform.pluginkit import plugin_dir, runtime_dir, write_private
+from stackform.pluginkit import local_plugin_paths, plugin_dir, runtime_dir, write_private
 from stackform.provider import (
     BaseProvider,
     Context,
@@ -52,6 +53,7 @@ from stackform_dbt.run import (
 )
 
 if TYPE_CHECKING:
+    from stackform.config.model import ResolvedStack
     from stackform.runs.model import StepOutcome
 
 PARSE_TIMEOUT = 1800.0
@@ -130,6 +132,14 @@ class TransformerProvider(BaseProvider):
         shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
 
     # -- the plan -------------------------------------------------------------------------------
+
+    def watched_paths(self, stack: ResolvedStack, resource: Resource
+                      ) -> list[tuple[str, str | Path]]:
+        project = resource.attributes.get("project_dir")
+        found: list[tuple[str, str | Path]] = (
+            [("project_dir", project)] if isinstance(project, str) and project else [])
+        return [*found, *local_plugin_paths(resource, stack.dir)]
+
 
     def plan_notes(self, ctx: Context, prior: ResourceState | None,
                    desired: Resource | None) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -20,6 +20,9 @@ from stackform_files._disk import (
     write_file,
 )
 from stackform_files.config import FilesConfig
+
+if TYPE_CHECKING:
+    from stackform.config.model import ResolvedStack
 
 DEFAULT_MODE = "0644"
 SENSITIVE_MODE = "0600"
@@ -40,6 +43,10 @@ class FilesProvider(BaseProvider):
     def written_paths(self, config: BaseModel) -> Mapping[KeyPath, str]:
         assert isinstance(config, FilesConfig)
         return {("path",): config.path}
+
+    def watched_paths(self, stack: ResolvedStack, resource: Resource) -> list[tuple[str, str]]:
+        template = resource.attributes.get("template")
+        return [("template", template)] if isinstance(template, str) and template else []
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         cfg = _config(desired)

@@ -6,6 +6,7 @@ import json
 import shutil
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
@@ -13,22 +14,33 @@ from pydantic import BaseModel
 from stackform.pluginkit import (
     PluginError,
     install,
+    local_plugin_paths,
     plugin_dir,
     plugin_environ,
     run_command,
     runtime_dir,
     write_private,
 )
-from stackform.provider import BaseProvider, Context, Outputs, RunContext, RunStep
+from stackform.provider import (
+    BaseProvider,
+    Context,
+    Outputs,
+    ProviderOption,
+    RunContext,
+    RunStep,
+)
 from stackform.resource import Resource, ResourceState
 from stackform_singer.config import ExtractorConfig, LoaderConfig, PluginConfig
 from stackform_singer.plugin import executable_name, full_config, render_config
 
 if TYPE_CHECKING:
+    from stackform.config.model import ResolvedStack
     from stackform.diagnostics import Diagnostic
     from stackform.runs.model import StepOutcome
 
 START_TIMEOUT = 120.0
+REFRESH_CATALOG = "refresh_catalog"
+"""The provider option (``--refresh-catalog``) asking for discovery again."""
 DISCOVER_TIMEOUT = 900.0
 
 
@@ -70,6 +82,10 @@ class _PluginProvider(BaseProvider):
         outputs: Outputs = {"venv": str(venv.path), "executable": str(exe)}
         return outputs, env, helped.stdout + helped.stderr
 
+    def watched_paths(self, stack: ResolvedStack, resource: Resource
+                      ) -> list[tuple[str, Path]]:
+        return local_plugin_paths(resource, stack.dir)
+
     def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
         # What apply renders into the environment's folder is the resource on this machine;
         # without it the plugin is set up again. The venv itself is a shared cache entry.
@@ -108,10 +124,13 @@ class ExtractorProvider(_PluginProvider):
 
     kind: ClassVar[str] = "extractors"
     Config: ClassVar[type[BaseModel]] = ExtractorConfig
+    provider_options: ClassVar[tuple[ProviderOption, ...]] = (
+        ProviderOption(REFRESH_CATALOG, "run every extractor's discovery again at apply (new "
+                       "tables or columns): `--refresh-catalog`", needs_refresh=True),)
 
     def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
         found = super().read(ctx, prior)
-        if found is not None and ctx.options.get("refresh_catalog"):
+        if found is not None and ctx.options.get(REFRESH_CATALOG):
             # Asked to discover again: show the extractor as changed so apply does it.
             return replace(prior, attributes={**prior.attributes,
                                               "refresh": "catalog discovery requested"})
@@ -163,7 +182,7 @@ class ExtractorProvider(_PluginProvider):
         before = prior.outputs.get("selection")
         after = selection_of(apply_selection(discovered, config.select, config.metadata))
         notes = diff_selection(Selection.from_json(before) if before else None, after)
-        if ctx.options.get("refresh_catalog"):
+        if ctx.options.get(REFRESH_CATALOG):
             notes.append("catalog: discovered again at apply (--refresh-catalog)")
         elif prior.attributes.get("config") != desired.masked(ctx.fingerprint).get("config"):
             notes.append("catalog: discovered again at apply (config changed)")
@@ -206,7 +225,7 @@ def _recorded_catalog(ctx: Context, prior: ResourceState | None, desired: Resour
 def _discovers_again(ctx: Context, prior: ResourceState, desired: Resource) -> bool:
     """Whether applying ``desired`` discovers a catalog that may differ from the recorded one:
     asked for, or the tap, its version or its config changed (not only the selection)."""
-    if ctx.options.get("refresh_catalog"):
+    if ctx.options.get(REFRESH_CATALOG):
         return True
     after = desired.masked(ctx.fingerprint)
     keys = (set(prior.attributes) | set(after)) - _SELECTION_FIELDS
