@@ -21,11 +21,14 @@ from pydantic import BaseModel
 from stackform.pluginkit import local_plugin_paths, plugin_dir, runtime_dir, write_private
 from stackform.provider import (
     BaseProvider,
+    ChecksUnapplied,
     Context,
     Outputs,
     RunContext,
     RunStep,
+    StepRunner,
     Unapplied,
+    WatchesPaths,
 )
 from stackform.resource import Resource, ResourceState
 from stackform_dbt.config import TransformerConfig
@@ -61,7 +64,8 @@ MEMO_ENTRIES = 4
 PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 
 
-class TransformerProvider(BaseProvider):
+class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, StepRunner,
+                          WatchesPaths):
     """``[transformers.NAME]``: a dbt project with its adapter and per-environment profile."""
 
     kind: ClassVar[str] = "transformers"
@@ -135,9 +139,8 @@ class TransformerProvider(BaseProvider):
 
     def watched_paths(self, stack: ResolvedStack, resource: Resource
                       ) -> list[tuple[str, str | Path]]:
-        project = resource.attributes.get("project_dir")
-        found: list[tuple[str, str | Path]] = (
-            [("project_dir", project)] if isinstance(project, str) and project else [])
+        project = self.config_of(resource).project_dir
+        found: list[tuple[str, str | Path]] = [("project_dir", project)] if project else []
         return [*found, *local_plugin_paths(resource, stack.dir)]
 
 

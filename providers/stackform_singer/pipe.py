@@ -35,6 +35,7 @@ from stackform.runs.model import RunStatus, StepOutcome, bookmark_key
 from stackform.state.model import utc_now
 from stackform.supervise import popen
 from stackform_singer.plugin import executable_name, full_config
+from stackform_singer.provider import ExtractorProvider, LoaderProvider, discover
 from stackform_singer.selection import require_selected_stream
 
 DRAIN_SECONDS = 60.0
@@ -81,8 +82,6 @@ class _Stderr(threading.Thread):
 def _catalog(run: RunContext, tap: RunStep, env: dict[str, str]) -> Path:
     """The selected catalog apply made; rediscovered when this machine does not have it."""
     from stackform_singer.catalog import apply_selection, catalog_digest
-    from stackform_singer.config import ExtractorConfig
-    from stackform_singer.provider import discover
 
     path = plugin_dir(run.ctx, tap.resource.address) / "catalog.json"
     expected = tap.state.outputs.get("catalog_digest")
@@ -90,8 +89,7 @@ def _catalog(run: RunContext, tap: RunStep, env: dict[str, str]) -> Path:
         current = json.loads(path.read_text())
         if catalog_digest(current) == expected:
             return path
-    config = tap.resource.config
-    assert isinstance(config, ExtractorConfig)
+    config = ExtractorProvider.config_of(tap.resource)
     run.say(f"{tap.resource.address}: no catalog from apply on this machine; discovering")
     discovered = discover(run.ctx, tap.resource, tap.state.outputs["executable"], env)
     selected = apply_selection(discovered, config.select, config.metadata)
@@ -128,8 +126,10 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     target_venv = install(ctx, target.resource)
     tap_env = plugin_environ(tap_venv, tap.resource)
     target_env = plugin_environ(target_venv, target.resource)
-    tap_exe = str(tap_venv.executable(executable_name(tap.resource.config)))
-    target_exe = str(target_venv.executable(executable_name(target.resource.config)))
+    tap_exe = str(tap_venv.executable(executable_name(
+        ExtractorProvider.config_of(tap.resource))))
+    target_exe = str(target_venv.executable(executable_name(
+        LoaderProvider.config_of(target.resource))))
     catalog = _catalog(run, tap, tap_env)
     require_selected_stream(run, tap, catalog)
     prior = None if run.full_refresh else run.bookmarks.get(key)

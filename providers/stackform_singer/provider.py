@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
@@ -25,9 +25,13 @@ from stackform.provider import (
     BaseProvider,
     Context,
     Outputs,
+    PlanChecker,
     ProviderOption,
     RunContext,
     RunStep,
+    StepRunner,
+    TakesOptions,
+    WatchesPaths,
 )
 from stackform.resource import Resource, ResourceState
 from stackform_singer.config import ExtractorConfig, LoaderConfig, PluginConfig
@@ -63,14 +67,16 @@ def discover(ctx: Context, desired: Resource, executable: str, env: dict[str, st
     return catalog
 
 
-class _PluginProvider(BaseProvider):
+PluginT = TypeVar("PluginT", bound=PluginConfig)
+
+
+class _PluginProvider(BaseProvider[PluginT], WatchesPaths):
     """Install, check that the executable starts, render the non-secret config."""
 
     force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
 
     def _prepare(self, ctx: Context, desired: Resource) -> tuple[Outputs, dict[str, str], str]:
-        config = desired.config
-        assert isinstance(config, PluginConfig)
+        config = self.config_of(desired)
         venv = install(ctx, desired)
         exe = venv.executable(executable_name(config))
         env = plugin_environ(venv, desired)
@@ -102,7 +108,7 @@ class _PluginProvider(BaseProvider):
         shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
 
 
-class LoaderProvider(_PluginProvider):
+class LoaderProvider(_PluginProvider[LoaderConfig]):
     """``[loaders.NAME]``: a Singer target."""
 
     kind: ClassVar[str] = "loaders"
@@ -119,7 +125,7 @@ class LoaderProvider(_PluginProvider):
                 "only; the next run loads with the new settings"]
 
 
-class ExtractorProvider(_PluginProvider):
+class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunner, TakesOptions):
     """``[extractors.NAME]``: a Singer tap, its discovered catalog and the stack's selection."""
 
     kind: ClassVar[str] = "extractors"
@@ -141,8 +147,7 @@ class ExtractorProvider(_PluginProvider):
         from stackform_singer.selection import apply_error, diagnostics, findings
 
         outputs, env, help_text = self._prepare(ctx, desired)
-        config = desired.config
-        assert isinstance(config, ExtractorConfig)
+        config = self.config_of(desired)
         discovered = discover(ctx, desired, outputs["executable"], env)
         folder = plugin_dir(ctx, desired.address)
         write_private(folder / "catalog.discovered.json", discovered)
@@ -174,8 +179,7 @@ class ExtractorProvider(_PluginProvider):
 
         if desired is None:
             return []
-        config = desired.config
-        assert isinstance(config, ExtractorConfig)
+        config = self.config_of(desired)
         discovered = _recorded_catalog(ctx, prior, desired)
         if prior is None or discovered is None:
             return ["catalog: discovered at apply, then the select rules are applied"]
@@ -195,8 +199,7 @@ class ExtractorProvider(_PluginProvider):
         noticed when ``select`` is edited)."""
         from stackform_singer.selection import diagnostics, findings
 
-        config = desired.config
-        assert isinstance(config, ExtractorConfig)
+        config = self.config_of(desired)
         discovered = _recorded_catalog(ctx, prior, desired)
         if prior is None or discovered is None:
             return []  # apply discovers the catalog and checks it then

@@ -19,6 +19,7 @@ from stackform.provider import Context, RunContext, RunStep
 from stackform.resource import Resource, redact
 from stackform_singer.catalog import Finding, check_selection, selection_of
 from stackform_singer.config import ExtractorConfig
+from stackform_singer.provider import ExtractorProvider
 
 AGAIN = "; apply discovers the catalog again, then checks again"
 
@@ -70,8 +71,7 @@ def require_selected_stream(run: RunContext, tap: RunStep, catalog: Path) -> Non
     having extracted nothing. With ``allow_empty_selection = true`` it is a warning."""
     if selection_of(json.loads(catalog.read_text())).streams:
         return
-    config = tap.resource.config
-    assert isinstance(config, ExtractorConfig)
+    config = ExtractorProvider.config_of(tap.resource)
     address = tap.resource.address
     # State's masked attributes: a rule built from a secret shows as (sensitive).
     shown = json.dumps(redact(tap.state.attributes.get("select", [])))
