@@ -3,7 +3,7 @@
 The schema, references and cycles are checked by resolving the stack; a *deep* check goes
 further and runs what the provider would run at apply, without deploying anything (an
 orchestrator imports its generated DAGs with the orchestrator it installs). Providers opt in
-through :meth:`~stackform.provider.BaseProvider.validate_deep`; core knows no kind by name.
+through :meth:`~stackform.provider.DeepValidator.validate_deep`; core knows no kind by name.
 Checks of different resources and environments run in parallel threads.
 """
 

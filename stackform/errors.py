@@ -105,6 +105,11 @@ class ProviderNotFoundError(StackformError):
     """No installed provider owns a kind."""
 
 
+class ProviderLoadError(StackformError):
+    """An installed provider cannot be used: its package fails to import, or what it
+    registers is not a provider of the kind it claims."""
+
+
 class SecretError(StackformError):
     """A secret could not be resolved or stored."""
 

@@ -3,8 +3,10 @@
 Nodes are resource addresses and pipelines (``pipelines.daily``). An edge ``u -> v`` means *v
 depends on u*, so a topological order is an apply order. Edges come from explicit
 ``depends_on``, from pipeline steps (a pipeline depends on the resources it runs) and from
-orchestrators to the pipelines they schedule. ``stack_edges`` is the one place that knows them;
-networkx is imported only when a full graph is built for analysis or rendering.
+the pipelines a provider says a resource depends on (an orchestrator, the pipelines it
+schedules: :class:`stackform.provider.DependsOnPipelines`, asked when the stack is resolved).
+``stack_edges`` is the one place that knows them; networkx is imported only when a full graph is
+built for analysis or rendering.
 """
 
 from __future__ import annotations
@@ -21,9 +23,6 @@ if TYPE_CHECKING:
 
     from stackform.config.loader import StackFile
 
-ORCHESTRATOR_KIND = "orchestrators"
-
-
 Edge = tuple[str, str, str]
 """``(dependency, dependent, why)``."""
 
@@ -36,10 +35,8 @@ def stack_edges(stack: ResolvedStack) -> list[Edge]:
         edges.extend((dep, pipeline.address, "depends_on") for dep in pipeline.depends_on)
     for address, resource in stack.resources.items():
         edges.extend((dep, address, "depends_on") for dep in resource.depends_on)
-    scheduled = [p.address for p in stack.pipelines.values() if p.schedule]
-    for address, resource in stack.resources.items():
-        if resource.kind == ORCHESTRATOR_KIND:
-            edges.extend((p, address, "schedules") for p in scheduled)
+    for address, names in stack.pipeline_dependencies.items():
+        edges.extend((stack.pipelines[n].address, address, "pipeline") for n in names)
     return edges
 
 

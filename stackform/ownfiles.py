@@ -1,7 +1,7 @@
 """stackform's own files in a stack's folder, which no resource may write.
 
 A block that writes local files (see
-:meth:`~stackform.provider.BaseProvider.written_paths`) could otherwise overwrite the stack
+:meth:`~stackform.provider.WritesLocalFiles.written_paths`) could otherwise overwrite the stack
 file, ``stackform.lock``, or state, locks and run records under ``.stackform/``. Paths are
 compared as the real paths they land on, so ``..``, absolute paths, ``~`` and symlinked folders
 cannot get around the check. Core knows its own files; the provider knows which of its keys
@@ -87,7 +87,9 @@ class OwnFiles:
         ``source`` maps a key path within the block to where its value is written (in the
         block, or in the environment override that set it); ``locate`` gives that place's
         location."""
-        # getattr, not isinstance: a runtime Protocol check per block costs more than the rest.
+        # isinstance(provider, WritesLocalFiles) by getattr: the same answer (BaseProvider has
+        # no written_paths, and the registry checked its signature at load) without a runtime
+        # protocol check per block, which costs more than the rest.
         written_paths = getattr(provider, "written_paths", None)
         if written_paths is None:
             return []

@@ -134,3 +134,22 @@ def failure_summary(text: str, n: int = 3) -> str:
         if raised:
             return raised[-1]
     return "\n".join(lines[-n:])
+
+
+def local_plugin_paths(resource: Resource, stack_dir: Path) -> list[tuple[str, Path]]:
+    """``("pip_url", folder)`` for each local folder or file the block's ``pip_url`` installs
+    from (``../plugin``, ``-e ./x``, ``file://...``), absolute: what a plugin provider's
+    :meth:`~stackform.provider.WatchesPaths.watched_paths` reports for a plugin developed in
+    the stack's repository."""
+    value = resource.attributes.get("pip_url")
+    words = value if isinstance(value, list) else str(value or "").split()
+    found: list[tuple[str, Path]] = []
+    for word in words:
+        word = str(word)
+        if word.startswith("file://"):
+            word = word[len("file://"):]
+        if word.startswith(("-", "git+", "http")) or "==" in word:
+            continue
+        if word.startswith((".", "/", "~")) or (stack_dir / word).exists():
+            found.append(("pip_url", (stack_dir / Path(word).expanduser()).resolve()))
+    return found

@@ -1,18 +1,30 @@
 """The interface every provider implements, and what core hands it.
 
 A provider owns one kind of block (``files``, ``extractors``...). Core knows only this module:
-it never imports a provider by name. Providers are registered under the ``stackform.providers``
-entry-point group (see :mod:`stackform.registry`); the built-in ones the same way.
+it never imports a provider by name, and knows no provider's specifics. Every provider has the
+:class:`Provider` interface; whatever more it can do is an optional capability, a protocol of its
+own (:data:`CAPABILITIES`) core asks about with ``isinstance``. Providers are registered under
+the ``stackform.providers`` entry-point group and checked when they are loaded (see
+:mod:`stackform.registry` and :mod:`stackform.provider_checks`); the built-in ones the same way.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Protocol,
+    TypeVar,
+    cast,
+    runtime_checkable,
+)
 
 from stackform.diagnostics import Locator, no_location
 from stackform.resource import Fingerprinter, KeyPath, Resource, ResourceState
@@ -25,6 +37,7 @@ if TYPE_CHECKING:
     from stackform.runs.model import StepOutcome
 
 Outputs = dict[str, Any]
+
 
 @dataclass(frozen=True)
 class Context:
@@ -74,7 +87,7 @@ def stack_path(stack_dir: str | Path, path: str | Path) -> str:
 @dataclass(frozen=True)
 class Unapplied:
     """Files a resource is built from, beyond its block, that changed since its last apply (a
-    dbt project's SQL and YAML): see :meth:`BaseProvider.unapplied`."""
+    dbt project's SQL and YAML): see :meth:`ChecksUnapplied.unapplied`."""
 
     what: str
     """What they are, for messages: ``"dbt project files"``."""
@@ -92,7 +105,11 @@ class Unapplied:
 
 @runtime_checkable
 class Provider(Protocol):
-    """One kind of block: its schema, and how to read, create, update and delete it."""
+    """One kind of block: its schema, and how to read, create, update and delete it.
+
+    What every provider has; :class:`BaseProvider` gives defaults for all but ``create``.
+    Anything more is an optional capability, a protocol of its own below (:data:`CAPABILITIES`),
+    that core asks about with ``isinstance`` before using it."""
 
     kind: ClassVar[str]
     Config: ClassVar[type[BaseModel]]
@@ -116,58 +133,45 @@ class Provider(Protocol):
         """Extra lines for the plan (selection changes, affected models...)."""
 
 
-class BaseProvider:
-    """Sensible defaults: ``read`` trusts state, ``update`` re-creates in place, no notes, no
-    computed attributes, no deep check."""
+ConfigT = TypeVar("ConfigT", bound="BaseModel")
+
+
+ModelT = TypeVar("ModelT", bound="BaseModel")
+
+
+def typed_config(source: Resource | BaseModel, model: type[ModelT], who: str = "a provider"
+                 ) -> ModelT:
+    """``source``'s validated config (or ``source`` itself) as ``model``; anything else is a
+    bug and a ``TypeError``. :meth:`BaseProvider.config_of` for code outside the provider
+    class (a provider's run or check modules)."""
+    config = source.config if isinstance(source, Resource) else source
+    if not isinstance(config, model):
+        raise TypeError(f"{who} got a {type(config).__name__} as its config, not its Config "
+                        f"({model.__name__})")
+    return config
+
+
+class BaseProvider(Generic[ConfigT]):
+    """Defaults for :class:`Provider` and nothing more: ``read`` trusts state, ``update``
+    re-creates in place, ``delete`` and ``plan_notes`` do nothing; ``create`` is the
+    provider's own. No optional capability is implemented here, so ``isinstance(provider,
+    PlanChecker)`` is true only of a provider that checks its plans.
+
+    Generic over the block's ``Config`` (``class MyProvider(BaseProvider[MyConfig])``, with
+    ``Config = MyConfig``): :meth:`config_of` then gives a ``MyConfig``, and the registry
+    refuses a provider whose ``Config`` is not one."""
 
     kind: ClassVar[str]
     Config: ClassVar[type[BaseModel]]
     force_new: ClassVar[frozenset[str]] = frozenset()
     sensitive_fields: ClassVar[frozenset[str]] = frozenset()
-    computed_fields: ClassVar[frozenset[str]] = frozenset()
-    """Attributes the provider derives (see :meth:`computed_attributes`), never ``Config``
-    fields."""
 
-    def computed_attributes(self, stack: ResolvedStack, resource: Resource) -> Mapping[str, Any]:
-        """Attributes derived from the block *and the rest of the stack*, added to the desired
-        attributes when the stack is resolved (Terraform's computed attributes).
-
-        An orchestrator derives one entry per scheduled pipeline here, so the plan shows a
-        schedule change as a change of the orchestrator. Keys must be in
-        :attr:`computed_fields`. Called for every resolve, so keep it cheap and free of I/O;
-        raise :class:`~stackform.errors.StackformError` for a problem the stack file must fix
-        (it is reported at the block)."""
-        return {}
-
-    def written_paths(self, config: BaseModel) -> Mapping[KeyPath, str]:
-        """The local files a block writes, each by the key path (within the block) of the value
-        that names it, as written in the stack (relative to the stack's folder, or absolute).
-
-        Core refuses, at that key, a block that would write one of stackform's own files
-        (see :mod:`stackform.ownfiles`). Called for every resolve with the validated
-        ``Config``: keep it free of I/O. The default: no local files."""
-        return {}
-
-    def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None:
-        """``stackform validate --deep``: check the resource with its real tool (an
-        orchestrator imports its generated DAGs), changing nothing that is deployed.
-
-        Return the problems found (an empty list when none), or ``None`` when the kind has no
-        check beyond its schema (the default)."""
-        return None
-
-    def unapplied(self, ctx: Context, prior: ResourceState, desired: Resource
-                  ) -> Unapplied | None:
-        """The files ``desired`` is built from, beyond its block, that changed since the apply
-        that recorded ``prior``, or ``None`` when the recorded state is still what the stack
-        wants (the default: a block is all there is).
-
-        Those files are the desired side, like the stack file: the plan shows the resource as
-        an update (never as drift), and ``stackform run`` refuses to run it in a protected
-        environment and warns elsewhere. Called at plan for every resource whose attributes
-        are unchanged, and by ``stackform run`` for every step: keep it cheap and
-        deterministic."""
-        return None
+    @classmethod
+    def config_of(cls, source: Resource | BaseModel) -> ConfigT:
+        """A resource's validated ``Config`` (or that ``Config`` itself), typed as this
+        provider's: core always hands a provider its own ``Config``, so anything else is a
+        bug and a ``TypeError``."""
+        return cast(ConfigT, typed_config(source, cls.Config, cls.__name__))
 
     def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
         return prior
@@ -186,6 +190,20 @@ class BaseProvider:
     ) -> list[str]:
         return []
 
+
+# -- optional capabilities ----------------------------------------------------------------------
+#
+# Each is a protocol a provider implements when it has the capability; core asks
+# ``isinstance(provider, X)`` (once per kind where it loops over blocks: a runtime protocol check
+# costs more than a block) and leaves a provider without it alone. A provider may name them
+# among its bases, so mypy checks its signatures; the registry checks them when it loads the
+# provider either way (docs/providers.md).
+
+
+@runtime_checkable
+class PlanChecker(Protocol):
+    """A provider that checks its blocks at every plan."""
+
     def plan_diagnostics(self, ctx: Context, prior: ResourceState | None,
                          desired: Resource) -> list[Diagnostic]:
         """Problems of the block found at every plan, whatever its action (a no-op too), from
@@ -194,50 +212,114 @@ class BaseProvider:
 
         Keep it cheap (it runs for every resource of the kind at every plan) and free of
         changes; return the same findings for an unchanged world."""
-        return []
-
-
-@runtime_checkable
-class PlanChecker(Protocol):
-    """A provider that checks its blocks at every plan (see
-    :meth:`BaseProvider.plan_diagnostics`)."""
-
-    def plan_diagnostics(self, ctx: Context, prior: ResourceState | None,
-                         desired: Resource) -> list[Diagnostic]: ...
 
 
 @runtime_checkable
 class ComputesAttributes(Protocol):
-    """A provider deriving attributes from the stack (see
-    :meth:`BaseProvider.computed_attributes`)."""
+    """A provider deriving attributes from the whole stack."""
 
     computed_fields: ClassVar[frozenset[str]]
+    """The attributes :meth:`computed_attributes` may return, never ``Config`` fields."""
 
     def computed_attributes(self, stack: ResolvedStack, resource: Resource
-                            ) -> Mapping[str, Any]: ...
+                            ) -> Mapping[str, Any]:
+        """Attributes derived from the block *and the rest of the stack*, added to the desired
+        attributes when the stack is resolved (Terraform's computed attributes).
+
+        An orchestrator derives one entry per scheduled pipeline here, so the plan shows a
+        schedule change as a change of the orchestrator. Keys must be in
+        :attr:`computed_fields`. Called for every resolve, so keep it cheap and free of I/O;
+        raise :class:`~stackform.errors.StackformError` for a problem the stack file must fix
+        (it is reported at the block)."""
 
 
 @runtime_checkable
 class WritesLocalFiles(Protocol):
-    """A provider whose blocks write local files (see :meth:`BaseProvider.written_paths`)."""
+    """A provider whose blocks write local files."""
 
-    def written_paths(self, config: BaseModel) -> Mapping[KeyPath, str]: ...
+    def written_paths(self, config: BaseModel) -> Mapping[KeyPath, str]:
+        """The local files a block writes, each by the key path (within the block) of the value
+        that names it, as written in the stack (relative to the stack's folder, or absolute).
+
+        Core refuses, at that key, a block that would write one of stackform's own files
+        (see :mod:`stackform.ownfiles`). Called for every resolve with the validated
+        ``Config``: keep it free of I/O."""
 
 
 @runtime_checkable
 class ChecksUnapplied(Protocol):
-    """A provider whose resources are built from files beyond their block (see
-    :meth:`BaseProvider.unapplied`)."""
+    """A provider whose resources are built from files beyond their block."""
 
     def unapplied(self, ctx: Context, prior: ResourceState, desired: Resource
-                  ) -> Unapplied | None: ...
+                  ) -> Unapplied | None:
+        """The files ``desired`` is built from, beyond its block, that changed since the apply
+        that recorded ``prior``, or ``None`` when the recorded state is still what the stack
+        wants.
+
+        Those files are the desired side, like the stack file: the plan shows the resource as
+        an update (never as drift), and ``stackform run`` refuses to run it in a protected
+        environment and warns elsewhere. Called at plan for every resource whose attributes
+        are unchanged, and by ``stackform run`` for every step: keep it cheap and
+        deterministic."""
 
 
 @runtime_checkable
 class DeepValidator(Protocol):
-    """A provider with a deeper check than its schema (see :meth:`BaseProvider.validate_deep`)."""
+    """A provider with a deeper check than its schema."""
 
-    def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None: ...
+    def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None:
+        """``stackform validate --deep``: check the resource with its real tool (an
+        orchestrator imports its generated DAGs), changing nothing that is deployed.
+
+        Return the problems found (an empty list when none), or ``None`` when this resource
+        has no check beyond its schema."""
+
+
+@runtime_checkable
+class WatchesPaths(Protocol):
+    """A provider whose resources are built from files beyond their block (a template, a dbt
+    project, a plugin developed in the repository): ``plan --changed-since`` marks a resource
+    touched when one of them changed."""
+
+    def watched_paths(self, stack: ResolvedStack, resource: Resource
+                      ) -> Sequence[tuple[str, str | Path]]:
+        """``(what, path)`` for each file or folder ``resource`` is built from: ``what`` names
+        it in the plan (``"template"``, ``"project_dir"``), ``path`` is absolute or relative
+        to the stack's folder; a folder covers every file under it. Called only by
+        ``plan --changed-since``, for every resource of the kind: no I/O beyond looking at
+        paths, no changes."""
+
+
+@runtime_checkable
+class DependsOnPipelines(Protocol):
+    """A provider whose resources depend on pipelines (an orchestrator on the pipelines it
+    schedules): every resource those pipelines run is applied before it."""
+
+    def pipeline_dependencies(self, stack: ResolvedStack, resource: Resource
+                              ) -> Iterable[str]:
+        """The names of the pipelines of ``stack`` that ``resource`` depends on. Called when
+        the stack is resolved, for every block of the kind: keep it cheap and free of I/O."""
+
+
+@dataclass(frozen=True)
+class ProviderOption:
+    """A switch a provider takes while planning (``stackform plan --provider-option NAME``):
+    when given, ``ctx.options[name]`` is ``True`` for every provider call of that plan and of
+    the apply of its saved plan."""
+
+    name: str
+    """An identifier (``refresh_catalog``)."""
+    help: str
+    """One line for the user: what it does."""
+    needs_refresh: bool = False
+    """It acts while refreshing (in ``read``): refused with ``--refresh=false``."""
+
+
+@runtime_checkable
+class TakesOptions(Protocol):
+    """A provider with switches of its own for plan and apply (see :class:`ProviderOption`)."""
+
+    provider_options: ClassVar[tuple[ProviderOption, ...]]
 
 
 # -- running pipelines --------------------------------------------------------------------------
@@ -283,8 +365,19 @@ class RunContext:
 
 @runtime_checkable
 class StepRunner(Protocol):
-    """A provider whose blocks can be pipeline steps."""
+    """A provider whose blocks can be pipeline steps (``stackform run``)."""
 
     def run_steps(self, run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
         """Run ``steps[0]`` (and any following steps it consumes, as an extractor consumes its
-        loader); return how many steps it consumed and what happened."""
+        loader); return how many steps it consumed (at least 1) and what happened.
+
+        ``steps`` are the pipeline's steps from this one to the last, in order. A failure is
+        an outcome with ``status="failed"`` and an ``error`` (the run stops there), or a
+        :class:`~stackform.errors.StackformError`; stop when ``run.ctx.cancel`` is set."""
+
+
+CAPABILITIES: tuple[type, ...] = (
+    PlanChecker, ComputesAttributes, WritesLocalFiles, ChecksUnapplied, DeepValidator,
+    WatchesPaths, DependsOnPipelines, TakesOptions, StepRunner,
+)
+"""Every optional capability core asks providers about (docs/providers.md lists them)."""

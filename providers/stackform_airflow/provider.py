@@ -11,12 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
 from stackform.diagnostics import Diagnostic
-from stackform.provider import BaseProvider, Context, Outputs
+from stackform.pluginkit import local_plugin_paths
+from stackform.provider import (
+    BaseProvider,
+    ComputesAttributes,
+    Context,
+    DeepValidator,
+    DependsOnPipelines,
+    Outputs,
+    WatchesPaths,
+)
 from stackform.resource import Resource, ResourceState, format_path
 from stackform_airflow.config import AirflowConfig
 from stackform_airflow.dags import (
@@ -39,7 +49,8 @@ MAY_BE_SECRET = frozenset({"pip_url", "python"})
 SHOWN_PROBLEMS = 5
 
 
-class AirflowProvider(BaseProvider):
+class AirflowProvider(BaseProvider[AirflowConfig], ComputesAttributes, DependsOnPipelines,
+                      DeepValidator, WatchesPaths):
     """``[orchestrators.NAME]``: Airflow DAGs running ``stackform run`` on the workers."""
 
     kind: ClassVar[str] = "orchestrators"
@@ -50,14 +61,22 @@ class AirflowProvider(BaseProvider):
     # -- the desired DAGs -----------------------------------------------------------------------
 
     def computed_attributes(self, stack: ResolvedStack, resource: Resource) -> Mapping[str, Any]:
-        config = _config(resource)
+        config = self.config_of(resource)
         refuse_secrets(resource)
         schedules = {p.name: p.schedule for p in stack.pipelines.values() if p.schedule}
         return {"dags": desired_dags(stack.name, stack.env, stack.dir, stack.file.name, config,
                                      schedules)}
 
+    def pipeline_dependencies(self, stack: ResolvedStack, resource: Resource) -> list[str]:
+        # A DAG runs its pipeline's steps: they are applied before the DAG is deployed.
+        return [p.name for p in stack.pipelines.values() if p.schedule]
+
+    def watched_paths(self, stack: ResolvedStack, resource: Resource
+                      ) -> list[tuple[str, Path]]:
+        return local_plugin_paths(resource, stack.dir)
+
     def _files(self, ctx: Context, desired: Resource) -> dict[str, bytes]:
-        config = _config(desired)
+        config = self.config_of(desired)
         refuse_secrets(desired)
         dags = desired.attributes.get("dags")
         if not isinstance(dags, Mapping):
@@ -196,12 +215,6 @@ class AirflowProvider(BaseProvider):
                 path=f"{resource.address}.pip_url", severity="warning",
                 hint='set pip_url = "apache-airflow==3.3.2" (the Airflow your workers run)'))
         return found
-
-
-def _config(resource: Resource) -> AirflowConfig:
-    config = resource.config
-    assert isinstance(config, AirflowConfig)
-    return config
 
 
 def refuse_secrets(resource: Resource) -> None:

@@ -13,18 +13,22 @@ import shlex
 import shutil
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from stackform.pluginkit import plugin_dir, runtime_dir, write_private
+from stackform.pluginkit import local_plugin_paths, plugin_dir, runtime_dir, write_private
 from stackform.provider import (
     BaseProvider,
+    ChecksUnapplied,
     Context,
     Outputs,
     RunContext,
     RunStep,
+    StepRunner,
     Unapplied,
+    WatchesPaths,
 )
 from stackform.resource import Resource, ResourceState
 from stackform.runs.model import StepOutcome
@@ -52,12 +56,16 @@ from stackform_dbt.run import (
     stream,
 )
 
+if TYPE_CHECKING:
+    from stackform.config.model import ResolvedStack
+
 PARSE_TIMEOUT = 1800.0
 MEMO_ENTRIES = 4
 PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 
 
-class TransformerProvider(BaseProvider):
+class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, StepRunner,
+                          WatchesPaths):
     """``[transformers.NAME]``: a dbt project with its adapter and per-environment profile."""
 
     kind: ClassVar[str] = "transformers"
@@ -128,6 +136,13 @@ class TransformerProvider(BaseProvider):
         shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
 
     # -- the plan -------------------------------------------------------------------------------
+
+    def watched_paths(self, stack: ResolvedStack, resource: Resource
+                      ) -> list[tuple[str, str | Path]]:
+        project = self.config_of(resource).project_dir
+        found: list[tuple[str, str | Path]] = [("project_dir", project)] if project else []
+        return [*found, *local_plugin_paths(resource, stack.dir)]
+
 
     def plan_notes(self, ctx: Context, prior: ResourceState | None,
                    desired: Resource | None) -> list[str]:

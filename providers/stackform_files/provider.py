@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from stackform.provider import BaseProvider, Context, Outputs
+from stackform.provider import BaseProvider, Context, Outputs, WatchesPaths, WritesLocalFiles
 from stackform.resource import KeyPath, Resource, ResourceState, is_fingerprint
 from stackform_files._disk import (
     FilesError,
@@ -21,6 +21,9 @@ from stackform_files._disk import (
 )
 from stackform_files.config import FilesConfig
 
+if TYPE_CHECKING:
+    from stackform.config.model import ResolvedStack
+
 DEFAULT_MODE = "0644"
 SENSITIVE_MODE = "0600"
 DRIFT_ATTRIBUTE = "content_sha256"
@@ -30,7 +33,7 @@ _CONTENT_FIELDS = frozenset({"content", "vars"})
 _UNMASKABLE = frozenset({"path", "template"})
 
 
-class FilesProvider(BaseProvider):
+class FilesProvider(BaseProvider[FilesConfig], WritesLocalFiles, WatchesPaths):
     """Renders one file per ``[files.NAME]`` block."""
 
     kind: ClassVar[str] = "files"
@@ -38,8 +41,11 @@ class FilesProvider(BaseProvider):
     force_new: ClassVar[frozenset[str]] = frozenset({"path"})
 
     def written_paths(self, config: BaseModel) -> Mapping[KeyPath, str]:
-        assert isinstance(config, FilesConfig)
-        return {("path",): config.path}
+        return {("path",): self.config_of(config).path}
+
+    def watched_paths(self, stack: ResolvedStack, resource: Resource) -> list[tuple[str, str]]:
+        template = self.config_of(resource).template
+        return [("template", template)] if template else []
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         cfg = _config(desired)
@@ -143,9 +149,7 @@ def effective_mode(mode: str | None, sensitive: bool) -> str:
 
 
 def _config(desired: Resource) -> FilesConfig:
-    cfg = desired.config
-    if not isinstance(cfg, FilesConfig):
-        cfg = FilesConfig.model_validate(dict(desired.attributes))
+    cfg = FilesProvider.config_of(desired)
     for key in desired.sensitive:
         if key and key[0] in _UNMASKABLE:
             raise FilesError(

@@ -30,12 +30,12 @@ from stackform.pluginkit import (
     runtime_dir,
     write_private,
 )
-from stackform.provider import RunContext, RunStep
+from stackform.provider import RunContext, RunStep, typed_config
 from stackform.runs.model import RunStatus, StepOutcome, bookmark_key
 from stackform.state.model import utc_now
 from stackform.supervise import popen
 from stackform_singer.catalog import apply_selection, catalog_digest
-from stackform_singer.config import ExtractorConfig
+from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.discovery import discover
 from stackform_singer.landing import rows_landed, snapshot, wants_snapshot
 from stackform_singer.plugin import executable_name, full_config
@@ -90,8 +90,7 @@ def _catalog(run: RunContext, tap: RunStep, env: dict[str, str]) -> Path:
         current = json.loads(path.read_text())
         if catalog_digest(current) == expected:
             return path
-    config = tap.resource.config
-    assert isinstance(config, ExtractorConfig)
+    config = typed_config(tap.resource, ExtractorConfig)
     run.say(f"{tap.resource.address}: no catalog from apply on this machine; discovering")
     discovered = discover(run.ctx, tap.resource, tap.state.outputs["executable"], env)
     selected = apply_selection(discovered, config.select, config.metadata)
@@ -128,8 +127,10 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     target_venv = install(ctx, target.resource)
     tap_env = plugin_environ(tap_venv, tap.resource)
     target_env = plugin_environ(target_venv, target.resource)
-    tap_exe = str(tap_venv.executable(executable_name(tap.resource.config)))
-    target_exe = str(target_venv.executable(executable_name(target.resource.config)))
+    tap_exe = str(tap_venv.executable(executable_name(
+        typed_config(tap.resource, ExtractorConfig))))
+    target_exe = str(target_venv.executable(executable_name(
+        typed_config(target.resource, LoaderConfig))))
     catalog = _catalog(run, tap, tap_env)
     require_selected_stream(run, tap, catalog)
     prior = None if run.full_refresh else run.bookmarks.get(key)

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from stackform.connectors import find_connector
 from stackform.pluginkit import plugin_dir, requirement_name, write_private
 from stackform.provider import Context
@@ -16,10 +14,9 @@ from stackform.resource import KeyPath, Resource
 from stackform_singer.config import PluginConfig
 
 
-def executable_name(config: BaseModel) -> str:
+def executable_name(config: PluginConfig) -> str:
     """``executable`` when set; else a first-party connector's own command
     (``stackform:tap-jsonl`` -> ``tap-stackform-jsonl``), or the first requirement's name."""
-    assert isinstance(config, PluginConfig)
     if config.executable:
         return config.executable
     first = config.pip_url.split()[0] if isinstance(config.pip_url, str) else config.pip_url[0]

@@ -6,19 +6,32 @@ import json
 import shutil
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
 from stackform.pluginkit import (
     install,
+    local_plugin_paths,
     plugin_dir,
     plugin_environ,
     run_command,
     runtime_dir,
     write_private,
 )
-from stackform.provider import BaseProvider, Context, Outputs, RunContext, RunStep
+from stackform.provider import (
+    BaseProvider,
+    Context,
+    Outputs,
+    PlanChecker,
+    ProviderOption,
+    RunContext,
+    RunStep,
+    StepRunner,
+    TakesOptions,
+    WatchesPaths,
+)
 from stackform.resource import Resource, ResourceState
 from stackform_singer.catalog import (
     Selection,
@@ -34,20 +47,25 @@ from stackform_singer.plugin import executable_name, render_config
 from stackform_singer.selection import apply_error, diagnostics, findings
 
 if TYPE_CHECKING:
+    from stackform.config.model import ResolvedStack
     from stackform.diagnostics import Diagnostic
     from stackform.runs.model import StepOutcome
 
 START_TIMEOUT = 120.0
+REFRESH_CATALOG = "refresh_catalog"
+"""The provider option (``--refresh-catalog``) asking for discovery again."""
 
 
-class _PluginProvider(BaseProvider):
+PluginT = TypeVar("PluginT", bound=PluginConfig)
+
+
+class _PluginProvider(BaseProvider[PluginT], WatchesPaths):
     """Install, check that the executable starts, render the non-secret config."""
 
     force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
 
     def _prepare(self, ctx: Context, desired: Resource) -> tuple[Outputs, dict[str, str], str]:
-        config = desired.config
-        assert isinstance(config, PluginConfig)
+        config = self.config_of(desired)
         venv = install(ctx, desired)
         exe = venv.executable(executable_name(config))
         env = plugin_environ(venv, desired)
@@ -58,6 +76,10 @@ class _PluginProvider(BaseProvider):
         render_config(ctx, desired)
         outputs: Outputs = {"venv": str(venv.path), "executable": str(exe)}
         return outputs, env, helped.stdout + helped.stderr
+
+    def watched_paths(self, stack: ResolvedStack, resource: Resource
+                      ) -> list[tuple[str, Path]]:
+        return local_plugin_paths(resource, stack.dir)
 
     def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
         # What apply renders into the environment's folder is the resource on this machine;
@@ -75,7 +97,7 @@ class _PluginProvider(BaseProvider):
         shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
 
 
-class LoaderProvider(_PluginProvider):
+class LoaderProvider(_PluginProvider[LoaderConfig]):
     """``[loaders.NAME]``: a Singer target."""
 
     kind: ClassVar[str] = "loaders"
@@ -92,15 +114,18 @@ class LoaderProvider(_PluginProvider):
                 "only; the next run loads with the new settings"]
 
 
-class ExtractorProvider(_PluginProvider):
+class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunner, TakesOptions):
     """``[extractors.NAME]``: a Singer tap, its discovered catalog and the stack's selection."""
 
     kind: ClassVar[str] = "extractors"
     Config: ClassVar[type[BaseModel]] = ExtractorConfig
+    provider_options: ClassVar[tuple[ProviderOption, ...]] = (
+        ProviderOption(REFRESH_CATALOG, "run every extractor's discovery again at apply (new "
+                       "tables or columns): `--refresh-catalog`", needs_refresh=True),)
 
     def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
         found = super().read(ctx, prior)
-        if found is not None and ctx.options.get("refresh_catalog"):
+        if found is not None and ctx.options.get(REFRESH_CATALOG):
             # Asked to discover again: show the extractor as changed so apply does it.
             return replace(prior, attributes={**prior.attributes,
                                               "refresh": "catalog discovery requested"})
@@ -108,8 +133,7 @@ class ExtractorProvider(_PluginProvider):
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         outputs, env, help_text = self._prepare(ctx, desired)
-        config = desired.config
-        assert isinstance(config, ExtractorConfig)
+        config = self.config_of(desired)
         discovered = discover(ctx, desired, outputs["executable"], env)
         folder = plugin_dir(ctx, desired.address)
         write_private(folder / "catalog.discovered.json", discovered)
@@ -134,15 +158,14 @@ class ExtractorProvider(_PluginProvider):
                    desired: Resource | None) -> list[str]:
         if desired is None:
             return []
-        config = desired.config
-        assert isinstance(config, ExtractorConfig)
+        config = self.config_of(desired)
         discovered = _recorded_catalog(ctx, prior, desired)
         if prior is None or discovered is None:
             return ["catalog: discovered at apply, then the select rules are applied"]
         before = prior.outputs.get("selection")
         after = selection_of(apply_selection(discovered, config.select, config.metadata))
         notes = diff_selection(Selection.from_json(before) if before else None, after)
-        if ctx.options.get("refresh_catalog"):
+        if ctx.options.get(REFRESH_CATALOG):
             notes.append("catalog: discovered again at apply (--refresh-catalog)")
         elif prior.attributes.get("config") != desired.masked(ctx.fingerprint).get("config"):
             notes.append("catalog: discovered again at apply (config changed)")
@@ -153,8 +176,7 @@ class ExtractorProvider(_PluginProvider):
         """The selection checked against the catalog the last apply discovered, at every
         plan for as long as a problem lasts (a rule that matches nothing is otherwise only
         noticed when ``select`` is edited)."""
-        config = desired.config
-        assert isinstance(config, ExtractorConfig)
+        config = self.config_of(desired)
         discovered = _recorded_catalog(ctx, prior, desired)
         if prior is None or discovered is None:
             return []  # apply discovers the catalog and checks it then
@@ -181,7 +203,7 @@ def _recorded_catalog(ctx: Context, prior: ResourceState | None, desired: Resour
 def _discovers_again(ctx: Context, prior: ResourceState, desired: Resource) -> bool:
     """Whether applying ``desired`` discovers a catalog that may differ from the recorded one:
     asked for, or the tap, its version or its config changed (not only the selection)."""
-    if ctx.options.get("refresh_catalog"):
+    if ctx.options.get(REFRESH_CATALOG):
         return True
     after = desired.masked(ctx.fingerprint)
     keys = (set(prior.attributes) | set(after)) - _SELECTION_FIELDS

@@ -15,7 +15,7 @@ from typing import Any
 from stackform.diagnostics import Diagnostic
 from stackform.errors import RunError
 from stackform.pluginkit import PluginError
-from stackform.provider import Context, RunContext, RunStep
+from stackform.provider import Context, RunContext, RunStep, typed_config
 from stackform.resource import Resource, redact
 from stackform_singer.catalog import Finding, check_selection, selection_of
 from stackform_singer.config import ExtractorConfig
@@ -70,8 +70,7 @@ def require_selected_stream(run: RunContext, tap: RunStep, catalog: Path) -> Non
     having extracted nothing. With ``allow_empty_selection = true`` it is a warning."""
     if selection_of(json.loads(catalog.read_text())).streams:
         return
-    config = tap.resource.config
-    assert isinstance(config, ExtractorConfig)
+    config = typed_config(tap.resource, ExtractorConfig)
     address = tap.resource.address
     # State's masked attributes: a rule built from a secret shows as (sensitive).
     shown = json.dumps(redact(tap.state.attributes.get("select", [])))

@@ -12,6 +12,7 @@ from stackform.cli.options import (
     Globals,
     LockTimeoutOption,
     ParallelismOption,
+    ProviderOptionOption,
     RefreshCatalogOption,
     RefreshOption,
     ReplaceOption,
@@ -67,6 +68,7 @@ def plan(
     = False,
     parallelism: ParallelismOption = 4,
     refresh_catalog: RefreshCatalogOption = False,
+    provider_option: ProviderOptionOption = None,
     out_markdown: Annotated[Path | None, typer.Option(
         "--out-markdown", metavar="FILE",
         help="Also write the plan as a merge-request comment (markdown) to FILE.")] = None,
@@ -80,7 +82,8 @@ def plan(
 
     g = Globals.current()
     options = make_plan_options(refresh_only, destroy, parse_bool(refresh, "--refresh"),
-                                target, replace, parallelism, refresh_catalog)
+                                target, replace, parallelism, refresh_catalog,
+                                provider_option)
     code = show_plan(g, env, options, fmt, out, detailed_exitcode, out_markdown=out_markdown,
                      changed_since=changed_since)
     raise typer.Exit(code)
@@ -99,6 +102,7 @@ def apply(
     parallelism: ParallelismOption = 4,
     lock_timeout: LockTimeoutOption = "0s",
     refresh_catalog: RefreshCatalogOption = False,
+    provider_option: ProviderOptionOption = None,
     allow_dirty: AllowDirtyOption = False,
     destroy: Annotated[bool, typer.Option(
         "--destroy", help="With PLANFILE: it is a destroy plan (`plan --destroy -o`).")] = False,
@@ -106,7 +110,8 @@ def apply(
     """Plan and apply, or apply exactly a saved plan (refused when stale).
 
     A saved plan made with options (--destroy, --target, --replace, --refresh-only,
-    --refresh=false, --refresh-catalog) is applied only when this command states the same ones.
+    --refresh=false, --refresh-catalog, --provider-option) is applied only when this command
+    states the same ones.
     A protected environment is applied only from a clean git tree on an allowed branch."""
     from stackform.cli.flows import make_plan_options, run_apply
 
@@ -115,7 +120,8 @@ def apply(
         raise typer.BadParameter("--destroy states that PLANFILE is a destroy plan; to plan "
                                  "and destroy at once, run `stackform destroy`")
     options = make_plan_options(refresh_only, destroy, parse_bool(refresh, "--refresh"),
-                                target, replace, parallelism, refresh_catalog)
+                                target, replace, parallelism, refresh_catalog,
+                                provider_option)
     code = run_apply(g, env, options, plan_file, auto_approve, parse_duration(lock_timeout),
                      allow_dirty=allow_dirty)
     raise typer.Exit(code)

@@ -44,21 +44,51 @@ if TYPE_CHECKING:
     from stackform.state.model import State
 
 
+REFRESH_CATALOG = "refresh_catalog"
+"""The provider option ``--refresh-catalog`` stands for: the spelling users know, kept. What it
+means, and whether any provider takes it, is the providers' to say
+(:class:`stackform.provider.TakesOptions`)."""
+
+
 def make_plan_options(refresh_only: bool, destroy: bool, refresh: bool,
                       target: list[str] | None, replace: list[str] | None,
-                      parallelism: int, refresh_catalog: bool = False) -> PlanOptions:
+                      parallelism: int, refresh_catalog: bool = False,
+                      provider_option: list[str] | None = None) -> PlanOptions:
+    """The options of a plan; its provider options are checked against the providers by
+    :func:`check_provider_options` once the stack is open."""
     if refresh_only and destroy:
         raise typer.BadParameter("--refresh-only and --destroy exclude each other")
     if refresh_only and not refresh:
         raise typer.BadParameter("--refresh-only needs refreshing; drop --refresh=false")
     mode = (PlanMode.REFRESH_ONLY if refresh_only else PlanMode.DESTROY if destroy
             else PlanMode.NORMAL)
-    if refresh_catalog and not refresh:
-        raise typer.BadParameter("--refresh-catalog needs refreshing; drop --refresh=false")
-    options = {"refresh_catalog": True} if refresh_catalog else {}
+    names = [*(provider_option or ()), *([REFRESH_CATALOG] if refresh_catalog else [])]
     return PlanOptions(mode=mode, refresh=refresh, targets=tuple(target or ()),
                        replace=tuple(replace or ()), parallelism=parallelism,
-                       provider_options=options)
+                       provider_options=dict.fromkeys(sorted(names), True))
+
+
+def check_provider_options(session: Session, options: PlanOptions) -> None:
+    """Refuse a provider option no installed provider takes (the stack's own are asked first,
+    so other providers are loaded only for a name they do not know), or one that needs
+    refreshing in a plan that does not refresh."""
+    if not options.provider_options:
+        return
+    registry = session.registry
+    stack_kinds = sorted({r.kind for r in session.stack.resources.values()})
+    declared = registry.declared_options(stack_kinds)
+    if not set(options.provider_options) <= set(declared):
+        declared = registry.declared_options([*stack_kinds, *registry.kinds()])
+    for name in options.provider_options:
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise typer.BadParameter(f"no installed provider takes the option {name!r} "
+                                     f"(options the providers take: {known})",
+                                     param_hint="--provider-option")
+        kind, option = declared[name]
+        if option.needs_refresh and not options.refresh:
+            raise typer.BadParameter(f"the option {name} of the {kind} provider needs "
+                                     "refreshing; drop --refresh=false")
 
 
 def validate_stack(g: Globals, env: str | None, every_env: bool, *, deep: bool = False,
@@ -125,9 +155,11 @@ def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
     if fmt not in PLAN_FORMATS:
         raise typer.BadParameter("expected text, json or markdown", param_hint="--format")
     session = g.session(env, strict_secrets=options.mode != "destroy")
+    check_provider_options(session, options)
     changed = None
     if changed_since is not None:
-        changed = find_changes(session.stack_file, session.stack, changed_since)
+        changed = find_changes(session.stack_file, session.stack, session.registry,
+                               changed_since)
     plan = session.plan(options)
     _warn_older_commit(g.console(), plan, session.stack.dir)
     render_plan(g.console(), plan, fmt, changed)
@@ -187,6 +219,7 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
     # Destroying works from recorded state: it must not need secrets the stack references.
     if session is None:
         session = g.session(env, strict_secrets=mode != "destroy")
+    check_provider_options(session, options)
     operation = "destroy" if mode == "destroy" else "apply"
     check_protected(session.stack.environment, session.stack.env, session.stack.dir,
                     operation=operation, allow_dirty=allow_dirty)

@@ -104,10 +104,18 @@ def parse_duration(value: str, option: str = "--lock-timeout") -> float:
     except ValueError:
         raise typer.BadParameter(f"expected a duration like 30s or 2m, got {value!r}",
                                  param_hint=option) from None
+
+
+ProviderOptionOption = Annotated[
+    list[str] | None,
+    typer.Option("--provider-option", metavar="NAME",
+                 help="Turn on a switch a provider of the stack takes (repeatable)."),
+]
 RefreshCatalogOption = Annotated[
     bool,
     typer.Option("--refresh-catalog",
-                 help="Run every extractor's discovery again (new tables or columns)."),
+                 help="Run every extractor's discovery again (new tables or columns): "
+                      "--provider-option refresh_catalog."),
 ]
 
 

@@ -1,8 +1,12 @@
-"""Computed attributes: what providers derive from the whole stack, added at resolve time.
+"""What providers derive from the whole stack, added at resolve time.
 
-A provider's ``computed_attributes(stack, resource)`` (see :class:`stackform.provider.BaseProvider`)
-sees the resolved stack, pipelines included, and returns attributes merged into the resource's
-desired attributes, so plan, apply, state and a saved plan's digest all see them like any other.
+A provider's ``computed_attributes(stack, resource)``
+(:class:`~stackform.provider.ComputesAttributes`) sees the resolved stack, pipelines included,
+and returns attributes merged into the resource's desired attributes, so plan, apply, state and
+a saved plan's digest all see them like any other. A provider's
+``pipeline_dependencies(stack, resource)`` (:class:`~stackform.provider.DependsOnPipelines`)
+names the pipelines a resource depends on, which the dependency graph
+(:func:`stackform.graph.stack_edges`) turns into edges.
 """
 
 from __future__ import annotations
@@ -13,36 +17,65 @@ from typing import Any
 from stackform.config.model import ResolvedStack
 from stackform.diagnostics import Diagnostic, Diagnostics
 from stackform.errors import StackformError
-from stackform.provider import ComputesAttributes
+from stackform.provider import ComputesAttributes, DependsOnPipelines, Provider
 from stackform.registry import Registry
 
 
 def with_computed(stack: ResolvedStack, registry: Registry, diags: Diagnostics,
                   locate: Any) -> ResolvedStack:
     """Add each provider's computed attributes (derived from the whole stack) to its
-    resources; a provider's objection is reported at its block."""
+    resources, and the pipelines each depends on; a provider's objection is reported at its
+    block."""
     resources = dict(stack.resources)
+    needs: dict[str, tuple[str, ...]] = {}
+    # A runtime protocol check costs more than the rest of a block: once per kind, not block.
+    computing: dict[str, ComputesAttributes | None] = {}
+    depending: dict[str, DependsOnPipelines | None] = {}
     for address, resource in stack.resources.items():
-        provider = registry.get(resource.kind)
-        if not isinstance(provider, ComputesAttributes):
-            continue
+        if resource.kind not in computing:
+            provider = registry.get(resource.kind)
+            computing[resource.kind] = (provider if isinstance(provider, ComputesAttributes)
+                                        else None)
+            depending[resource.kind] = (provider if isinstance(provider, DependsOnPipelines)
+                                        else None)
+        where = locate((resource.kind, resource.name), True)
         try:
-            extra = dict(provider.computed_attributes(stack, resource))
+            if (pipelines := depending[resource.kind]) is not None:
+                found = _pipelines(stack, address, pipelines.pipeline_dependencies(stack,
+                                                                                  resource))
+                if found:
+                    needs[address] = found
+            if (computes := computing[resource.kind]) is None:
+                continue
+            extra = dict(computes.computed_attributes(stack, resource))
         except StackformError as exc:
-            diags.add(Diagnostic(exc.reason, path=address,
-                                 location=locate((resource.kind, resource.name), True),
-                                 hint=exc.hint))
+            diags.add(Diagnostic(exc.reason, path=address, location=where, hint=exc.hint))
             continue
         if not extra:
             continue
-        undeclared = set(extra) - set(provider.computed_fields)
-        clashing = set(extra) & set(provider.Config.model_fields)
-        if undeclared or clashing:
-            raise StackformError(
-                f"provider {resource.kind} computed attributes "
-                f"{', '.join(sorted(undeclared | clashing))} it does not declare in "
-                "computed_fields, or that are Config fields",
-                hint="this is a bug of the provider; report it to its authors")
+        _check_declared(resource.kind, computes, registry.get(resource.kind), extra)
         resources[address] = replace(resource, attributes={**resource.attributes, **extra})
     diags.raise_if_errors()
-    return replace(stack, resources=resources)
+    return replace(stack, resources=resources, pipeline_dependencies=needs)
+
+
+def _pipelines(stack: ResolvedStack, address: str, names: Any) -> tuple[str, ...]:
+    found = tuple(sorted({str(name) for name in names}))
+    unknown = [name for name in found if name not in stack.pipelines]
+    if unknown:
+        raise StackformError(
+            f"{address} depends on pipelines the stack does not have: {', '.join(unknown)}",
+            hint="this is a bug of the provider; report it to its authors")
+    return found
+
+
+def _check_declared(kind: str, computes: ComputesAttributes, provider: Provider,
+                    extra: dict[str, Any]) -> None:
+    undeclared = set(extra) - set(computes.computed_fields)
+    clashing = set(extra) & set(provider.Config.model_fields)
+    if undeclared or clashing:
+        raise StackformError(
+            f"provider {kind} computed attributes "
+            f"{', '.join(sorted(undeclared | clashing))} it does not declare in "
+            "computed_fields, or that are Config fields",
+            hint="this is a bug of the provider; report it to its authors")

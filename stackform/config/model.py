@@ -64,6 +64,10 @@ class ResolvedStack:
     resources: Mapping[str, Resource]
     pipelines: Mapping[str, Pipeline] = field(default_factory=dict)
     warnings: tuple[Diagnostic, ...] = ()
+    pipeline_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Resource address -> the names of the pipelines it depends on, as its provider says
+    (:class:`~stackform.provider.DependsOnPipelines`: an orchestrator, the pipelines it
+    schedules). Derived from the pipelines, so not part of the digest."""
     locate: Locator = field(default=no_location, compare=False, repr=False)
     """Where a key path inside a resource's block is written (see
     :data:`stackform.diagnostics.Locator`): providers locate what they find at plan and apply."""

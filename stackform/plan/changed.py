@@ -2,15 +2,16 @@
 
 The change is everything between ``REF`` and the working tree: committed, uncommitted and
 untracked (not ignored) files. A resource is *touched* when lines of its block in the stack file
-changed, or a file it reads changed: a ``template``, a ``project_dir`` (dbt), a local
-``pip_url`` path (a plugin developed in the repository). Everything depending on a touched
-resource, directly or not, is *downstream*. gitpython is imported only here.
+changed, or a file it is built from changed: what its provider watches
+(:class:`~stackform.provider.WatchesPaths`: a ``files`` block's template, a dbt project, a
+plugin developed in the repository). Everything depending on a touched resource, directly or
+not, is *downstream*. gitpython is imported only here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from stackform.config.loader import StackFile
 from stackform.config.model import ResolvedStack
 from stackform.errors import StackformError
 from stackform.graph import resource_dependencies
+from stackform.provider import WatchesPaths
+from stackform.registry import Registry
 
 WHOLE_FILE = None
 """A changed file whose line numbers do not matter (new, deleted, binary, untracked)."""
@@ -141,33 +144,20 @@ def block_lines(stack_file: StackFile, stack: ResolvedStack) -> dict[int, str]:
     return owners
 
 
-def _local_paths(value: Any, base: Path) -> Iterable[Path]:
-    """Local folders or files named by a pip_url (``../plugin``, ``-e ./x``, ``file://...``)."""
-    words = value if isinstance(value, list) else str(value or "").split()
-    for word in words:
-        word = str(word)
-        if word.startswith("file://"):
-            word = word[len("file://"):]
-        if word.startswith(("-", "git+", "http")) or "==" in word:
+def _watched(stack: ResolvedStack, registry: Registry
+             ) -> Iterator[tuple[str, str, Path]]:
+    """``(address, what, absolute path)`` for each file or folder a resource is built from
+    beyond its block, as its provider says (:class:`~stackform.provider.WatchesPaths`)."""
+    watchers: dict[str, WatchesPaths | None] = {}
+    for address, resource in stack.resources.items():
+        if resource.kind not in watchers:
+            provider = registry.get(resource.kind)
+            watchers[resource.kind] = provider if isinstance(provider, WatchesPaths) else None
+        watcher = watchers[resource.kind]
+        if watcher is None:
             continue
-        if word.startswith((".", "/", "~")) or (base / word).exists():
-            yield (base / Path(word).expanduser()).resolve()
-
-
-def _reads(address: str, attributes: Mapping[str, Any], base: Path,
-           kind: str) -> list[tuple[str, Path]]:
-    found: list[tuple[str, Path]] = []
-    template = attributes.get("template")
-    if isinstance(template, str) and template:
-        found.append(("template", (base / template).resolve()))
-    project = attributes.get("project_dir")
-    if project is None and kind == "transformers":
-        project = "transform"
-    if isinstance(project, str) and project:
-        found.append(("project_dir", (base / project).resolve()))
-    for path in _local_paths(attributes.get("pip_url"), base):
-        found.append(("pip_url", path))
-    return found
+        for what, path in watcher.watched_paths(stack, resource):
+            yield address, what, (stack.dir / path).resolve()
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -188,8 +178,9 @@ def _ranges(numbers: Iterable[int]) -> str:
     return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
-def blast_radius(stack_file: StackFile, stack: ResolvedStack, ref: str, commit: str | None,
-                 root: Path, changes: Mapping[Path, set[int] | None]) -> ChangedSince:
+def blast_radius(stack_file: StackFile, stack: ResolvedStack, registry: Registry, ref: str,
+                 commit: str | None, root: Path, changes: Mapping[Path, set[int] | None]
+                 ) -> ChangedSince:
     touched: dict[str, list[str]] = {}
     stack_path = stack_file.path.resolve()
     rel_stack = _rel(stack_path, root)
@@ -211,14 +202,13 @@ def blast_radius(stack_file: StackFile, stack: ResolvedStack, ref: str, commit: 
                     touched.setdefault(address, []).append(
                         f"{rel_stack} line{'s' if len(per[address]) > 1 else ''} "
                         f"{_ranges(per[address])}")
-    for address, resource in stack.resources.items():
-        for what, path in _reads(address, resource.attributes, stack.dir, resource.kind):
-            hits = [p for p in changes if p == path or path in p.parents]
-            if hits:
-                names = sorted(_rel(p, root) for p in hits)
-                shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more"
-                                                 if len(names) > 3 else "")
-                touched.setdefault(address, []).append(f"{what} changed: {shown}")
+    for address, what, path in _watched(stack, registry):
+        hits = [p for p in changes if p == path or path in p.parents]
+        if hits:
+            names = sorted(_rel(p, root) for p in hits)
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more"
+                                             if len(names) > 3 else "")
+            touched.setdefault(address, []).append(f"{what} changed: {shown}")
     deps = resource_dependencies(stack)
     dependents: dict[str, set[str]] = {}
     for address, needs in deps.items():
@@ -240,9 +230,10 @@ def blast_radius(stack_file: StackFile, stack: ResolvedStack, ref: str, commit: 
     )
 
 
-def changed_since(stack_file: StackFile, stack: ResolvedStack, ref: str) -> ChangedSince:
+def changed_since(stack_file: StackFile, stack: ResolvedStack, registry: Registry, ref: str
+                  ) -> ChangedSince:
     root, commit, changes = changed_files(stack.dir, ref)
-    return blast_radius(stack_file, stack, ref, commit, root, changes)
+    return blast_radius(stack_file, stack, registry, ref, commit, root, changes)
 
 
 def render_text(changed: ChangedSince) -> str:

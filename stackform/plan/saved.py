@@ -145,8 +145,8 @@ def option_flags(options: PlanOptions) -> list[str]:
     flags += [f"--replace {r}" for r in sorted(set(options.replace))]
     if not options.refresh:
         flags.append("--refresh=false")
-    if options.provider_options.get("refresh_catalog"):
-        flags.append("--refresh-catalog")
+    flags += [f"--provider-option {name}"
+              for name, on in sorted(options.provider_options.items()) if on]
     return flags
 
 

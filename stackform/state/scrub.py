@@ -22,8 +22,8 @@ def scrub_secrets(resources: dict[str, ResourceState], lineage: str
     fingerprint, and an unchanged value plans no change (it fingerprints to exactly what the
     desired resource masks it to). Outputs are the provider's own data (catalogs, manifests,
     file lists keyed by names) and are left alone, as are the attributes a provider computes
-    (:attr:`~stackform.provider.BaseProvider.computed_fields`): the desired side does not apply
-    the rule to them either. Returns ``resources`` itself when nothing needed scrubbing.
+    (:attr:`~stackform.provider.ComputesAttributes.computed_fields`): the desired side does
+    not apply the rule to them either. Returns ``resources`` itself when nothing needed scrubbing.
     """
     out: dict[str, ResourceState] | None = None
     fingerprint: Fingerprinter | None = None

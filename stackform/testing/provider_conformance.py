@@ -44,8 +44,14 @@ The suite plays core's part: after ``create``/``update`` it records state as cor
   not wedge the next apply);
 - read and plan notes are repeatable: the same answer for an unchanged world (apply builds a
   saved plan again and refuses it when anything differs, so no time stamps in notes);
-- ``plan_diagnostics`` (when the provider has it) returns ``Diagnostic`` objects, the same for
-  an unchanged world (it runs at every plan);
+- the provider passes the registry's checks at load (:mod:`stackform.provider_checks`): the
+  right ``kind``, a pydantic ``Config`` (the one of ``BaseProvider[Config]``), core's methods
+  taking core's arguments, every optional capability declared whole;
+- each optional capability it declares keeps its contract: ``written_paths`` and
+  ``watched_paths`` give paths, ``computed_attributes`` only ``computed_fields``,
+  ``pipeline_dependencies`` only pipelines of the stack, ``unapplied`` is ``None`` right after
+  an apply, ``plan_diagnostics`` returns ``Diagnostic`` objects, the same for an unchanged world
+  (it runs at every plan);
 - outputs are JSON-serialisable; no secret appears in outputs, in ``ResourceState.to_json()``,
   in plan notes or in plan diagnostics;
 - providers never print (they log through ``ctx.log``);
@@ -63,8 +69,20 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from stackform.config.model import EnvironmentSettings, ResolvedStack
 from stackform.diagnostics import Diagnostic
-from stackform.provider import Context, Outputs, PlanChecker, Provider
+from stackform.provider import (
+    ChecksUnapplied,
+    ComputesAttributes,
+    Context,
+    DependsOnPipelines,
+    Outputs,
+    PlanChecker,
+    Provider,
+    WatchesPaths,
+    WritesLocalFiles,
+)
+from stackform.provider_checks import class_problems, provider_problems
 from stackform.registry import GROUP, Registry
 from stackform.resource import KeyPath, Resource, ResourceState, fingerprinter
 
@@ -330,18 +348,48 @@ class ProviderConformance:
         for prior, want in ((None, desired), (state, make_resource("one", 1)), (state, None)):
             assert provider.plan_notes(ctx, prior, want) == provider.plan_notes(ctx, prior, want)
 
-    def test_plan_diagnostics_are_repeatable_diagnostics(
+    # --- optional capabilities --------------------------------------------------------------
+
+    def test_passes_the_registrys_checks(self, provider: Provider) -> None:
+        # What the registry refuses at load: the wrong kind, no pydantic Config, a method core
+        # calls that does not take core's arguments, a capability half declared.
+        assert class_problems(type(provider), provider.kind) == []
+        assert provider_problems(provider) == []
+
+    def test_optional_capabilities_keep_their_contracts(
         self, provider: Provider, ctx: Context, make_resource: MakeResource
     ) -> None:
-        # They run at every plan: the same findings for an unchanged world, and nothing else.
-        if not isinstance(provider, PlanChecker):
-            pytest.skip("the provider has no plan_diagnostics")
+        # Each capability the provider declares, checked as core uses it; one it does not
+        # declare core never asks about.
         desired = make_resource("one", 0)
+        stack = ResolvedStack(name=ctx.stack_name, env=ctx.env, file=ctx.stack_dir / "stack.toml",
+                              dir=ctx.stack_dir, environment=EnvironmentSettings(ctx.env),
+                              state={}, resources={desired.address: desired})
+        if isinstance(provider, WritesLocalFiles):
+            written = provider.written_paths(desired.config)
+            assert all(isinstance(k, tuple) and isinstance(v, str)
+                       for k, v in written.items()), written
+        if isinstance(provider, WatchesPaths):
+            watched = provider.watched_paths(stack, desired)
+            assert all(isinstance(what, str) and what and isinstance(path, str | Path)
+                       for what, path in watched), watched
+        if isinstance(provider, ComputesAttributes):
+            computed = provider.computed_attributes(stack, desired)
+            assert set(computed) <= provider.computed_fields, computed
+        if isinstance(provider, DependsOnPipelines):
+            # a stack without pipelines: nothing to depend on
+            assert list(provider.pipeline_dependencies(stack, desired)) == []
         state = self.create(provider, ctx, desired)
-        for prior, want in ((None, desired), (state, desired), (state, make_resource("one", 1))):
-            found = provider.plan_diagnostics(ctx, prior, want)
-            assert all(isinstance(d, Diagnostic) for d in found), found
-            assert found == provider.plan_diagnostics(ctx, prior, want)
+        if isinstance(provider, ChecksUnapplied):
+            # just applied: the recorded state is what the stack wants
+            assert provider.unapplied(ctx, state, desired) is None
+        if isinstance(provider, PlanChecker):
+            # They run at every plan: the same findings for an unchanged world, and nothing else.
+            for prior, want in ((None, desired), (state, desired),
+                                (state, make_resource("one", 1))):
+                found = provider.plan_diagnostics(ctx, prior, want)
+                assert all(isinstance(d, Diagnostic) for d in found), found
+                assert found == provider.plan_diagnostics(ctx, prior, want)
 
     # --- secrets --------------------------------------------------------------------------
 

@@ -54,15 +54,13 @@ class SleepersConfig(BaseModel):
         return data
 
 
-class SleepersProvider(BaseProvider):
+class SleepersProvider(BaseProvider[SleepersConfig]):
     kind: ClassVar[str] = "sleepers"
     Config: ClassVar[type[SleepersConfig]] = SleepersConfig
     force_new: ClassVar[frozenset[str]] = frozenset({"marker_dir"})
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
-        cfg = desired.config
-        if not isinstance(cfg, SleepersConfig):
-            cfg = SleepersConfig.model_validate(dict(desired.attributes))
+        cfg = self.config_of(desired)
         started = time.time()
         ctx.log(f"{desired.address}: sleeping {cfg.seconds}s")
         time.sleep(cfg.seconds)
