@@ -191,6 +191,16 @@ def test_invalid_utf8_and_nan_are_malformed(tap: Tap) -> None:
     assert f"{f.resolve()}:2: not valid UTF-8" in run.stderr
 
 
+def test_lines_only_the_strict_reader_accepts_pass_through_unchanged(tap: Tap) -> None:
+    """The fast check refuses a lone surrogate escape; the strict reader decides, as before."""
+    f = tap.cwd / "data" / "a.jsonl"
+    f.parent.mkdir()
+    f.write_bytes(b'{"id": 1, "name": "\\ud800"}\n{"id": 2, "name": "ok"}\n')
+    run = tap.run(catalog=_catalog_of_first_lines(tap, f))
+    assert run.records == [{"id": 1, "name": "\ud800"}, {"id": 2, "name": "ok"}]
+    assert '"record":{"id": 1, "name": "\\ud800"}' in run.stdout  # the line as written
+
+
 # --------------------------------------------------------------------------- end to end
 
 

@@ -251,6 +251,27 @@ def test_state_only_after_commit_and_failure_keeps_committed(tmp_path: Path, bad
     assert run.query("SELECT count(*), max(id) FROM raw.events") == [(5, 5)]
 
 
+def test_no_load_after_a_failed_one_and_big_numbers_still_read(tmp_path: Path) -> None:
+    """Loads run behind the reader: a failed batch stops every later one and its STATE."""
+    msgs: list[Any] = [schema_msg("events", EVENTS, ["id"])]
+    msgs += [rec("events", {"id": 1}), rec("events", {"id": 2}), state({"s": 1})]
+    msgs += [rec("events", {"id": "not-a-number"}), rec("events", {"id": 4})]  # fails to load
+    for i in range(5, 41):  # later full batches, queued behind the failing one
+        msgs.append(rec("events", {"id": i}))
+        if i % 2 == 0:
+            msgs.append(state({"s": i}))
+    run = run_target(tmp_path, msgs, {"batch_size_rows": 2, "flush_on_state": False}, check=False)
+    assert run.rc != 0 and "Traceback" not in run.stderr
+    assert run.states == [{"s": 1}]
+    assert run.query("SELECT id FROM raw.events ORDER BY id") == [(1,), (2,)]
+    # A number beyond a double's range is valid JSON: read (the fast reader refuses it).
+    big = [schema_msg("n", {"id": {"type": "integer"}, "v": {"type": ["null", "string"]}})]
+    big.append('{"type": "RECORD", "stream": "n", "record": {"id": 1, "v": null, "x": 1e400}}')
+    (tmp_path / "big").mkdir()
+    ok = run_target(tmp_path / "big", big)
+    assert ok.query("SELECT id FROM raw.n") == [(1,)]
+
+
 def test_debug_shows_traceback(tmp_path: Path) -> None:
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"path": str(tmp_path / "w.duckdb")}))

@@ -4,21 +4,36 @@ Each stream's records are buffered, as raw message lines, in a newline-delimited
 batch is loaded with one ``INSERT ... SELECT ... FROM read_json(..., columns=...)`` (an upsert
 keeps the last row per key). :class:`Loader` is the base of :class:`~.messages.Target`, which
 reads the Singer messages and decides when to load.
+
+Loads run on one background thread, in the order they were asked for, while the reader goes on
+with the next records: DuckDB releases the GIL while it loads, so reading and loading overlap
+(on a 200,000-record stream that takes the load's time off the run). A unit of work is a set of
+batches loaded and committed in one transaction, then the STATE it carries written to stdout:
+a STATE still comes out only after every row before it is committed. After a failed unit no
+later unit loads anything, so nothing committed ever follows a failure. Anything that reads or
+changes tables outside a unit (a SCHEMA message) first waits for the units in flight.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import IO, Any
 
-from target_stackform_duckdb.config import info, warn
+from target_stackform_duckdb.config import TargetError, info, warn
 from target_stackform_duckdb.sql import _canon, qi, ql, snake
 
 META_COLUMNS = ("_sdc_extracted_at", "_sdc_received_at", "_sdc_deleted_at")
+
+# Units queued behind the one loading: the reader waits beyond this, which bounds the batch
+# files on disk to this many plus the running one plus the one being written.
+QUEUED_UNITS = 1
 
 
 # --------------------------------------------------------------------------- streams
@@ -37,7 +52,10 @@ class Stream:
         self.has_pk = False
         self.meta_cols: list[str] = []
         self.deleted_from_record = False  # read _sdc_deleted_at from the record itself
-        self.buf_path = os.path.join(tmpdir, f"stream{index}.jsonl")
+        self.tmpdir = tmpdir
+        self.index = index
+        self.batch_no = 0
+        self.buf_path = self.next_path()
         self.buf: IO[bytes] | None = None
         self.count = 0
         self.seq = 0
@@ -50,6 +68,29 @@ class Stream:
     @property
     def key_cols(self) -> list[str]:
         return [self.props[k][0] for k in self.key_props]
+
+    def next_path(self) -> str:
+        self.batch_no += 1
+        return os.path.join(self.tmpdir, f"stream{self.index}-{self.batch_no}.jsonl")
+
+    def take_batch(self) -> Batch:
+        """The buffered rows as a batch to load; the next records go to a new file."""
+        if self.buf is not None:
+            self.buf.close()
+            self.buf = None
+        batch = Batch(self, self.buf_path, self.count)
+        self.buf_path = self.next_path()
+        self.count = 0
+        return batch
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A closed buffer file of one stream, waiting to be loaded."""
+
+    stream: Stream
+    path: str
+    rows: int
 
 
 class Loader:
@@ -80,6 +121,9 @@ class Loader:
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {qi(self.schema)}")
         self.in_tx = False
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load")
+        self.in_flight: collections.deque[Future[None]] = collections.deque()
+        self.failed = False  # set by the worker: no later unit may commit
 
     # ----------------------------------------------------------------- transactions
 
@@ -100,6 +144,12 @@ class Loader:
                 self.con.execute("ROLLBACK")
 
     def close(self) -> None:
+        # Units already asked for finish (each is all-or-nothing) before the connection goes.
+        for fut in self.in_flight:
+            with contextlib.suppress(BaseException):
+                fut.result()
+        self.in_flight.clear()
+        self.worker.shutdown(wait=True)
         self.rollback()
         for s in self.streams.values():
             if s.buf is not None:
@@ -154,30 +204,53 @@ class Loader:
 
     # ----------------------------------------------------------------- loading
 
-    def flush_all(self) -> None:
-        """Load every buffered batch in one transaction, commit, then emit the held STATE."""
-        if self.buffered:
-            self.begin()
-            try:
-                for s in self.streams.values():
-                    if s.count:
-                        self.load(s)
-                self.commit()
-            except BaseException:
-                self.rollback()
-                raise
-            self.buffered = 0
-        self.emit_pending()
+    def take_pending(self) -> tuple[bool, Any]:
+        held = (self.has_pending_state, self.pending_state)
+        self.has_pending_state = False
+        self.pending_state = None
+        return held
 
-    def emit_pending(self) -> None:
-        if self.has_pending_state:
-            self.out.write(json.dumps(self.pending_state, separators=(",", ":")) + "\n")
-            self.out.flush()
-            self.has_pending_state = False
-            self.pending_state = None
+    def submit(self, batches: list[Batch], with_state: bool) -> None:
+        """Queue one unit: load and commit ``batches``, then write the held STATE if asked."""
+        state = self.take_pending() if with_state else (False, None)
+        self.buffered -= sum(b.rows for b in batches)
+        while len(self.in_flight) > QUEUED_UNITS:
+            self.in_flight.popleft().result()  # the worker's error is raised here
+        self.in_flight.append(self.worker.submit(self.commit_unit, batches, state))
+
+    def drain(self) -> None:
+        """Wait for every unit asked for; raise the first one's error."""
+        while self.in_flight:
+            self.in_flight.popleft().result()
+
+    def commit_unit(self, batches: list[Batch], state: tuple[bool, Any]) -> None:
+        """Run on the worker: the batches in one transaction, then the STATE."""
+        if self.failed:
+            raise TargetError("not loaded: an earlier batch failed")
+        try:
+            if batches:
+                self.begin()
+                for batch in batches:
+                    self.load(batch)
+                self.commit()
+            has_state, value = state
+            if has_state:
+                self.out.write(json.dumps(value, separators=(",", ":")) + "\n")
+                self.out.flush()
+        except BaseException:
+            self.failed = True
+            self.rollback()
+            raise
+
+    def flush_all(self) -> None:
+        """Queue every buffered batch as one unit with the held STATE."""
+        batches = [s.take_batch() for s in self.streams.values() if s.count]
+        if batches or self.has_pending_state:
+            self.submit(batches, with_state=True)
 
     def finish(self) -> None:
         self.flush_all()
+        self.drain()
         for s in self.streams.values():
             if s.batches:
                 info(
@@ -185,11 +258,9 @@ class Loader:
                     f"{self.schema}.{s.table} in {s.batches} batch(es)"
                 )
 
-    def load(self, s: Stream) -> None:
-        """Load the stream's buffered batch (inside the caller's transaction)."""
-        assert s.buf is not None
-        s.buf.close()
-        s.buf = None
+    def load(self, batch: Batch) -> None:
+        """Load one batch (inside the caller's transaction)."""
+        s = batch.stream
         fq = f"{qi(self.schema)}.{qi(s.table)}"
         rec_fields = [f"{qi(p)} {t}" for p, (_, t) in s.props.items()]
         if s.deleted_from_record:
@@ -218,7 +289,7 @@ class Loader:
             else:
                 exprs.append(f"TRY_CAST({field('_sdc_deleted_at')} AS TIMESTAMPTZ) AS {qi(c)}")
         source = (
-            f"read_json({ql(s.buf_path)}, format = 'newline_delimited', "
+            f"read_json({ql(batch.path)}, format = 'newline_delimited', "
             f"columns = {columns_sql}, maximum_object_size = 1073741824)"
         )
         select = f"SELECT {', '.join(exprs)} FROM {source}"
@@ -246,7 +317,6 @@ class Loader:
             con.execute("DROP TABLE _sf_batch")
         else:
             con.execute(f"INSERT INTO {fq} ({col_list}) {select}")
-        s.loaded += s.count
+        s.loaded += batch.rows
         s.batches += 1
-        s.count = 0
-        os.unlink(s.buf_path)
+        os.unlink(batch.path)

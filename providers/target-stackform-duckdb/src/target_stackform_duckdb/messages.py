@@ -10,9 +10,28 @@ import json
 from datetime import datetime, timezone
 from typing import IO, Any
 
+import orjson
+
 from target_stackform_duckdb.config import TargetError, warn
 from target_stackform_duckdb.loading import META_COLUMNS, Loader, Stream
 from target_stackform_duckdb.sql import snake, sql_type
+
+
+def _parse_strictly(raw: bytes, lineno: int) -> Any:
+    """A line orjson refused, read by the standard library, or a located error.
+
+    orjson (the fast path) refuses some input the standard library reads: numbers beyond a
+    double's range, NaN and Infinity. Those lines are read as before; anything else it refused
+    is not JSON, and the error names the line.
+    """
+    try:
+        text = raw.decode("utf-8").strip()
+        msg, end = json.JSONDecoder().raw_decode(text)
+        if end != len(text):
+            raise ValueError(f"extra data at column {end + 1}")
+    except ValueError as exc:  # includes UnicodeDecodeError
+        raise TargetError(f"input line {lineno}: not valid JSON ({exc})") from None
+    return msg
 
 
 class Target(Loader):
@@ -21,25 +40,21 @@ class Target(Loader):
     # ----------------------------------------------------------------- messages
 
     def run(self, stream_in: IO[bytes]) -> None:
-        decode = json.JSONDecoder().raw_decode
+        loads = orjson.loads
         lineno = 0
         for raw in stream_in:
             lineno += 1
-            line = raw.strip()
-            if not line:
-                continue
             try:
-                text = line.decode("utf-8")
-                msg, end = decode(text)
-                if end != len(text):
-                    raise ValueError(f"extra data at column {end + 1}")
-            except ValueError as exc:  # includes UnicodeDecodeError
-                raise TargetError(f"input line {lineno}: not valid JSON ({exc})") from None
+                msg = loads(raw)
+            except orjson.JSONDecodeError:
+                if not raw.strip():
+                    continue
+                msg = _parse_strictly(raw, lineno)
             if not isinstance(msg, dict):
                 raise TargetError(f"input line {lineno}: a Singer message must be a JSON object")
             mtype = msg.get("type")
             if mtype == "RECORD":
-                self.record(msg, line, lineno)
+                self.record(msg, raw.strip(), lineno)
             elif mtype == "STATE":
                 self.state(msg, lineno)
             elif mtype == "SCHEMA":
@@ -71,27 +86,21 @@ class Target(Loader):
                     + ", ".join(extra[:10])
                     + (" ..." if len(extra) > 10 else "")
                 )
-        if s.buf is None:
-            s.buf = open(s.buf_path, "wb", buffering=1 << 20)  # noqa: SIM115
+        buf = s.buf
+        if buf is None:
+            buf = s.buf = open(s.buf_path, "wb", buffering=1 << 20)  # noqa: SIM115
         s.seq += 1
         if self.meta:
             now = datetime.now(timezone.utc).isoformat().encode()  # noqa: UP017 (py3.10)
-            s.buf.write(b'{"s":%d,"r":"%s","m":%s}\n' % (s.seq, now, line))
+            buf.write(b'{"s":%d,"r":"%s","m":%s}\n' % (s.seq, now, line))
         else:
-            s.buf.write(b'{"s":%d,"m":%s}\n' % (s.seq, line))
+            buf.write(b'{"s":%d,"m":%s}\n' % (s.seq, line))
         s.count += 1
         self.buffered += 1
         if s.count >= self.batch_size:
-            self.begin()
-            try:
-                self.load(s)
-                self.commit()
-            except BaseException:
-                self.rollback()
-                raise
-            self.buffered = sum(x.count for x in self.streams.values())
-            if self.buffered == 0:
-                self.emit_pending()
+            batch = s.take_batch()
+            # The held STATE rides along when this batch was the last row not yet loaded.
+            self.submit([batch], with_state=self.buffered == batch.rows)
 
     def state(self, msg: dict[str, Any], lineno: int) -> None:
         if "value" not in msg:
@@ -126,14 +135,10 @@ class Target(Loader):
             self.streams[name] = s
         elif s.count:
             # Rows buffered under the previous schema are loaded with it.
-            self.begin()
-            try:
-                self.load(s)
-                self.commit()
-            except BaseException:
-                self.rollback()
-                raise
-            self.buffered = sum(x.count for x in self.streams.values())
+            batch = s.take_batch()
+            self.submit([batch], with_state=self.buffered == batch.rows)
+        # Queued loads read the stream's columns, and the table is about to change.
+        self.drain()
 
         columns: dict[str, tuple[str, str]] = {}
         used: set[str] = set()
