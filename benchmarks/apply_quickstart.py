@@ -41,7 +41,7 @@ def plugins() -> list[tuple[str, str, str, dict[str, object]]]:
     and local paths made absolute: the installs a cold apply makes."""
     import tomllib
 
-    from stackform.connectors import find_connector
+    from stackform.plugins.connectors import find_connector
 
     stack = tomllib.loads((QUICKSTART / "stack.toml").read_text())
     found = []

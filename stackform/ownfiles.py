@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 OWN_FOLDER = ".stackform"
 LOCK_NAME = "stackform.lock"
-"""The plugin lock file beside the stack file (:mod:`stackform.lockfile`)."""
+"""The plugin lock file beside the stack file (:mod:`stackform.plugins.lockfile`)."""
 
 
 class OwnFiles:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from stackform.apply import ApplyEvent, ApplyResult, apply_plan
 from stackform.config.loader import StackFile, find_stack_file, load_stack_file
 from stackform.config.model import ResolvedStack
 from stackform.config.resolve import resolve
 from stackform.gitinfo import git_info
 from stackform.graph import checked_dependencies
+from stackform.plan.apply import ApplyEvent, ApplyResult, apply_plan
 from stackform.plan.builder import PlanOptions, build_plan
 from stackform.plan.model import Plan
 from stackform.plan.saved import check_fresh

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from stackform.fileio import TEMP_GRACE, atomic_write, flock_held, sweep_temps_of, temps_of
-from stackform.installs import InstallSpec, find_venv
+from stackform.plugins.installs import InstallSpec, find_venv
 from stackform.state.local import LocalBackend
 from stackform.testing.state_conformance import ENV, STACK, make_state
 from tests.cli_helpers import make_env, write_stack
@@ -108,13 +108,13 @@ run()
         lambda tmp: tmp / "stack" / "plan.sfplan", _files_stack),
     "lock file": Writer(
         """
-from stackform.lockfile import write_lock
+from stackform.plugins.lockfile import write_lock
 write_lock(target.parent, {})
 """,
         lambda tmp: tmp / "stack" / "stackform.lock", _old_bytes("stack/stackform.lock")),
     "private plugin config": Writer(
         """
-from stackform.pluginkit import write_private
+from stackform.plugins.kit import write_private
 write_private(target, {"token": "new secret"})
 """,
         lambda tmp: tmp / "work" / "config.json", _old_bytes("work/config.json")),
@@ -142,7 +142,7 @@ FilesProvider().create(ctx, resource)
         lambda tmp: tmp / "out" / "a.txt", _old_bytes("out/a.txt")),
     "venv marker": Writer(
         """
-from stackform.installs import InstallSpec, ensure_venv
+from stackform.plugins.installs import InstallSpec, ensure_venv
 ensure_venv(InstallSpec(("six==1.16.0",)))
 """,
         # The marker is written into the venv's build folder, whose name is random.

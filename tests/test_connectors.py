@@ -1,7 +1,7 @@
-"""The first-party connectors named ``stackform:NAME`` (stackform.connectors): what they resolve
-to, their executables, an unknown name as a located error, and ``stackform.lock`` keeping the
-name (no machine path) while pinning their dependencies. Resolution and installs use the real
-uv and package index."""
+"""The first-party connectors named ``stackform:NAME`` (stackform.plugins.connectors): what
+they resolve to, their executables, an unknown name as a located error, and ``stackform.lock``
+keeping the name (no machine path) while pinning their dependencies. Resolution and installs
+use the real uv and package index."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from stackform.connectors import CONNECTORS, ConnectorError, find_connector
-from stackform.installs import ensure_venv
-from stackform.lockfile import (
+from stackform.plugins.connectors import CONNECTORS, ConnectorError, find_connector
+from stackform.plugins.installs import ensure_venv
+from stackform.plugins.lockfile import (
     build_lock,
     install_spec_for,
     load_lock,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackform.pluginkit import failure_summary
+from stackform.plugins.kit import failure_summary
 
 CHAINED = """\
 2026-11-30 10:00:01 INFO starting

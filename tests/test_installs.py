@@ -1,4 +1,5 @@
-"""Tests for isolated plugin installs (stackform.installs), with the real uv and package index.
+"""Tests for isolated plugin installs (stackform.plugins.installs), with the real uv and
+package index.
 
 Each test gets its own cache directory (``STACKFORM_CACHE_DIR`` in tmp_path) unless it tests
 sharing on purpose. Packages are tiny and pure Python (``six``), except one test that installs
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from stackform.errors import Interrupted
-from stackform.installs import (
+from stackform.plugins.installs import (
     MARKER,
     InstallError,
     InstallSpec,
@@ -125,7 +126,7 @@ def test_concurrent_threads_build_once(own_cache: Path) -> None:
 def test_concurrent_processes_build_once(own_cache: Path) -> None:
     script = (
         "import sys\n"
-        "from stackform.installs import InstallSpec, ensure_venv\n"
+        "from stackform.plugins.installs import InstallSpec, ensure_venv\n"
         "v = ensure_venv(InstallSpec(('six==1.16.0',)), log=lambda m: print(m, flush=True))\n"
         "print('PATH', v.path)\n"
     )

@@ -1,4 +1,5 @@
-"""Tests for ``stackform.lock`` (stackform.lockfile), its effect on resolve, and ``stackform lock``.
+"""Tests for ``stackform.lock`` (stackform.plugins.lockfile), its effect on resolve, and
+``stackform lock``.
 
 Resolution uses the real uv against the real package index with tiny packages (``six``).
 """
@@ -18,7 +19,7 @@ from stackform.config.loader import parse_stack_text
 from stackform.config.model import ResolvedStack
 from stackform.config.resolve import resolve
 from stackform.errors import ConfigError
-from stackform.lockfile import (
+from stackform.plugins.lockfile import (
     LOCK_NAME,
     LOCKED_ATTRIBUTE,
     LockEntry,
@@ -218,7 +219,7 @@ def test_no_lock_no_attribute_and_nothing_imported(tmp_path: Path) -> None:
         from stackform.session import open_session
         session = open_session(Path({str(tmp_path / "sleepy")!r}), env="dev")
         assert "pip_url" in session.stack.resources["sleepers.tap"].attributes
-        print(sorted(m for m in ("uv", "stackform.lockfile", "stackform.installs")
+        print(sorted(m for m in ("uv", "stackform.plugins.lockfile", "stackform.plugins.installs")
                      if m in sys.modules))
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -284,12 +285,12 @@ def test_build_lock_resolves_keeps_and_removes(tmp_path: Path,
     assert stale_plugins(plugins, lock) == []
 
     # Unchanged declarations are kept without resolving anything (no uv, no network).
-    import stackform.installs
+    import stackform.plugins.installs
 
     def no_network(*_a: Any, **_k: Any) -> list[str]:
         raise AssertionError("resolved an unchanged plugin")
 
-    monkeypatch.setattr(stackform.installs, "compile_requirements", no_network)
+    monkeypatch.setattr(stackform.plugins.installs, "compile_requirements", no_network)
     assert build_lock(plugins, lock) == entries
     # A removed plugin leaves the lock; --check style staleness names it.
     only_orders = [p for p in plugins if p.address == "extractors.orders"]

@@ -9,9 +9,9 @@ from typing import ClassVar
 
 import pytest
 
-from stackform.apply import apply_plan
 from stackform.errors import StackformError, StalePlanError
 from stackform.graph import resource_dependencies
+from stackform.plan.apply import apply_plan
 from stackform.plan.builder import PlanOptions, build_plan
 from stackform.plan.model import Action, PlanMode
 from stackform.plan.render_json import plan_to_json

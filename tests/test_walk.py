@@ -1,4 +1,4 @@
-"""The dependency walk of apply (stackform/walk.py), on plain functions."""
+"""The dependency walk of apply (stackform/plan/walk.py), on plain functions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from graphlib import CycleError
 
 import pytest
 
-from stackform.walk import Outcome, walk
+from stackform.plan.walk import Outcome, walk
 
 
 class Recorder:

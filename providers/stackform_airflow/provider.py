@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel
 
 from stackform.diagnostics import Diagnostic
-from stackform.pluginkit import local_plugin_paths
+from stackform.plugins.kit import local_plugin_paths
 from stackform.provider import (
     BaseProvider,
     ComputesAttributes,

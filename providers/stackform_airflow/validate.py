@@ -1,7 +1,7 @@
 """Validation of generated DAGs before anything is deployed.
 
 With ``pip_url``, the Airflow it names is installed into stackform's shared venv cache (the
-same :func:`stackform.pluginkit.install` the Singer and dbt providers use) and every DAG is
+same :func:`stackform.plugins.kit.install` the Singer and dbt providers use) and every DAG is
 imported by that Airflow's own Python, as its DAG processor would: a DagBag over a private
 folder, with a private ``AIRFLOW_HOME`` and no inherited ``AIRFLOW_*`` settings, so the check
 never touches a real Airflow installation or database. Importing Airflow costs about 4 s; the
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stackform.pluginkit import install, plugin_dir, run_command, runtime_dir, write_private
+from stackform.plugins.kit import install, plugin_dir, run_command, runtime_dir, write_private
 from stackform.provider import Context
 from stackform.resource import Resource
 

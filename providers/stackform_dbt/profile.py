@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from stackform.config.schema import env_identifier
-from stackform.pluginkit import plugin_dir, write_private
+from stackform.plugins.kit import plugin_dir, write_private
 from stackform.provider import Context
 from stackform.resource import KeyPath, Resource
 from stackform_dbt.project import read_project_file

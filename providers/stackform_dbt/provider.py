@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from stackform.pluginkit import local_plugin_paths, plugin_dir, runtime_dir, write_private
+from stackform.plugins.kit import local_plugin_paths, plugin_dir, runtime_dir, write_private
 from stackform.provider import (
     BaseProvider,
     ChecksUnapplied,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from stackform.errors import Interrupted, StackformError, os_reason
-from stackform.pluginkit import install, plugin_dir, plugin_environ
+from stackform.plugins.kit import install, plugin_dir, plugin_environ
 from stackform.provider import Context
 from stackform.resource import Resource
 from stackform.supervise import popen

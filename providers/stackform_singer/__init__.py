@@ -1,7 +1,7 @@
 """Singer taps and targets for stackform: kinds ``extractors`` and ``loaders``.
 
 Each plugin is installed with uv into a venv shared through stackform's content-addressed cache
-(:mod:`stackform.installs`); an extractor's catalog is discovered at apply and the stack's
+(:mod:`stackform.plugins.installs`); an extractor's catalog is discovered at apply and the stack's
 ``select`` rules and ``metadata`` are applied to it (:mod:`.catalog`). In a pipeline, an
 extractor step consumes the loader step after it: the tap's stdout is connected to the target's
 stdin by an OS pipe, and only the target's STATE output and both stderr streams pass through

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stackform.pluginkit import PluginError, run_command, runtime_dir, write_private
+from stackform.plugins.kit import PluginError, run_command, runtime_dir, write_private
 from stackform.provider import Context
 from stackform.resource import Resource
 from stackform_singer.plugin import full_config

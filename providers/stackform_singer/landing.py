@@ -27,7 +27,7 @@ from stackform.supervise import popen
 from stackform_singer.plugin import full_config
 
 if TYPE_CHECKING:
-    from stackform.installs import Venv
+    from stackform.plugins.installs import Venv
 
 # Each script prints {"tables": {name: [rows, rows received since or null]}} for one schema.
 _DUCKDB = r"""

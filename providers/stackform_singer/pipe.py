@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from stackform.errors import RunError
-from stackform.pluginkit import (
+from stackform.plugins.kit import (
     failure_summary,
     install,
     plugin_dir,

@@ -1,4 +1,4 @@
-"""What extractors and loaders share beyond :mod:`stackform.pluginkit`: the executable's name
+"""What extractors and loaders share beyond :mod:`stackform.plugins.kit`: the executable's name
 and the plugin's ``config``, rendered without secrets for disk or whole for a run."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stackform.connectors import find_connector
-from stackform.pluginkit import plugin_dir, requirement_name, write_private
+from stackform.plugins.connectors import find_connector
+from stackform.plugins.kit import plugin_dir, requirement_name, write_private
 from stackform.provider import Context
 from stackform.resource import KeyPath, Resource
 from stackform_singer.config import PluginConfig

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
-from stackform.pluginkit import (
+from stackform.plugins.kit import (
     install,
     local_plugin_paths,
     plugin_dir,

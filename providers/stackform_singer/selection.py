@@ -14,7 +14,7 @@ from typing import Any
 
 from stackform.diagnostics import Diagnostic
 from stackform.errors import RunError
-from stackform.pluginkit import PluginError
+from stackform.plugins.kit import PluginError
 from stackform.provider import Context, RunContext, RunStep, typed_config
 from stackform.resource import Resource, redact
 from stackform_singer.catalog import Finding, check_selection, selection_of

@@ -12,7 +12,7 @@ from stackform.errors import ExitCode, StackformError
 if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack
     from stackform.console import Console
-    from stackform.lockfile import LockChange
+    from stackform.plugins.lockfile import LockChange
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +43,7 @@ def lock(
     """
     from stackform.config.loader import find_stack_file, load_stack_file
     from stackform.config.resolve import resolve
-    from stackform.lockfile import (
+    from stackform.plugins.lockfile import (
         LOCK_HINT,
         LOCK_NAME,
         build_lock,

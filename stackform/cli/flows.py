@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from stackform.apply import ApplyEvent, ApplyResult
 from stackform.cli.options import Globals
 from stackform.config.resolve import resolve
 from stackform.console import Console
@@ -20,6 +19,7 @@ from stackform.errors import ConfigError, ExitCode, StackformError
 from stackform.fileio import atomic_write
 from stackform.gitinfo import is_ancestor
 from stackform.graph import checked_dependencies
+from stackform.plan.apply import ApplyEvent, ApplyResult
 from stackform.plan.builder import PlanOptions
 from stackform.plan.changed import changed_since as find_changes
 from stackform.plan.changed import render_text as render_changed

@@ -28,13 +28,13 @@ from stackform.config.schema import (
     env_identifier,
     schedule_problem,
 )
-from stackform.connectors import pip_url_problems
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
 from stackform.envnames import ENV_NAME_RE
 from stackform.errors import StackformError
 from stackform.gitinfo import developer_name
 from stackform.limits import MAX_NESTING, too_deep
 from stackform.ownfiles import LOCK_NAME, OwnFiles
+from stackform.plugins.connectors import pip_url_problems
 from stackform.registry import Registry
 from stackform.resource import KeyPath, Resource, format_path, secret_key_paths
 from stackform.secret_keys import is_secret_key
@@ -204,7 +204,7 @@ def _lock_plugins(stack_file: StackFile, resources: dict[str, Resource], diags: 
     """Plugins pick up ``locked_requirements`` from ``stackform.lock``; stale entries are errors."""
     # Only for a stack that has a lock: the lock machinery (installs, uv) is no cost of a plan
     # without one.
-    from stackform.lockfile import LOCK_HINT, lock_resources
+    from stackform.plugins.lockfile import LOCK_HINT, lock_resources
 
     try:
         locked, stale = lock_resources(stack_file.dir, resources)

@@ -35,16 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stackform.connectors import concrete
 from stackform.errors import StackformError
 from stackform.fileio import atomic_write
-from stackform.installs import (
+from stackform.ownfiles import LOCK_NAME
+from stackform.plugins.connectors import concrete
+from stackform.plugins.installs import (
     InstallSpec,
     compile_requirements,
     normalise_python,
     normalise_requirement,
 )
-from stackform.ownfiles import LOCK_NAME
 
 if TYPE_CHECKING:
     from stackform.resource import Resource

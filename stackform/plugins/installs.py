@@ -39,7 +39,7 @@ from typing import Any
 
 from stackform.errors import Interrupted
 from stackform.fileio import atomic_write
-from stackform.uvtool import (
+from stackform.plugins.uvtool import (
     InstallError,
     cache_dir,
     explain_uv_failure,

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from stackform.errors import Interrupted, StackformError, os_reason
 from stackform.fileio import atomic_write
-from stackform.installs import ensure_venv
-from stackform.lockfile import install_spec_for
+from stackform.plugins.installs import ensure_venv
+from stackform.plugins.lockfile import install_spec_for
 from stackform.provider import Context
 from stackform.resource import Resource
 from stackform.supervise import popen, runtime_folder, runtime_root
 
 if TYPE_CHECKING:
-    from stackform.installs import Venv
+    from stackform.plugins.installs import Venv
 
 
 class PluginError(StackformError):

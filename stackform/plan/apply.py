@@ -1,4 +1,4 @@
-"""Carry out a plan: walk its changes in dependency order (:mod:`stackform.walk`).
+"""Carry out a plan: walk its changes in dependency order (:mod:`stackform.plan.walk`).
 
 What this module adds to the walk: the graph of the plan's changes (deletes in reverse), the
 visit of one change (its provider's create, update or delete, then its record in state), and
@@ -34,6 +34,7 @@ from stackform.diagnostics import Diagnostic
 from stackform.errors import GraphError, StackformError, StateError
 from stackform.plan.builder import make_context
 from stackform.plan.model import Action, Plan, PlanMode, ResourceChange
+from stackform.plan.walk import Outcome, walk
 from stackform.provider import Context
 from stackform.redact import stack_redactor
 from stackform.registry import Registry
@@ -41,7 +42,6 @@ from stackform.resource import ResourceState, fingerprinter
 from stackform.state.backend import StateBackend
 from stackform.state.model import GitInfo, State
 from stackform.supervise import runtime_root, sweep
-from stackform.walk import Outcome, walk
 
 if TYPE_CHECKING:
     from stackform.redact import Redactor
