@@ -189,11 +189,11 @@ def main() -> None:
         run_logged([*sf, "apply", "--auto-approve"], d, log, env)
         print(f"stackform apply (untimed for the comparison): "
               f"{time.perf_counter() - started:.1f} s")
-        outputs = {r.get("address"): r.get("outputs", {})
-                   for r in _resources(json.loads((d / ".stackform/state/dev.json").read_text()))}
+        state = json.loads((d / ".stackform/state/bench-pipe/dev.json").read_text())
+        outputs = {r.get("address"): r.get("outputs", {}) for r in _resources(state)}
         tap_exe = outputs["extractors.events"]["executable"]
         target_exe = outputs["loaders.warehouse"]["executable"]
-        work = d / ".stackform/envs/dev"
+        work = d / ".stackform/envs/bench-pipe/dev"
         catalog = work / "extractors/events/catalog.json"
         # The configs stackform writes for a run (it has no secrets here, so the same JSON).
         (Path(tmp) / "tap.json").write_text(json.dumps(tap_config(d)))
