@@ -24,11 +24,7 @@ from pydantic import ValidationError
 
 from stackform import __version__
 from stackform.config.locate import Duplicate, SourceMap
-from stackform.config.schema import (
-    CORE_SECTIONS,
-    NAME_RE,
-    CoreSections,
-)
+from stackform.config.schema import CORE_SECTIONS, NAME_RE, CoreSections
 from stackform.config.validation import describe, validation_diagnostics
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
 from stackform.envnames import ENV_NAME_RE
