@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from stackform.fileio import TEMP_GRACE, atomic_write, flock_held, sweep_temps_of, temps_of
-from stackform.plugins.installs import InstallSpec, find_venv
+from stackform.plugins.installs import find_venv
+from stackform.plugins.spec import InstallSpec
 from stackform.state.local import LocalBackend
 from stackform.testing.state_conformance import ENV, STACK, make_state
 from tests.cli_helpers import make_env, write_stack
@@ -142,7 +143,8 @@ FilesProvider().create(ctx, resource)
         lambda tmp: tmp / "out" / "a.txt", _old_bytes("out/a.txt")),
     "venv marker": Writer(
         """
-from stackform.plugins.installs import InstallSpec, ensure_venv
+from stackform.plugins.installs import ensure_venv
+from stackform.plugins.spec import InstallSpec
 ensure_venv(InstallSpec(("six==1.16.0",)))
 """,
         # The marker is written into the venv's build folder, whose name is random.

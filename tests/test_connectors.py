@@ -13,12 +13,12 @@ import pytest
 from stackform.plugins.connectors import CONNECTORS, ConnectorError, find_connector
 from stackform.plugins.installs import ensure_venv
 from stackform.plugins.lockfile import (
-    build_lock,
     install_spec_for,
     load_lock,
     plugin_requirements,
     write_lock,
 )
+from stackform.plugins.locking import build_lock
 from stackform.shipped import shipped_root
 from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.plugin import executable_name

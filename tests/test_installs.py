@@ -22,11 +22,9 @@ from stackform.errors import Interrupted
 from stackform.plugins.installs import (
     MARKER,
     InstallError,
-    InstallSpec,
     Venv,
     cache_dir,
     compile_requirements,
-    current_python,
     ensure_venv,
     explain_uv_failure,
     find_venv,
@@ -34,6 +32,7 @@ from stackform.plugins.installs import (
     prune,
     trim_uv_message,
 )
+from stackform.plugins.spec import InstallSpec, current_python
 
 SIX = InstallSpec(("six==1.16.0",))
 
@@ -126,7 +125,8 @@ def test_concurrent_threads_build_once(own_cache: Path) -> None:
 def test_concurrent_processes_build_once(own_cache: Path) -> None:
     script = (
         "import sys\n"
-        "from stackform.plugins.installs import InstallSpec, ensure_venv\n"
+        "from stackform.plugins.installs import ensure_venv\n"
+        "from stackform.plugins.spec import InstallSpec\n"
         "v = ensure_venv(InstallSpec(('six==1.16.0',)), log=lambda m: print(m, flush=True))\n"
         "print('PATH', v.path)\n"
     )

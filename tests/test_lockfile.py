@@ -24,17 +24,14 @@ from stackform.plugins.lockfile import (
     LOCKED_ATTRIBUTE,
     LockEntry,
     LockfileError,
-    build_lock,
-    diff_locks,
     install_spec_for,
     load_lock,
-    package_changes,
     plugin_requirements,
     render_lock,
     split_pip_url,
-    stale_plugins,
     write_lock,
 )
+from stackform.plugins.locking import build_lock, diff_locks, package_changes, stale_plugins
 from stackform.provider import BaseProvider
 from stackform.registry import Registry
 from tests.cli_helpers import Runner, actions, make_env, plan_json, write_stack

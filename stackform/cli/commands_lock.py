@@ -12,7 +12,7 @@ from stackform.errors import ExitCode, StackformError
 if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack
     from stackform.console import Console
-    from stackform.plugins.lockfile import LockChange
+    from stackform.plugins.locking import LockChange
 
 
 def register(app: typer.Typer) -> None:
@@ -46,14 +46,12 @@ def lock(
     from stackform.plugins.lockfile import (
         LOCK_HINT,
         LOCK_NAME,
-        build_lock,
-        diff_locks,
         load_lock,
         lock_path,
         plugin_requirements,
-        stale_plugins,
         write_lock,
     )
+    from stackform.plugins.locking import build_lock, diff_locks, stale_plugins
     from stackform.registry import Registry
 
     g = Globals.current()

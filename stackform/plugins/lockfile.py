@@ -21,8 +21,9 @@ whose declaration no longer matches its entry, or that has none, is an error at 
 lock exists to make dev, staging and prod identical, so installing something else silently
 would defeat it. Without the file, plugins install what they declare.
 
-Reading uses the standard library's ``tomllib``; ``tomlkit`` (writing) and uv (resolving) are
-imported only by :func:`write_lock` and :func:`build_lock`.
+Reading uses the standard library's ``tomllib``; ``tomlkit`` is imported only by
+:func:`write_lock`. Writing a new lock (resolving the plugins, telling what changed) is
+:mod:`.locking`'s work.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,12 +40,7 @@ from stackform.errors import StackformError
 from stackform.fileio import atomic_write
 from stackform.ownfiles import LOCK_NAME
 from stackform.plugins.connectors import concrete
-from stackform.plugins.installs import (
-    InstallSpec,
-    compile_requirements,
-    normalise_python,
-    normalise_requirement,
-)
+from stackform.plugins.spec import InstallSpec, normalise_python, normalise_requirement
 
 if TYPE_CHECKING:
     from stackform.resource import Resource
@@ -310,6 +306,23 @@ def write_lock(stack_dir: Path, entries: Mapping[str, LockEntry]) -> Path:
     return path
 
 
+def pinned(locked: Iterable[str]) -> dict[str, str]:
+    """A locked set as package -> version, sorted (a marker-qualified pin keeps its marker in
+    its key: ``colorama (sys_platform == 'win32')``)."""
+    return dict(sorted(pins(locked).items()))
+
+
+def pins(locked: Iterable[str]) -> dict[str, str]:
+    """A locked set as package -> version, in the order of the lines."""
+    out: dict[str, str] = {}
+    for line in locked:
+        requirement, _, marker = line.partition(";")
+        name, sep, version = requirement.partition("==")
+        label = name.strip() + (f" ({marker.strip()})" if marker.strip() else "")
+        out[label] = version.strip() if sep else requirement.strip()
+    return out
+
+
 # -- what to install -----------------------------------------------------------------------------
 
 
@@ -390,148 +403,13 @@ def lock_resources(stack_dir: Path, resources: Mapping[str, Resource]
     return out, problems
 
 
-# -- locking -------------------------------------------------------------------------------------
-
-
-def build_lock(
-    plugins: Sequence[PluginRequirements],
-    existing: Lock | None,
-    *,
-    only: Iterable[str] | None = None,
-    upgrade: bool = False,
-    stack_dir: Path | None = None,
-    parallelism: int = 4,
-    log: Callable[[str], None] = lambda _m: None,
-    cancel: threading.Event | None = None,
-) -> dict[str, LockEntry]:
-    """The entries of a new lock.
-
-    A plugin whose entry still matches its declaration keeps it untouched (no resolution, no
-    network) unless ``upgrade``. A changed or new plugin is resolved, preferring the versions
-    it had locked so unrelated pins do not move. ``only`` limits the work to those addresses
-    and keeps every other entry as it was; without it, entries of removed plugins go.
-    Local paths are taken from ``stack_dir`` (default: the working directory).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    base = Path() if stack_dir is None else stack_dir
-
-    old = dict(existing.entries) if existing else {}
-    by_address = {p.address: p for p in plugins}
-    selected = set(by_address) if only is None else set(only)
-    unknown = sorted(selected - set(by_address))
-    if unknown:
-        raise LockfileError(
-            f"not a plugin (no pip_url): {', '.join(unknown)}",
-            hint=f"plugins in this stack: {', '.join(sorted(by_address)) or 'none'}")
-    result: dict[str, LockEntry] = {} if only is None else dict(old)
-    todo: list[PluginRequirements] = []
-    for address in sorted(by_address):
-        plugin = by_address[address]
-        entry = old.get(address)
-        if address not in selected:
-            continue
-        if entry is not None and entry.matches(plugin) and not upgrade:
-            result[address] = entry
-        else:
-            todo.append(plugin)
-
-    def resolve_one(plugin: PluginRequirements) -> LockEntry:
-        previous = old.get(plugin.address)
-        log(f"resolving {plugin.address}: {' '.join(plugin.requirements)}")
-        given, back = installable(plugin.requirements, base)
-        # Preferences are versions only: a folder or connector line would mean another path.
-        preferred = [line for line in previous.locked if "==" in line] if previous else []
-        locked = compile_requirements(InstallSpec(given, plugin.python), preferred=preferred,
-                                      upgrade=upgrade, cancel=cancel)
-        return LockEntry.create(plugin, [back.get(line, line) for line in locked])
-
-    if todo:
-        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(todo)))) as pool:
-            for entry in pool.map(resolve_one, todo):
-                result[entry.address] = entry
-    return dict(sorted(result.items()))
-
-
-@dataclass(frozen=True)
-class LockChange:
-    """How one plugin's entry changed between two locks."""
-
-    address: str
-    action: str
-    """``add``, ``update`` or ``remove``."""
-    packages: tuple[str, ...] = ()
-    """``+ six 1.16.0``, ``- six 1.16.0``, ``six 1.16.0 -> 1.17.0``."""
-
-
-def pinned(locked: Iterable[str]) -> dict[str, str]:
-    """A locked set as package -> version, sorted (a marker-qualified pin keeps its marker in
-    its key: ``colorama (sys_platform == 'win32')``)."""
-    return dict(sorted(_pins(locked).items()))
-
-
-def _pins(locked: Iterable[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in locked:
-        requirement, _, marker = line.partition(";")
-        name, sep, version = requirement.partition("==")
-        label = name.strip() + (f" ({marker.strip()})" if marker.strip() else "")
-        out[label] = version.strip() if sep else requirement.strip()
-    return out
-
-
-def package_changes(before: Iterable[str], after: Iterable[str]) -> tuple[str, ...]:
-    old, new = _pins(before), _pins(after)
-    lines: list[str] = []
-    for name in sorted(old.keys() | new.keys()):
-        if name not in old:
-            lines.append(f"+ {name} {new[name]}")
-        elif name not in new:
-            lines.append(f"- {name} {old[name]}")
-        elif old[name] != new[name]:
-            lines.append(f"~ {name} {old[name]} -> {new[name]}")
-    return tuple(lines)
-
-
-def diff_locks(before: Mapping[str, LockEntry], after: Mapping[str, LockEntry]
-               ) -> list[LockChange]:
-    changes: list[LockChange] = []
-    for address in sorted(before.keys() | after.keys()):
-        old, new = before.get(address), after.get(address)
-        if old is None and new is not None:
-            changes.append(LockChange(address, "add", package_changes((), new.locked)))
-        elif new is None and old is not None:
-            changes.append(LockChange(address, "remove", package_changes(old.locked, ())))
-        elif old is not None and new is not None and old.to_toml() != new.to_toml():
-            changes.append(LockChange(address, "update", package_changes(old.locked, new.locked)))
-    return changes
-
-
-def stale_plugins(plugins: Sequence[PluginRequirements], lock: Lock | None) -> list[str]:
-    """Why the lock does not fit ``plugins``: one line per problem (empty when it fits)."""
-    if lock is None:
-        return [f"{LOCK_NAME} does not exist"] if plugins else []
-    problems: list[str] = []
-    declared = {p.address for p in plugins}
-    for plugin in plugins:
-        _, problem = lock.lookup(plugin)
-        if problem:
-            problems.append(f"{plugin.address}: {problem}")
-    problems.extend(f"{address} is in {LOCK_NAME} but no longer in the stack"
-                    for address in sorted(set(lock.entries) - declared))
-    return problems
-
-
 __all__ = [
     "LOCKED_ATTRIBUTE",
     "LOCK_NAME",
     "Lock",
-    "LockChange",
     "LockEntry",
     "LockfileError",
     "PluginRequirements",
-    "build_lock",
-    "diff_locks",
     "install_spec_for",
     "load_lock",
     "lock_path",
@@ -540,6 +418,5 @@ __all__ = [
     "render_lock",
     "requirements_digest",
     "split_pip_url",
-    "stale_plugins",
     "write_lock",
 ]

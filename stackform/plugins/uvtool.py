@@ -24,7 +24,7 @@ from stackform.supervise import popen
 
 class UvSpec(Protocol):
     """What a uv run needs to know of the install it is for: an
-    :class:`~stackform.plugins.installs.InstallSpec`."""
+    :class:`~stackform.plugins.spec.InstallSpec`."""
 
     @property
     def python_version(self) -> str: ...

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from airflow_support import AIRFLOW_PIP_URL
 
-from stackform.plugins.installs import InstallSpec, find_venv
+from stackform.plugins.installs import find_venv
+from stackform.plugins.spec import InstallSpec
 from tests.cli_helpers import STACKFORM
 from tests.e2e.e2e_support import (
     Stackform,

@@ -1,0 +1,100 @@
+"""A stack's ``[pipelines.NAME]`` tables resolved: steps and ``depends_on`` as addresses, the
+schedule interpolated and checked. Every problem is added to the caller's diagnostics."""
+
+from __future__ import annotations
+
+from stackform.config.interpolate import Interpolator, Locator
+from stackform.config.loader import StackFile
+from stackform.config.model import Pipeline, Step
+from stackform.config.references import Addresses
+from stackform.config.schema import PipelineSection, schedule_problem
+from stackform.diagnostics import Diagnostic, Diagnostics, did_you_mean
+from stackform.resource import KeyPath, format_path
+
+
+def resolve_pipelines(stack_file: StackFile, interp: Interpolator, blocks: Addresses,
+                      diags: Diagnostics, locate: Locator) -> dict[str, Pipeline]:
+    """Every pipeline of the stack, by name."""
+    pipelines: dict[str, Pipeline] = {}
+    for pname, section in stack_file.core.pipelines.items():
+        base: KeyPath = ("pipelines", pname)
+        pipelines[pname] = Pipeline(
+            name=pname,
+            steps=_steps(section, base, blocks, diags, locate),
+            # Problems in the order they are written: steps, depends_on, schedule.
+            depends_on=_depends_on(stack_file, pname, section, blocks, diags, locate),
+            schedule=_schedule(section.schedule, base, interp, diags, locate),
+        )
+    return pipelines
+
+
+def _steps(section: PipelineSection, base: KeyPath, blocks: Addresses, diags: Diagnostics,
+           locate: Locator) -> tuple[Step, ...]:
+    choices = [*blocks.addresses, *blocks.by_name]
+    steps: list[Step] = []
+    for i, raw in enumerate(section.steps):
+        path = (*base, "steps", i)
+        target, colon, command = raw.partition(":")
+        target, command = target.strip(), command.strip()
+        if colon and not command:
+            diags.add(Diagnostic(f"step '{raw}' has an empty command after ':'",
+                                 path=format_path(path), location=locate(path, False),
+                                 hint=f"write '{target}' or '{target}:COMMAND'"))
+            continue
+        address, problem = blocks.find(target)
+        if address is None:
+            hint = (f"write it as one of {', '.join(sorted(blocks.by_name[target]))}"
+                    if target in blocks.by_name else did_you_mean(target, choices))
+            message = (f"unknown step '{target}'" if target not in blocks.by_name
+                       else f"step {problem}")
+            diags.add(Diagnostic(message, path=format_path(path),
+                                 location=locate(path, False), hint=hint))
+            continue
+        steps.append(Step(raw=raw, address=address, command=command if colon else None))
+    return tuple(steps)
+
+
+def _depends_on(stack_file: StackFile, pname: str, section: PipelineSection, blocks: Addresses,
+                diags: Diagnostics, locate: Locator) -> tuple[str, ...]:
+    """The pipelines and blocks the pipeline waits for, as addresses."""
+    names = stack_file.core.pipelines
+    choices = [*blocks.addresses, *blocks.by_name]
+    depends: list[str] = []
+    for i, ref in enumerate(section.depends_on):
+        path = ("pipelines", pname, "depends_on", i)
+        if ref in names or (ref.startswith("pipelines.")
+                            and ref[len("pipelines."):] in names):
+            address = ref if ref.startswith("pipelines.") else f"pipelines.{ref}"
+        else:
+            found, problem = blocks.find(ref)
+            if found is None:
+                diags.add(Diagnostic(
+                    f"depends_on names unknown pipeline or block '{ref}'"
+                    if problem and problem.startswith("unknown") else f"depends_on {problem}",
+                    path=format_path(path), location=locate(path, False),
+                    hint=did_you_mean(ref, [*names, *choices]),
+                ))
+                continue
+            address = found
+        if address == f"pipelines.{pname}":
+            diags.add(Diagnostic("a pipeline cannot depend on itself",
+                                 path=format_path(path), location=locate(path, False)))
+        elif address not in depends:
+            depends.append(address)
+    return tuple(depends)
+
+
+def _schedule(schedule: str | None, base: KeyPath, interp: Interpolator, diags: Diagnostics,
+              locate: Locator) -> str | None:
+    """The schedule interpolated and stripped (None when blank); a bad one is a diagnostic."""
+    if schedule is not None and "$" in schedule:
+        resolved, _ = interp.interpolate(schedule, (*base, "schedule"))
+        schedule = str(resolved)
+    if schedule is not None:
+        problem = schedule_problem(schedule)
+        if problem is not None:
+            path = (*base, "schedule")
+            diags.add(Diagnostic(problem, path=format_path(path),
+                                 location=locate(path, False)))
+        schedule = schedule.strip() or None
+    return schedule

@@ -1,0 +1,81 @@
+"""References from one part of a stack to a block: ``kind.name``, or the bare ``name`` when only
+one block has it. Pipeline steps and ``depends_on`` (of a block or a pipeline) use them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stackform.config.interpolate import Locator, Source
+from stackform.config.loader import StackFile
+from stackform.config.schema import DEPENDS_ON
+from stackform.config.validation import describe
+from stackform.diagnostics import Diagnostic, Diagnostics, did_you_mean
+from stackform.resource import KeyPath, format_path
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """The blocks of a stack, by address and by bare name."""
+
+    addresses: Mapping[str, tuple[str, str]]
+    """address -> (kind, name)"""
+    by_name: Mapping[str, list[str]]
+    """bare name -> the addresses of the blocks that have it"""
+
+    @classmethod
+    def of(cls, stack_file: StackFile) -> Addresses:
+        addresses = {
+            f"{kind}.{name}": (kind, name)
+            for kind, named in stack_file.blocks.items() for name in named
+        }
+        by_name: dict[str, list[str]] = {}
+        for address, (_, name) in addresses.items():
+            by_name.setdefault(name, []).append(address)
+        return cls(addresses, by_name)
+
+    def find(self, ref: str) -> tuple[str | None, str | None]:
+        """A step or dependency reference -> (address, None) or (None, problem)."""
+        if ref in self.addresses:
+            return ref, None
+        if "." not in ref and ref in self.by_name:
+            matches = self.by_name[ref]
+            if len(matches) == 1:
+                return matches[0], None
+            return None, f"'{ref}' is ambiguous: it names {', '.join(sorted(matches))}"
+        return None, f"unknown block '{ref}'"
+
+
+def block_depends_on(raw: Any, block_path: KeyPath, source: Source, blocks: Addresses,
+                     diags: Diagnostics, locate: Locator) -> tuple[str, ...]:
+    """A block's ``depends_on`` as addresses; each problem is added to ``diags``."""
+    if raw is None:
+        return ()
+    rel: KeyPath = (DEPENDS_ON,)
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        diags.add(Diagnostic(
+            f"expected an array of block addresses, got {describe(raw)}",
+            path=format_path((*block_path, *rel)), location=locate(source(rel), False),
+            hint='e.g. depends_on = ["loaders.warehouse"]',
+        ))
+        return ()
+    out: list[str] = []
+    own = ".".join(str(p) for p in block_path)
+    for i, ref in enumerate(raw):
+        item: KeyPath = (*rel, i)
+        if ref in blocks.addresses:
+            if ref == own:
+                diags.add(Diagnostic("a block cannot depend on itself",
+                                     path=format_path((*block_path, *item)),
+                                     location=locate(source(item), False)))
+            elif ref not in out:
+                out.append(ref)
+            continue
+        address, _ = blocks.find(ref)
+        hint = (f"write the address: did you mean '{address}'?" if address
+                else did_you_mean(ref, blocks.addresses))
+        diags.add(Diagnostic(f"depends_on names unknown block '{ref}'",
+                             path=format_path((*block_path, *item)),
+                             location=locate(source(item), False), hint=hint))
+    return tuple(out)

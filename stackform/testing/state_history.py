@@ -1,0 +1,61 @@
+"""State backend checks on what outlives the current document: kept versions, the list of
+environments, and deleting one.
+"""
+
+from __future__ import annotations
+
+from stackform.state.backend import StateBackend
+from stackform.testing.state_samples import ENV, grow, make_state, same
+
+
+class StateHistoryChecks:
+    """History, environments and delete."""
+
+    # -- history -----------------------------------------------------------------------------
+
+    def test_previous_version_is_kept(self, backend: StateBackend, peer: StateBackend) -> None:
+        written = [make_state()]
+        backend.write(ENV, written[0], None)
+        for i in range(3):
+            written.append(grow(written[-1], f"h{i}"))
+            backend.write(ENV, written[-1], written[-2])
+        for reader in (backend, peer):
+            versions = reader.history(ENV)
+            assert [v.serial for v in versions][:2] == [4, 3], "newest first, current first"
+            assert all(v.lineage == written[0].lineage for v in versions)
+            by_serial = {s.serial: s for s in written}
+            for version in versions:
+                assert same(reader.read_version(ENV, version), by_serial[version.serial])
+
+    def test_history_is_per_environment(self, backend: StateBackend) -> None:
+        dev = make_state("dev")
+        backend.write("dev", dev, None)
+        backend.write("dev", grow(dev), dev)
+        assert backend.history("prod") == []
+
+    # -- environments and delete -------------------------------------------------------------
+
+    def test_environments_and_delete(self, backend: StateBackend, peer: StateBackend) -> None:
+        assert backend.environments() == []
+        dev, prod = make_state("dev"), make_state("prod")
+        backend.write("dev", dev, None)
+        backend.write("prod", prod, None)
+        assert sorted(peer.environments()) == ["dev", "prod"]
+        with backend.lock("dev", "destroy"):
+            backend.delete("dev")
+        assert backend.read("dev") is None
+        assert peer.read("dev") is None
+        assert sorted(peer.environments()) == ["prod"]
+        assert same(peer.read("prod"), prod)
+        # the deleted state is kept: it can still be looked at and restored
+        kept = [v for v in backend.history("dev") if v.lineage == dev.lineage]
+        assert kept and same(backend.read_version("dev", kept[0]), dev)
+        # and the environment can be born again, with a new lineage
+        again = make_state("dev")
+        peer.write("dev", again, None)
+        assert same(backend.read("dev"), again)
+        assert backend.history("dev")[0].lineage == again.lineage
+
+    def test_delete_missing_environment_is_a_no_op(self, backend: StateBackend) -> None:
+        backend.delete("nowhere")
+        assert backend.read("nowhere") is None
