@@ -106,7 +106,7 @@ def test_init_scaffold_validates_plans_and_applies(sf: Runner, project: Path) ->
 
     validate = sf("validate")
     assert validate.code == 0, validate
-    assert "valid" in validate.stdout
+    assert "valid" in validate.stderr
     plan = sf("plan", "--detailed-exitcode")
     assert plan.code == 2, plan
     assert "1 to add" in plan.stdout
@@ -136,7 +136,7 @@ def test_docs_lists_shows_and_locates_the_shipped_pages(sf: Runner, project: Pat
     docs = Path(__file__).resolve().parents[1] / "docs"
     listing = sf("docs")
     assert listing.code == 0, listing
-    names = [line.split()[0] for line in listing.stdout.splitlines()[:-2] if line.strip()]
+    names = [line.split()[0] for line in listing.stdout.splitlines() if line.strip()]
     assert names == sorted(p.stem for p in docs.glob("*.md"))
     assert "singer  " in listing.stdout and "Singer: extractors, loaders" in listing.stdout
     page = sf("docs", "singer")
@@ -190,8 +190,9 @@ def test_validate_success_message(sf: Runner, project: Path) -> None:
     write_stack(project, FILES_STACK)
     result = sf("validate")
     assert result.code == 0, result
-    assert "The stack is valid: 3 resources" in result.stdout
-    assert result.stderr == ""
+    assert "The stack is valid: 3 resources" in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result  # no warning
+    assert result.stdout == ""
 
 
 def test_validate_reports_every_problem_with_location_and_key_path(
@@ -404,7 +405,7 @@ def test_apply_summary_and_second_plan_is_empty(sf: Runner, project: Path) -> No
     assert re.search(r"files\.a\s+create\s+done", result.stdout), result
     state = read_state(project)
     assert (f"Apply complete: 3 resources changed in dev (state serial {state['serial']})."
-            in result.stdout), result
+            in result.stderr), result
     assert (project / "out" / "a.txt").read_text() == "hello a\n"
     assert sorted(state["resources"]) == ["files.a", "files.b", "files.c"]
     assert state["resources"]["files.b"]["dependencies"] == ["files.a"]
@@ -440,7 +441,7 @@ def test_destroy_removes_everything(applied: Runner, project: Path) -> None:
     assert "--auto-approve" in refused.stderr
     result = applied("destroy", "--auto-approve")
     assert result.code == 0, result
-    assert "Destroy complete: 3 resources changed" in result.stdout
+    assert "Destroy complete: 3 resources changed" in result.stderr
     assert not any((project / "out").glob("*.txt"))
     assert read_state(project)["resources"] == {}
     assert applied("destroy", "--auto-approve").code == 0
@@ -575,7 +576,7 @@ def test_state_list_show_mv_rm(applied: Runner, project: Path) -> None:
 
     removed = applied("state", "rm", "files.c2")
     assert removed.code == 0, removed
-    assert "nothing was destroyed" in removed.stdout
+    assert "nothing was destroyed" in removed.stderr
     assert (project / "out" / "c.txt").exists()
     assert sorted(read_state(project)["resources"]) == ["files.a", "files.b"]
     assert_clean_error(applied("state", "rm", "files.c2"))
@@ -661,7 +662,7 @@ def test_force_unlock_a_stale_lock_left_by_a_killed_process(sf: Runner, project:
 
     result = sf("force-unlock", "--force", record["id"])
     assert result.code == 0, result
-    assert record["id"] in result.stdout
+    assert record["id"] in result.stderr
     assert lock_record(project) is None
     assert lock_path(project).exists()
     again = sf("force-unlock", "--force", record["id"])

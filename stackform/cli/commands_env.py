@@ -169,7 +169,7 @@ def env_list(
         rows = [row for row in rows if _older(row, cutoff)]
     console = g.console()
     if fmt == "json":
-        console.line(json.dumps({"environments": [row.to_json() for row in rows]}, indent=2))
+        console.data(json.dumps({"environments": [row.to_json() for row in rows]}, indent=2))
         return
     if not rows:
         console.line("No environments" + (f" older than {older_than}." if older_than

@@ -59,10 +59,10 @@ def runs(
         _show_run(store, env_name, pipeline, run_id, fmt)
         return
     records = store.runs(env_name, pipeline, limit)
-    if fmt == "json":
-        sys.stdout.write(json.dumps([r.to_json() for r in records], indent=2) + "\n")
-        return
     console = g.console()
+    if fmt == "json":
+        console.data(json.dumps([r.to_json() for r in records], indent=2))
+        return
     if not records:
         what = f"pipeline {pipeline}" if pipeline else "any pipeline"
         console.line(f"No runs of {what} in {env_name} yet.")
@@ -96,10 +96,10 @@ def _show_run(store: RunStore, env: str, pipeline: str | None, run_id: str, fmt:
     tail = _log_tail(log) if log is not None else []
     if fmt == "json":
         doc = {**record.to_json(), "log_path": str(log) if log else None, "log_tail": tail}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        Globals.current().console().data(json.dumps(doc, indent=2))
         return
     console = Globals.current().console()
-    console.line(f"Run {record.run_id} of {record.pipeline} in {record.env}")
+    console.data(f"Run {record.run_id} of {record.pipeline} in {record.env}")
     fields: list[tuple[str, Any]] = [
         ("status", record.status),
         ("started", record.started_at),
@@ -114,24 +114,24 @@ def _show_run(store: RunStore, env: str, pipeline: str | None, run_id: str, fmt:
     for key, value in fields:
         if value not in ("", None):
             text = str(value).replace("\n", "\n" + " " * (width + 4))
-            console.line(f"  {key.ljust(width)}  {text}")
+            console.data(f"  {key.ljust(width)}  {text}")
     if record.steps:
-        console.line("")
+        console.data("")
         console.table(
             ["STEP", "STATUS", "DURATION", "EMITTED", "LANDED", "BOOKMARK", "ERROR"],
             [[s.name, s.status, _duration(s.seconds), _sum([s.records_emitted]),
               _sum([s.rows_landed]), "moved" if s.bookmark_moved else "", _summary(s.error)]
              for s in record.steps],
         )
-    console.line("")
+    console.data("")
     if log is None or not log.exists():
         console.line("No log was recorded for this run.", "muted")
     elif not tail:
         console.line(f"Log {log} is empty.", "muted")
     else:
-        console.line(f"Last {len(tail)} line(s) of {log}:")
+        console.data(f"Last {len(tail)} line(s) of {log}:")
         for line in tail:
-            console.line(f"  {line}")
+            console.data(f"  {line}")
 
 
 def _log_tail(log: Path) -> list[str]:
@@ -164,22 +164,21 @@ def bookmarks_show(pipeline: PipelineArg = None, env: EnvOption = None,
     session, store = _open(env, pipeline)
     env_name = session.stack.env
     found = store.bookmarks(env_name, f"{pipeline}." if pipeline else None)
-    if fmt == "json":
-        sys.stdout.write(json.dumps([_bookmark_json(b) for b in found],
-                                    separators=(",", ":")) + "\n")
-        return
     console = Globals.current().console()
+    if fmt == "json":
+        console.data(json.dumps([_bookmark_json(b) for b in found], separators=(",", ":")))
+        return
     if not found:
         what = f"pipeline {pipeline}" if pipeline else "any pipeline"
         console.line(f"No bookmarks for {what} in {env_name}.")
         return
     for i, bookmark in enumerate(found):
         if i:
-            console.line("")
+            console.data("")
         run = f", run {bookmark.run_id}" if bookmark.run_id else ""
-        console.line(f"{bookmark.key}  (updated {bookmark.updated_at}{run})")
+        console.data(f"{bookmark.key}  (updated {bookmark.updated_at}{run})")
         for line in json.dumps(bookmark.value, indent=2, sort_keys=True).splitlines():
-            console.line(f"  {line}")
+            console.data(f"  {line}")
 
 
 @bookmarks_app.command("clear")

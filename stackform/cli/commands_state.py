@@ -39,7 +39,7 @@ def state_list(env: EnvOption = None,
     state = session.read_state()
     for address in sorted(state.resources if state else {}):
         if prefix is None or address.startswith(prefix):
-            g.console().line(address)
+            g.console().data(address)
 
 
 @state_app.command("show")
@@ -54,7 +54,7 @@ def state_show(address: str, env: EnvOption = None) -> None:
     if resource is None:
         raise StackformError(f"no resource {address!r} in the state of {session.stack.env}",
                              hint="see `stackform state list`")
-    g.console().line(json.dumps(redact(resource.to_json()), indent=2))
+    g.console().data(json.dumps(redact(resource.to_json()), indent=2))
 
 
 @state_app.command("rm")
@@ -111,7 +111,7 @@ def state_pull(env: EnvOption = None) -> None:
     state = session.read_state()
     if state is None:
         raise StackformError(f"environment {session.stack.env} has no state")
-    sys.stdout.write(state.pretty())
+    g.console().raw(state.pretty())
 
 
 @state_app.command("push")

@@ -138,9 +138,9 @@ def render_plan(console: Console, plan: Plan, fmt: str,
         doc = plan_to_json(plan)
         if changed is not None:
             doc["changed_since"] = changed.to_json()
-        console.line(json.dumps(doc, indent=2, default=str))
+        console.data(json.dumps(doc, indent=2, default=str))
     elif fmt == "markdown":
-        console.line(render_markdown(plan, changed))
+        console.data(render_markdown(plan, changed))
     elif fmt == "text":
         console.markup(render_text(plan))
         if changed is not None:
