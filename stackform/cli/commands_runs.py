@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from stackform.cli.options import EnvOption, Globals, confirm_or_exit, parse_duration
-from stackform.errors import StackformError, os_error
+from stackform.errors import os_error
 
 if TYPE_CHECKING:
     from stackform.runs.model import Bookmark, RunRecord
@@ -77,21 +76,9 @@ def runs(
 
 
 def _show_run(store: RunStore, env: str, pipeline: str | None, run_id: str, fmt: str) -> None:
+    from stackform.runs.find import find_run
 
-    every = store.runs(env, pipeline, limit=sys.maxsize)
-    matches = [r for r in every if r.run_id == run_id] or [
-        r for r in every if r.run_id.startswith(run_id)]
-    if not matches:
-        where = f"pipeline {pipeline} in {env}" if pipeline else env
-        raise StackformError(f"no run {run_id!r} of {where}",
-                             hint="`stackform runs` lists the runs and their ids")
-    if len(matches) > 1:
-        raise StackformError(
-            f"{run_id!r} is the start of {len(matches)} run ids: "
-            + ", ".join(r.run_id for r in matches[:5]) + ("..." if len(matches) > 5 else ""),
-            hint="give more of the id",
-        )
-    record = matches[0]
+    record = find_run(store, env, pipeline, run_id)
     log = _log_file(store, record)
     tail = _log_tail(log) if log is not None else []
     if fmt == "json":
@@ -197,32 +184,15 @@ def bookmarks_clear(
 
     The cleared values are kept aside in the run-state store, to be restored by hand.
     """
-    from stackform.diagnostics import did_you_mean
-    from stackform.runs.model import bookmark_key
+    from stackform.runs.find import bookmarks_to_clear, pipeline_bookmarks
 
     timeout = parse_duration(lock_timeout)
     g = Globals.current()
     console = g.console()
     session, store = _open(env, pipeline)
     env_name = session.stack.env
-    prefix = f"{pipeline}."
-
-    def selected() -> list[Bookmark]:
-        found = store.bookmarks(env_name, prefix)
-        if extractor is None:
-            return found
-        return [b for b in found if b.key == bookmark_key(pipeline, extractor)]
-
-    targets = selected()
+    targets = bookmarks_to_clear(store, env_name, pipeline, extractor)
     if not targets:
-        if extractor is not None:
-            names = [b.key[len(prefix):] for b in store.bookmarks(env_name, prefix)]
-            raise StackformError(
-                f"pipeline {pipeline} has no bookmark for extractor {extractor!r} in {env_name}",
-                hint=did_you_mean(extractor, names) or (
-                    "its bookmarks are for: " + ", ".join(names) if names
-                    else "it has no bookmarks at all"),
-            )
         console.line(f"Pipeline {pipeline} has no bookmarks in {env_name}; nothing to clear.")
         return
     console.line(f"Bookmarks to clear in {env_name}:")
@@ -233,7 +203,8 @@ def bookmarks_clear(
                         "these extractors in full. Clear them?", flag="--yes")
     with store.run_lock(env_name, pipeline, timeout):
         # Read again under the lock: a run may have moved or added one since.
-        cleared = [b.key for b in selected() if store.clear_bookmark(env_name, b.key)]
+        cleared = [b.key for b in pipeline_bookmarks(store, env_name, pipeline, extractor)
+                   if store.clear_bookmark(env_name, b.key)]
     console.line(
         f"Cleared {len(cleared)} bookmark(s) of {pipeline} in {env_name}; the old values are "
         f"kept under {store.describe(env_name)}.", "success")
@@ -249,17 +220,11 @@ def _bookmark_json(bookmark: Bookmark) -> dict[str, Any]:
 
 def _open(env: str | None, pipeline: str | None) -> tuple[Session, RunStore]:
     """The session and its run-state store, after checking ``pipeline`` is in the stack."""
-    from stackform.diagnostics import did_you_mean
+    from stackform.runs.find import check_pipeline
 
     session = Globals.current().session(env, strict_secrets=False)
-    if pipeline is not None and pipeline not in session.stack.pipelines:
-        known = sorted(session.stack.pipelines)
-        raise StackformError(
-            f"no pipeline {pipeline!r} in {session.stack.file.name}",
-            hint=did_you_mean(pipeline, known) or (
-                "pipelines: " + ", ".join(known) if known
-                else "the stack declares no [pipelines.NAME]"),
-        )
+    if pipeline is not None:
+        check_pipeline(pipeline, session.stack.pipelines, session.stack.file.name)
     return session, session.run_store
 
 

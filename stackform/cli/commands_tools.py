@@ -31,14 +31,11 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite stack.toml.")] = False,
 ) -> None:
     """Create a commented stack.toml and ignore entries for local state."""
-    import re
-
-    from stackform.scaffold import scaffold
+    from stackform.scaffold import default_stack_name, scaffold
 
     g = Globals.current()
     base = (g.directory or Path.cwd()) / directory
-    stack_name = name or re.sub(r"[^a-z0-9_]+", "_", base.resolve().name.lower()).strip("_")
-    written = scaffold(base, stack_name or "stack", force)
+    written = scaffold(base, name or default_stack_name(base), force)
     for path in written:
         g.console().line(f"wrote {path}", "success")
     g.console().line("Next: stackform plan, then stackform apply.")
