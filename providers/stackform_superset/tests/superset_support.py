@@ -1,0 +1,64 @@
+"""Helpers of the Superset provider's tests: the fixture asset folder, a PostgreSQL warehouse
+with one schema per environment, and the rewrite targets pointing at it."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from stackform_superset.bundle import DatabaseTarget
+
+ASSETS = Path(__file__).parent / "assets" / "sales"
+DASHBOARD_UUID = "18ee2d7c-d077-4cb7-a192-bf0ab1af9855"
+REVENUE_CHART = "150b18b7-1e24-41f1-a5b6-e2833a8793cb"
+COUNT_CHART = "7eccd133-d1b6-44dc-8399-166f232e8edf"
+DATASET_UUID = "d73aa46c-a1ba-4ceb-b2b2-02a0d1de44b9"
+DATABASE_UUID = "2b81fcf1-217b-482b-80ab-d10ff3b13076"
+WAREHOUSE_PASSWORD = "wh-pw-not-to-leak-7731"
+"""PostgreSQL here trusts 127.0.0.1, so any password works; it must still never leak."""
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    database: str
+
+    @property
+    def uri(self) -> str:
+        return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{self.database}"
+
+    def target(self, env: str) -> DatabaseTarget:
+        return DatabaseTarget(self.uri, {"analytics": f"analytics_{env}"})
+
+
+@contextmanager
+def warehouse() -> Iterator[Warehouse]:
+    """A PostgreSQL database with schemas analytics_dev and analytics_prod, each with its own
+    rows in ``revenue``."""
+    name = f"sf_wh_{secrets.token_hex(4)}"
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={name}",
+                             autocommit=True) as conn:
+            for env, rows in (("dev", [("dev-a", 1), ("dev-b", 2)]), ("prod", [("prod-a", 10)])):
+                conn.execute(f"CREATE SCHEMA analytics_{env}")
+                conn.execute(f"CREATE TABLE analytics_{env}.revenue (customer text, amount "
+                             "numeric)")
+                for row in rows:
+                    conn.execute(f"INSERT INTO analytics_{env}.revenue VALUES (%s, %s)", row)
+        yield Warehouse(name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def copy_assets(to: Path) -> Path:
+    shutil.copytree(ASSETS, to)
+    return to
