@@ -1,1 +1,7 @@
 """Apache Superset as code: the ``bi`` and ``dashboards`` kinds (see docs/bi.md)."""
+
+from stackform_superset.config import BiConfig, DashboardConfig, DatabaseConnection
+from stackform_superset.provider import BiProvider, DashboardProvider
+
+__all__ = ["BiConfig", "BiProvider", "DashboardConfig", "DashboardProvider",
+           "DatabaseConnection"]

@@ -7,11 +7,15 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
+from stackform.config.model import EnvironmentSettings, ResolvedStack
+from stackform.resource import KeyPath, Resource
+from stackform_superset import BiConfig, BiProvider, DashboardConfig, DashboardProvider
 from stackform_superset.bundle import DatabaseTarget
 
 ASSETS = Path(__file__).parent / "assets" / "sales"
@@ -62,3 +66,43 @@ def warehouse() -> Iterator[Warehouse]:
 def copy_assets(to: Path) -> Path:
     shutil.copytree(ASSETS, to)
     return to
+
+
+def resolved_pair(stack_dir: Path, server_url: str, username: str, password: str,
+                  wh: Warehouse, *, env: str = "dev", assets: Path = ASSETS,
+                  dashboard: dict[str, Any] | None = None, disallow_edits: bool = False
+                  ) -> tuple[Resource, Resource]:
+    """A ``bi`` and a ``dashboards`` resource as core resolves them (computed attributes and
+    the kept passwords included), for one environment of the warehouse."""
+    bi_config = BiConfig.model_validate({
+        "url": server_url, "username": username, "password": password,
+        "assets": str(assets), "disallow_edits": disallow_edits,
+        "databases": {"warehouse": {"sqlalchemy_uri": wh.uri, "password": WAREHOUSE_PASSWORD,
+                                    "schemas": {"analytics": f"analytics_{env}"}}}})
+    bi = Resource("bi.main", "bi", "main", bi_config, bi_config.model_dump(mode="json"),
+                  BI_SENSITIVE)
+    dash_config = DashboardConfig.model_validate(dashboard or {"bi": "main",
+                                                               "uuid": DASHBOARD_UUID})
+    plain = Resource("dashboards.sales", "dashboards", "sales", dash_config,
+                     dash_config.model_dump(mode="json"))
+    stack = ResolvedStack(name="conformance", env="test", file=stack_dir / "stack.toml",
+                          dir=stack_dir, environment=EnvironmentSettings("test"), state={},
+                          resources={bi.address: bi, plain.address: plain})
+    BiProvider().computed_attributes(stack, bi)
+    computed = DashboardProvider().computed_attributes(stack, plain)
+    return bi, replace(plain, attributes={**plain.attributes, **computed})
+
+
+BI_SENSITIVE: frozenset[KeyPath] = frozenset({("password",),
+                                              ("databases", "warehouse", "password")})
+
+
+def clean_server(url: str, username: str, password: str) -> None:
+    """Delete the fixture folder's dashboard, charts and dataset from a server (tests share
+    one server; a database with datasets left cannot be deleted)."""
+    from stackform_superset.client import SupersetClient
+
+    api = SupersetClient(url, username, password)
+    for kind, uuid in (("dashboard", DASHBOARD_UUID), ("chart", REVENUE_CHART),
+                       ("chart", COUNT_CHART), ("dataset", DATASET_UUID)):
+        api.delete(kind, uuid)

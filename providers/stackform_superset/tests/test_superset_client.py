@@ -4,7 +4,6 @@ normalised comparison, delete by uuid, connection tests."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
 import pytest
 from superset_support import (
@@ -13,7 +12,6 @@ from superset_support import (
     DASHBOARD_UUID,
     WAREHOUSE_PASSWORD,
     Warehouse,
-    warehouse,
 )
 
 from stackform_superset.bundle import (
@@ -28,12 +26,6 @@ from stackform_superset.bundle import (
 )
 from stackform_superset.client import SupersetClient, SupersetError
 from tests.superset_server import SupersetServer
-
-
-@pytest.fixture(scope="module")
-def wh() -> Iterator[Warehouse]:
-    with warehouse() as made:
-        yield made
 
 
 def client(server: SupersetServer, password: str | None = None) -> SupersetClient:
