@@ -16,6 +16,7 @@ into the dashboard's ``server`` attribute and keeps the secrets in this process 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
@@ -36,6 +37,7 @@ from stackform.provider import (
     Unapplied,
 )
 from stackform.resource import Resource, ResourceState
+from stackform.secrets import SecretStore
 from stackform_superset.bundle import (
     Asset,
     BundleError,
@@ -64,16 +66,23 @@ DELETE_ORDER = ("dashboard", "chart", "dataset")
 
 class _Secrets:
     """The passwords of each bi block, for this process only, by (stack folder, environment,
-    address): filled when the stack is resolved, read by the dashboards' apply and refresh."""
+    address): filled when the stack is resolved, read by the dashboards' apply and refresh.
+
+    ``destroy`` resolves the stack without secrets (placeholders), but deleting from Superset
+    needs a login: a placeholder is looked up in the stack's secret store, and when it is not
+    there either, the call that needs it says which secret is missing.
+    """
 
     _lock = threading.Lock()
     _known: ClassVar[dict[tuple[str, str, str], tuple[str, dict[str, str]]]] = {}
 
     @classmethod
-    def put(cls, stack_dir: Path, env: str, address: str, config: BiConfig) -> None:
-        passwords = {k: d.password for k, d in config.databases.items() if d.password}
+    def put(cls, stack: ResolvedStack, address: str, config: BiConfig) -> None:
+        passwords = {k: _real(stack.name, d.password) for k, d in config.databases.items()
+                     if d.password}
         with cls._lock:
-            cls._known[(str(stack_dir.resolve()), env, address)] = (config.password, passwords)
+            cls._known[(str(stack.dir.resolve()), stack.env, address)] = (
+                _real(stack.name, config.password), passwords)
 
     @classmethod
     def get(cls, ctx: Context, address: str) -> tuple[str, dict[str, str]]:
@@ -83,7 +92,25 @@ class _Secrets:
             raise StackformError(f"the password of {address} is not known to this process",
                                  hint="the stack was not resolved through stackform (a bug "
                                  "if it was)")
+        for value in (found[0], *found[1].values()):
+            missing = _PLACEHOLDER.fullmatch(value)
+            if missing:
+                raise StackformError(
+                    f"{address}: secret '{missing.group(1)}' is needed to log in to Superset "
+                    "and is not available", hint=f"`stackform secret set {missing.group(1)}`")
         return found
+
+
+_PLACEHOLDER = re.compile(r"<secret ([^>]+)>")
+
+
+def _real(stack_name: str, value: str) -> str:
+    """The value, or for a secret's placeholder the secret itself when the store has it."""
+    missing = _PLACEHOLDER.fullmatch(value)
+    if missing is None:
+        return value
+    found = SecretStore(stack_name).lookup(missing.group(1))
+    return found.value if found is not None else value
 
 
 def _client(url: str, username: str, password: str) -> SupersetClient:
@@ -119,7 +146,7 @@ class BiProvider(BaseProvider[BiConfig], ComputesAttributes, DeepValidator):
 
     def computed_attributes(self, stack: ResolvedStack, resource: Resource) -> Mapping[str, Any]:
         # Nothing to add: only the passwords to keep, for refresh and delete (never in state).
-        _Secrets.put(stack.dir, stack.env, resource.address, self.config_of(resource))
+        _Secrets.put(stack, resource.address, self.config_of(resource))
         return {}
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
@@ -210,7 +237,7 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
                                  hint=f"bi blocks: {', '.join(known)}" if known else
                                  "add a [bi.NAME] block for the Superset server")
         server = BiProvider.config_of(bi)
-        _Secrets.put(stack.dir, stack.env, bi.address, server)
+        _Secrets.put(stack, bi.address, server)
         return {"server": {
             "bi": bi.address, "url": server.url, "username": server.username,
             "assets": server.assets, "disallow_edits": server.disallow_edits,
