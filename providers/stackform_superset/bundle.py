@@ -203,6 +203,13 @@ class DatabaseTarget:
 
     sqlalchemy_uri: str
     schemas: Mapping[str, str] = field(default_factory=dict)
+    default_schema: str | None = None
+    """The schema of every dataset ``schemas`` does not map (a dbt transformer's)."""
+
+    def schema_for(self, schema: str | None) -> str | None:
+        if schema is not None and schema in self.schemas:
+            return self.schemas[schema]
+        return self.default_schema or schema
 
 
 def rewrite(assets: Iterable[Asset], targets: Mapping[str, DatabaseTarget]) -> list[Asset]:
@@ -218,8 +225,8 @@ def rewrite(assets: Iterable[Asset], targets: Mapping[str, DatabaseTarget]) -> l
         if asset.kind == "dataset":
             database = by_uuid.get(str(doc.get("database_uuid")))
             target = targets.get(database.name) if database else None
-            if target is not None and doc.get("schema") in target.schemas:
-                doc["schema"] = target.schemas[doc["schema"]]
+            if target is not None:
+                doc["schema"] = target.schema_for(doc.get("schema"))
             doc.pop("catalog", None)  # the server derives it from the connection
         if asset.kind == "dashboard":
             _number_charts(doc)

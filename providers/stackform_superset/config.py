@@ -3,9 +3,11 @@ asset folder and the environment's database connections) and ``[dashboards.NAME]
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from stackform_superset.bundle import MASK, DatabaseTarget, uri_password
+from stackform_superset.bundle import MASK, uri_password
 
 
 class DatabaseConnection(BaseModel):
@@ -17,6 +19,16 @@ class DatabaseConnection(BaseModel):
     password: str | None = None
     schemas: dict[str, str] = Field(default_factory=dict)
     """Schema in the asset files -> this environment's schema."""
+    schema_from: str | None = None
+    """``transformers.NAME``: every dataset not in ``schemas`` follows that dbt block's
+    schema in this environment (``analytics_dev_alice``)."""
+
+    @field_validator("schema_from")
+    @classmethod
+    def _a_transformer(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"transformers\.[A-Za-z0-9_-]+", value):
+            raise ValueError('schema_from names a dbt block: "transformers.NAME"')
+        return value
 
     @field_validator("sqlalchemy_uri")
     @classmethod
@@ -26,9 +38,6 @@ class DatabaseConnection(BaseModel):
             raise ValueError("sqlalchemy_uri holds a password: write it without one and set "
                              "`password` (a ${secret.X}) beside it")
         return value
-
-    def target(self) -> DatabaseTarget:
-        return DatabaseTarget(self.sqlalchemy_uri, dict(self.schemas))
 
 
 class BiConfig(BaseModel):

@@ -38,6 +38,7 @@ from stackform.provider import (
 )
 from stackform.resource import Resource, ResourceState
 from stackform.secrets import SecretStore
+from stackform_dbt.profile import default_schema
 from stackform_superset.bundle import (
     Asset,
     BundleError,
@@ -241,7 +242,8 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
         return {"server": {
             "bi": bi.address, "url": server.url, "username": server.username,
             "assets": server.assets, "disallow_edits": server.disallow_edits,
-            "databases": {k: {"sqlalchemy_uri": d.sqlalchemy_uri, "schemas": dict(d.schemas)}
+            "databases": {k: {"sqlalchemy_uri": d.sqlalchemy_uri, "schemas": dict(d.schemas),
+                              "default_schema": _schema_from(stack, d.schema_from)}
                           for k, d in sorted(server.databases.items())}}}
 
     def _server(self, attributes: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -269,7 +271,8 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
             raise BundleError(f"the bundle of dashboard {dashboard.name!r} cannot be imported: "
                               + "; ".join(problems[:3]),
                               hint="fix the asset files (or pull them again from Superset)")
-        targets = {k: DatabaseTarget(v["sqlalchemy_uri"], v.get("schemas") or {})
+        targets = {k: DatabaseTarget(v["sqlalchemy_uri"], v.get("schemas") or {},
+                                     v.get("default_schema"))
                    for k, v in (server.get("databases") or {}).items()}
         out = rewrite(objects, targets)
         if server.get("disallow_edits"):
@@ -396,6 +399,21 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
             notes.append(f"~ {label}: {'; '.join(lines)} (edited in Superset; apply restores "
                          "it)")
         return notes
+
+
+def _schema_from(stack: ResolvedStack, address: str | None) -> str | None:
+    """The schema the dbt block ``address`` builds into in this environment."""
+    if address is None:
+        return None
+    transformer = stack.resources.get(address)
+    if transformer is None:
+        known = sorted(a for a, r in stack.resources.items() if r.kind == "transformers")
+        raise StackformError(f"schema_from = {address!r} names no block of the stack",
+                             hint=f"transformer blocks: {', '.join(known)}" if known else
+                             "add the [transformers.NAME] block the dashboards follow")
+    target = transformer.attributes.get("target")
+    schema = target.get("schema") if isinstance(target, Mapping) else None
+    return str(schema) if schema else default_schema(stack.env)
 
 
 def _ordered(entries: Any) -> list[Mapping[str, Any]]:

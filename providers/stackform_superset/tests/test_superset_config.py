@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from stackform.errors import StackformError
+from stackform.session import open_session
 from stackform_superset import DashboardConfig, DatabaseConnection
+from stackform_superset.bundle import DatabaseTarget
 
 STACK = '''
 [stack]
@@ -60,3 +63,62 @@ def test_a_dashboard_names_its_bi_block_and_one_identity(tmp_path: Path) -> None
         DashboardConfig(bi="main", uuid="u", slug="s")
     with pytest.raises(ValidationError, match="exactly one of uuid and slug"):
         DashboardConfig(bi="main")
+
+
+SCHEMA_FROM = '''
+[stack]
+name = "bi-demo"
+
+[environments.dev]
+per_developer = true
+
+[environments.prod]
+
+[transformers.dbt]
+pip_url = "dbt-duckdb"
+{prod_schema}
+
+[bi.main]
+url = "http://127.0.0.1:1"
+username = "admin"
+password = "pw"
+assets = "assets"
+
+[bi.main.databases.warehouse]
+sqlalchemy_uri = "postgresql://bi@db/wh"
+schema_from = "transformers.dbt"
+schemas = {{ staging = "staging_fixed" }}
+
+[dashboards.sales]
+bi = "main"
+slug = "sales"
+'''
+
+
+@pytest.mark.parametrize(("env", "prod_schema", "want"), [
+    ("dev", "", "analytics_dev_alice"),
+    ("prod", "", "analytics_prod"),
+    ("prod", 'target = { type = "duckdb", path = "w.duckdb", schema = "marts" }', "marts")])
+def test_schema_from_follows_the_dbt_block(tmp_path: Path, env: str, prod_schema: str,
+                                           want: str) -> None:
+    (tmp_path / "stack.toml").write_text(SCHEMA_FROM.format(prod_schema=prod_schema))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STACKFORM_DEVELOPER", "alice")
+        stack = open_session(tmp_path, None, env, strict_secrets=False).stack
+    server = stack.resources["dashboards.sales"].attributes["server"]
+    database = server["databases"]["warehouse"]
+    assert database["default_schema"] == want
+    target = DatabaseTarget(database["sqlalchemy_uri"], database["schemas"],
+                            database["default_schema"])
+    assert target.schema_for("analytics") == want
+    assert target.schema_for("staging") == "staging_fixed"
+
+
+def test_schema_from_names_a_transformer_block(tmp_path: Path) -> None:
+    text = SCHEMA_FROM.format(prod_schema="").replace('"transformers.dbt"', '"transformers.nope"')
+    (tmp_path / "stack.toml").write_text(text)
+    with pytest.raises(StackformError) as caught:
+        open_session(tmp_path, None, "prod", strict_secrets=False)
+    assert "schema_from = 'transformers.nope' names no block of the stack" in str(caught.value)
+    with pytest.raises(ValidationError, match=r'"transformers\.NAME"'):
+        DatabaseConnection(sqlalchemy_uri="postgresql://bi@db/wh", schema_from="dbt")
