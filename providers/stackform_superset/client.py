@@ -13,6 +13,7 @@ Errors name the server's URL and the user, never the password.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -39,6 +40,9 @@ class SupersetClient:
         self._password = password
         self.timeout = timeout
         self._session: requests.Session | None = None
+        # One login per client, its calls one at a time: several resources of a plan may share
+        # a client from different threads.
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:  # never the password
         return f"SupersetClient({self.url!r}, user {self.username!r})"
@@ -46,6 +50,10 @@ class SupersetClient:
     # -- the session ----------------------------------------------------------------------------
 
     def login(self) -> None:
+        with self._lock:
+            self._login()
+
+    def _login(self) -> None:
         session = requests.Session()
         session.headers.update({"Accept": "application/json", "Referer": f"{self.url}/"})
         body = {"username": self.username, "password": self._password, "provider": "db",
@@ -94,12 +102,17 @@ class SupersetClient:
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any
                 ) -> requests.Response:
+        with self._lock:
+            return self._request(method, path, ok, **kwargs)
+
+    def _request(self, method: str, path: str, ok: tuple[int, ...], **kwargs: Any
+                 ) -> requests.Response:
         if self._session is None:
-            self.login()
+            self._login()
         assert self._session is not None
         answer = self._send(self._session, method, path, **kwargs)
         if answer.status_code == 401:  # the token expired (about 15 minutes): once more
-            self.login()
+            self._login()
             answer = self._send(self._session, method, path, **kwargs)
         if answer.status_code not in ok:
             raise SupersetError(

@@ -16,6 +16,7 @@ into the dashboard's ``server`` attribute and keeps the secrets in this process 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Mapping
@@ -114,8 +115,18 @@ def _real(stack_name: str, value: str) -> str:
     return found.value if found is not None else value
 
 
+_CLIENTS: dict[tuple[str, str, str], SupersetClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 def _client(url: str, username: str, password: str) -> SupersetClient:
-    return SupersetClient(url, username, password)
+    """One logged-in client per server and account in this process: a login costs about
+    200 ms, and a plan and its apply talk to the server several times."""
+    key = (url, username, hashlib.sha256(password.encode()).hexdigest())
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = SupersetClient(url, username, password)
+        return _CLIENTS[key]
 
 
 def _database_assets(folder: Path, config: Mapping[str, Any]) -> list[Asset]:
