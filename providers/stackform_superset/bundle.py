@@ -110,10 +110,20 @@ def read_assets(folder: Path) -> dict[str, Asset]:
             try:
                 doc = yaml.safe_load(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-                raise BundleError(f"cannot read {relative} in {folder}: {exc}",
+                raise BundleError(f"cannot read {relative} in {folder}: {_reason(exc)}",
                                   hint="fix the file, or export it again from Superset") from None
             _add(found, kind, relative, doc, str(folder))
     return found
+
+
+def _reason(exc: Exception) -> str:
+    """One line: a YAML error's problem and where (its text spans lines)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return " ".join(str(exc).split())
 
 
 def _add(found: dict[str, Asset], kind: str, relative: str, doc: Any, where: str) -> None:

@@ -211,12 +211,14 @@ class BiProvider(BaseProvider[BiConfig], ComputesAttributes, DeepValidator):
     def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None:
         config = self.config_of(resource)
         found: list[Diagnostic] = []
-        api = _client(config.url, config.username, config.password)
+        # validate resolves the stack without secrets: look them up as destroy does
+        api = _client(config.url, config.username, _real(ctx.stack_name, config.password))
         try:
             api.login()
             for key, database in sorted(config.databases.items()):
+                password = _real(ctx.stack_name, database.password) if database.password else None
                 try:
-                    api.test_connection(database.sqlalchemy_uri, database.password)
+                    api.test_connection(database.sqlalchemy_uri, password)
                 except SupersetError as exc:
                     found.append(Diagnostic(exc.reason, path=f"{resource.address}.databases."
                                             f"{key}", hint=exc.hint))
@@ -230,7 +232,8 @@ class BiProvider(BaseProvider[BiConfig], ComputesAttributes, DeepValidator):
         return found
 
 
-class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, ChecksUnapplied):
+class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, ChecksUnapplied,
+                        DeepValidator):
     """``[dashboards.NAME]``: one dashboard, its charts and datasets, from a bi block's assets."""
 
     kind: ClassVar[str] = "dashboards"
@@ -289,6 +292,15 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
         if server.get("disallow_edits"):
             out = [replace(a, doc={**a.doc, "is_managed_externally": True}) for a in out]
         return out
+
+    def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None:
+        """The bundle builds and lints (the bi block checks the login and connections)."""
+        try:
+            self._bundle(ctx, resource.attributes)
+        except StackformError as exc:
+            key = "uuid" if resource.attributes.get("uuid") else "slug"
+            return [Diagnostic(exc.reason, path=f"{resource.address}.{key}", hint=exc.hint)]
+        return []
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -69,6 +69,12 @@ def test_a_missing_folder_and_a_duplicate_uuid_are_errors(tmp_path: Path) -> Non
     shutil.copy(folder / "charts" / "row_count.yaml", folder / "charts" / "copy.yaml")
     with pytest.raises(BundleError, match="have the same uuid"):
         read_assets(folder)
+    (folder / "charts" / "copy.yaml").write_text("a: b: c\n")
+    with pytest.raises(BundleError) as caught:
+        read_assets(folder)
+    assert caught.value.reason.endswith(
+        "charts/copy.yaml in " + str(folder) + ": mapping values are not allowed here "
+        "(line 1, column 5)")
 
 
 def test_lint_finds_missing_references_unnamed_layout_charts_and_passwords(

@@ -9,6 +9,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
+import yaml
 from superset_support import ASSETS, REVENUE_CHART, WAREHOUSE_PASSWORD, Warehouse
 
 from stackform_superset.client import SupersetClient
@@ -86,3 +87,35 @@ def test_plan_apply_drift_and_destroy_through_the_cli(
             data = path.read_bytes()
             assert WAREHOUSE_PASSWORD.encode() not in data, path
             assert superset_server.password.encode() not in data, path
+
+
+def test_validate_deep_logs_in_tests_connections_and_lints(
+        superset_server: SupersetServer, wh: Warehouse, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(ASSETS, project / "assets")
+    stack = project / "stack.toml"
+    text = textwrap.dedent(STACK.format(url=superset_server.url, user=superset_server.username,
+                                        uri=wh.uri))
+    stack.write_text(text)
+    secrets = {"STACKFORM_SECRET_SUPERSET": superset_server.password,
+               "STACKFORM_SECRET_WAREHOUSE": WAREHOUSE_PASSWORD}
+    sf = Runner(project, make_env(tmp_path / "home", secrets))
+    good = sf("validate", "--deep", timeout=120)
+    assert good.code == 0, good
+
+    # a connection that fails, a layout chart without its uuid, a wrong login
+    stack.write_text(text.replace(wh.database, "no_such_db_x"))
+    layout = project / "assets" / "dashboards" / "sales.yaml"
+    doc = yaml.safe_load(layout.read_text())
+    del doc["position"]["CHART-4K3Q7SIM"]["meta"]["uuid"]
+    layout.write_text(yaml.safe_dump(doc))
+    bad = sf("validate", "--deep", timeout=120)
+    assert bad.code != 0, bad
+    assert "bi.main.databases.warehouse" in bad.output and "cannot connect to" in bad.output
+    assert "layout node CHART-4K3Q7SIM has no meta.uuid" in bad.output, bad.output
+    assert WAREHOUSE_PASSWORD not in bad.output
+    refused = sf("validate", "--deep", env={"STACKFORM_SECRET_SUPERSET": "wrong-pw-3381"},
+                 timeout=120)
+    assert refused.code != 0
+    assert f"Superset at {superset_server.url} refused the login of 'admin'" in refused.output
+    assert "wrong-pw-3381" not in refused.output
