@@ -70,8 +70,8 @@ def copy_assets(to: Path) -> Path:
 
 def resolved_pair(stack_dir: Path, server_url: str, username: str, password: str,
                   wh: Warehouse, *, env: str = "dev", assets: Path = ASSETS,
-                  dashboard: dict[str, Any] | None = None, disallow_edits: bool = False
-                  ) -> tuple[Resource, Resource]:
+                  dashboard: dict[str, Any] | None = None, disallow_edits: bool = False,
+                  stack_env: str = "test") -> tuple[Resource, Resource]:
     """A ``bi`` and a ``dashboards`` resource as core resolves them (computed attributes and
     the kept passwords included), for one environment of the warehouse."""
     bi_config = BiConfig.model_validate({
@@ -85,8 +85,9 @@ def resolved_pair(stack_dir: Path, server_url: str, username: str, password: str
                                                                "uuid": DASHBOARD_UUID})
     plain = Resource("dashboards.sales", "dashboards", "sales", dash_config,
                      dash_config.model_dump(mode="json"))
-    stack = ResolvedStack(name="conformance", env="test", file=stack_dir / "stack.toml",
-                          dir=stack_dir, environment=EnvironmentSettings("test"), state={},
+    stack = ResolvedStack(name="conformance" if stack_env == "test" else "bi-demo",
+                          env=stack_env, file=stack_dir / "stack.toml",
+                          dir=stack_dir, environment=EnvironmentSettings(stack_env), state={},
                           resources={bi.address: bi, plain.address: plain})
     BiProvider().computed_attributes(stack, bi)
     computed = DashboardProvider().computed_attributes(stack, plain)
