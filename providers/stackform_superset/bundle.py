@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import re
+import uuid as uuid_mod
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -242,6 +243,44 @@ def rewrite(assets: Iterable[Asset], targets: Mapping[str, DatabaseTarget]) -> l
             _number_charts(doc)
         out.append(Asset(asset.kind, asset.uuid, asset.path, doc))
     return out
+
+
+def derive_uuid(uuid: str, env: str) -> str:
+    """The UUID an object of the folder has in environment ``env`` (``uuid_mode =
+    "per_environment"``): stable, and different in each environment."""
+    return str(uuid_mod.uuid5(uuid_mod.UUID(uuid), env))
+
+
+def per_environment(assets: Iterable[Asset], env: str) -> list[Asset]:
+    """The objects with UUIDs derived for ``env`` (every reference too), the databases' names
+    and the dashboards' titles and slugs suffixed: several environments share one server.
+    Superset matches databases by name, so without the suffix two environments would take
+    over each other's connection."""
+    items = list(assets)
+    mapping = {a.uuid: derive_uuid(a.uuid, env) for a in items}
+    out = []
+    for asset in items:
+        doc = replace_strings(json.loads(json.dumps(asset.doc, default=str)), mapping)
+        if asset.kind == "database":
+            doc["database_name"] = f"{doc.get('database_name')}_{env}"
+        if asset.kind == "dashboard":
+            doc["dashboard_title"] = f"{doc.get('dashboard_title')} ({env})"
+            if doc.get("slug"):
+                doc["slug"] = f"{doc['slug']}-{env}"
+        out.append(Asset(asset.kind, mapping[asset.uuid], asset.path, doc))
+    return out
+
+
+def replace_strings(value: Any, mapping: Mapping[str, str]) -> Any:
+    """Every string equal to a key of ``mapping`` replaced (UUIDs are referenced from many
+    places: ``dataset_uuid``, the layout, native filters' targets...)."""
+    if isinstance(value, dict):
+        return {k: replace_strings(v, mapping) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_strings(v, mapping) for v in value]
+    if isinstance(value, str):
+        return mapping.get(value, value)
+    return value
 
 
 def _number_charts(dashboard: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ asset folder and the environment's database connections) and ``[dashboards.NAME]
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -51,6 +52,10 @@ class BiConfig(BaseModel):
     """The asset folder (Superset's layout), relative to the stack's folder."""
     disallow_edits: bool = False
     """Mark imported objects as managed externally (Superset hides "Edit" in its UI)."""
+    uuid_mode: Literal["same", "per_environment"] = "same"
+    """``same``: one server per environment, the folder's UUIDs everywhere.
+    ``per_environment``: UUIDs derived per environment, names and slugs suffixed, so several
+    environments (every ``dev-<user>``) share one server."""
     databases: dict[str, DatabaseConnection] = Field(default_factory=dict)
 
     @field_validator("url")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from stackform.config.schema import env_identifier
 from stackform.diagnostics import Diagnostic
 from stackform.errors import StackformError
 from stackform.provider import (
@@ -50,6 +51,7 @@ from stackform_superset.bundle import (
     find_dashboard,
     lint,
     normalise,
+    per_environment,
     read_assets,
     read_zip,
     rewrite,
@@ -129,8 +131,10 @@ def _client(url: str, username: str, password: str) -> SupersetClient:
         return _CLIENTS[key]
 
 
-def _database_assets(folder: Path, config: Mapping[str, Any]) -> list[Asset]:
-    """The asset folder's databases the bi block configures, rewritten for the environment."""
+def _database_assets(folder: Path, config: Mapping[str, Any], env: str | None
+                     ) -> list[Asset]:
+    """The asset folder's databases the bi block configures, rewritten for the environment
+    (``env``: per-environment UUIDs and names)."""
     assets = read_assets(folder)
     by_name = {a.name: a for a in assets.values() if a.kind == "database"}
     missing = sorted(set(config) - set(by_name))
@@ -140,12 +144,21 @@ def _database_assets(folder: Path, config: Mapping[str, Any]) -> list[Asset]:
                                                       or "none"))
     targets = {k: DatabaseTarget(v["sqlalchemy_uri"], v.get("schemas") or {})
                for k, v in config.items()}
-    return rewrite([by_name[k] for k in sorted(config)], targets)
+    out = rewrite([by_name[k] for k in sorted(config)], targets)
+    return per_environment(out, env) if env else out
 
 
-def _passwords(objects: list[Asset], passwords: Mapping[str, str]) -> dict[str, str]:
-    return {a.bundle_path: passwords[a.name] for a in objects
-            if a.kind == "database" and a.name in passwords}
+def _passwords(objects: list[Asset], passwords: Mapping[str, str], env: str | None
+               ) -> dict[str, str]:
+    """The import's passwords by bundle file, for the databases ``passwords`` names (by their
+    name in the folder: a per-environment name carries the suffix)."""
+    suffix = f"_{env}" if env else ""
+    return {a.bundle_path: passwords[a.name.removesuffix(suffix)] for a in objects
+            if a.kind == "database" and a.name.removesuffix(suffix) in passwords}
+
+
+def _env_suffix(ctx: Context, uuid_mode: Any) -> str | None:
+    return env_identifier(ctx.env) if uuid_mode == "per_environment" else None
 
 
 class BiProvider(BaseProvider[BiConfig], ComputesAttributes, DeepValidator):
@@ -164,11 +177,13 @@ class BiProvider(BaseProvider[BiConfig], ComputesAttributes, DeepValidator):
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         config = self.config_of(desired)
         api = _client(config.url, config.username, config.password)
+        env = _env_suffix(ctx, config.uuid_mode)
         databases = _database_assets(ctx.resolve_path(config.assets),
-                                     {k: v.model_dump() for k, v in config.databases.items()})
+                                     {k: v.model_dump() for k, v in config.databases.items()},
+                                     env)
         passwords = {k: v.password for k, v in config.databases.items() if v.password}
         if databases:
-            api.import_assets(to_zip(databases), _passwords(databases, passwords))
+            api.import_assets(to_zip(databases), _passwords(databases, passwords, env))
         else:
             api.login()
         ctx.log(f"{desired.address}: {len(databases)} database connection(s) on {config.url}")
@@ -256,6 +271,7 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
         return {"server": {
             "bi": bi.address, "url": server.url, "username": server.username,
             "assets": server.assets, "disallow_edits": server.disallow_edits,
+            "uuid_mode": server.uuid_mode,
             "databases": {k: {"sqlalchemy_uri": d.sqlalchemy_uri, "schemas": dict(d.schemas),
                               "default_schema": _schema_from(stack, d.schema_from)}
                           for k, d in sorted(server.databases.items())}}}
@@ -289,6 +305,10 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
                                      v.get("default_schema"))
                    for k, v in (server.get("databases") or {}).items()}
         out = rewrite(objects, targets)
+        env = _env_suffix(ctx, server.get("uuid_mode"))
+        if env:
+            _own_schemas(objects, out, dashboard.name)
+            out = per_environment(out, env)
         if server.get("disallow_edits"):
             out = [replace(a, doc={**a.doc, "is_managed_externally": True}) for a in out]
         return out
@@ -316,7 +336,8 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
         _, db_passwords = _Secrets.get(ctx, str(server["bi"]))
         api = self._api(ctx, desired.attributes)
         dashboard = next(a for a in objects if a.kind == "dashboard")
-        api.import_assets(to_zip(objects), _passwords(objects, db_passwords))
+        env = _env_suffix(ctx, server.get("uuid_mode"))
+        api.import_assets(to_zip(objects), _passwords(objects, db_passwords, env))
         ctx.log(f"{desired.address}: imported {len(objects)} objects into {server['url']}")
         wanted = {a.uuid for a in objects}
         before: Mapping[str, Any] = (prior.outputs.get("objects") or {}) if prior else {}
@@ -422,6 +443,21 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
             notes.append(f"~ {label}: {'; '.join(lines)} (edited in Superset; apply restores "
                          "it)")
         return notes
+
+
+def _own_schemas(folder: list[Asset], rewritten: list[Asset], dashboard: str) -> None:
+    """Per-environment UUIDs share a server between environments: refuse a dataset left in the
+    folder's schema, which every environment would then share (Superset matches datasets by
+    database, schema and table, and would hand one environment's dataset to another)."""
+    before = {a.uuid: a.doc.get("schema") for a in folder if a.kind == "dataset"}
+    shared = sorted(a.name for a in rewritten
+                    if a.kind == "dataset" and a.doc.get("schema") == before.get(a.uuid))
+    if shared:
+        raise BundleError(
+            f'uuid_mode = "per_environment": dataset(s) {", ".join(shared)} of dashboard '
+            f"{dashboard!r} keep the folder's schema, so every environment would share them",
+            hint="give each environment its own schema: `schemas` or `schema_from` on the bi "
+            "block's database")
 
 
 def _schema_from(stack: ResolvedStack, address: str | None) -> str | None:

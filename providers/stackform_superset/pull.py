@@ -29,10 +29,12 @@ from stackform_superset.bundle import (
     BundleError,
     DatabaseTarget,
     closure,
+    derive_uuid,
     lint,
     mask_uri,
     read_assets,
     read_zip,
+    replace_strings,
 )
 from stackform_superset.client import SupersetClient
 
@@ -49,19 +51,16 @@ class Pulled:
 
 
 def pull(api: SupersetClient, dashboard_uuid: str, folder: Path,
-         targets: Mapping[str, DatabaseTarget]) -> Pulled:
-    exported = api.export_dashboard(dashboard_uuid)
+         targets: Mapping[str, DatabaseTarget], env: str | None = None) -> Pulled:
+    """Write the dashboard (its uuid in the folder) back into ``folder``; ``env`` is the
+    environment's suffix under ``uuid_mode = "per_environment"``."""
+    served = derive_uuid(dashboard_uuid, env) if env else dashboard_uuid
+    exported = api.export_dashboard(served)
     if exported is None:
-        raise BundleError(f"Superset at {api.url} has no dashboard {dashboard_uuid}",
+        raise BundleError(f"Superset at {api.url} has no dashboard {served}",
                           hint="apply the stack first, or check the dashboard's uuid")
-    found = read_zip(exported)
     existing = read_assets(folder) if folder.exists() else {}
-    cleaned = [_clean(asset, existing.get(asset.uuid), targets) for asset in found.values()]
-    if dashboard_uuid in found:
-        # The export also carries charts linked to the dashboard but off its layout: not shown,
-        # so not part of it.
-        by_uuid = {a.uuid: a for a in cleaned}
-        cleaned = closure(by_uuid, by_uuid[dashboard_uuid])
+    cleaned = from_export(read_zip(exported), existing, dashboard_uuid, targets, env)
     problems = lint({a.uuid: a for a in cleaned})
     if problems:
         raise BundleError("the export cannot be used as it is: " + "; ".join(problems[:3]),
@@ -82,6 +81,34 @@ def pull(api: SupersetClient, dashboard_uuid: str, folder: Path,
     if dashboard_uuid in existing:
         removed += _orphans(existing, dashboard_uuid, {a.uuid for a in cleaned}, folder)
     return Pulled(tuple(sorted(written)), tuple(sorted(removed)))
+
+
+def from_export(found: Mapping[str, Asset], existing: Mapping[str, Asset], dashboard_uuid: str,
+                targets: Mapping[str, DatabaseTarget], env: str | None = None) -> list[Asset]:
+    """The export's objects as the folder keeps them: the environment's UUIDs and suffixes
+    (``per_environment``) and rewrite undone, server-local ids dropped, only the dashboard's
+    closure (an export also carries charts linked to the dashboard but off its layout)."""
+    if env:
+        found = _unsuffixed(found, existing, env)
+    cleaned = {a.uuid: _clean(a, existing.get(a.uuid), targets) for a in found.values()}
+    if dashboard_uuid not in cleaned:
+        return list(cleaned.values())
+    return closure(cleaned, cleaned[dashboard_uuid])
+
+
+def _unsuffixed(found: Mapping[str, Asset], existing: Mapping[str, Asset], env: str
+                ) -> dict[str, Asset]:
+    back = {derive_uuid(u, env): u for u in existing}
+    out = {}
+    for asset in found.values():
+        doc = replace_strings(json.loads(json.dumps(asset.doc, default=str)), back)
+        for key, suffix in (("database_name", f"_{env}"), ("dashboard_title", f" ({env})"),
+                            ("slug", f"-{env}")):
+            if isinstance(doc.get(key), str):
+                doc[key] = doc[key].removesuffix(suffix)
+        uuid = back.get(asset.uuid, asset.uuid)
+        out[uuid] = Asset(asset.kind, uuid, asset.path, doc)
+    return out
 
 
 def _clean(asset: Asset, before: Asset | None, targets: Mapping[str, DatabaseTarget]

@@ -71,14 +71,16 @@ def copy_assets(to: Path) -> Path:
 def resolved_pair(stack_dir: Path, server_url: str, username: str, password: str,
                   wh: Warehouse, *, env: str = "dev", assets: Path = ASSETS,
                   dashboard: dict[str, Any] | None = None, disallow_edits: bool = False,
-                  stack_env: str = "test") -> tuple[Resource, Resource]:
+                  stack_env: str = "test", uuid_mode: str = "same",
+                  schemas: dict[str, str] | None = None) -> tuple[Resource, Resource]:
     """A ``bi`` and a ``dashboards`` resource as core resolves them (computed attributes and
     the kept passwords included), for one environment of the warehouse."""
     bi_config = BiConfig.model_validate({
         "url": server_url, "username": username, "password": password,
-        "assets": str(assets), "disallow_edits": disallow_edits,
-        "databases": {"warehouse": {"sqlalchemy_uri": wh.uri, "password": WAREHOUSE_PASSWORD,
-                                    "schemas": {"analytics": f"analytics_{env}"}}}})
+        "assets": str(assets), "disallow_edits": disallow_edits, "uuid_mode": uuid_mode,
+        "databases": {"warehouse": {
+            "sqlalchemy_uri": wh.uri, "password": WAREHOUSE_PASSWORD,
+            "schemas": {"analytics": f"analytics_{env}"} if schemas is None else schemas}}})
     bi = Resource("bi.main", "bi", "main", bi_config, bi_config.model_dump(mode="json"),
                   BI_SENSITIVE)
     dash_config = DashboardConfig.model_validate(dashboard or {"bi": "main",

@@ -24,16 +24,19 @@ from stackform_superset.bundle import (
     BundleError,
     DatabaseTarget,
     closure,
+    derive_uuid,
     differences,
     digest,
     find_dashboard,
     lint,
     normalise,
+    per_environment,
     read_assets,
     read_zip,
     rewrite,
     to_zip,
 )
+from stackform_superset.pull import from_export
 
 
 def test_objects_are_found_by_uuid_whatever_their_file_names() -> None:
@@ -140,3 +143,31 @@ def test_differences_are_field_by_field() -> None:
     assert differences({"a": 1, "server_default": 2}, {"a": 1}, only_after_keys=True) == []
     many = differences({}, {str(i): i for i in range(9)}, limit=3)
     assert many[-1] == "and 6 more"
+
+
+def test_per_environment_derives_every_uuid_and_suffixes_names() -> None:
+    assets = read_assets(ASSETS)
+    objects = closure(assets, assets[DASHBOARD_UUID])
+    alice = {a.kind + " " + a.name: a for a in per_environment(objects, "dev_alice")}
+    bob = per_environment(objects, "dev_bob")
+    assert {a.uuid for a in alice.values()}.isdisjoint({a.uuid for a in bob})
+    assert {a.uuid for a in alice.values()} == {derive_uuid(a.uuid, "dev_alice")
+                                                for a in objects}
+    assert set(alice) >= {"database warehouse_dev_alice", "dashboard Sales (dev_alice)"}
+    dashboard = alice["dashboard Sales (dev_alice)"]
+    assert dashboard.doc["slug"] == "sales-dev_alice"
+    assert lint({a.uuid: a for a in alice.values()}) == [], "every reference follows"
+    assert alice["chart Row count"].doc["dataset_uuid"] == derive_uuid(DATASET_UUID, "dev_alice")
+
+
+def test_pull_undoes_the_environment_rewrite_and_suffixes() -> None:
+    assets = read_assets(ASSETS)
+    target = DatabaseTarget("postgresql://bi@db/wh", {"analytics": "analytics_dev_alice"})
+    served = per_environment(rewrite(closure(assets, assets[DASHBOARD_UUID]),
+                                     {"warehouse": target}), "dev_alice")
+    found = read_zip(to_zip(served))
+    back = {a.uuid: a for a in from_export(found, assets, DASHBOARD_UUID,
+                                           {"warehouse": target}, "dev_alice")}
+    assert set(back) == set(assets)
+    for uuid, asset in assets.items():
+        assert differences(normalise(asset), normalise(back[uuid])) == [], asset.label
