@@ -37,6 +37,7 @@ from stackform.provider import (
     DeepValidator,
     Outputs,
     Unapplied,
+    WatchesPaths,
 )
 from stackform.resource import Resource, ResourceState
 from stackform.secrets import SecretStore
@@ -161,7 +162,7 @@ def _env_suffix(ctx: Context, uuid_mode: Any) -> str | None:
     return env_identifier(ctx.env) if uuid_mode == "per_environment" else None
 
 
-class BiProvider(BaseProvider[BiConfig], ComputesAttributes, DeepValidator):
+class BiProvider(BaseProvider[BiConfig], ComputesAttributes, DeepValidator, WatchesPaths):
     """``[bi.NAME]``: one Superset server and this environment's database connections."""
 
     kind: ClassVar[str] = "bi"
@@ -173,6 +174,10 @@ class BiProvider(BaseProvider[BiConfig], ComputesAttributes, DeepValidator):
         # Nothing to add: only the passwords to keep, for refresh and delete (never in state).
         _Secrets.put(stack, resource.address, self.config_of(resource))
         return {}
+
+    def watched_paths(self, stack: ResolvedStack, resource: Resource
+                      ) -> list[tuple[str, Path]]:
+        return [("Superset assets", Path(self.config_of(resource).assets))]
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         config = self.config_of(desired)
@@ -248,7 +253,7 @@ class BiProvider(BaseProvider[BiConfig], ComputesAttributes, DeepValidator):
 
 
 class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, ChecksUnapplied,
-                        DeepValidator):
+                        DeepValidator, WatchesPaths):
     """``[dashboards.NAME]``: one dashboard, its charts and datasets, from a bi block's assets."""
 
     kind: ClassVar[str] = "dashboards"
@@ -275,6 +280,12 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
             "databases": {k: {"sqlalchemy_uri": d.sqlalchemy_uri, "schemas": dict(d.schemas),
                               "default_schema": _schema_from(stack, d.schema_from)}
                           for k, d in sorted(server.databases.items())}}}
+
+    def watched_paths(self, stack: ResolvedStack, resource: Resource
+                      ) -> list[tuple[str, Path]]:
+        server = resource.attributes.get("server")
+        assets = server.get("assets") if isinstance(server, Mapping) else None
+        return [("Superset assets", Path(str(assets)))] if assets else []
 
     def _server(self, attributes: Mapping[str, Any]) -> Mapping[str, Any]:
         server = attributes.get("server")

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from stackform.errors import StackformError
 from stackform.session import open_session
-from stackform_superset import DashboardConfig, DatabaseConnection
+from stackform_superset import BiProvider, DashboardConfig, DashboardProvider, DatabaseConnection
 from stackform_superset.bundle import DatabaseTarget
 
 STACK = '''
@@ -122,3 +122,12 @@ def test_schema_from_names_a_transformer_block(tmp_path: Path) -> None:
     assert "schema_from = 'transformers.nope' names no block of the stack" in str(caught.value)
     with pytest.raises(ValidationError, match=r'"transformers\.NAME"'):
         DatabaseConnection(sqlalchemy_uri="postgresql://bi@db/wh", schema_from="dbt")
+
+
+def test_both_blocks_watch_the_asset_folder(tmp_path: Path) -> None:
+    (tmp_path / "stack.toml").write_text(SCHEMA_FROM.format(prod_schema=""))
+    stack = open_session(tmp_path, None, "prod", strict_secrets=False).stack
+    for address, provider in (("bi.main", BiProvider()), ("dashboards.sales",
+                                                          DashboardProvider())):
+        watched = provider.watched_paths(stack, stack.resources[address])
+        assert watched == [("Superset assets", Path("assets"))]
