@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from stackform.config.interpolate import secret_placeholder
 from stackform.config.schema import env_identifier
 from stackform.diagnostics import Diagnostic
 from stackform.errors import StackformError
@@ -90,13 +91,20 @@ class _Secrets:
                 _real(stack.name, config.password), passwords)
 
     @classmethod
+    def known(cls, ctx: Context, address: str) -> bool:
+        with cls._lock:
+            return (str(ctx.stack_dir.resolve()), ctx.env, address) in cls._known
+
+    @classmethod
     def get(cls, ctx: Context, address: str) -> tuple[str, dict[str, str]]:
         with cls._lock:
             found = cls._known.get((str(ctx.stack_dir.resolve()), ctx.env, address))
         if found is None:
-            raise StackformError(f"the password of {address} is not known to this process",
-                                 hint="the stack was not resolved through stackform (a bug "
-                                 "if it was)")
+            # The stack no longer has the bi block (both blocks removed at once, say).
+            raise StackformError(
+                f"{address} is no longer in the stack, and Superset needs its login to change "
+                "anything", hint=f"keep {address} until the dashboards using it are "
+                "destroyed, or forget them with `stackform state rm ADDRESS`")
         for value in (found[0], *found[1].values()):
             missing = _PLACEHOLDER.fullmatch(value)
             if missing:
@@ -106,7 +114,9 @@ class _Secrets:
         return found
 
 
-_PLACEHOLDER = re.compile(r"<secret ([^>]+)>")
+_HEAD, _, _TAIL = secret_placeholder("\0").partition("\0")
+_PLACEHOLDER = re.compile(re.escape(_HEAD) + r"(.+?)" + re.escape(_TAIL))
+"""What resolving without secrets (destroy, validate) puts in place of ``${secret.NAME}``."""
 
 
 def _real(stack_name: str, value: str) -> str:
@@ -199,6 +209,9 @@ class BiProvider(BaseProvider[BiConfig], ComputesAttributes, DeepValidator, Watc
         if "url" not in prior.outputs:
             return None
         if not recorded:
+            return prior
+        if not _Secrets.known(ctx, prior.address):
+            ctx.log(f"{prior.address}: no longer in the stack: not refreshed")
             return prior
         api = self._api_of(ctx, prior)
         found = {name for name, uuid in recorded.items() if api.find("database", uuid)}
@@ -392,6 +405,10 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
         uuid = prior.outputs.get("dashboard")
         if not recorded or not uuid:
             return None
+        bi = str(self._server(prior.attributes)["bi"])
+        if not _Secrets.known(ctx, bi):
+            ctx.log(f"{prior.address}: {bi} is no longer in the stack: not refreshed")
+            return prior
         exported = self._api(ctx, prior.attributes).export_dashboard(str(uuid))
         if exported is None:
             return None

@@ -119,3 +119,32 @@ def test_validate_deep_logs_in_tests_connections_and_lints(
     assert refused.code != 0
     assert f"Superset at {superset_server.url} refused the login of 'admin'" in refused.output
     assert "wrong-pw-3381" not in refused.output
+
+
+def test_removing_the_bi_block_with_its_dashboards_is_refused_clearly(
+        superset_server: SupersetServer, wh: Warehouse, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(ASSETS, project / "assets")
+    stack = project / "stack.toml"
+    text = textwrap.dedent(STACK.format(url=superset_server.url, user=superset_server.username,
+                                        uri=wh.uri))
+    stack.write_text(text)
+    sf = Runner(project, make_env(tmp_path / "home", {
+        "STACKFORM_SECRET_SUPERSET": superset_server.password,
+        "STACKFORM_SECRET_WAREHOUSE": WAREHOUSE_PASSWORD}))
+    assert sf("apply", "--auto-approve", timeout=180).code == 0
+
+    stack.write_text(text[:text.index("[bi.main]")] + '[files.x]\npath = "x.txt"\ncontent = ""\n')
+    plan = sf("plan")
+    assert plan.code == 0, plan
+    assert "dashboards.sales will be destroyed" in plan.stdout, plan
+    applied = sf("apply", "--auto-approve", timeout=180)
+    assert applied.code != 0
+    assert "bi.main is no longer in the stack, and Superset needs its login" in applied.output
+    api = SupersetClient(superset_server.url, superset_server.username,
+                         superset_server.password)
+    assert api.find("chart", REVENUE_CHART) is not None, "nothing was deleted"
+
+    stack.write_text(text)  # back, then destroy as one should
+    assert sf("destroy", "--auto-approve", timeout=180).code == 0
+    assert api.find("chart", REVENUE_CHART) is None
