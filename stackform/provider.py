@@ -301,6 +301,33 @@ class DependsOnPipelines(Protocol):
         the stack is resolved, for every block of the kind: keep it cheap and free of I/O."""
 
 
+@runtime_checkable
+class DependsOnBlocks(Protocol):
+    """A provider whose resources depend on other blocks its settings name (a dashboard on its
+    BI server's block): those are applied before it, as if named in ``depends_on``."""
+
+    def block_dependencies(self, stack: ResolvedStack, resource: Resource) -> Iterable[str]:
+        """The addresses (``kind.name``) of the blocks of ``stack`` that ``resource`` depends
+        on. Called when the stack is resolved, for every block of the kind: keep it cheap and
+        free of I/O; an address the stack has no block for is an error at the block."""
+
+
+@runtime_checkable
+class Exports(Protocol):
+    """A provider whose blocks offer values to other providers' blocks (a dbt block: the schema
+    it builds into in this environment), so that a provider never reads another's settings."""
+
+    exported_fields: ClassVar[frozenset[str]]
+    """The names :meth:`exports` may return."""
+
+    def exports(self, stack: ResolvedStack, resource: Resource) -> Mapping[str, Any]:
+        """Values of ``resource`` for other blocks, computed from its desired attributes and
+        the stack (``stack.env``), before any provider's ``computed_attributes``: they read
+        them as ``stack.exports[address][name]``. Keys must be in :attr:`exported_fields`. No
+        I/O; raise :class:`~stackform.errors.StackformError` for a problem the stack file must
+        fix (reported at the block)."""
+
+
 @dataclass(frozen=True)
 class ProviderOption:
     """A switch a provider takes while planning (``stackform plan --provider-option NAME``):
@@ -378,6 +405,6 @@ class StepRunner(Protocol):
 
 CAPABILITIES: tuple[type, ...] = (
     PlanChecker, ComputesAttributes, WritesLocalFiles, ChecksUnapplied, DeepValidator,
-    WatchesPaths, DependsOnPipelines, TakesOptions, StepRunner,
+    WatchesPaths, DependsOnPipelines, DependsOnBlocks, Exports, TakesOptions, StepRunner,
 )
 """Every optional capability core asks providers about (docs/providers.md lists them)."""

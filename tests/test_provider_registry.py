@@ -210,9 +210,14 @@ def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
     assert capabilities("loaders") == {"WatchesPaths"}
     assert capabilities("extractors") == {"WatchesPaths", "PlanChecker", "StepRunner",
                                           "TakesOptions"}
-    assert capabilities("transformers") == {"WatchesPaths", "ChecksUnapplied", "StepRunner"}
+    assert capabilities("transformers") == {"WatchesPaths", "ChecksUnapplied", "StepRunner",
+                                            "Exports"}
     assert capabilities("orchestrators") == {"WatchesPaths", "ComputesAttributes",
                                              "DependsOnPipelines", "DeepValidator"}
+    assert capabilities("bi") == {"WatchesPaths", "ComputesAttributes", "DeepValidator",
+                                  "DependsOnBlocks"}
+    assert capabilities("dashboards") == {"WatchesPaths", "ComputesAttributes",
+                                          "ChecksUnapplied", "DeepValidator", "DependsOnBlocks"}
 
 
 def test_a_capability_a_provider_lacks_is_never_asked(tmp_path: Path) -> None:

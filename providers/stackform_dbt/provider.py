@@ -12,7 +12,7 @@ import os
 import shlex
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,6 +23,7 @@ from stackform.provider import (
     BaseProvider,
     ChecksUnapplied,
     Context,
+    Exports,
     Outputs,
     RunContext,
     RunStep,
@@ -64,12 +65,13 @@ PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 
 
 class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, StepRunner,
-                          WatchesPaths):
+                          WatchesPaths, Exports):
     """``[transformers.NAME]``: a dbt project with its adapter and per-environment profile."""
 
     kind: ClassVar[str] = "transformers"
     Config: ClassVar[type[BaseModel]] = TransformerConfig
     force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
+    exported_fields: ClassVar[frozenset[str]] = frozenset({"schema"})
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -135,6 +137,12 @@ class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, Step
         shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
 
     # -- the plan -------------------------------------------------------------------------------
+
+    def exports(self, stack: ResolvedStack, resource: Resource) -> dict[str, Any]:
+        """The schema the models build into in this environment (BI follows it there)."""
+        target = resource.attributes.get("target")
+        schema = target.get("schema") if isinstance(target, Mapping) else None
+        return {"schema": str(schema or default_schema(stack.env))}
 
     def watched_paths(self, stack: ResolvedStack, resource: Resource
                       ) -> list[tuple[str, str | Path]]:

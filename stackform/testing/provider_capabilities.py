@@ -16,7 +16,9 @@ from stackform.provider import (
     ChecksUnapplied,
     ComputesAttributes,
     Context,
+    DependsOnBlocks,
     DependsOnPipelines,
+    Exports,
     PlanChecker,
     Provider,
     WatchesPaths,
@@ -58,6 +60,13 @@ class ProviderCapabilityChecks(ProviderCheckBase):
         if isinstance(provider, DependsOnPipelines):
             # a stack without pipelines: nothing to depend on
             assert list(provider.pipeline_dependencies(stack, desired)) == []
+        if isinstance(provider, Exports):
+            exported = provider.exports(stack, desired)
+            assert set(exported) <= provider.exported_fields, exported
+            assert exported == provider.exports(stack, desired)  # no I/O: the same each time
+        if isinstance(provider, DependsOnBlocks):
+            deps = [str(a) for a in provider.block_dependencies(stack, desired)]
+            assert all(a in stack.resources and a != desired.address for a in deps), deps
         state = self.create(provider, ctx, desired)
         if isinstance(provider, ChecksUnapplied):
             # just applied: the recorded state is what the stack wants
