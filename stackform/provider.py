@@ -328,6 +328,20 @@ class Exports(Protocol):
         fix (reported at the block)."""
 
 
+@runtime_checkable
+class Pulls(Protocol):
+    """A provider whose objects people also edit in their own tool (a dashboard built in
+    Superset): ``stackform pull`` writes what is deployed back into the files the block is
+    built from, for review and commit."""
+
+    def pull(self, ctx: Context, resource: Resource) -> Sequence[str]:
+        """Write the deployed object of ``resource`` (in ``ctx.env``) back into the files it is
+        built from, and say what changed, one line each (``wrote dashboards/<uuid>.yaml``).
+        Never write a secret into those files, nor state: pulling changes only the
+        repository. Raise :class:`~stackform.errors.StackformError` when the object cannot
+        be read (not applied yet, server unreachable)."""
+
+
 @dataclass(frozen=True)
 class ProviderOption:
     """A switch a provider takes while planning (``stackform plan --provider-option NAME``):
@@ -405,6 +419,7 @@ class StepRunner(Protocol):
 
 CAPABILITIES: tuple[type, ...] = (
     PlanChecker, ComputesAttributes, WritesLocalFiles, ChecksUnapplied, DeepValidator,
-    WatchesPaths, DependsOnPipelines, DependsOnBlocks, Exports, TakesOptions, StepRunner,
+    WatchesPaths, DependsOnPipelines, DependsOnBlocks, Exports, Pulls, TakesOptions,
+    StepRunner,
 )
 """Every optional capability core asks providers about (docs/providers.md lists them)."""

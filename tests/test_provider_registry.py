@@ -217,7 +217,8 @@ def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
     assert capabilities("bi") == {"WatchesPaths", "ComputesAttributes", "DeepValidator",
                                   "DependsOnBlocks"}
     assert capabilities("dashboards") == {"WatchesPaths", "ComputesAttributes",
-                                          "ChecksUnapplied", "DeepValidator", "DependsOnBlocks"}
+                                          "ChecksUnapplied", "DeepValidator", "DependsOnBlocks",
+                                          "Pulls"}
 
 
 def test_a_capability_a_provider_lacks_is_never_asked(tmp_path: Path) -> None:

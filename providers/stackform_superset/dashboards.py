@@ -26,6 +26,7 @@ from stackform.provider import (
     DeepValidator,
     DependsOnBlocks,
     Outputs,
+    Pulls,
     Unapplied,
     WatchesPaths,
 )
@@ -48,6 +49,7 @@ from stackform_superset.bundle import (
 )
 from stackform_superset.client import SupersetClient, SupersetError
 from stackform_superset.config import DashboardConfig
+from stackform_superset.pull import pull as pull_dashboard
 
 if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack
@@ -65,7 +67,7 @@ DELETE_ORDER = ("dashboard", "chart", "dataset")
 
 
 class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, ChecksUnapplied,
-                        DeepValidator, WatchesPaths, DependsOnBlocks):
+                        DeepValidator, WatchesPaths, DependsOnBlocks, Pulls):
     """``[dashboards.NAME]``: one dashboard, its charts and datasets, from a bi block's assets."""
 
     kind: ClassVar[str] = "dashboards"
@@ -119,6 +121,22 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
         server = self._server(attributes)
         password, _ = Secrets.get(ctx, str(server["bi"]))
         return logged_in_client(str(server["url"]), str(server["username"]), password)
+
+    def pull(self, ctx: Context, resource: Resource) -> list[str]:
+        """``stackform pull dashboards.NAME``: the dashboard as this environment's server
+        holds it, written back into the asset folder (see :mod:`.pull`)."""
+        server = self._server(resource.attributes)
+        where = str(server["assets"])
+        folder = ctx.resolve_path(where)
+        dashboard = find_dashboard(read_assets(folder), uuid=resource.attributes.get("uuid"),
+                                   slug=resource.attributes.get("slug"), where=where)
+        targets = {k: DatabaseTarget(v["sqlalchemy_uri"], v.get("schemas") or {},
+                                     v.get("default_schema"))
+                   for k, v in (server.get("databases") or {}).items()}
+        pulled = pull_dashboard(self._api(ctx, resource.attributes), dashboard.uuid, folder,
+                                targets, env_suffix(ctx, server.get("uuid_mode")))
+        return ([f"wrote {where}/{path}" for path in pulled.written]
+                + [f"removed {where}/{path}" for path in pulled.removed])
 
     def _bundle(self, ctx: Context, attributes: Mapping[str, Any]) -> list[Asset]:
         """The dashboard's closure as this environment imports it; lint problems refuse it."""

@@ -10,7 +10,8 @@ dataset's schema maps back through the environment's ``schemas`` (a schema the f
 know is kept as exported). Objects of the dashboard's previous closure that the export no longer
 holds, and that no other dashboard of the folder uses, are deleted.
 
-The command that calls it (``stackform bi pull``) is not wired into the CLI yet.
+``stackform pull dashboards.NAME`` calls it through the provider
+(:class:`stackform.provider.Pulls`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Superset blocks through the real ``stackform`` command: plan, apply, a hand edit shown as
-drift and restored, a no-op plan, destroy (which needs the login secret, and says so), and no
-password anywhere on disk."""
+drift and restored, a no-op plan, a rename in Superset pulled into the folder, destroy (which
+needs the login secret, and says so), and no password anywhere on disk."""
 
 from __future__ import annotations
 
@@ -70,6 +70,21 @@ def test_plan_apply_drift_and_destroy_through_the_cli(
     assert sf("apply", "--auto-approve", timeout=180).code == 0
     assert json.loads(api.get("chart", chart)["params"])["row_limit"] == 100
     assert "No changes." in sf("plan").stdout
+
+    # A chart renamed in Superset, pulled back into the folder: the repository now holds it.
+    api.put("chart", chart, {"slice_name": "Revenue per customer"})
+    pulled = sf("pull", "dashboards.sales", timeout=120)
+    assert pulled.code == 0, pulled
+    assert f"wrote assets/charts/{REVENUE_CHART}.yaml" in pulled.stderr, pulled
+    assert "pulled dashboards.sales:" in pulled.stderr and pulled.stdout == "", pulled
+    chart_file = project / "assets" / "charts" / f"{REVENUE_CHART}.yaml"
+    assert yaml.safe_load(chart_file.read_text())["slice_name"] == "Revenue per customer"
+    assert sf("apply", "--auto-approve", timeout=180).code == 0  # the folder's new files
+    assert "No changes." in sf("plan").stdout
+    for wrong, reason in (("bi.main", "bi blocks have nothing to pull"),
+                          ("dashboards.nope", "dashboards.nope is not a block of the stack")):
+        refused = sf("pull", wrong)
+        assert refused.code != 0 and reason in refused.stderr, refused
 
     # destroy resolves the stack without secrets, but a Superset login needs one
     without = Runner(project, make_env(tmp_path / "home", {
