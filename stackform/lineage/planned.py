@@ -1,0 +1,60 @@
+"""The lineage section of a plan: the environment's graph as recorded, the graph the plan
+leads to, and what the difference breaks (:func:`plan_impact`).
+
+The graph before is what the last applies recorded in state. The graph after reuses each of
+those fragments for a resource the plan leaves alone whose upstream lineage is unchanged, and
+asks the provider again only for the rest: a no-op plan asks no provider anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from stackform.lineage.impact import compare
+from stackform.lineage.join import Entry, Joined, join
+from stackform.plan.model import Action, ResourceChange
+from stackform.provider import Context, ProvidesLineage
+from stackform.resource import Resource, ResourceState
+
+
+def before_and_after(ctx: Context, provider_of: Callable[[str], object],
+                     resources: Mapping[str, Resource],
+                     recorded: Mapping[str, ResourceState],
+                     current: Mapping[str, ResourceState | None],
+                     changes: Iterable[ResourceChange],
+                     dependencies: Mapping[str, tuple[str, ...]]) -> tuple[Joined, Joined]:
+    """The lineage as recorded, and as it will be once the plan is applied."""
+    before = join(ctx, {
+        address: Entry(state.kind, resources.get(address), state.outputs, state.dependencies)
+        for address, state in recorded.items()
+    }, provider_of, as_recorded=True)
+    acting = {c.address: c.action for c in changes}
+    after_entries = {}
+    for address, resource in resources.items():
+        if acting.get(address) is Action.DELETE:
+            continue
+        prior = current.get(address)
+        after_entries[address] = Entry(
+            resource.kind, resource, prior.outputs if prior is not None else {},
+            tuple(dependencies.get(address, ())),
+            fresh=acting.get(address, Action.NOOP) is not Action.NOOP or prior is None)
+    reuse = {a: (f, before.digests[a]) for a, f in before.fragments.items()}
+    after = join(ctx, after_entries, provider_of, reuse=reuse)
+    return before, after
+
+
+def plan_impact(ctx: Context, provider_of: Callable[[str], object],
+                resources: Mapping[str, Resource],
+                recorded: Mapping[str, ResourceState],
+                current: Mapping[str, ResourceState | None],
+                changes: Iterable[ResourceChange],
+                dependencies: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    """The plan's ``impact`` (:mod:`stackform.lineage.impact`), or ``{}`` when no provider of
+    the stack knows any lineage."""
+    kinds = {r.kind for r in resources.values()} | {s.kind for s in recorded.values()}
+    if not any(isinstance(provider_of(k), ProvidesLineage) for k in kinds):
+        return {}
+    before, after = before_and_after(ctx, provider_of, resources, recorded, current, changes,
+                                     dependencies)
+    return compare(before.graph, after.graph)

@@ -1,0 +1,30 @@
+"""Recording lineage at apply: each applied resource's fragment, and those downstream of it
+whose upstream lineage changed, go into state outputs (:data:`~stackform.lineage.join.
+OUTPUT_KEY`), so the next plan reuses them instead of asking the providers again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+
+from stackform.lineage.join import OUTPUT_KEY, Entry, join, recordable
+from stackform.provider import Context
+from stackform.resource import Resource, ResourceState
+
+
+def with_lineage(ctx: Context, provider_of: Callable[[str], object],
+                 resources: Mapping[str, Resource], states: Mapping[str, ResourceState],
+                 applied: Iterable[str]) -> list[ResourceState]:
+    """The states whose recorded lineage changes: those ``applied`` now, and any whose
+    recorded upstream digest no longer matches."""
+    fresh = set(applied)
+    entries = {a: Entry(s.kind, resources.get(a), s.outputs, s.dependencies, fresh=a in fresh)
+               for a, s in states.items()}
+    joined = join(ctx, entries, provider_of)
+    out = []
+    for address, fragment in sorted(joined.fragments.items()):
+        state = states[address]
+        value = recordable(fragment, joined.digests[address])
+        if state.outputs.get(OUTPUT_KEY) != value:
+            out.append(replace(state, outputs={**state.outputs, OUTPUT_KEY: value}))
+    return out
