@@ -21,7 +21,7 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Node:
     """One column, or one table when ``column`` is ``None``, as one resource knows it."""
 
@@ -30,6 +30,9 @@ class Node:
     column: str | None = None
     type: str = field(default="column", compare=False)
     """What it is, in the provider's word: ``stream``, ``table``, ``source``, ``model``..."""
+
+    def __lt__(self, other: Node) -> bool:
+        return self.id < other.id
 
     @property
     def id(self) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from stackform.config.model import ResolvedStack
+from stackform.lineage.flow import data_upstream
 from stackform.lineage.impact import compare
 from stackform.lineage.join import Entry, Joined, join
 from stackform.plan.model import Action, ResourceChange
@@ -24,9 +26,11 @@ def before_and_after(ctx: Context, provider_of: Callable[[str], object],
                      current: Mapping[str, ResourceState | None],
                      changes: Iterable[ResourceChange],
                      dependencies: Mapping[str, tuple[str, ...]]) -> tuple[Joined, Joined]:
-    """The lineage as recorded, and as it will be once the plan is applied."""
+    """The lineage as recorded, and as it will be once the plan is applied; ``dependencies``
+    are the data upstream of each resource (:func:`~stackform.lineage.flow.data_upstream`)."""
     before = join(ctx, {
-        address: Entry(state.kind, resources.get(address), state.outputs, state.dependencies)
+        address: Entry(state.kind, resources.get(address), state.outputs,
+                       tuple(dependencies.get(address, state.dependencies)))
         for address, state in recorded.items()
     }, provider_of, as_recorded=True)
     acting = {c.address: c.action for c in changes}
@@ -44,17 +48,22 @@ def before_and_after(ctx: Context, provider_of: Callable[[str], object],
     return before, after
 
 
-def plan_impact(ctx: Context, provider_of: Callable[[str], object],
-                resources: Mapping[str, Resource],
+def plan_impact(ctx: Context, provider_of: Callable[[str], object], stack: ResolvedStack,
                 recorded: Mapping[str, ResourceState],
                 current: Mapping[str, ResourceState | None],
                 changes: Iterable[ResourceChange],
                 dependencies: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     """The plan's ``impact`` (:mod:`stackform.lineage.impact`), or ``{}`` when no provider of
     the stack knows any lineage."""
+    resources = stack.resources
     kinds = {r.kind for r in resources.values()} | {s.kind for s in recorded.values()}
     if not any(isinstance(provider_of(k), ProvidesLineage) for k in kinds):
         return {}
+    upstream, problem = data_upstream(stack, dependencies)
     before, after = before_and_after(ctx, provider_of, resources, recorded, current, changes,
-                                     dependencies)
-    return compare(before.graph, after.graph)
+                                     upstream)
+    impact = compare(before.graph, after.graph)
+    if problem:
+        impact["warnings"].append(problem)
+        impact["complete"] = False
+    return impact

@@ -7,18 +7,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
+from stackform.config.model import ResolvedStack
+from stackform.lineage.flow import data_upstream
 from stackform.lineage.join import OUTPUT_KEY, Entry, join, recordable
 from stackform.provider import Context
-from stackform.resource import Resource, ResourceState
+from stackform.resource import ResourceState
 
 
-def with_lineage(ctx: Context, provider_of: Callable[[str], object],
-                 resources: Mapping[str, Resource], states: Mapping[str, ResourceState],
-                 applied: Iterable[str]) -> list[ResourceState]:
+def with_lineage(ctx: Context, provider_of: Callable[[str], object], stack: ResolvedStack,
+                 states: Mapping[str, ResourceState], applied: Iterable[str]
+                 ) -> list[ResourceState]:
     """The states whose recorded lineage changes: those ``applied`` now, and any whose
     recorded upstream digest no longer matches."""
     fresh = set(applied)
-    entries = {a: Entry(s.kind, resources.get(a), s.outputs, s.dependencies, fresh=a in fresh)
+    upstream, _problem = data_upstream(stack, {a: s.dependencies for a, s in states.items()})
+    entries = {a: Entry(s.kind, stack.resources.get(a), s.outputs,
+                        tuple(upstream.get(a, s.dependencies)), fresh=a in fresh)
                for a, s in states.items()}
     joined = join(ctx, entries, provider_of)
     out = []

@@ -304,7 +304,7 @@ def _record_lineage(ctx: Context, registry: Registry, stack: ResolvedStack,
     from stackform.lineage.record import with_lineage
 
     done = [e.address for e in events if e.status == "done" and e.action is not Action.DELETE]
-    for state in with_lineage(ctx, registry.get, stack.resources, recorder.resources(), done):
+    for state in with_lineage(ctx, registry.get, stack, recorder.resources(), done):
         recorder.record(put=state)
 
 

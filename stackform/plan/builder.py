@@ -353,5 +353,5 @@ def _impact(inputs: _Inputs, changes: Iterable[ResourceChange]) -> dict[str, Any
         return {}
     from stackform.lineage.planned import plan_impact
 
-    return plan_impact(inputs.ctx, inputs.registry.get, inputs.stack.resources, inputs.recorded,
+    return plan_impact(inputs.ctx, inputs.registry.get, inputs.stack, inputs.recorded,
                        inputs.current, changes, inputs.dependencies)
