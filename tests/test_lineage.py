@@ -225,3 +225,22 @@ def test_a_provider_failing_its_lineage_is_a_warning_never_a_crash(tmp_path, reg
     assert not plan.breaking  # unknown is not gone
     text = render_plan(plan)
     assert "lineage incomplete" in text and said in text
+
+
+def test_data_flows_along_pipeline_steps(tmp_path, registry) -> None:
+    from stackform.config.model import Pipeline, Step
+    from stackform.lineage.flow import data_upstream
+
+    steps = tuple(Step(n, f"things.{n}") for n in ("a", "b", "c"))
+    stack = stack_of([thing("a"), thing("b"), thing("c")], tmp_path,
+                     pipelines={"p": Pipeline("p", steps)})
+    upstream, problem = data_upstream(stack, {"things.a": (), "things.b": (), "things.c": ()})
+    assert problem is None
+    assert upstream == {"things.a": (), "things.b": ("things.a",),
+                        "things.c": ("things.a", "things.b")}
+    backwards = Pipeline("q", tuple(reversed(steps)))
+    stack = stack_of([thing("a"), thing("b"), thing("c")], tmp_path,
+                     pipelines={"p": Pipeline("p", steps), "q": backwards})
+    upstream, problem = data_upstream(stack, {"things.a": ()})
+    assert problem is not None and "both ways" in problem
+    assert upstream == {"things.a": ()}
