@@ -58,7 +58,7 @@ def test_fragment_round_trips_through_its_json_schema() -> None:
     assert data["version"] == 1
     assert data["nodes"][1] == {"id": "transformers.dbt|stg_orders|amount",
                                 "resource": "transformers.dbt", "table": "stg_orders",
-                                "column": "amount", "type": "model"}
+                                "column": "amount", "type": "model", "relation": None}
     assert LineageFragment.from_json(data) == fragment
     with pytest.raises(ValueError, match="version"):
         LineageFragment.from_json({**data, "version": 99})
@@ -196,7 +196,7 @@ def test_a_plan_removing_a_column_names_what_breaks_everywhere(tmp_path, registr
     assert line in render_markdown(plan)
     assert plan_to_json(plan)["impact"]["breaking"][0]["paths"] == [[{
         "id": "things.b|b|amount", "resource": "things.b", "table": "b", "column": "amount",
-        "type": "thing"}]]
+        "type": "thing", "relation": None}]]
     saved = tmp_path / "p.sfplan"
     save_plan(plan, saved)
     assert load_plan(saved).impact == plan.impact

@@ -97,24 +97,26 @@ def _landed(upstream: LineageGraph) -> dict[tuple[str, ...], tuple[Node, dict[st
     """The tables upstream (``schema.table`` as a loader names them) and their columns."""
     tables: dict[tuple[str, ...], tuple[Node, dict[str, Node]]] = {}
     for node in upstream:
-        if node.column is None:
+        if node.column is None and node.relation:
             columns = {c.column.lower(): c for c in upstream.downstream_of(node.id)
                        if c.column is not None and c.table == node.table}
-            tables[_key(*node.table.split("."))] = (node, columns)
+            tables[_key(*node.relation.split("."))] = (node, columns)
     return tables
 
 
 def _source(b: _Builder, source: Mapping[str, Any],
             landed: Mapping[tuple[str, ...], tuple[Node, dict[str, Node]]]) -> _Relation:
     name = f"{source.get('source_name')}.{source.get('name')}"
-    found = landed.get(_key(source.get("schema"), source.get("identifier") or source.get("name")))
+    where = _key(source.get("schema"), source.get("identifier") or source.get("name"))
+    relation = ".".join(where)
+    found = landed.get(where)
     upstream_table, upstream_columns = found if found else (None, {})
-    rel = _Relation(b.add(Node(b.address, name, None, "source"),
+    rel = _Relation(b.add(Node(b.address, name, None, "source", relation),
                           [upstream_table] if upstream_table else []))
     declared = [str(c).lower() for c in (source.get("columns") or {})]
     for column in sorted({*upstream_columns, *declared}):
         fed = upstream_columns.get(column)
-        rel.columns[column] = b.add(Node(b.address, name, column, "source"),
+        rel.columns[column] = b.add(Node(b.address, name, column, "source", relation),
                                     [rel.table, *([fed] if fed else [])])
     return rel
 
@@ -134,11 +136,14 @@ def _model(b: _Builder, uid: str, node: Mapping[str, Any], relations: Mapping[st
     name = str(node.get("name") or uid)
     parents = [relations[d] for d in (node.get("depends_on") or {}).get("nodes") or ()
                if d in relations]
-    rel = _Relation(b.add(Node(b.address, name, None, kind), [p.table for p in parents]))
+    relation = ".".join(_key(node.get("schema"), node.get("alias") or name)) or None
+    rel = _Relation(b.add(Node(b.address, name, None, kind, relation),
+                          [p.table for p in parents]))
     declared = [str(c).lower() for c in (node.get("columns") or {})]
     if kind not in SQL_NODES:  # a seed: its columns are its file's, as declared
         for column in declared:
-            rel.columns[column] = b.add(Node(b.address, name, column, kind), [rel.table])
+            rel.columns[column] = b.add(Node(b.address, name, column, kind, relation),
+                                        [rel.table])
         return rel
     sql = node.get("compiled_code")
     if not isinstance(sql, str) or not sql.strip():
@@ -155,7 +160,8 @@ def _model(b: _Builder, uid: str, node: Mapping[str, Any], relations: Mapping[st
                               "columns' lineage is unknown")
             columns = {c: [] for c in declared}
     for column, sources in columns.items():
-        rel.columns[column] = b.add(Node(b.address, name, column, kind), [rel.table, *sources])
+        rel.columns[column] = b.add(Node(b.address, name, column, kind, relation),
+                                    [rel.table, *sources])
     return rel
 
 

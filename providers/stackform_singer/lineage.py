@@ -101,7 +101,8 @@ def loader_lineage(resource: Resource, config: LoaderConfig, upstream: LineageGr
     streams = [n for n in upstream if n.type == STREAM and n.column is None]
     for stream in streams:
         table_name = f"{schema}.{name(stream.table)}" if schema else name(stream.table)
-        table = add(Node(resource.address, table_name, None, TABLE), [stream])
+        relation = table_name.lower()
+        table = add(Node(resource.address, table_name, None, TABLE, relation), [stream])
         columns: dict[str, list[Node]] = {}
         for prop in upstream.downstream_of(stream.id):
             if prop.type == STREAM and prop.column is not None:
@@ -109,6 +110,6 @@ def loader_lineage(resource: Resource, config: LoaderConfig, upstream: LineageGr
         for column in META_COLUMNS if meta else ():
             columns.setdefault(column, [])
         for column, sources in sorted(columns.items()):
-            node = add(Node(resource.address, table_name, column, TABLE), sources)
+            node = add(Node(resource.address, table_name, column, TABLE, relation), sources)
             edges.append((table.id, node.id))
     return LineageFragment(tuple(nodes.values()), tuple(edges))

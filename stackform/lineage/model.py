@@ -30,6 +30,10 @@ class Node:
     column: str | None = None
     type: str = field(default="column", compare=False)
     """What it is, in the provider's word: ``stream``, ``table``, ``source``, ``model``..."""
+    relation: str | None = field(default=None, compare=False)
+    """The warehouse relation it is (or is a column of), ``schema.table`` lower-cased, when it
+    is one: how a block downstream finds the nodes of what it reads (dbt a loader's table, a
+    BI dataset a dbt model)."""
 
     def __lt__(self, other: Node) -> bool:
         return self.id < other.id
@@ -51,13 +55,14 @@ class Node:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "resource": self.resource, "table": self.table,
-                "column": self.column, "type": self.type}
+                "column": self.column, "type": self.type, "relation": self.relation}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Node:
         return cls(str(data["resource"]), str(data["table"]),
                    None if data.get("column") is None else str(data["column"]),
-                   str(data.get("type") or "column"))
+                   str(data.get("type") or "column"),
+                   None if data.get("relation") is None else str(data["relation"]))
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ LOADER = "loaders.wh"
 
 
 def landed() -> LineageGraph:
-    table = Node(LOADER, "raw.orders", None, "table")
-    columns = [Node(LOADER, "raw.orders", c, "table") for c in ("id", "customer", "amount")]
+    table = Node(LOADER, "raw.orders", None, "table", "raw.orders")
+    columns = [Node(LOADER, "raw.orders", c, "table", "raw.orders")
+               for c in ("id", "customer", "amount")]
     return LineageGraph({LOADER: LineageFragment((table, *columns),
                                                  tuple((table.id, c.id) for c in columns))})
 
@@ -60,6 +61,13 @@ def test_columns_are_traced_through_models_and_select_star() -> None:
     assert ("source raw.orders.amount", "model stg.amount") in found   # from the *
     assert ("model stg.amount2", "model mart.revenue") in found
     assert not any(b == "model mart.n" for _a, b in found)     # count(*) reads no column
+
+
+def test_nodes_name_the_relations_they_are() -> None:
+    fragment = manifest_lineage("transformers.dbt", manifest(STG, MART), landed())
+    relations = {n.label: n.relation for n in fragment.nodes}
+    assert relations["source raw.orders.amount"] == "raw.orders"
+    assert relations["model mart.revenue"] == "analytics.mart"
 
 
 def test_a_data_test_hangs_off_the_column_it_tests() -> None:

@@ -82,6 +82,7 @@ def test_the_duckdb_loader_lands_streams_snake_cased_in_its_schema(ctx: Context)
         "customer_name", "id", "total", "updated_at")]
     fed = graph.downstream_of("extractors.shop|shop-orders|total")
     assert [n.label for n in fed] == ["table raw.shop_orders.total"]
+    assert {n.relation for n in fragment.nodes} == {"raw.shop_orders"}
 
 
 def test_another_loader_keeps_the_names(ctx: Context) -> None:
