@@ -244,3 +244,34 @@ def test_data_flows_along_pipeline_steps(tmp_path, registry) -> None:
     upstream, problem = data_upstream(stack, {"things.a": ()})
     assert problem is not None and "both ways" in problem
     assert upstream == {"things.a": ()}
+
+
+def test_lineage_selects_a_column_a_table_or_a_block_and_renders_it() -> None:
+    from stackform.lineage.query import RENDERERS, select
+
+    graph = LineageGraph(stack_fragments())
+    sel = select(graph, "stg_orders.amount", upstream=False)
+    assert sel.start == {STG.id} and sel.shown == {STG.id, MART.id}
+    assert select(graph, "raw.orders").start == {RAW.id}
+    assert select(graph, "transformers.dbt").start == {STG.id, MART.id}
+    assert select(graph, "STG_ORDERS.AMOUNT").start == {STG.id}
+    whole = select(graph, None)
+    assert whole.shown == set(graph.nodes)
+    with pytest.raises(StackformError, match="no block, table or column 'stg_order.amount'") as e:
+        select(graph, "stg_order.amount")
+    assert e.value.hint == "did you mean 'stg_orders.amount'?"
+
+    sel = select(graph, "stg_orders.amount")
+    assert RENDERERS["text"](sel).splitlines()[:3] == [
+        "4 nodes, 3 edges", "asked about: model stg_orders.amount",
+        "  stream orders.amount (extractors.src) -> table raw.orders.amount (loaders.wh)"]
+    doc = json.loads(RENDERERS["json"](sel))
+    assert doc["selected"] == [STG.id] and len(doc["nodes"]) == 4 and len(doc["edges"]) == 3
+    assert RENDERERS["mermaid"](sel).startswith("flowchart LR\n")
+    assert RENDERERS["dot"](sel).startswith("digraph lineage {")
+    page = RENDERERS["html"](sel)
+    # Self-contained: no script, nothing fetched; a box per node, the asked one drawn thick.
+    assert "<script" not in page and "http" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert page.count('<g class="node"') == 4
+    assert f'data-id="{STG.id}"' in page and 'stroke-width="3"' in page

@@ -18,7 +18,8 @@ def lineage(
         help="A block (transformers.dbt), a table (stg_orders) or a column "
              "(stg_orders.amount); all of the lineage when left out.")] = None,
     env: EnvOption = None,
-    fmt: Annotated[str, typer.Option("--format", help="text, json, mermaid or dot.")] = "text",
+    fmt: Annotated[str, typer.Option(
+        "--format", help="text, json, mermaid, dot or html.")] = "text",
     upstream_only: Annotated[bool, typer.Option(
         "--upstream", help="Only what WHAT is computed from.")] = False,
     downstream_only: Annotated[bool, typer.Option(

@@ -16,7 +16,7 @@ from stackform.lineage.planned import before_and_after
 from stackform.provider import Context
 from stackform.state.model import State
 
-FORMATS = ("text", "json", "mermaid", "dot")
+FORMATS = ("text", "json", "mermaid", "dot", "html")
 
 
 def environment_graph(ctx: Context, provider_of: Callable[[str], object],
@@ -131,5 +131,12 @@ def render_dot(sel: Selection) -> str:
     return "\n".join(lines)
 
 
+def render_html(sel: Selection) -> str:
+    from stackform.lineage.html import render_html as page
+
+    return page(sel)
+
+
 RENDERERS: dict[str, Callable[[Selection], str]] = {
-    "text": render_text, "json": render_json, "mermaid": render_mermaid, "dot": render_dot}
+    "text": render_text, "json": render_json, "mermaid": render_mermaid, "dot": render_dot,
+    "html": render_html}
