@@ -56,6 +56,10 @@ def test_quickstart_plan_names_what_a_change_breaks_downstream(tmp_path: Path,
         "transformers.dbt|raw.orders|amount", "transformers.dbt|stg_orders|amount",
         "transformers.dbt|customer_revenue|revenue"}
 
+    page = sf.ok("lineage", "--format", "html").stdout
+    assert '<g class="node" data-id="transformers.dbt|stg_orders|amount">' in page
+    assert "<script" not in page
+
     # A no-op plan asks no provider again (no dbt process: its log stays as it was).
     clean = sf("plan", "--fail-on-breaking")
     assert clean.code == 0 and "No changes." in clean.stdout, clean
