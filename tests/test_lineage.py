@@ -135,6 +135,8 @@ class LineageThings(MemoryProvider, ProvidesLineage):
             raise StackformError("cannot read the thing's columns")
         if value == "BUG":
             raise RuntimeError("oops")
+        if value == "LEAK":
+            raise StackformError(f"login failed with {resource.attributes['password']}")
         nodes = [Node(resource.address, resource.name, c, "thing") for c in value.split(",")
                  if c]
         edges = [(u.id, n.id) for n in nodes for u in upstream if u.column == n.column]
@@ -257,7 +259,7 @@ def test_lineage_selects_a_column_a_table_or_a_block_and_renders_it() -> None:
     assert select(graph, "STG_ORDERS.AMOUNT").start == {STG.id}
     whole = select(graph, None)
     assert whole.shown == set(graph.nodes)
-    with pytest.raises(StackformError, match="no block, table or column 'stg_order.amount'") as e:
+    with pytest.raises(StackformError, match=r"no block, table or column 'stg_order\.amount'") as e:
         select(graph, "stg_order.amount")
     assert e.value.hint == "did you mean 'stg_orders.amount'?"
 
@@ -275,3 +277,21 @@ def test_lineage_selects_a_column_a_table_or_a_block_and_renders_it() -> None:
         'xmlns="http://www.w3.org/2000/svg"', "")
     assert page.count('<g class="node"') == 4
     assert f'data-id="{STG.id}"' in page and 'stroke-width="3"' in page
+
+
+def test_a_secret_quoted_in_a_lineage_warning_is_masked(tmp_path, registry) -> None:
+    secret = "hunter2-not-to-leak"
+    stack = stack_of([thing("a", value="LEAK", password=secret,
+                            sensitive=frozenset({("password",)}))], tmp_path)
+    backend = LocalBackend(tmp_path / ".stackform" / "state")
+    plan = build_plan(stack, None, registry, resource_dependencies(stack), PlanOptions())
+    assert plan.impact["warnings"] == ["things.a: lineage not worked out: login failed with "
+                                       "***"], plan.impact
+    assert apply_plan(plan, stack, None, backend, registry, git=GitInfo(user="t")).ok
+    state_text = (tmp_path / ".stackform" / "state").rglob("*.json")
+    recorded = "".join(p.read_text() for p in state_text)
+    assert "login failed with" in recorded and secret not in recorded
+    state = backend.read("dev")
+    again = build_plan(stack, state, registry, resource_dependencies(stack), PlanOptions(),
+                       lineage=None)
+    assert secret not in json.dumps(plan_to_json(again))

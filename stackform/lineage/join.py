@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from graphlib import TopologicalSorter
 from typing import Any
 
@@ -97,7 +97,8 @@ class Joined:
 def join(ctx: Context, entries: Mapping[str, Entry],
          provider_of: Callable[[str], object],
          reuse: Mapping[str, tuple[LineageFragment, str]] | None = None,
-         as_recorded: bool = False) -> Joined:
+         as_recorded: bool = False,
+         redactor: Callable[[], Callable[[str], str]] | None = None) -> Joined:
     """Every entry's fragment, in dependency order.
 
     A fragment recorded in the entry's outputs (or given in ``reuse``, one worked out for
@@ -105,7 +106,9 @@ def join(ctx: Context, entries: Mapping[str, Entry],
     upstream digest matches; otherwise the provider is asked. Entries without a resource are
     never asked: their recorded fragment is all there is. ``as_recorded``: the lineage as the
     last applies left it, each recorded fragment taken whatever its digest (the provider is
-    asked only for a resource that has none)."""
+    asked only for a resource that has none). ``redactor`` makes the function that masks the
+    stack's secrets in what an asked provider warns (a tool's error quoted in a warning is
+    shown and recorded in state); made only when a warning needs it."""
     order = TopologicalSorter({a: [d for d in e.dependencies if d in entries]
                                for a, e in entries.items()})
     out = Joined({}, {}, [])
@@ -128,6 +131,9 @@ def join(ctx: Context, entries: Mapping[str, Entry],
             usable = known[-1][0]
         if usable is None and entry.resource is not None:
             usable = ask(ctx, provider, entry.resource, entry.outputs, upstream)
+            if usable.warnings and redactor is not None:
+                redact = redactor()
+                usable = replace(usable, warnings=tuple(redact(w) for w in usable.warnings))
             out.asked.append(address)
         if usable is not None:
             out.fragments[address] = usable

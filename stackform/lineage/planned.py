@@ -28,11 +28,16 @@ def before_and_after(ctx: Context, provider_of: Callable[[str], object],
                      dependencies: Mapping[str, tuple[str, ...]]) -> tuple[Joined, Joined]:
     """The lineage as recorded, and as it will be once the plan is applied; ``dependencies``
     are the data upstream of each resource (:func:`~stackform.lineage.flow.data_upstream`)."""
+    def redactor() -> Callable[[str], str]:
+        from stackform.redact import Redactor, secret_values
+
+        return Redactor(secret_values(resources.values()))
+
     before = join(ctx, {
         address: Entry(state.kind, resources.get(address), state.outputs,
                        tuple(dependencies.get(address, state.dependencies)))
         for address, state in recorded.items()
-    }, provider_of, as_recorded=True)
+    }, provider_of, as_recorded=True, redactor=redactor)
     acting = {c.address: c.action for c in changes}
     after_entries = {}
     for address, resource in resources.items():
@@ -44,7 +49,7 @@ def before_and_after(ctx: Context, provider_of: Callable[[str], object],
             tuple(dependencies.get(address, ())),
             fresh=acting.get(address, Action.NOOP) is not Action.NOOP or prior is None)
     reuse = {a: (f, before.digests[a]) for a, f in before.fragments.items()}
-    after = join(ctx, after_entries, provider_of, reuse=reuse)
+    after = join(ctx, after_entries, provider_of, reuse=reuse, redactor=redactor)
     return before, after
 
 

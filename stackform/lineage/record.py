@@ -24,7 +24,12 @@ def with_lineage(ctx: Context, provider_of: Callable[[str], object], stack: Reso
     entries = {a: Entry(s.kind, stack.resources.get(a), s.outputs,
                         tuple(upstream.get(a, s.dependencies)), fresh=a in fresh)
                for a, s in states.items()}
-    joined = join(ctx, entries, provider_of)
+    def redactor() -> Callable[[str], str]:
+        from stackform.redact import stack_redactor
+
+        return stack_redactor(stack)
+
+    joined = join(ctx, entries, provider_of, redactor=redactor)
     out = []
     for address, fragment in sorted(joined.fragments.items()):
         state = states[address]

@@ -304,7 +304,12 @@ def _record_lineage(ctx: Context, registry: Registry, stack: ResolvedStack,
     from stackform.lineage.record import with_lineage
 
     done = [e.address for e in events if e.status == "done" and e.action is not Action.DELETE]
-    for state in with_lineage(ctx, registry.get, stack, recorder.resources(), done):
+    try:
+        found = with_lineage(ctx, registry.get, stack, recorder.resources(), done)
+    except Exception as exc:  # lineage never fails an apply that succeeded
+        ctx.log(f"lineage not recorded: {type(exc).__name__}: {exc}")
+        return
+    for state in found:
         recorder.record(put=state)
 
 
