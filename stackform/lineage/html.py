@@ -39,8 +39,8 @@ def render_html(sel: Selection, title: str = "stackform lineage") -> str:
         columns.setdefault(layers[node], []).append(node)
     where: dict[str, tuple[int, int]] = {}
     for x, nodes in sorted(columns.items()):
-        for y, node in enumerate(nodes):
-            where[node] = (PAD + x * (WIDTH + GAP_X), PAD + y * (HEIGHT + GAP_Y))
+        for y, placed in enumerate(nodes):
+            where[placed] = (PAD + x * (WIDTH + GAP_X), PAD + y * (HEIGHT + GAP_Y))
     width = PAD * 2 + (max(columns, default=0) + 1) * (WIDTH + GAP_X)
     height = PAD * 2 + max((len(v) for v in columns.values()), default=1) * (HEIGHT + GAP_Y)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
