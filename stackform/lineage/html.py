@@ -35,8 +35,8 @@ def render_html(sel: Selection, title: str = "stackform lineage") -> str:
     graph = sel.graph
     layers = _layers(sel)
     columns: dict[int, list[str]] = {}
-    for node in sorted(sel.shown, key=lambda n: (graph.nodes[n].resource, n)):
-        columns.setdefault(layers[node], []).append(node)
+    for shown in sorted(sel.shown, key=lambda n: (graph.nodes[n].resource, n)):
+        columns.setdefault(layers[shown], []).append(shown)
     where: dict[str, tuple[int, int]] = {}
     for x, nodes in sorted(columns.items()):
         for y, placed in enumerate(nodes):
