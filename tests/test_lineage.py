@@ -281,17 +281,22 @@ def test_lineage_selects_a_column_a_table_or_a_block_and_renders_it() -> None:
 
 def test_a_secret_quoted_in_a_lineage_warning_is_masked(tmp_path, registry) -> None:
     secret = "hunter2-not-to-leak"
-    stack = stack_of([thing("a", value="LEAK", password=secret,
-                            sensitive=frozenset({("password",)}))], tmp_path)
     backend = LocalBackend(tmp_path / ".stackform" / "state")
-    plan = build_plan(stack, None, registry, resource_dependencies(stack), PlanOptions())
+
+    def plan_for(value: str, apply: bool):
+        stack = stack_of([thing("a", value=value, password=secret,
+                                sensitive=frozenset({("password",)}))], tmp_path)
+        state = backend.read("dev")
+        plan = build_plan(stack, state, registry, resource_dependencies(stack), PlanOptions())
+        if apply:
+            assert apply_plan(plan, stack, state, backend, registry, git=GitInfo(user="t")).ok
+        return plan
+
+    first = plan_for("amount", apply=True)
+    assert first.impact["warnings"] == []  # a new block is not asked before it exists
+    plan = plan_for("LEAK", apply=True)
     assert plan.impact["warnings"] == ["things.a: lineage not worked out: login failed with "
                                        "***"], plan.impact
-    assert apply_plan(plan, stack, None, backend, registry, git=GitInfo(user="t")).ok
-    state_text = (tmp_path / ".stackform" / "state").rglob("*.json")
-    recorded = "".join(p.read_text() for p in state_text)
+    assert secret not in json.dumps(plan_to_json(plan))
+    recorded = "".join(p.read_text() for p in (tmp_path / ".stackform").rglob("*.json"))
     assert "login failed with" in recorded and secret not in recorded
-    state = backend.read("dev")
-    again = build_plan(stack, state, registry, resource_dependencies(stack), PlanOptions(),
-                       lineage=None)
-    assert secret not in json.dumps(plan_to_json(again))

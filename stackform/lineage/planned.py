@@ -43,11 +43,13 @@ def before_and_after(ctx: Context, provider_of: Callable[[str], object],
     for address, resource in resources.items():
         if acting.get(address) is Action.DELETE:
             continue
-        prior = current.get(address)
+        prior = current.get(address) or recorded.get(address)
+        if prior is None:
+            continue  # new: its lineage is known once applied, and it can break nothing
         after_entries[address] = Entry(
-            resource.kind, resource, prior.outputs if prior is not None else {},
-            tuple(dependencies.get(address, ())),
-            fresh=acting.get(address, Action.NOOP) is not Action.NOOP or prior is None)
+            resource.kind, resource, prior.outputs, tuple(dependencies.get(address, ())),
+            fresh=acting.get(address, Action.NOOP) is not Action.NOOP
+            or current.get(address) is None)
     reuse = {a: (f, before.digests[a]) for a, f in before.fragments.items()}
     after = join(ctx, after_entries, provider_of, reuse=reuse, redactor=redactor)
     return before, after
