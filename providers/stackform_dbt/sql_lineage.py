@@ -172,16 +172,22 @@ def _column_sources(sql: str, by_name: Mapping[tuple[str, ...], _Relation],
     from sqlglot import exp
     from sqlglot.lineage import lineage
     from sqlglot.optimizer.qualify import qualify
+    from sqlglot.optimizer.scope import build_scope
+    from sqlglot.schema import MappingSchema
 
-    schema = _schema(by_name)
+    # A schema object, built once: given a dict, sqlglot would build one per call.
+    schema = MappingSchema(_schema(by_name), dialect=dialect)
     parsed = sqlglot.parse_one(sql, dialect=dialect)
     qualified = qualify(parsed, schema=schema, dialect=dialect, validate_qualify_columns=False)
     if not isinstance(qualified, exp.Query):
         raise ValueError(f"not a query but {type(qualified).__name__}")
+    # One scope for every column: sqlglot would otherwise qualify the query again per column.
+    scope = build_scope(qualified)
     out: dict[str, list[Node]] = {}
     for column in dict.fromkeys(qualified.named_selects):
         found: list[Node] = []
-        root = lineage(column, qualified, schema=schema, dialect=dialect)
+        root = lineage(column, qualified, schema=schema, dialect=dialect, scope=scope,
+                       copy=False)
         for leaf in root.walk():
             if leaf.downstream or not isinstance(leaf.expression, exp.Table):
                 continue
