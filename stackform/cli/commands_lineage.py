@@ -43,4 +43,4 @@ def lineage(
     both = upstream_only == downstream_only
     selected = select(graph, what, upstream=both or upstream_only,
                       downstream=both or downstream_only)
-    g.console().line(RENDERERS[fmt](selected))
+    g.console().data(RENDERERS[fmt](selected))
