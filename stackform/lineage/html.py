@@ -11,7 +11,7 @@ from __future__ import annotations
 from graphlib import CycleError, TopologicalSorter
 from html import escape
 
-from stackform.lineage.query import Selection
+from stackform.lineage.selection import Selection
 
 WIDTH, HEIGHT, GAP_X, GAP_Y, PAD = 280, 34, 90, 12, 20
 COLOURS = {"stream": "#e8f1fb", "table": "#eaf7ea", "source": "#fff6e0", "model": "#fdecec",

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from stackform.config.model import ResolvedStack
-from stackform.diagnostics import did_you_mean
-from stackform.errors import StackformError
 from stackform.lineage.flow import data_upstream
 from stackform.lineage.model import LineageGraph, Node
 from stackform.lineage.planned import before_and_after
+from stackform.lineage.selection import Selection, select
 from stackform.provider import Context
 from stackform.state.model import State
+
+__all__ = ["FORMATS", "RENDERERS", "Selection", "environment_graph", "select"]
 
 FORMATS = ("text", "json", "mermaid", "dot", "html")
 
@@ -30,43 +30,6 @@ def environment_graph(ctx: Context, provider_of: Callable[[str], object],
     _before, after = before_and_after(ctx, provider_of, applied, recorded, recorded, (),
                                       upstream)
     return after.graph
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The nodes asked about and those around them."""
-
-    graph: LineageGraph
-    start: frozenset[str]
-    shown: frozenset[str]
-
-
-def select(graph: LineageGraph, what: str | None, upstream: bool = True,
-           downstream: bool = True) -> Selection:
-    """The nodes of ``what`` (a block's address, a table or a column, as ``lineage`` shows
-    them: ``transformers.dbt``, ``stg_orders``, ``stg_orders.amount``) and what is upstream
-    and downstream of them; all of the graph when ``what`` is ``None``."""
-    if what is None:
-        everything = frozenset(graph.nodes)
-        return Selection(graph, everything, everything)
-    wanted = what.lower()
-    start = {n.id for n in graph if n.resource.lower() == wanted}
-    if not start:
-        start = {n.id for n in graph
-                 if n.name.lower() == wanted or n.table.lower() == wanted
-                 or f"{n.resource}.{n.name}".lower() == wanted}
-    if not start:
-        names = {n.name for n in graph} | {n.resource for n in graph}
-        raise StackformError(
-            f"no block, table or column {what!r} in the lineage",
-            hint=did_you_mean(what, names) or "`stackform lineage` lists every node; lineage "
-            "is recorded by apply")
-    shown = set(start)
-    if downstream:
-        shown |= graph.reach(start)
-    if upstream:
-        shown |= graph.reach(start, downstream=False)
-    return Selection(graph, frozenset(start), frozenset(shown))
 
 
 def _where(node: Node) -> str:
