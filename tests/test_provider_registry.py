@@ -207,11 +207,11 @@ def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
         return {c.__name__ for c in CAPABILITIES if isinstance(registry.get(kind), c)}
 
     assert capabilities("files") == {"WritesLocalFiles", "WatchesPaths"}
-    assert capabilities("loaders") == {"WatchesPaths"}
+    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage"}
     assert capabilities("extractors") == {"WatchesPaths", "PlanChecker", "StepRunner",
-                                          "TakesOptions"}
+                                          "TakesOptions", "ProvidesLineage"}
     assert capabilities("transformers") == {"WatchesPaths", "ChecksUnapplied", "StepRunner",
-                                            "Exports"}
+                                            "Exports", "ProvidesLineage"}
     assert capabilities("orchestrators") == {"WatchesPaths", "ComputesAttributes",
                                              "DependsOnPipelines", "DeepValidator"}
     assert capabilities("bi") == {"WatchesPaths", "ComputesAttributes", "DeepValidator",
