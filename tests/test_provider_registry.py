@@ -218,7 +218,7 @@ def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
                                   "DependsOnBlocks"}
     assert capabilities("dashboards") == {"WatchesPaths", "ComputesAttributes",
                                           "ChecksUnapplied", "DeepValidator", "DependsOnBlocks",
-                                          "Pulls"}
+                                          "Pulls", "ProvidesLineage"}
 
 
 def test_a_capability_a_provider_lacks_is_never_asked(tmp_path: Path) -> None:
