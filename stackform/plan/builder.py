@@ -142,6 +142,8 @@ def diff_attributes(
     force_new: Iterable[str] = (),
 ) -> tuple[AttributeChange, ...]:
     """Leaf-level differences; lists and fingerprints compare as whole values."""
+    if before is not None and after is not None and before == after:
+        return ()  # equal as a whole: no leaf differs (the usual case, at C speed)
     forced = frozenset(force_new)
     out: list[AttributeChange] = []
 
