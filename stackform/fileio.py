@@ -11,6 +11,7 @@ writer left can be told from the ones being written (:func:`sweep_temps_of`).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -18,10 +19,13 @@ import os
 import re
 import socket
 import stat
+import threading
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from stackform.state.backend import LockInfo
@@ -80,7 +84,7 @@ def fsync_dir(path: Path) -> None:
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600, *,
                  before_replace: Callable[[], None] | None = None,
-                 exclusive: bool = False) -> os.stat_result:
+                 exclusive: bool = False, defer_sync: bool = False) -> os.stat_result:
     """Replace ``path`` with ``data``: a reader or a crash sees the whole old or the whole new file.
 
     The one writer of every file stackform and its providers keep (state, saved plans, the lock
@@ -95,14 +99,31 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *,
     keeps the previous version there). With ``exclusive`` the new file is linked in place
     instead, and :class:`FileExistsError` is raised when ``path`` already exists. Returns the
     status of the new file.
+
+    With ``defer_sync`` neither fsync runs: the file is still replaced atomically (a reader, or a
+    killed writer, sees the whole old or the whole new file), and it is made durable by the next
+    :func:`sync_deferred`, which an apply calls before state records what was written.
     """
+    with _temp_listings.own_change(path.parent):
+        written = _replace(path, data, mode, before_replace, exclusive, defer_sync)
+    if defer_sync:
+        with _deferred_lock:
+            _deferred.add(path.parent)
+    else:
+        fsync_dir(path.parent)
+    return written
+
+
+def _replace(path: Path, data: bytes, mode: int, before_replace: Callable[[], None] | None,
+             exclusive: bool, defer_sync: bool) -> os.stat_result:
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # ours alone: just created with O_EXCL
             write_all(fd, data)
-            os.fsync(fd)
+            if not defer_sync:
+                os.fsync(fd)
             os.fchmod(fd, mode)  # only now; and exactly ``mode``, whatever the umask
             written = os.fstat(fd)
             if before_replace is not None:
@@ -118,8 +139,54 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *,
         with suppress(OSError):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
     return written
+
+
+_deferred: set[Path] = set()
+"""Folders holding writes of :func:`atomic_write` not yet made durable (``defer_sync``)."""
+_deferred_lock = threading.Lock()
+
+
+def sync_deferred() -> None:
+    """Make every write made with ``defer_sync`` so far durable: one ``syncfs`` per filesystem
+    holding them (fsync of each file and folder cost more than the rest of writing a small
+    file: thousands of disk flushes where one does)."""
+    with _deferred_lock:
+        folders = list(_deferred)
+        _deferred.clear()
+    by_device: dict[int, Path] = {}
+    for folder in folders:
+        with suppress(FileNotFoundError):  # removed since: nothing of it to keep
+            by_device.setdefault(os.stat(folder).st_dev, folder)
+    for folder in by_device.values():
+        _syncfs(folder)
+
+
+def _syncfs(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        syncfs = _libc_syncfs()
+        if syncfs is None:
+            os.sync()
+        elif syncfs(fd) != 0:
+            import ctypes
+
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(folder))
+    finally:
+        os.close(fd)
+
+
+@cache
+def _libc_syncfs() -> Callable[[int], int] | None:
+    """Linux's ``syncfs`` (the filesystem of one descriptor); ``None`` elsewhere."""
+    import ctypes
+
+    try:
+        func: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    return func
 
 
 def link_or_copy(src: Path, dst: Path, mode: int = 0o600) -> None:
@@ -163,12 +230,115 @@ def temps_of(path: Path) -> list[Path]:
     Also those of the ``files`` provider's own writer before it used :func:`atomic_write`
     (``tempfile.mkstemp``: eight characters of ``[a-z0-9_]`` where the uuid is now).
     """
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:[0-9a-f]{{32}}|[a-z0-9_]{{8}})\.tmp")
-    try:
-        names = os.listdir(path.parent)
-    except OSError:
-        return []  # no folder, or not one we may list: its writes fail with their own error
-    return [path.parent / name for name in sorted(names) if pattern.fullmatch(name)]
+    names = _temp_listings.get(path.parent).get(path.name, ())
+    return [path.parent / name for name in sorted(names)]
+
+
+_TEMP_NAME = re.compile(r"\.(.+)\.(?:[0-9a-f]{32}|[a-z0-9_]{8})\.tmp")
+
+
+@dataclass
+class _Listing:
+    """The temp files of one folder, by the name they are a temp of, as last listed."""
+
+    index: dict[str, list[str]]
+    at: float
+    """When it was listed (``time.monotonic``)."""
+    mtime: int | None
+    """The folder's ``st_mtime_ns`` it matches (while ``busy``: matched when our changes
+    began); ``None``: someone else changed the folder, list it again."""
+    busy: int = 0
+    """This process's own changes of the folder in flight (:func:`_own_change`)."""
+
+
+class _TempListings:
+    """Folder listings for :func:`temps_of`, reused while nothing else changed the folder.
+
+    Listing a folder for each file written into it made writing N files cost N^2. A listing is
+    reused while it is younger than half of :data:`TEMP_GRACE` and the folder's mtime says that
+    only this process changed it since (its own writes and removals, which add no temp file of
+    a killed writer, are followed by :func:`_own_change`). What could slip past: a temp file
+    made by another writer while one of ours was in flight; it is younger than the listing, so
+    a fresh listing would find it too young to remove as well, and the next listing, within
+    half the grace, finds it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._folders: dict[Path, _Listing] = {}
+
+    def get(self, folder: Path) -> dict[str, list[str]]:
+        now = time.monotonic()
+        try:
+            mtime = os.stat(folder).st_mtime_ns
+        except OSError:
+            return {}  # no folder, or not one we may list: its writes fail with their own error
+        with self._lock:
+            known = self._folders.get(folder)
+            if (known is not None and now - known.at < TEMP_GRACE / 2
+                    and known.mtime is not None and (known.busy or known.mtime == mtime)):
+                return known.index
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return {}
+        index: dict[str, list[str]] = {}
+        for name in names:
+            if name.endswith(".tmp") and (m := _TEMP_NAME.fullmatch(name)):
+                index.setdefault(m.group(1), []).append(name)
+        with self._lock:
+            for old in [f for f, x in self._folders.items()
+                        if now - x.at >= TEMP_GRACE / 2 and not x.busy]:
+                del self._folders[old]
+            known = self._folders.get(folder)
+            busy = known.busy if known is not None else 0
+            # Listed after ``mtime`` was read: a change in between shows as a new mtime.
+            self._folders[folder] = _Listing(index, now, mtime, busy)
+        return index
+
+    @contextmanager
+    def own_change(self, folder: Path) -> Iterator[None]:
+        """Around a change of ``folder`` by this process that adds no temp file to sweep."""
+        with self._lock:
+            known = self._folders.get(folder)
+            if known is not None:
+                if not known.busy and known.mtime is not None:
+                    try:
+                        if os.stat(folder).st_mtime_ns != known.mtime:
+                            known.mtime = None  # someone else changed it: list again
+                    except OSError:
+                        known.mtime = None
+                known.busy += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                known = self._folders.get(folder)
+                if known is not None and known.busy:
+                    known.busy -= 1
+                    if not known.busy and known.mtime is not None:
+                        try:
+                            known.mtime = os.stat(folder).st_mtime_ns
+                        except OSError:
+                            known.mtime = None
+
+    def forget(self, tmp: Path) -> None:
+        """Drop a removed temp file from its folder's listing."""
+        with self._lock:
+            known = self._folders.get(tmp.parent)
+            if known is not None:
+                for names in known.index.values():
+                    if tmp.name in names:
+                        names.remove(tmp.name)
+
+
+_temp_listings = _TempListings()
+
+
+def own_change(folder: Path) -> contextlib.AbstractContextManager[None]:
+    """Wrap a change of ``folder`` by this process that leaves no temp file to sweep (removing
+    a file it manages), so the next :func:`sweep_temps_of` in it needs no new listing."""
+    return _temp_listings.own_change(folder)
 
 
 def sweep_temps_of(path: Path) -> list[Path]:
@@ -194,7 +364,9 @@ def sweep_temps_of(path: Path) -> list[Path]:
             except BlockingIOError:
                 continue  # being written right now
             if same_file(fd, tmp):
-                os.unlink(tmp)
+                with _temp_listings.own_change(tmp.parent):
+                    os.unlink(tmp)
+                _temp_listings.forget(tmp)
                 removed.append(tmp)
         except OSError:
             continue
