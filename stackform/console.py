@@ -1,7 +1,15 @@
 """The one place output goes through.
 
 Core code never prints: it returns data or emits events, and the CLI hands those to a
-:class:`Console`. Three variants share one interface:
+:class:`Console`, which owns the two streams:
+
+* **stdout** carries a command's data, what a pipe or a file should get: a plan (text, JSON,
+  markdown), ``state list|show|pull``, tables (``runs``, ``env list``, ``state history``...),
+  ``graph``, ``docs``, ``version``;
+* **stderr** carries everything said about the work: status and success lines, progress,
+  warnings, hints, errors and confirmation questions.
+
+Three variants share one interface:
 
 * :class:`RichConsole` for a terminal: colour, tables, a live progress bar;
 * :class:`PlainConsole` for pipes, CI logs and ``NO_COLOR``: the same words, no escape codes;
@@ -37,9 +45,15 @@ class Console(Protocol):
 
     is_interactive: bool
 
-    def line(self, text: str = "", level: Level | None = None) -> None: ...
+    def data(self, text: str = "") -> None:
+        """Write a line of the command's data to stdout, undecorated."""
+    def raw(self, text: str) -> None:
+        """Write ``text`` to stdout exactly (a document to read back, a revealed secret)."""
+    def line(self, text: str = "", level: Level | None = None) -> None:
+        """Write a status line to stderr."""
     def markup(self, text: str) -> None:
-        """Print text that may carry rich markup (``[green]+[/]``); plain variants strip it."""
+        """Write data that may carry rich markup (``[green]+[/]``) to stdout; plain variants
+        strip it."""
     def error(self, reason: str, hint: str | None = None) -> None: ...
     def warning(self, text: str) -> None: ...
     def table(
@@ -72,8 +86,15 @@ class PlainConsole:
         (stream or self._out).write(safe_text(text) + "\n")
         (stream or self._out).flush()
 
+    def data(self, text: str = "") -> None:
+        self._write(text)
+
+    def raw(self, text: str) -> None:
+        self._out.write(text)
+        self._out.flush()
+
     def line(self, text: str = "", level: Level | None = None) -> None:
-        self._write(text, self._err if level in ("warning", "error") else None)
+        self._write(text, self._err)
 
     def markup(self, text: str) -> None:
         self._write(strip_markup(text))
@@ -101,8 +122,8 @@ class PlainConsole:
     def confirm(self, question: str) -> bool:
         if not self.is_interactive:
             return False
-        self._out.write(safe_text(f"{question} Only 'yes' will be accepted: "))
-        self._out.flush()
+        self._err.write(safe_text(f"{question} Only 'yes' will be accepted: "))
+        self._err.flush()
         return sys.stdin.readline().strip() == "yes"
 
     @contextmanager
@@ -134,7 +155,7 @@ class CaptureConsole(PlainConsole):
         self.is_interactive = bool(answers)
 
     def confirm(self, question: str) -> bool:
-        self.stdout.write(question + "\n")
+        self.stderr.write(question + "\n")
         return self._answers.pop(0) if self._answers else False
 
     @property
@@ -150,7 +171,7 @@ class RichConsole:
 
         self._out = _RichConsole(highlight=False)
         self._err = _RichConsole(stderr=True, highlight=False)
-        self.is_interactive = self._out.is_terminal and sys.stdin.isatty()
+        self.is_interactive = self._err.is_terminal and sys.stdin.isatty()
 
     _STYLES: ClassVar[dict[str, str]] = {
         "info": "",
@@ -160,12 +181,18 @@ class RichConsole:
         "muted": "dim",
     }
 
+    def data(self, text: str = "") -> None:
+        # out(): no markup, no wrapping, no highlighting: JSON and long paths stay intact.
+        self._out.out(safe_text(text), highlight=False)
+
+    def raw(self, text: str) -> None:
+        self._out.file.write(text)
+        self._out.file.flush()
+
     def line(self, text: str = "", level: Level | None = None) -> None:
-        target = self._err if level in ("warning", "error") else self._out
-        # soft_wrap: never insert line breaks, so JSON and long paths stay intact.
-        target.print(safe_text(text), style=self._STYLES.get(level or "info") or None,
-                     markup=False,
-                     soft_wrap=True)
+        # soft_wrap: never insert line breaks, so long paths stay intact.
+        self._err.print(safe_text(text), style=self._STYLES.get(level or "info") or None,
+                        markup=False, soft_wrap=True)
 
     def markup(self, text: str) -> None:
         self._out.print(safe_text(text))
@@ -197,7 +224,7 @@ class RichConsole:
     def confirm(self, question: str) -> bool:
         if not self.is_interactive:
             return False
-        answer = self._out.input(f"{safe_text(question)} Only [bold]yes[/] will be accepted: ")
+        answer = self._err.input(f"{safe_text(question)} Only [bold]yes[/] will be accepted: ")
         return answer.strip() == "yes"
 
     @contextmanager
@@ -211,7 +238,7 @@ class RichConsole:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("[dim]{task.fields[last]}"),
-            console=self._out,
+            console=self._err,
             transient=True,
         ) as bar:
             task = bar.add_task(description, total=total, last="")
@@ -223,12 +250,11 @@ class RichConsole:
             yield _Advance()
 
 
-def make_console(kind: str = "auto") -> Console:
-    """Pick a console: rich on a terminal without ``NO_COLOR``, plain otherwise."""
-    if kind == "plain":
+def make_console(plain: bool = False) -> Console:
+    """Pick a console: plain when asked (``--no-color``), under ``NO_COLOR`` or ``TERM=dumb``,
+    or when stdout is not a terminal; rich otherwise."""
+    if plain:
         return PlainConsole()
-    if kind == "rich":
-        return RichConsole()
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return PlainConsole()
     if sys.stdout.isatty():

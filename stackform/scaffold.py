@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from stackform.errors import StackformError
@@ -60,6 +61,12 @@ IGNORE_LINES = (".stackform/", "*.sfplan", "out/", "warehouse/")
 """Local state and caches, saved plans, and what the scaffolded stack writes (its rendered
 files, and the DuckDB files of its commented loader): a protected environment refuses a tree
 with untracked files."""
+
+
+def default_stack_name(directory: Path) -> str:
+    """The stack name ``init`` gives without ``--name``: the folder's, as a name may be
+    (lower case, ``_`` for anything else)."""
+    return re.sub(r"[^a-z0-9_]+", "_", directory.resolve().name.lower()).strip("_") or "stack"
 
 
 def scaffold(directory: Path, name: str, force: bool = False) -> list[Path]:

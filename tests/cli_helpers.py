@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -62,6 +63,10 @@ path = "out/c.txt"
 content = "c\\n"
 """
 """Three files (a, b depending on a, c) and a var: the stack most CLI tests start from."""
+
+
+LOCATION = re.compile(r"stack\.toml:\d+:\d+: error:")
+"""Where a diagnostic points in the stack file."""
 
 
 def make_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

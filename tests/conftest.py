@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import Runner, make_env
+from tests.cli_helpers import FILES_STACK, Runner, make_env, write_stack
 
 
 @pytest.fixture
@@ -27,3 +27,12 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def sf(project: Path, home: Path) -> Runner:
     return Runner(project, make_env(home))
+
+
+@pytest.fixture
+def applied(sf: Runner, project: Path) -> Runner:
+    """The files stack, applied to dev."""
+    write_stack(project, FILES_STACK)
+    result = sf("apply", "--auto-approve")
+    assert result.code == 0, result
+    return sf

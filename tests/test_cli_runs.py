@@ -123,7 +123,7 @@ def test_runs_json(sf: Runner, seeded: LocalRunStore) -> None:
 def test_runs_empty_and_other_env(sf: Runner, seeded: LocalRunStore) -> None:
     result = sf("runs", "--env", "prod")
     assert result.code == 0, result
-    assert "No runs" in result.stdout
+    assert "No runs" in result.stderr
     assert json.loads(sf("runs", "--env", "prod", "--format", "json").stdout) == []
 
 
@@ -178,7 +178,7 @@ def test_bookmarks_clear(sf: Runner, seeded: LocalRunStore, project: Path) -> No
     assert [b.key for b in seeded.bookmarks("dev")] == ["daily.orders", "hourly.orders"]
     every = sf("bookmarks", "clear", "daily", "--yes")
     assert every.code == 0, every
-    assert "Cleared 1" in every.stdout
+    assert "Cleared 1" in every.stderr
     assert [b.key for b in seeded.bookmarks("dev")] == ["hourly.orders"]
     assert [b.key for b in seeded.bookmarks("prod")] == ["daily.orders"]  # other env untouched
     kept = sorted(p.name for p in
@@ -186,7 +186,7 @@ def test_bookmarks_clear(sf: Runner, seeded: LocalRunStore, project: Path) -> No
     assert [k.split(".")[1] for k in kept] == ["orders", "users"]
     again = sf("bookmarks", "clear", "daily", "--yes")
     assert again.code == 0, again
-    assert "nothing to clear" in again.stdout
+    assert "nothing to clear" in again.stderr
 
 
 def test_bookmarks_clear_needs_a_terminal(sf: Runner, seeded: LocalRunStore) -> None:

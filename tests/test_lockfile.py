@@ -329,13 +329,13 @@ def test_lock_command_and_check(tmp_path: Path) -> None:
 
     first = sf("lock")
     assert first.code == 0, first
-    assert "1 added" in first.stdout and "+ sleepers.tap (1 package)" in first.stdout
+    assert "1 added" in first.stderr and "+ sleepers.tap (1 package)" in first.stderr
     lock = load_lock(project)
     assert lock is not None and set(lock.entries) == {"sleepers.tap"}
     assert lock.entries["sleepers.tap"].locked == ("six==1.16.0",)
     assert sf("lock", "--check").code == 0
     unchanged = sf("lock")
-    assert unchanged.code == 0 and "nothing changed" in unchanged.stdout
+    assert unchanged.code == 0 and "nothing changed" in unchanged.stderr
 
     applied = sf("apply", "--auto-approve")
     assert applied.code == 0, applied
@@ -350,7 +350,7 @@ def test_lock_command_and_check(tmp_path: Path) -> None:
 
     relock = sf("lock", "tap")
     assert relock.code == 0, relock
-    assert "~ sleepers.tap" in relock.stdout and "~ six 1.16.0 -> 1.15.0" in relock.stdout
+    assert "~ sleepers.tap" in relock.stderr and "~ six 1.16.0 -> 1.15.0" in relock.stderr
     plan = plan_json(sf("plan", "--format", "json"))
     assert actions(plan)["sleepers.tap"] == ["update"]
     change = {c["address"]: c for c in plan["resource_changes"]}["sleepers.tap"]["change"]

@@ -257,7 +257,7 @@ def test_provider_options_are_the_providers_and_refresh_catalog_still_works(
     # a saved plan records it, and the apply must state it, in either spelling.
     saved = sf("plan", "--refresh-catalog", "-o", "p.sfplan")
     assert saved.code == 0, saved
-    assert "stackform apply --provider-option refresh_catalog p.sfplan" in saved.stdout
+    assert "stackform apply --provider-option refresh_catalog p.sfplan" in saved.stderr
     refused = sf("apply", "p.sfplan")
     assert refused.code == 1, refused
     assert ("the saved plan was made with --provider-option refresh_catalog, but the apply "

@@ -195,7 +195,7 @@ def test_corrupt_state_is_detected_and_never_overwritten(sf: Runner, project: Pa
     push = sf("state", "push", "good.json")
     assert push.code == 0, push
     [aside] = (state_path(project).parent / "history" / "dev").glob("unreadable-*.json")
-    assert aside.read_bytes() == truncated and str(aside) in push.stdout
+    assert aside.read_bytes() == truncated and str(aside) in push.stderr
     assert actions(plan_json(sf("plan", "--format", "json"))) == {
         "sleepers.a": ["no-op"], "sleepers.b": ["no-op"], "sleepers.c": ["create"]}
 

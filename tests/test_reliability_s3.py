@@ -238,7 +238,7 @@ def test_corrupt_object_is_never_overwritten_and_history_rescues_it(
     pushed = sf("state", "push", "good.json")
     assert pushed.code == 0, pushed
     aside = [k for k in store.object_keys() if "/history/dev/unreadable-" in k]
-    assert len(aside) == 1 and aside[0] in pushed.stdout
+    assert len(aside) == 1 and aside[0] in pushed.stderr
     assert sf("plan", "--detailed-exitcode").code == 0
 
 
@@ -308,7 +308,7 @@ def test_migrate_to_s3_and_back_keeps_lineage_serial_and_bookmarks(
     moved = sf("state", "migrate", "--to", f"s3://{store.bucket}/{store.prefix}",
                "--endpoint-url", store.server.endpoint_url, "--region", store.server.region)
     assert moved.code == 0, moved
-    assert "copied and verified" in moved.stdout
+    assert "copied and verified" in moved.stderr
     there = store.state()
     assert (there["lineage"], there["serial"]) == (local["lineage"], local["serial"])
     assert 'backend = "s3"' in (project / "stack.toml").read_text()

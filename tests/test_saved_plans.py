@@ -264,6 +264,6 @@ def test_the_saved_plan_line_gives_the_exact_apply_command(applied: Runner,
     write_stack(project, CHANGED)
     shown = applied("plan", "--target", "files.b", "-o", "p.sfplan")
     assert shown.code == 0, shown
-    assert "`stackform apply --target files.b p.sfplan`" in shown.stdout
-    assert shown.stdout.count("took no lock") == 1
-    assert "took no lock" not in applied("plan").stdout  # nothing saved: nothing to go stale
+    assert "`stackform apply --target files.b p.sfplan`" in shown.stderr
+    assert shown.stderr.count("took no lock") == 1
+    assert "took no lock" not in applied("plan").stderr  # nothing saved: nothing to go stale

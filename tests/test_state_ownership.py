@@ -159,7 +159,7 @@ def test_rollback_and_forced_push_rescue_a_corrupt_state(sf: Runner, project: Pa
     assert history.code == 0, history  # lists the kept versions while the current is corrupt
     rolled = sf("state", "rollback", str(first["serial"]), "--force")
     assert rolled.code == 0, rolled
-    assert "kept at" in rolled.stdout
+    assert "kept at" in rolled.stderr
     assert set(read_state(project)["resources"]) == {"files.a1"}
 
     state_path(project).write_text("not json at all")
@@ -214,11 +214,11 @@ def test_a_state_in_the_old_layout_is_found_and_upgraded(sf: Runner, project: Pa
 
     upgraded = sf("state", "upgrade")
     assert upgraded.code == 0, upgraded
-    assert "dev: serial" in upgraded.stdout
+    assert "dev: serial" in upgraded.stderr
     assert read_state(project)["lineage"] == lineage
     assert not (legacy / "dev.json").exists()
     assert json.loads((legacy / "prod.json").read_text())["stack"] == "other", "not ours"
     assert (project / ".stackform/envs/alpha/dev/extractors/x/config.json").read_text() == "{}"
     assert sf("plan", "--detailed-exitcode").code == 0
     again = sf("state", "upgrade")
-    assert again.code == 0 and "Nothing to upgrade" in again.stdout
+    assert again.code == 0 and "Nothing to upgrade" in again.stderr

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from stackform.errors import StateError
+from stackform.errors import StackformError, StateError
 from stackform.runs.local import LocalRunStore
 from stackform.runs.model import Bookmark
 from stackform.state.local import LocalBackend
-from stackform.state.migrate import migrate
+from stackform.state.migrate import environments_to_migrate, migrate
 from stackform.state.model import GitInfo
 from stackform.state.rollback import rollback
 from stackform.testing.state_conformance import ENV, grow, make_state
@@ -99,3 +99,15 @@ def test_migrate_between_local_folders_is_verified_and_idempotent(tmp_path: Path
     with pytest.raises(StateError, match="already holds another state"):
         migrate(source, target, target, [ENV])
     assert source.read(ENV) == states[2], "the source is never changed"
+
+
+def test_migrate_refuses_the_same_place_and_nothing_to_copy(tmp_path: Path) -> None:
+    source = LocalBackend(tmp_path / "a" / "state")
+    target = LocalBackend(tmp_path / "b" / "state")
+    with pytest.raises(StackformError, match="no environment has state to migrate"):
+        environments_to_migrate(source, target, None)
+    three_versions(source)
+    assert environments_to_migrate(source, target, None) == [ENV]
+    assert environments_to_migrate(source, target, ["other"]) == ["other"]
+    with pytest.raises(StackformError, match="the target is where the state already is"):
+        environments_to_migrate(source, LocalBackend(tmp_path / "a" / "state"), None)

@@ -80,6 +80,7 @@ def test_a_diagnostic_is_one_line_whatever_its_data() -> None:
 def test_plain_console_escapes_everything_it_writes() -> None:
     console = CaptureConsole()
     console.line(HOSTILE)
+    console.data(HOSTILE)
     console.markup(f"[green]{HOSTILE}[/]")
     console.error(HOSTILE, HOSTILE)
     console.warning(HOSTILE)
@@ -87,7 +88,7 @@ def test_plain_console_escapes_everything_it_writes() -> None:
     out = console.text
     for raw in ("\x1b", "\r", "\u202e"):
         assert raw not in out
-    assert out.count("a\\x1b[31mb\\rc\\u202ed") == 6
+    assert out.count("a\\x1b[31mb\\rc\\u202ed") == 7
 
 
 def test_rich_console_escapes_everything_it_writes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,6 +100,7 @@ def test_rich_console_escapes_everything_it_writes(monkeypatch: pytest.MonkeyPat
     # no colour: only what the text itself carries can show up as an escape sequence
     console._out = console._err = Console(file=buffer, color_system=None, width=200)
     console.line(HOSTILE)
+    console.data(HOSTILE)
     console.markup(f"[green]{HOSTILE}[/]")
     console.error(HOSTILE, HOSTILE)
     console.warning(HOSTILE)
@@ -106,4 +108,4 @@ def test_rich_console_escapes_everything_it_writes(monkeypatch: pytest.MonkeyPat
     out = buffer.getvalue()
     for raw in ("\x1b", "\r", "\u202e"):
         assert raw not in out
-    assert out.count("a\\x1b[31mb\\rc\\u202ed") == 6
+    assert out.count("a\\x1b[31mb\\rc\\u202ed") == 7

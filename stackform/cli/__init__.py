@@ -13,7 +13,9 @@ from stackform import __version__
 
 def run() -> None:
     if sys.argv[1:] in (["--version"], ["-V"]):
-        sys.stdout.write(f"stackform {__version__}\n")
+        from stackform.console import PlainConsole  # light: rich is not imported
+
+        PlainConsole().data(f"stackform {__version__}")
         return
     from stackform.cli.main import main_entry  # typer, and the commands: not for --version
 

@@ -167,4 +167,4 @@ def graph(
         raise typer.BadParameter("expected text, dot or mermaid", param_hint="--format")
     g = Globals.current()
     session = g.session(env, strict_secrets=False)
-    g.console().line(renderers[fmt](build_graph(session.stack)))
+    g.console().data(renderers[fmt](build_graph(session.stack)))

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from stackform.cli.options import Globals, LockTimeoutOption, parse_duration
-from stackform.errors import CorruptStateError, ExitCode, StackformError
+from stackform.environments import (
+    EnvRow,
+    applied_before,
+    check_may_destroy,
+    collect,
+    needs_exact_name,
+    stale_developer_envs,
+)
+from stackform.errors import ExitCode, StackformError
 
 if TYPE_CHECKING:
-    from stackform.config.loader import StackFile
     from stackform.session import Session
-    from stackform.state.backend import StateBackend
 
 env_app = typer.Typer(help="List environments with state; destroy and remove one.",
                       no_args_is_help=True)
@@ -31,40 +36,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(env_app, name="env")
 
 
-@dataclass(frozen=True)
-class EnvRow:
-    name: str
-    declared: bool
-    per_developer: bool
-    """A ``<base>-<developer>`` environment of a ``per_developer`` base."""
-    base: str | None
-    protected: bool
-    has_state: bool
-    updated_at: str | None = None
-    user: str | None = None
-    commit: str | None = None
-    branch: str | None = None
-    resources: int = 0
-    serial: int | None = None
-    developer_base: bool = False
-    """A declared ``per_developer`` environment: its state lives under ``<name>-<dev>``."""
-    unreadable: str | None = None
-    """Why the stored document cannot be read (corrupt, another stack's), when it cannot."""
-    orphaned: bool = False
-    """State recorded under a ``per_developer`` base's own name (from before per_developer
-    was turned on): ``--env NAME`` now means ``NAME-<developer>``, so only ``env destroy NAME``
-    reaches it."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "declared": self.declared,
-                "per_developer": self.per_developer, "base": self.base,
-                "protected": self.protected, "has_state": self.has_state,
-                "updated_at": self.updated_at, "user": self.user, "commit": self.commit,
-                "branch": self.branch, "resources": self.resources, "serial": self.serial,
-                "developer_base": self.developer_base, "unreadable": self.unreadable,
-                "orphaned": self.orphaned}
-
-
 def _any_session(g: Globals, env: str | None) -> Session:
     """A session whose ``[state]`` table names the backend (any environment of the stack)."""
     if env is not None:
@@ -78,66 +49,11 @@ def _any_session(g: Globals, env: str | None) -> Session:
     return g.session(name, strict_secrets=False)
 
 
-def _base_of(stack_file: StackFile, name: str) -> tuple[str | None, bool, bool]:
-    """(base, per_developer, protected) of an environment name as the stack declares it."""
-    declared = stack_file.core.environments
-    section = declared.get(name)
-    if section is not None:
-        return name, False, section.protected
-    for base, candidate in declared.items():
-        if candidate.per_developer and name.startswith(f"{base}-"):
-            return base, True, candidate.protected
-    return None, False, False
-
-
-def collect(stack_file: StackFile, backend: StateBackend) -> list[EnvRow]:
-    """Every environment with state, then declared ones without state."""
-    rows: list[EnvRow] = []
-    with_state = backend.environments()
-    for name in with_state:
-        base, per_dev, protected = _base_of(stack_file, name)
-        try:
-            state = backend.read(name)
-        except CorruptStateError as exc:
-            rows.append(EnvRow(name=name, declared=base == name, per_developer=per_dev,
-                               base=base, protected=protected, has_state=True,
-                               unreadable=exc.reason))
-            continue
-        if state is None:
-            continue
-        section = stack_file.core.environments.get(name)
-        orphaned = section is not None and section.per_developer
-        rows.append(EnvRow(
-            name=name, declared=base == name, per_developer=per_dev, base=base,
-            protected=protected, has_state=True, updated_at=state.updated_at,
-            user=state.git.user, commit=state.git.commit, branch=state.git.branch,
-            resources=len(state.resources), serial=state.serial, developer_base=orphaned,
-            orphaned=orphaned))
-    for name, section in stack_file.core.environments.items():
-        if name not in with_state:
-            rows.append(EnvRow(name=name, declared=True, per_developer=False, base=name,
-                               protected=section.protected, has_state=False,
-                               developer_base=section.per_developer))
-    return rows
-
-
 def _cutoff(older_than: str | None) -> datetime | None:
     if older_than is None:
         return None
     seconds = parse_duration(older_than, "--older-than")
     return datetime.now(UTC) - timedelta(seconds=seconds)
-
-
-def _older(row: EnvRow, cutoff: datetime) -> bool:
-    if not row.has_state or not row.updated_at:
-        return False
-    try:
-        when = datetime.fromisoformat(row.updated_at)
-    except ValueError:
-        return False
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when < cutoff
 
 
 def _kind(row: EnvRow) -> str:
@@ -166,10 +82,10 @@ def env_list(
     session = _any_session(g, None)
     rows = collect(session.stack_file, session.backend)
     if cutoff is not None:
-        rows = [row for row in rows if _older(row, cutoff)]
+        rows = [row for row in rows if applied_before(row, cutoff)]
     console = g.console()
     if fmt == "json":
-        console.line(json.dumps({"environments": [row.to_json() for row in rows]}, indent=2))
+        console.data(json.dumps({"environments": [row.to_json() for row in rows]}, indent=2))
         return
     if not rows:
         console.line("No environments" + (f" older than {older_than}." if older_than
@@ -210,8 +126,7 @@ def env_destroy(
     cutoff = _cutoff(older_than)
     assert cutoff is not None
     session = _any_session(g, None)
-    stale = [row.name for row in collect(session.stack_file, session.backend)
-             if row.per_developer and _older(row, cutoff)]
+    stale = stale_developer_envs(collect(session.stack_file, session.backend), cutoff)
     if not stale:
         console.line(f"No per-developer environment was last applied more than {older_than} "
                      "ago.")
@@ -231,19 +146,9 @@ def _destroy_one(g: Globals, name: str, yes: bool, lock_timeout: float) -> ExitC
     from stackform.cli.flows import make_plan_options, run_apply
 
     session = g.session(name, strict_secrets=False)
-    env = session.stack.env
-    if env != name:  # `dev` of a per-developer base means dev-<me>
-        if name not in session.backend.environments():
-            raise StackformError(
-                f"environment {name} is per-developer; its environments are named like {env}",
-                hint="run `stackform env list` and pass the full name")
-        # A state recorded under the base name itself, from before per_developer was on:
-        # the exact name reaches it.
+    if needs_exact_name(name, session.stack.env, session.backend.environments()):
         session = g.session(name, strict_secrets=False, exact_env=True)
-    if session.stack.environment.protected and not yes:
-        raise StackformError(f"environment {name} is protected",
-                             hint="pass --yes (and run from a clean tree on an allowed "
-                                  "branch) to destroy it")
+    check_may_destroy(name, session.stack.environment.protected, yes)
     options = make_plan_options(False, True, True, None, None, 4)
     code = run_apply(g, name, options, None, yes, lock_timeout, session=session)
     if code != ExitCode.OK:

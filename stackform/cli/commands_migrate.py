@@ -29,7 +29,7 @@ def state_migrate(
     from stackform.config.edit import set_table
     from stackform.runs.factory import run_store_for
     from stackform.state.factory import backend_for
-    from stackform.state.migrate import Migrated, migrate
+    from stackform.state.migrate import Migrated, environments_to_migrate, migrate
 
     g = Globals.current()
     console = g.console()
@@ -38,13 +38,7 @@ def state_migrate(
     table = _target_table(to, bucket, prefix, region, endpoint_url, profile, path)
     target = backend_for(table, stack.dir, stack.name)
     source = session.backend
-    if target.describe("x") == source.describe("x"):
-        raise StackformError("the target is where the state already is",
-                             hint="name another bucket, prefix or path")
-    names = envs or source.environments()
-    if not names:
-        raise StackformError("no environment has state to migrate",
-                             hint="`stackform env list` shows the environments with state")
+    names = environments_to_migrate(source, target, envs)
 
     def done(m: Migrated) -> None:
         what = "already there, verified" if m.already_there else "copied and verified"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from stackform.cli.options import EnvOption, Globals, confirm_or_exit, parse_duration
-from stackform.errors import StackformError, os_error
+from stackform.errors import os_error
 
 if TYPE_CHECKING:
     from stackform.runs.model import Bookmark, RunRecord
@@ -59,10 +58,10 @@ def runs(
         _show_run(store, env_name, pipeline, run_id, fmt)
         return
     records = store.runs(env_name, pipeline, limit)
-    if fmt == "json":
-        sys.stdout.write(json.dumps([r.to_json() for r in records], indent=2) + "\n")
-        return
     console = g.console()
+    if fmt == "json":
+        console.data(json.dumps([r.to_json() for r in records], indent=2))
+        return
     if not records:
         what = f"pipeline {pipeline}" if pipeline else "any pipeline"
         console.line(f"No runs of {what} in {env_name} yet.")
@@ -77,29 +76,17 @@ def runs(
 
 
 def _show_run(store: RunStore, env: str, pipeline: str | None, run_id: str, fmt: str) -> None:
+    from stackform.runs.find import find_run
 
-    every = store.runs(env, pipeline, limit=sys.maxsize)
-    matches = [r for r in every if r.run_id == run_id] or [
-        r for r in every if r.run_id.startswith(run_id)]
-    if not matches:
-        where = f"pipeline {pipeline} in {env}" if pipeline else env
-        raise StackformError(f"no run {run_id!r} of {where}",
-                             hint="`stackform runs` lists the runs and their ids")
-    if len(matches) > 1:
-        raise StackformError(
-            f"{run_id!r} is the start of {len(matches)} run ids: "
-            + ", ".join(r.run_id for r in matches[:5]) + ("..." if len(matches) > 5 else ""),
-            hint="give more of the id",
-        )
-    record = matches[0]
+    record = find_run(store, env, pipeline, run_id)
     log = _log_file(store, record)
     tail = _log_tail(log) if log is not None else []
     if fmt == "json":
         doc = {**record.to_json(), "log_path": str(log) if log else None, "log_tail": tail}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        Globals.current().console().data(json.dumps(doc, indent=2))
         return
     console = Globals.current().console()
-    console.line(f"Run {record.run_id} of {record.pipeline} in {record.env}")
+    console.data(f"Run {record.run_id} of {record.pipeline} in {record.env}")
     fields: list[tuple[str, Any]] = [
         ("status", record.status),
         ("started", record.started_at),
@@ -114,24 +101,24 @@ def _show_run(store: RunStore, env: str, pipeline: str | None, run_id: str, fmt:
     for key, value in fields:
         if value not in ("", None):
             text = str(value).replace("\n", "\n" + " " * (width + 4))
-            console.line(f"  {key.ljust(width)}  {text}")
+            console.data(f"  {key.ljust(width)}  {text}")
     if record.steps:
-        console.line("")
+        console.data("")
         console.table(
             ["STEP", "STATUS", "DURATION", "EMITTED", "LANDED", "BOOKMARK", "ERROR"],
             [[s.name, s.status, _duration(s.seconds), _sum([s.records_emitted]),
               _sum([s.rows_landed]), "moved" if s.bookmark_moved else "", _summary(s.error)]
              for s in record.steps],
         )
-    console.line("")
+    console.data("")
     if log is None or not log.exists():
         console.line("No log was recorded for this run.", "muted")
     elif not tail:
         console.line(f"Log {log} is empty.", "muted")
     else:
-        console.line(f"Last {len(tail)} line(s) of {log}:")
+        console.data(f"Last {len(tail)} line(s) of {log}:")
         for line in tail:
-            console.line(f"  {line}")
+            console.data(f"  {line}")
 
 
 def _log_tail(log: Path) -> list[str]:
@@ -164,22 +151,21 @@ def bookmarks_show(pipeline: PipelineArg = None, env: EnvOption = None,
     session, store = _open(env, pipeline)
     env_name = session.stack.env
     found = store.bookmarks(env_name, f"{pipeline}." if pipeline else None)
-    if fmt == "json":
-        sys.stdout.write(json.dumps([_bookmark_json(b) for b in found],
-                                    separators=(",", ":")) + "\n")
-        return
     console = Globals.current().console()
+    if fmt == "json":
+        console.data(json.dumps([_bookmark_json(b) for b in found], separators=(",", ":")))
+        return
     if not found:
         what = f"pipeline {pipeline}" if pipeline else "any pipeline"
         console.line(f"No bookmarks for {what} in {env_name}.")
         return
     for i, bookmark in enumerate(found):
         if i:
-            console.line("")
+            console.data("")
         run = f", run {bookmark.run_id}" if bookmark.run_id else ""
-        console.line(f"{bookmark.key}  (updated {bookmark.updated_at}{run})")
+        console.data(f"{bookmark.key}  (updated {bookmark.updated_at}{run})")
         for line in json.dumps(bookmark.value, indent=2, sort_keys=True).splitlines():
-            console.line(f"  {line}")
+            console.data(f"  {line}")
 
 
 @bookmarks_app.command("clear")
@@ -198,32 +184,15 @@ def bookmarks_clear(
 
     The cleared values are kept aside in the run-state store, to be restored by hand.
     """
-    from stackform.diagnostics import did_you_mean
-    from stackform.runs.model import bookmark_key
+    from stackform.runs.find import bookmarks_to_clear, pipeline_bookmarks
 
     timeout = parse_duration(lock_timeout)
     g = Globals.current()
     console = g.console()
     session, store = _open(env, pipeline)
     env_name = session.stack.env
-    prefix = f"{pipeline}."
-
-    def selected() -> list[Bookmark]:
-        found = store.bookmarks(env_name, prefix)
-        if extractor is None:
-            return found
-        return [b for b in found if b.key == bookmark_key(pipeline, extractor)]
-
-    targets = selected()
+    targets = bookmarks_to_clear(store, env_name, pipeline, extractor)
     if not targets:
-        if extractor is not None:
-            names = [b.key[len(prefix):] for b in store.bookmarks(env_name, prefix)]
-            raise StackformError(
-                f"pipeline {pipeline} has no bookmark for extractor {extractor!r} in {env_name}",
-                hint=did_you_mean(extractor, names) or (
-                    "its bookmarks are for: " + ", ".join(names) if names
-                    else "it has no bookmarks at all"),
-            )
         console.line(f"Pipeline {pipeline} has no bookmarks in {env_name}; nothing to clear.")
         return
     console.line(f"Bookmarks to clear in {env_name}:")
@@ -234,7 +203,8 @@ def bookmarks_clear(
                         "these extractors in full. Clear them?", flag="--yes")
     with store.run_lock(env_name, pipeline, timeout):
         # Read again under the lock: a run may have moved or added one since.
-        cleared = [b.key for b in selected() if store.clear_bookmark(env_name, b.key)]
+        cleared = [b.key for b in pipeline_bookmarks(store, env_name, pipeline, extractor)
+                   if store.clear_bookmark(env_name, b.key)]
     console.line(
         f"Cleared {len(cleared)} bookmark(s) of {pipeline} in {env_name}; the old values are "
         f"kept under {store.describe(env_name)}.", "success")
@@ -250,17 +220,11 @@ def _bookmark_json(bookmark: Bookmark) -> dict[str, Any]:
 
 def _open(env: str | None, pipeline: str | None) -> tuple[Session, RunStore]:
     """The session and its run-state store, after checking ``pipeline`` is in the stack."""
-    from stackform.diagnostics import did_you_mean
+    from stackform.runs.find import check_pipeline
 
     session = Globals.current().session(env, strict_secrets=False)
-    if pipeline is not None and pipeline not in session.stack.pipelines:
-        known = sorted(session.stack.pipelines)
-        raise StackformError(
-            f"no pipeline {pipeline!r} in {session.stack.file.name}",
-            hint=did_you_mean(pipeline, known) or (
-                "pipelines: " + ", ".join(known) if known
-                else "the stack declares no [pipelines.NAME]"),
-        )
+    if pipeline is not None:
+        check_pipeline(pipeline, session.stack.pipelines, session.stack.file.name)
     return session, session.run_store
 
 

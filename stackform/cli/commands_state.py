@@ -39,7 +39,7 @@ def state_list(env: EnvOption = None,
     state = session.read_state()
     for address in sorted(state.resources if state else {}):
         if prefix is None or address.startswith(prefix):
-            g.console().line(address)
+            g.console().data(address)
 
 
 @state_app.command("show")
@@ -54,24 +54,20 @@ def state_show(address: str, env: EnvOption = None) -> None:
     if resource is None:
         raise StackformError(f"no resource {address!r} in the state of {session.stack.env}",
                              hint="see `stackform state list`")
-    g.console().line(json.dumps(redact(resource.to_json()), indent=2))
+    g.console().data(json.dumps(redact(resource.to_json()), indent=2))
 
 
 @state_app.command("rm")
 def state_rm(addresses: list[str], env: EnvOption = None,
              lock_timeout: LockTimeoutOption = "0s") -> None:
     """Forget resources without destroying them."""
+    from stackform.state.edit import without_resources
+
     g = Globals.current()
     session = g.session(env, strict_secrets=False)
     with session.backend.lock(session.stack.env, "state rm", parse_duration(lock_timeout)):
         state = session.read_state()
-        missing = [a for a in addresses if not state or a not in state.resources]
-        if missing or state is None:
-            raise StackformError(f"not in state: {', '.join(missing)}",
-                                 hint="see `stackform state list`")
-        new = state
-        for address in addresses:
-            new = new.without_resource(address)
+        new = without_resources(state, addresses)
         session.backend.write(session.stack.env, new.next(session.git), state)
     g.console().line(f"Removed {len(addresses)} resource(s) from state; nothing was destroyed.",
                      "success")
@@ -81,24 +77,13 @@ def state_rm(addresses: list[str], env: EnvOption = None,
 def state_mv(source: str, destination: str, env: EnvOption = None,
              lock_timeout: LockTimeoutOption = "0s") -> None:
     """Rename a recorded resource (after renaming its block), so it is not re-created."""
-    from dataclasses import replace
-
-    from stackform.resource import split_address
+    from stackform.state.edit import with_resource_moved
 
     g = Globals.current()
     session = g.session(env, strict_secrets=False)
     with session.backend.lock(session.stack.env, "state mv", parse_duration(lock_timeout)):
         state = session.read_state()
-        if state is None or source not in state.resources:
-            raise StackformError(f"no resource {source!r} in state",
-                                 hint="see `stackform state list`")
-        if destination in state.resources:
-            raise StackformError(f"{destination!r} is already in state")
-        if split_address(source)[0] != split_address(destination)[0]:
-            raise StackformError("a resource cannot move to another kind",
-                                 hint=f"keep the kind: {split_address(source)[0]}.NEW_NAME")
-        moved = replace(state.resources[source], address=destination)
-        new = state.without_resource(source).with_resource(moved)
+        new = with_resource_moved(state, source, destination)
         session.backend.write(session.stack.env, new.next(session.git), state)
     g.console().line(f"Moved {source} to {destination}.", "success")
 
@@ -111,7 +96,7 @@ def state_pull(env: EnvOption = None) -> None:
     state = session.read_state()
     if state is None:
         raise StackformError(f"environment {session.stack.env} has no state")
-    sys.stdout.write(state.pretty())
+    g.console().raw(state.pretty())
 
 
 @state_app.command("push")

@@ -31,14 +31,11 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite stack.toml.")] = False,
 ) -> None:
     """Create a commented stack.toml and ignore entries for local state."""
-    import re
-
-    from stackform.scaffold import scaffold
+    from stackform.scaffold import default_stack_name, scaffold
 
     g = Globals.current()
     base = (g.directory or Path.cwd()) / directory
-    stack_name = name or re.sub(r"[^a-z0-9_]+", "_", base.resolve().name.lower()).strip("_")
-    written = scaffold(base, stack_name or "stack", force)
+    written = scaffold(base, name or default_stack_name(base), force)
     for path in written:
         g.console().line(f"wrote {path}", "success")
     g.console().line("Next: stackform plan, then stackform apply.")
@@ -66,7 +63,7 @@ def fmt(
     if formatted == text:
         return
     if diff or check:
-        g.console().line("".join(difflib.unified_diff(
+        g.console().data("".join(difflib.unified_diff(
             text.splitlines(True), formatted.splitlines(True), str(path), f"{path} (formatted)")))
     if check:
         g.console().line(f"{path} is not formatted; run `stackform fmt`.", "warning")
@@ -88,10 +85,10 @@ def docs(
     console = Globals.current().console()
     if page is not None:
         found = doc_page(page)
-        console.line(str(found) if path else found.read_text(encoding="utf-8").rstrip("\n"))
+        console.data(str(found) if path else found.read_text(encoding="utf-8").rstrip("\n"))
         return
     if path:
-        console.line(str(shipped("docs")))
+        console.data(str(shipped("docs")))
         return
     pages = doc_pages()
     if not pages:
@@ -100,7 +97,7 @@ def docs(
     width = max(len(name) for name in pages)
     for name, file in pages.items():
         first = file.read_text(encoding="utf-8").split("\n", 1)[0]
-        console.line(f"{name.ljust(width)}  {first.lstrip('# ').strip()}")
+        console.data(f"{name.ljust(width)}  {first.lstrip('# ').strip()}")
     console.line("")
     console.line("Show one with `stackform docs PAGE`.", "muted")
 
@@ -113,14 +110,14 @@ def version() -> None:
     from stackform.registry import Registry
 
     g = Globals.current()
-    g.console().line(f"stackform {__version__}")
+    g.console().data(f"stackform {__version__}")
     for kind, ep in sorted(Registry.entry_points_by_kind().items()):
         dist = ep.dist.name if ep.dist else "?"
         try:
             ver = dist_version(dist) if ep.dist else "?"
         except PackageNotFoundError:
             ver = "?"
-        g.console().line(f"  provider {kind}: {ep.value} ({dist} {ver})")
+        g.console().data(f"  provider {kind}: {ep.value} ({dist} {ver})")
 
 
 
@@ -158,10 +155,10 @@ def secret_get(
     value = store.get(name)  # raises with how to set it when missing
     found = store.lookup(name)
     if reveal:
-        sys.stdout.write(value + "\n")
+        g.console().raw(value + "\n")
     else:
         where = found.where if found else "?"
-        g.console().line(f"{name}: set (from {where}); use --reveal to print it")
+        g.console().data(f"{name}: set (from {where}); use --reveal to print it")
 
 
 @secret_app.command("rm")

@@ -24,6 +24,7 @@ from stackform.plan.builder import PlanOptions
 from stackform.plan.changed import changed_since as find_changes
 from stackform.plan.changed import render_text as render_changed
 from stackform.plan.model import Plan, PlanMode
+from stackform.plan.provider_options import check_provider_options as check_options
 from stackform.plan.render_json import plan_to_json
 from stackform.plan.render_markdown import render_markdown
 from stackform.plan.render_text import render_plan as render_text
@@ -69,26 +70,9 @@ def make_plan_options(refresh_only: bool, destroy: bool, refresh: bool,
 
 
 def check_provider_options(session: Session, options: PlanOptions) -> None:
-    """Refuse a provider option no installed provider takes (the stack's own are asked first,
-    so other providers are loaded only for a name they do not know), or one that needs
-    refreshing in a plan that does not refresh."""
-    if not options.provider_options:
-        return
-    registry = session.registry
-    stack_kinds = sorted({r.kind for r in session.stack.resources.values()})
-    declared = registry.declared_options(stack_kinds)
-    if not set(options.provider_options) <= set(declared):
-        declared = registry.declared_options([*stack_kinds, *registry.kinds()])
-    for name in options.provider_options:
-        if name not in declared:
-            known = ", ".join(sorted(declared)) or "none"
-            raise typer.BadParameter(f"no installed provider takes the option {name!r} "
-                                     f"(options the providers take: {known})",
-                                     param_hint="--provider-option")
-        kind, option = declared[name]
-        if option.needs_refresh and not options.refresh:
-            raise typer.BadParameter(f"the option {name} of the {kind} provider needs "
-                                     "refreshing; drop --refresh=false")
+    """The plan's provider options, checked against the providers once the stack is open."""
+    check_options(session.registry, (r.kind for r in session.stack.resources.values()),
+                  options)
 
 
 def validate_stack(g: Globals, env: str | None, every_env: bool, *, deep: bool = False,
@@ -138,9 +122,9 @@ def render_plan(console: Console, plan: Plan, fmt: str,
         doc = plan_to_json(plan)
         if changed is not None:
             doc["changed_since"] = changed.to_json()
-        console.line(json.dumps(doc, indent=2, default=str))
+        console.data(json.dumps(doc, indent=2, default=str))
     elif fmt == "markdown":
-        console.line(render_markdown(plan, changed))
+        console.data(render_markdown(plan, changed))
     elif fmt == "text":
         console.markup(render_text(plan))
         if changed is not None:
@@ -154,7 +138,7 @@ def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
               changed_since: str | None = None) -> ExitCode:
     if fmt not in PLAN_FORMATS:
         raise typer.BadParameter("expected text, json or markdown", param_hint="--format")
-    session = g.session(env, strict_secrets=options.mode != "destroy")
+    session = g.session(env, strict_secrets=PlanMode(options.mode).needs_secrets)
     check_provider_options(session, options)
     changed = None
     if changed_since is not None:
@@ -216,9 +200,8 @@ def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path
         saved = load_plan(plan_file)
         check_stated(saved, options)
     mode = saved.mode if saved else options.mode
-    # Destroying works from recorded state: it must not need secrets the stack references.
     if session is None:
-        session = g.session(env, strict_secrets=mode != "destroy")
+        session = g.session(env, strict_secrets=PlanMode(mode).needs_secrets)
     check_provider_options(session, options)
     operation = "destroy" if mode == "destroy" else "apply"
     check_protected(session.stack.environment, session.stack.env, session.stack.dir,

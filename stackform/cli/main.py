@@ -39,13 +39,12 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"stackform {__version__}\n")
+        Globals.current().console().data(f"stackform {__version__}")
         raise typer.Exit()
 
 
 @app.callback()
 def main(
-    ctx: typer.Context,
     directory: Annotated[
         Path | None,
         typer.Option("-C", "--directory", help="Run as if started in DIR.", metavar="DIR"),
@@ -69,7 +68,6 @@ def main(
     g.file = file
     g.debug = debug or g.debug
     g.plain = no_color
-    ctx.obj = g
 
 
 for commands in (commands_core, commands_pipeline, commands_state, commands_tools, commands_lock,

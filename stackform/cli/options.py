@@ -41,7 +41,7 @@ class Globals:
         if self._console is None:
             from stackform.console import make_console
 
-            self._console = make_console("plain" if self.plain else "auto")
+            self._console = make_console(self.plain)
         return self._console
 
     def session(self, env: str | None, strict_secrets: bool = True,

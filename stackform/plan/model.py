@@ -24,6 +24,12 @@ class PlanMode(StrEnum):
     REFRESH_ONLY = "refresh-only"
     """Record in state what changed outside stackform, and touch nothing (``--refresh-only``)."""
 
+    @property
+    def needs_secrets(self) -> bool:
+        """Whether the stack's secrets must resolve: destroying works from recorded state,
+        so a secret the stack references is not needed to destroy."""
+        return self is not PlanMode.DESTROY
+
 
 class Action(StrEnum):
     CREATE = "create"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stackform.errors import StateError
+from stackform.errors import StackformError, StateError
 from stackform.runs.store import RunStore
 from stackform.state.backend import StateBackend
 
@@ -26,6 +26,21 @@ class Migrated:
     bookmarks: int
     runs: int
     already_there: bool = False
+
+
+def environments_to_migrate(source: StateBackend, target: StateBackend,
+                            envs: list[str] | None) -> list[str]:
+    """The environments ``state migrate`` copies (``envs``, default every one with state);
+    refused when the target is where the state already is, or when there is nothing to
+    copy."""
+    if target.describe("x") == source.describe("x"):
+        raise StackformError("the target is where the state already is",
+                             hint="name another bucket, prefix or path")
+    names = envs or source.environments()
+    if not names:
+        raise StackformError("no environment has state to migrate",
+                             hint="`stackform env list` shows the environments with state")
+    return names
 
 
 def migrate(source: StateBackend, target: StateBackend, verify_with: StateBackend,

@@ -28,10 +28,10 @@ POSTGRES_EXAMPLE = ROOT / "examples" / "postgres"
 # The accounts scripts/ci-services creates (same variables, same defaults).
 MYSQL_PASSWORD = os.environ.get("STACKFORM_TEST_MYSQL_PASSWORD", "stackform-src-pw")
 POSTGRES_PASSWORD = os.environ.get("STACKFORM_TEST_POSTGRES_PASSWORD", "stackform-dw-pw")
-MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "stackform", "password": MYSQL_PASSWORD,
-         "database": "stackform_src"}
-POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "stackform",
-            "password": POSTGRES_PASSWORD, "dbname": "stackform_dw"}
+MYSQL: dict[str, Any] = {"host": "127.0.0.1", "port": 3306, "user": "stackform",
+                         "password": MYSQL_PASSWORD, "database": "stackform_src"}
+POSTGRES: dict[str, Any] = {"host": "127.0.0.1", "port": 5432, "user": "stackform",
+                            "password": POSTGRES_PASSWORD, "dbname": "stackform_dw"}
 
 INSTALL_TIMEOUT = 900.0  # apply on a cold cache installs plugins from the index
 RUN_TIMEOUT = 300.0
@@ -59,8 +59,9 @@ class Stackform:
                                   env={**self.env, **(env or {})}, stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
+            out, err = (s.decode() if isinstance(s, bytes) else s for s in (exc.stdout, exc.stderr))
             raise AssertionError(f"stackform {' '.join(args)} did not finish in {timeout}s:\n"
-                                 f"{exc.stdout}\n{exc.stderr}") from None
+                                 f"{out}\n{err}") from None
         return Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
     def ok(self, *args: str, timeout: float = RUN_TIMEOUT) -> Result:
@@ -142,13 +143,13 @@ def copy_quickstart(dest: Path, *, batch_size_rows: int | None = None,
     doc = tomlkit.parse(path.read_text())
     if not dbt:
         _without_dbt(doc, dest)
-    loader = doc["loaders"]["warehouse"]  # type: ignore[index]
+    loader = doc["loaders"]["warehouse"]
     if batch_size_rows is not None:
-        loader["config"]["batch_size_rows"] = batch_size_rows  # type: ignore[index]
+        loader["config"]["batch_size_rows"] = batch_size_rows
     if extractor_config:
-        config = doc["extractors"]["orders"]["config"]  # type: ignore[index]
+        config = doc["extractors"]["orders"]["config"]
         for key, value in extractor_config.items():
-            config[key] = value  # type: ignore[index]
+            config[key] = value
     path.write_text(tomlkit.dumps(doc))
     return dest
 
@@ -171,8 +172,8 @@ def copy_postgres_example(dest: Path, *, dbt: bool = False, **vars: str) -> Path
     if not dbt:
         _without_dbt(doc, dest)
     for key, value in vars.items():
-        assert key in doc["vars"], key  # type: ignore[operator]
-        doc["vars"][key] = value  # type: ignore[index]
+        assert key in doc["vars"], key
+        doc["vars"][key] = value
     path.write_text(tomlkit.dumps(doc))
     return dest
 

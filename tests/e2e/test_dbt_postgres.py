@@ -92,8 +92,8 @@ def test_mariadb_to_postgres_then_dbt_postgres(tmp_path: Path, stackform_for,
         "postgres", analytics, "stackform_dw"), output
 
     run = sf.ok("run", "replicate")
-    assert f"{ROWS} records emitted, {ROWS} rows landed" in run.stdout, run
-    assert "dbt:build: 8 ok, 0 failed, 0 skipped" in run.stdout, run
+    assert f"{ROWS} records emitted, {ROWS} rows landed" in run.stderr, run
+    assert "dbt:build: 8 ok, 0 failed, 0 skipped" in run.stderr, run
     record = sf.last_run("replicate")
     assert record["status"] == "success", record
     assert [s["name"] for s in record["steps"]] == ["mariadb-to-warehouse", "dbt:build"], record

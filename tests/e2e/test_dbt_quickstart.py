@@ -77,8 +77,8 @@ def test_quickstart_builds_the_mart_plans_model_changes_and_fails_on_a_failing_t
 
     # Load, then dbt build in the same DuckDB file (the loader has closed it by then).
     run = sf.ok("run", "daily")
-    assert f"{FIRST} records emitted, {FIRST} rows landed" in run.stdout, run
-    assert "dbt:build: 10 ok, 0 failed, 0 skipped" in run.stdout, run
+    assert f"{FIRST} records emitted, {FIRST} rows landed" in run.stderr, run
+    assert "dbt:build: 10 ok, 0 failed, 0 skipped" in run.stderr, run
     record = sf.last_run("daily")
     assert record["status"] == "success", record
     built = dbt_step(record)
@@ -123,8 +123,8 @@ def test_quickstart_builds_the_mart_plans_model_changes_and_fails_on_a_failing_t
     unapplied = sf.ok("run", "daily")
     warning = ("warning: transformers.dbt runs with dbt project files changed since its last "
                f"apply in dev: {STAGING}")
-    assert warning in unapplied.stdout, unapplied
-    assert "dbt:build: 10 ok, 0 failed, 0 skipped" in unapplied.stdout, unapplied
+    assert warning in unapplied.stderr, unapplied
+    assert "dbt:build: 10 ok, 0 failed, 0 skipped" in unapplied.stderr, unapplied
     assert "is_delivered" in duckdb_columns(warehouse, "analytics_dev", "stg_orders")
     assert any(warning in line for line in Path(sf.last_run("daily")["log"]).read_text()
                .splitlines()), "the warning is in the run's log too"
@@ -135,8 +135,8 @@ def test_quickstart_builds_the_mart_plans_model_changes_and_fails_on_a_failing_t
     write_orders(stack / "data" / "orders-01.jsonl", range(FIRST + 1, FIRST + MORE + 1),
                  append=True)
     again = sf.ok("run", "daily")
-    assert f"{MORE} records emitted, {MORE} rows landed" in again.stdout, again
-    assert "dbt:build: 10 ok, 0 failed" in again.stdout, again
+    assert f"{MORE} records emitted, {MORE} rows landed" in again.stderr, again
+    assert "dbt:build: 10 ok, 0 failed" in again.stderr, again
     assert "is_delivered" in duckdb_columns(warehouse, "analytics_dev", "stg_orders")
     assert duckdb_rows(warehouse, MART_SQL) == expected_mart(range(1, FIRST + MORE + 1))
     delivered = sum(1 for i in range(1, FIRST + MORE + 1) if order(i)["status"] == "delivered")
@@ -203,4 +203,4 @@ def test_protected_environment_refuses_to_run_an_unapplied_dbt_edit(
     git(stack, "checkout", "--", STAGING)
     ran = sf.ok("run", "daily", "--env", "prod")
     assert "warning:" not in ran.output, ran
-    assert "dbt:build: 10 ok, 0 failed, 0 skipped" in ran.stdout, ran
+    assert "dbt:build: 10 ok, 0 failed, 0 skipped" in ran.stderr, ran

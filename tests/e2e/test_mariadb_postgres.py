@@ -84,7 +84,7 @@ def test_mariadb_to_postgres_incremental(tmp_path: Path, stackform_for,
     run = sf.last_run("replicate")
     assert run["status"] == "success", first
     assert (step(run)["records_emitted"], step(run)["rows_landed"]) == (FIRST, FIRST), run
-    assert f"{FIRST} records emitted, {FIRST} rows landed" in first.stdout, first
+    assert f"{FIRST} records emitted, {FIRST} rows landed" in first.stderr, first
     assert step(run)["details"]["records_by_stream"] == {f"stackform_src-{table}": FIRST}, run
     assert pg_rows(f"select count(*), count(distinct id), max(updated_at) from {landed_table}"
                    ) == [(FIRST, FIRST, BASE + timedelta(seconds=FIRST))]
@@ -92,7 +92,7 @@ def test_mariadb_to_postgres_incremental(tmp_path: Path, stackform_for,
 
     insert_orders(table, range(FIRST + 1, FIRST + MORE + 1))
     second = sf.ok("run", "replicate")
-    assert "from the last bookmark" in second.stdout, second
+    assert "from the last bookmark" in second.stderr, second
     run = sf.last_run("replicate")
     emitted, landed = step(run)["records_emitted"], step(run)["rows_landed"]
     # INCREMENTAL selects updated_at >= the bookmark: the new rows, plus the bookmark's own row.

@@ -34,7 +34,7 @@ def test_quickstart_lands_every_row_once_and_reports_it(tmp_path: Path, stackfor
 
     sf.apply()
     first = sf.ok("run", "daily")
-    assert f"{written} records emitted, {written} rows landed" in first.stdout, first
+    assert f"{written} records emitted, {written} rows landed" in first.stderr, first
     assert duckdb_rows(warehouse, "select count(*), count(distinct id) from raw.orders") == [
         (written, written)]
     columns = duckdb_columns(warehouse, "raw", "orders")
@@ -61,7 +61,7 @@ def test_quickstart_lands_every_row_once_and_reports_it(tmp_path: Path, stackfor
         (total, total)], second
     moved = step(sf.last_run("daily"))
     assert (moved["records_emitted"], moved["rows_landed"]) == (NEW_ROWS, NEW_ROWS), moved
-    assert f"{NEW_ROWS} records emitted, {NEW_ROWS} rows landed" in second.stdout, second
+    assert f"{NEW_ROWS} records emitted, {NEW_ROWS} rows landed" in second.stderr, second
 
     # A new file: again only its rows.
     new_file = stack / "data" / "orders-99.jsonl"
@@ -75,7 +75,7 @@ def test_quickstart_lands_every_row_once_and_reports_it(tmp_path: Path, stackfor
     assert '"offset"' in shown, shown
 
     refresh = sf.ok("run", "daily", "--full-refresh")
-    assert "full refresh" in refresh.stdout, refresh
+    assert "full refresh" in refresh.stderr, refresh
     run = sf.last_run("daily")
     assert run["full_refresh"] is True
     assert (step(run)["records_emitted"], step(run)["rows_landed"]) == (total, total), run

@@ -82,7 +82,7 @@ def test_quickstart_on_s3_state(tmp_path: Path, stackform_for, s3_server: S3Serv
     finally:
         holder.send()
         holder.proc.communicate(timeout=30)
-    assert f"{written} records emitted, {written} rows landed" in first.stdout, first
+    assert f"{written} records emitted, {written} rows landed" in first.stderr, first
     warehouse = stack / "warehouse" / "dev.duckdb"
     assert duckdb_rows(warehouse, "select count(*) from raw.orders") == [(written,)]
 
@@ -110,5 +110,5 @@ def test_quickstart_on_s3_state(tmp_path: Path, stackform_for, s3_server: S3Serv
 
     # The bookmark from S3 holds: nothing new, nothing re-read.
     again = sf.ok("run", "daily")
-    assert "0 records emitted" in again.stdout, again
+    assert "0 records emitted" in again.stderr, again
     assert duckdb_rows(warehouse, "select count(*) from raw.orders") == [(written,)]

@@ -106,7 +106,7 @@ def test_allow_empty_selection_turns_the_refusal_into_a_warning(
             "allow_empty_selection = true, so runs extract nothing") in applied.stderr, applied
     ran = sf.ok("run", "daily")
     assert ('warning: extractors.orders selects no stream (select = ["!orders"]); '
-            "allow_empty_selection = true: the tap runs and extracts nothing") in ran.stdout, ran
+            "allow_empty_selection = true: the tap runs and extracts nothing") in ran.stderr, ran
     assert sf.last_run("daily")["status"] == "success"
 
 
@@ -190,7 +190,7 @@ replication-key = "updatedat"
             and f"{located}error: extractors.orders.metadata.orders.replication-key: "
             f"{problem} (more below)" in applied.stdout), applied
     assert (f"  {located}error: extractors.orders.metadata.orders.replication-key: {problem}\n"
-            "      hint: did you mean 'updated_at'?") in applied.stdout, applied
+            "      hint: did you mean 'updated_at'?") in applied.stderr, applied
     assert "extractors.orders" not in sf.ok("state", "list").stdout
 
     fixed = (stack / "stack.toml").read_text().replace('"updatedat"', '"updated_at"')

@@ -120,7 +120,7 @@ def test_target_killed_mid_run_keeps_its_last_bookmark(tmp_path: Path, stackform
 
     assert result.code == 1, result
     assert "target exited -9" in result.stderr, result
-    assert "last lines of the log:" in result.stdout, result
+    assert "last lines of the log:" in result.stderr, result
     run = sf.last_run("daily")
     assert run["status"] == "failed", run
     assert "target exited -9" in run["error"], run
@@ -143,7 +143,7 @@ def test_target_killed_mid_run_keeps_its_last_bookmark(tmp_path: Path, stackform
     assert step(run)["details"]["states"] == at + 1, run
 
     again = sf.ok("run", "daily")
-    assert "from the last bookmark" in again.stdout, again
+    assert "from the last bookmark" in again.stderr, again
     assert duckdb_rows(warehouse, "select count(*), count(distinct id), min(id), max(id) "
                        "from raw.orders") == [(written, written, 1, written)], again
     assert sf.last_run("daily")["status"] == "success"
@@ -163,8 +163,8 @@ def test_tap_failure_fails_the_run_with_the_taps_message(tmp_path: Path, stackfo
     assert result.code == 1, result
     assert "tap exited 1" in result.stderr, result
     assert "orders-00.jsonl:501" in result.stderr, result  # the tap's own message: file:line
-    assert "last lines of the log:" in result.stdout, result
-    assert "Traceback" not in result.stdout, result
+    assert "last lines of the log:" in result.stderr, result
+    assert "Traceback" not in result.stderr, result
     run = sf.last_run("daily")
     assert run["status"] == "failed" and "tap exited 1" in run["error"], run
     # The 500 good rows before the bad line were committed and confirmed.

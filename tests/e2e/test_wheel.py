@@ -106,9 +106,9 @@ steps = ["orders", "warehouse"]
     write_orders(sf.cwd / "data" / "orders.jsonl", range(1, ROWS + 1))
     sf.ok("validate")
     applied = sf.apply()
-    assert "Apply complete: 3 resources" in applied.stdout, applied
+    assert "Apply complete: 3 resources" in applied.stderr, applied
     ran = sf.ok("run", "daily")
-    assert f"{ROWS} records emitted, {ROWS} rows landed" in ran.stdout, ran
+    assert f"{ROWS} records emitted, {ROWS} rows landed" in ran.stderr, ran
     warehouse = sf.cwd / "warehouse" / "dev.duckdb"
     assert duckdb_rows(warehouse, "select count(*), count(distinct id), max(id) "
                        "from raw.orders") == [(ROWS, ROWS, ROWS)]

@@ -52,7 +52,7 @@ def test_validate_deep_without_airflow_warns_that_it_only_checked_syntax(sf: Run
     write(sf.cwd, files_stack())
     result = sf("validate", "--deep")
     assert result.code == 0, result
-    assert "Deep checks passed: orchestrators.airflow (dev)." in result.stdout
+    assert "Deep checks passed: orchestrators.airflow (dev)." in result.stderr
     assert "warning: orchestrators.airflow.pip_url: the DAGs were only syntax-checked" in (
         result.stderr)
     assert not (sf.cwd / "dags").exists()
@@ -62,13 +62,13 @@ def test_validate_deep_on_a_stack_without_deep_checks(sf: Runner) -> None:
     write(sf.cwd, '[stack]\nname = "plain"\n\n[files.a]\npath = "a.txt"\ncontent = "a"\n')
     result = sf("validate", "--deep")
     assert result.code == 0, result
-    assert "No resource has a deep check." in result.stdout
+    assert "No resource has a deep check." in result.stderr
 
 
 def test_the_airflow_example_validates(sf: Runner) -> None:
     result = sf("-C", str(EXAMPLE), "validate")
     assert result.code == 0, result
-    assert "The stack is valid: 4 resources, environments dev, prod." in result.stdout
+    assert "The stack is valid: 4 resources, environments dev, prod." in result.stderr
     plan = sf("-C", str(EXAMPLE), "plan", "--env", "prod", "--refresh=false")
     assert plan.code == 0, plan
     assert ("deploys DAG stackform_airflow-demo_prod_daily (pipeline daily, schedule 0 6 * * *)"

@@ -162,7 +162,7 @@ def test_a_dag_airflow_would_not_import_fails_the_apply_and_deploys_nothing(
         assert failed.code == 1, failed
         assert "1 DAG file(s) do not import with Airflow 3.3.2; nothing was written" in (
             failed.stdout), failed
-        assert "[61 6 * * *] is not acceptable, out of range" in failed.stdout, failed
+        assert "[61 6 * * *] is not acceptable, out of range" in failed.stderr, failed
         # Neither the broken DAG nor the good new one was written.
         assert deployed.dag_file.read_bytes() == original
         assert sorted(p.name for p in deployed.dags.iterdir()) == [f"{DAG_ID}.py"]
@@ -186,5 +186,5 @@ def test_validate_deep_imports_every_environment_s_dags(deployed: Deployed,
     result = deployed.sf("-C", str(example), "validate", "--deep", timeout=AIRFLOW_TIMEOUT)
     assert result.code == 0, result
     assert ("Deep checks passed: orchestrators.airflow (dev), orchestrators.airflow (prod)."
-            in result.stdout), result
+            in result.stderr), result
     assert not (example / "dags").exists()
