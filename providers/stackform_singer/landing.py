@@ -23,6 +23,7 @@ import json
 import select
 import subprocess
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -168,6 +169,8 @@ class Counter:
         assert stderr is not None
         threading.Thread(target=self._err.extend, args=(stderr,), daemon=True,
                          name="count-stderr").start()
+        # A run that raises before its last count still ends the process.
+        self._finalizer = weakref.finalize(self, _stop, self._proc)
 
     def counts(self, since: str | None, timeout: float = 120.0) -> Counts | str:
         """The schema's tables and their counts, or why they could not be had."""
@@ -199,16 +202,26 @@ class Counter:
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(OSError):
-            assert proc.stdin is not None
-            proc.stdin.close()
+        if proc is not None:
+            self._finalizer()
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """End a counting process: its input closed, it exits (killed if it does not). Waited for
+    on a thread of its own: the run has what it needs, and the driver's teardown takes a
+    while."""
+    with contextlib.suppress(OSError):
+        assert proc.stdin is not None
+        proc.stdin.close()
+
+    def reap() -> None:
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+    threading.Thread(target=reap, daemon=True, name="count-reaper").start()
 
 
 def _counts(run: RunContext, target: RunStep, venv: Venv, since: str | None,

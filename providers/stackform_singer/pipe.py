@@ -37,7 +37,7 @@ from stackform.supervise import popen
 from stackform_singer.catalog import apply_selection, catalog_digest
 from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.discovery import discover
-from stackform_singer.landing import rows_landed, snapshot, wants_snapshot
+from stackform_singer.landing import Counter, rows_landed, snapshot, wants_snapshot
 from stackform_singer.plugin import executable_name, full_config
 from stackform_singer.selection import require_selected_stream
 
@@ -125,6 +125,9 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     key = bookmark_key(run.pipeline, tap.resource.name)
     tap_venv = install(ctx, tap.resource)
     target_venv = install(ctx, target.resource)
+    # The count of rows landed runs in the loader's venv: started now, its import of the
+    # database driver overlaps the run's own start (closed after the last count).
+    counter = Counter(run, target, target_venv)
     tap_env = plugin_environ(tap_venv, tap.resource)
     target_env = plugin_environ(target_venv, target.resource)
     tap_exe = str(tap_venv.executable(executable_name(
@@ -135,7 +138,7 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     require_selected_stream(run, tap, catalog)
     prior = None if run.full_refresh else run.bookmarks.get(key)
     # Without arrival times on the rows, what landed is the tables' growth: count them first.
-    before = snapshot(run, target, target_venv) if wants_snapshot(target) else None
+    before = snapshot(run, target, target_venv, counter) if wants_snapshot(target) else None
     started_at = utc_now()
     started = time.monotonic()
     run.say(f"{name}: starting" + (" (full refresh)" if run.full_refresh else
@@ -248,7 +251,7 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     landed = None
     counted = ""
     if status == "success":
-        result = rows_landed(run, target, target_venv, started_at, before)
+        result = rows_landed(run, target, target_venv, started_at, before, counter)
         landed, details["rows_landed_by"] = result.rows, result.how
         if result.how == "unknown":
             run.log(f"# rows landed: unknown: {result.why}")
@@ -259,6 +262,7 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
             details["warning"] = warning
             run.say(f"warning: {warning}")
             run.log(f"# warning: {warning}")
+    counter.close()
     report = [f"{name}: {status} in {seconds:.1f}s",
               f"{emitted} records emitted" if emitted is not None
               else "records emitted: unknown (the tap logged no record_count metric)"]
