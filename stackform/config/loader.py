@@ -289,10 +289,10 @@ def _check_core(
 ) -> None:
     """Checks beyond types, on the raw data so they run even when some section is mistyped
     (that problem is reported by validation; this one is reported too)."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
     requires = _table(data.get("stack")).get("requires")
     if isinstance(requires, str):
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
         try:
             satisfied = SpecifierSet(requires).contains(__version__, prereleases=True)
         except InvalidSpecifier:
