@@ -27,6 +27,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from stackform.state.backend import LockInfo
 
@@ -82,9 +83,13 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+Sync = Literal["now", "deferred", "never"]
+"""When :func:`atomic_write` makes a file durable."""
+
+
 def atomic_write(path: Path, data: bytes, mode: int = 0o600, *,
                  before_replace: Callable[[], None] | None = None,
-                 exclusive: bool = False, defer_sync: bool = False) -> os.stat_result:
+                 exclusive: bool = False, sync: Sync = "now") -> os.stat_result:
     """Replace ``path`` with ``data``: a reader or a crash sees the whole old or the whole new file.
 
     The one writer of every file stackform and its providers keep (state, saved plans, the lock
@@ -100,29 +105,31 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *,
     instead, and :class:`FileExistsError` is raised when ``path`` already exists. Returns the
     status of the new file.
 
-    With ``defer_sync`` neither fsync runs: the file is still replaced atomically (a reader, or a
-    killed writer, sees the whole old or the whole new file), and it is made durable by the next
-    :func:`sync_deferred`, which an apply calls before state records what was written.
+    ``sync`` says when the data reaches the disk: ``"now"`` (both fsyncs); ``"deferred"``, by the
+    next :func:`sync_deferred`, which an apply calls before state records what was written; or
+    ``"never"``, for a file that does not outlive its run (a plugin's config in a runtime
+    folder, which a crash leaves to the sweep). Either way the file is replaced atomically: a
+    reader, or a killed writer, sees the whole old or the whole new file.
     """
     with _temp_listings.own_change(path.parent):
-        written = _replace(path, data, mode, before_replace, exclusive, defer_sync)
-    if defer_sync:
+        written = _replace(path, data, mode, before_replace, exclusive, sync == "now")
+    if sync == "deferred":
         with _deferred_lock:
             _deferred.add(path.parent)
-    else:
+    elif sync == "now":
         fsync_dir(path.parent)
     return written
 
 
 def _replace(path: Path, data: bytes, mode: int, before_replace: Callable[[], None] | None,
-             exclusive: bool, defer_sync: bool) -> os.stat_result:
+             exclusive: bool, fsync: bool) -> os.stat_result:
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # ours alone: just created with O_EXCL
             write_all(fd, data)
-            if not defer_sync:
+            if fsync:
                 os.fsync(fd)
             os.fchmod(fd, mode)  # only now; and exactly ``mode``, whatever the umask
             written = os.fstat(fd)
@@ -143,12 +150,12 @@ def _replace(path: Path, data: bytes, mode: int, before_replace: Callable[[], No
 
 
 _deferred: set[Path] = set()
-"""Folders holding writes of :func:`atomic_write` not yet made durable (``defer_sync``)."""
+"""Folders holding writes of :func:`atomic_write` not yet made durable (``sync="deferred"``)."""
 _deferred_lock = threading.Lock()
 
 
 def sync_deferred() -> None:
-    """Make every write made with ``defer_sync`` so far durable: one ``syncfs`` per filesystem
+    """Make every write made with ``sync="deferred"`` so far durable: one ``syncfs`` per filesystem
     holding them (fsync of each file and folder cost more than the rest of writing a small
     file: thousands of disk flushes where one does)."""
     with _deferred_lock:

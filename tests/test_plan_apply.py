@@ -397,7 +397,7 @@ def test_deferred_writes_are_flushed_before_state_records_them(
 
     monkeypatch.setattr(apply_module, "sync_deferred", flushed)
     monkeypatch.setattr(backend, "write", write)
-    fileio.atomic_write(tmp_path / "f", b"x", defer_sync=True)
+    fileio.atomic_write(tmp_path / "f", b"x", sync="deferred")
     assert tmp_path in fileio._deferred
     _, result = plan_and_apply(stack_of([thing("a", value="1")], tmp_path), backend, registry)
     assert result.ok and order and order == ["sync", "state"] * (len(order) // 2)

@@ -107,7 +107,7 @@ def write_file(path: Path, data: bytes, mode: int, *, create_dirs: bool, shown: 
     try:
         # Made durable together with the other files of the apply, before state records them
         # (stackform.fileio.sync_deferred): one flush to disk, not two per file.
-        atomic_write(path, data, mode, defer_sync=True)
+        atomic_write(path, data, mode, sync="deferred")
     except OSError as exc:
         raise FilesError(
             f"cannot write {shown}: {_why(exc)} in {parent}",

@@ -148,12 +148,13 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
     error: str | None = None
     interrupted = False
     with runtime_dir(ctx, "run") as tmp:
-        write_private(tmp / "tap.json", full_config(tap.resource))
-        write_private(tmp / "target.json", full_config(target.resource))
+        # Gone with the run (the runtime folder): no wait for the disk.
+        write_private(tmp / "tap.json", full_config(tap.resource), sync="never")
+        write_private(tmp / "target.json", full_config(target.resource), sync="never")
         tap_cmd = [tap_exe, "--config", str(tmp / "tap.json"),
                    str(tap.state.outputs.get("catalog_flag") or "--catalog"), str(catalog)]
         if prior is not None:
-            write_private(tmp / "state.json", dict(prior))
+            write_private(tmp / "state.json", dict(prior), sync="never")
             tap_cmd += ["--state", str(tmp / "state.json")]
         run.log(f"# {name}: {' '.join(tap_cmd[:1])} | {target_exe}")
         # Temp files the plugins make (a target's staged batches) go where a killed run's
