@@ -16,20 +16,19 @@ import errno
 import fcntl
 import json
 import os
-import re
 import socket
 import stat
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from stackform.state.backend import LockInfo
+from stackform.templistings import TempListings
 
 _LINK_UNSUPPORTED = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
 
@@ -241,105 +240,7 @@ def temps_of(path: Path) -> list[Path]:
     return [path.parent / name for name in sorted(names)]
 
 
-_TEMP_NAME = re.compile(r"\.(.+)\.(?:[0-9a-f]{32}|[a-z0-9_]{8})\.tmp")
-
-
-@dataclass
-class _Listing:
-    """The temp files of one folder, by the name they are a temp of, as last listed."""
-
-    index: dict[str, list[str]]
-    at: float
-    """When it was listed (``time.monotonic``)."""
-    mtime: int | None
-    """The folder's ``st_mtime_ns`` it matches (while ``busy``: matched when our changes
-    began); ``None``: someone else changed the folder, list it again."""
-    busy: int = 0
-    """This process's own changes of the folder in flight (:func:`_own_change`)."""
-
-
-class _TempListings:
-    """Folder listings for :func:`temps_of`, reused while nothing else changed the folder.
-
-    Listing a folder for each file written into it made writing N files cost N^2. A listing is
-    reused while it is younger than half of :data:`TEMP_GRACE` and the folder's mtime says that
-    only this process changed it since (its own writes and removals, which add no temp file of
-    a killed writer, are followed by :func:`_own_change`). What could slip past: a temp file
-    made by another writer while one of ours was in flight; it is younger than the listing, so
-    a fresh listing would find it too young to remove as well, and the next listing, within
-    half the grace, finds it.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._folders: dict[Path, _Listing] = {}
-
-    def get(self, folder: Path) -> dict[str, list[str]]:
-        now = time.monotonic()
-        try:
-            mtime = os.stat(folder).st_mtime_ns
-        except OSError:
-            return {}  # no folder, or not one we may list: its writes fail with their own error
-        with self._lock:
-            known = self._folders.get(folder)
-            if (known is not None and now - known.at < TEMP_GRACE / 2
-                    and known.mtime is not None and (known.busy or known.mtime == mtime)):
-                return known.index
-        try:
-            names = os.listdir(folder)
-        except OSError:
-            return {}
-        index: dict[str, list[str]] = {}
-        for name in names:
-            if name.endswith(".tmp") and (m := _TEMP_NAME.fullmatch(name)):
-                index.setdefault(m.group(1), []).append(name)
-        with self._lock:
-            for old in [f for f, x in self._folders.items()
-                        if now - x.at >= TEMP_GRACE / 2 and not x.busy]:
-                del self._folders[old]
-            known = self._folders.get(folder)
-            busy = known.busy if known is not None else 0
-            # Listed after ``mtime`` was read: a change in between shows as a new mtime.
-            self._folders[folder] = _Listing(index, now, mtime, busy)
-        return index
-
-    @contextmanager
-    def own_change(self, folder: Path) -> Iterator[None]:
-        """Around a change of ``folder`` by this process that adds no temp file to sweep."""
-        with self._lock:
-            known = self._folders.get(folder)
-            if known is not None:
-                if not known.busy and known.mtime is not None:
-                    try:
-                        if os.stat(folder).st_mtime_ns != known.mtime:
-                            known.mtime = None  # someone else changed it: list again
-                    except OSError:
-                        known.mtime = None
-                known.busy += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                known = self._folders.get(folder)
-                if known is not None and known.busy:
-                    known.busy -= 1
-                    if not known.busy and known.mtime is not None:
-                        try:
-                            known.mtime = os.stat(folder).st_mtime_ns
-                        except OSError:
-                            known.mtime = None
-
-    def forget(self, tmp: Path) -> None:
-        """Drop a removed temp file from its folder's listing."""
-        with self._lock:
-            known = self._folders.get(tmp.parent)
-            if known is not None:
-                for names in known.index.values():
-                    if tmp.name in names:
-                        names.remove(tmp.name)
-
-
-_temp_listings = _TempListings()
+_temp_listings = TempListings(TEMP_GRACE)
 
 
 def own_change(folder: Path) -> contextlib.AbstractContextManager[None]:

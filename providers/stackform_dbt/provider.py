@@ -32,13 +32,12 @@ from stackform.provider import (
 )
 from stackform.resource import Resource, ResourceState
 from stackform.runs.model import StepOutcome
+from stackform_dbt.changes import new_project_lines, plan_lines
 from stackform_dbt.config import TransformerConfig
 from stackform_dbt.profile import default_schema, default_target, profile_name, project_dir
 from stackform_dbt.project import (
     changed_paths,
     files_digest,
-    new_project_lines,
-    plan_lines,
     project_files,
     project_paths,
     project_properties,

@@ -18,10 +18,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from stackform.errors import RunError
+from stackform.plugins.installs import Venv
 from stackform.plugins.kit import (
     failure_summary,
     install,
@@ -37,7 +39,7 @@ from stackform.supervise import popen
 from stackform_singer.catalog import apply_selection, catalog_digest
 from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.discovery import discover
-from stackform_singer.landing import Counter, rows_landed, snapshot, wants_snapshot
+from stackform_singer.landing import Counter, Counts, rows_landed, snapshot, wants_snapshot
 from stackform_singer.plugin import executable_name, full_config
 from stackform_singer.selection import require_selected_stream
 
@@ -114,169 +116,259 @@ def _stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
         pass
 
 
+@dataclass(frozen=True)
+class _Pair:
+    """An extractor step and the loader step after it, installed and ready to run."""
+
+    name: str
+    key: str
+    """The bookmark's key."""
+    tap: RunStep
+    target: RunStep
+    tap_venv: Venv
+    target_venv: Venv
+    tap_env: dict[str, str]
+    target_env: dict[str, str]
+    tap_exe: str
+    target_exe: str
+    catalog: Path
+    counter: Counter
+    """Counts the rows landed; started before the run, so its driver import overlaps it."""
+
+
+@dataclass
+class _Flow:
+    """What happened while the pair ran: the bookmarks the target confirmed, how each process
+    ended, and what each wrote to stderr."""
+
+    tap_err: _Stderr
+    target_err: _Stderr
+    states: int = 0
+    last_state: Any = None
+    interrupted: bool = False
+    tap_code: int | None = None
+    target_code: int | None = None
+
+    def confirmed(self, run: RunContext, key: str, value: dict[str, Any]) -> None:
+        """The target committed up to ``value``: it is the bookmark now."""
+        run.bookmarks.put(key, value)
+        self.last_state = value
+        self.states += 1
+
+
 def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
+    """Run the extractor step ``steps[0]`` into the loader step ``steps[1]``; both consumed."""
+    pair = _prepare(run, steps)
+    try:
+        prior = None if run.full_refresh else run.bookmarks.get(pair.key)
+        # Without arrival times on the rows, what landed is the tables' growth: count first.
+        before = (snapshot(run, pair.target, pair.target_venv, pair.counter)
+                  if wants_snapshot(pair.target) else None)
+        started_at = utc_now()
+        started = time.monotonic()
+        run.say(f"{pair.name}: starting" + (" (full refresh)" if run.full_refresh else
+                                            " from the last bookmark" if prior else ""))
+        with runtime_dir(run.ctx, "run") as tmp:
+            flow = _run_processes(run, pair, tmp, prior)
+        seconds = time.monotonic() - started
+        return 2, _outcome(run, pair, flow, seconds, prior, started_at, before)
+    finally:
+        pair.counter.close()
+
+
+def _prepare(run: RunContext, steps: Sequence[RunStep]) -> _Pair:
+    """Both plugins installed, their executables and environments, and the tap's catalog."""
     tap = steps[0]
     if len(steps) < 2 or steps[1].resource.kind != "loaders":
         raise RunError(f"pipeline {run.pipeline}: extractor step "
                        f"'{tap.step.raw}' must be followed by a loader step")
     target = steps[1]
-    name = f"{tap.resource.name}-to-{target.resource.name}"
-    ctx = run.ctx
-    key = bookmark_key(run.pipeline, tap.resource.name)
-    tap_venv = install(ctx, tap.resource)
-    target_venv = install(ctx, target.resource)
-    # The count of rows landed runs in the loader's venv: started now, its import of the
-    # database driver overlaps the run's own start (closed after the last count).
-    counter = Counter(run, target, target_venv)
+    tap_venv = install(run.ctx, tap.resource)
+    target_venv = install(run.ctx, target.resource)
     tap_env = plugin_environ(tap_venv, tap.resource)
     target_env = plugin_environ(target_venv, target.resource)
     tap_exe = str(tap_venv.executable(executable_name(
         typed_config(tap.resource, ExtractorConfig))))
     target_exe = str(target_venv.executable(executable_name(
         typed_config(target.resource, LoaderConfig))))
-    catalog = _catalog(run, tap, tap_env)
-    require_selected_stream(run, tap, catalog)
-    prior = None if run.full_refresh else run.bookmarks.get(key)
-    # Without arrival times on the rows, what landed is the tables' growth: count them first.
-    before = snapshot(run, target, target_venv, counter) if wants_snapshot(target) else None
-    started_at = utc_now()
-    started = time.monotonic()
-    run.say(f"{name}: starting" + (" (full refresh)" if run.full_refresh else
-                                   " from the last bookmark" if prior else ""))
-    states = 0
-    last_state: Any = None
-    error: str | None = None
-    interrupted = False
-    with runtime_dir(ctx, "run") as tmp:
-        # Gone with the run (the runtime folder): no wait for the disk.
-        write_private(tmp / "tap.json", full_config(tap.resource), sync="never")
-        write_private(tmp / "target.json", full_config(target.resource), sync="never")
-        tap_cmd = [tap_exe, "--config", str(tmp / "tap.json"),
-                   str(tap.state.outputs.get("catalog_flag") or "--catalog"), str(catalog)]
-        if prior is not None:
-            write_private(tmp / "state.json", dict(prior), sync="never")
-            tap_cmd += ["--state", str(tmp / "state.json")]
-        run.log(f"# {name}: {' '.join(tap_cmd[:1])} | {target_exe}")
-        # Temp files the plugins make (a target's staged batches) go where a killed run's
-        # leftovers are swept, not into the machine's /tmp.
-        private_tmp = tmp / "tmp"
-        private_tmp.mkdir(mode=0o700)
-        tap_env = {**tap_env, "TMPDIR": str(private_tmp)}
-        target_env = {**target_env, "TMPDIR": str(private_tmp)}
-        read_end, write_end = os.pipe()
-        tap_proc = target_proc = None
+    counter = Counter(run, target, target_venv)
+    try:
+        catalog = _catalog(run, tap, tap_env)
+        require_selected_stream(run, tap, catalog)
+    except BaseException:
+        counter.close()
+        raise
+    return _Pair(name=f"{tap.resource.name}-to-{target.resource.name}",
+                 key=bookmark_key(run.pipeline, tap.resource.name), tap=tap, target=target,
+                 tap_venv=tap_venv, target_venv=target_venv, tap_env=tap_env,
+                 target_env=target_env, tap_exe=tap_exe, target_exe=target_exe, catalog=catalog,
+                 counter=counter)
+
+
+def _run_processes(run: RunContext, pair: _Pair, tmp: Path, prior: Any) -> _Flow:
+    """Start the pair, store the bookmarks the target confirms, and wait for both to end."""
+    tap_proc, target_proc = _start(run, pair, tmp, prior)
+    assert tap_proc.stderr and target_proc.stderr and target_proc.stdout
+    flow = _Flow(_Stderr(tap_proc.stderr, "tap", run),
+                 _Stderr(target_proc.stderr, "target", run))
+    flow.tap_err.start()
+    flow.target_err.start()
+    try:
+        _read_bookmarks(run, pair, tap_proc, target_proc, flow)
+        flow.target_code = target_proc.wait()
+        if flow.target_code != 0 and tap_proc.poll() is None:
+            run.log(f"# target exited {flow.target_code}; stopping the tap")
+            _stop(tap_proc)
         try:
-            # Supervised: own sessions (a terminal's Ctrl-C reaches stackform only, which stops
-            # the tap first and lets the target commit instead of killing both mid-batch), and
-            # killed with this thread if stackform dies, so no load goes on unrecorded.
-            tap_proc = popen(tap_cmd, runtime=tmp, stdin=subprocess.DEVNULL, stdout=write_end,
-                             stderr=subprocess.PIPE, env=tap_env, cwd=ctx.stack_dir)
-            target_proc = popen([target_exe, "--config", str(tmp / "target.json")],
-                                runtime=tmp, stdin=read_end, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=target_env, cwd=ctx.stack_dir)
-        finally:
-            os.close(read_end)
-            os.close(write_end)
-            if target_proc is None and tap_proc is not None:
-                _stop(tap_proc, 1.0)
-        assert tap_proc.stderr and target_proc.stderr and target_proc.stdout
-        tap_err = _Stderr(tap_proc.stderr, "tap", run)
-        target_err = _Stderr(target_proc.stderr, "target", run)
-        tap_err.start()
-        target_err.start()
-        try:
+            flow.tap_code = tap_proc.wait(timeout=DRAIN_SECONDS)
+        except subprocess.TimeoutExpired:
+            _stop(tap_proc)
+            flow.tap_code = tap_proc.wait()
+    finally:
+        for proc in (tap_proc, target_proc):
+            _stop(proc, 2.0)
+        flow.tap_err.join(5)
+        flow.target_err.join(5)
+    return flow
+
+
+def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any
+           ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+    """The tap and the target, the tap's stdout piped into the target's stdin."""
+    # Gone with the run (its runtime folder): no wait for the disk.
+    write_private(tmp / "tap.json", full_config(pair.tap.resource), sync="never")
+    write_private(tmp / "target.json", full_config(pair.target.resource), sync="never")
+    tap_cmd = [pair.tap_exe, "--config", str(tmp / "tap.json"),
+               str(pair.tap.state.outputs.get("catalog_flag") or "--catalog"), str(pair.catalog)]
+    if prior is not None:
+        write_private(tmp / "state.json", dict(prior), sync="never")
+        tap_cmd += ["--state", str(tmp / "state.json")]
+    run.log(f"# {pair.name}: {' '.join(tap_cmd[:1])} | {pair.target_exe}")
+    # Temp files the plugins make (a target's staged batches) go where a killed run's
+    # leftovers are swept, not into the machine's /tmp.
+    private_tmp = tmp / "tmp"
+    private_tmp.mkdir(mode=0o700)
+    tap_env = {**pair.tap_env, "TMPDIR": str(private_tmp)}
+    target_env = {**pair.target_env, "TMPDIR": str(private_tmp)}
+    read_end, write_end = os.pipe()
+    tap_proc = target_proc = None
+    try:
+        # Supervised: own sessions (a terminal's Ctrl-C reaches stackform only, which stops
+        # the tap first and lets the target commit instead of killing both mid-batch), and
+        # killed with this thread if stackform dies, so no load goes on unrecorded.
+        tap_proc = popen(tap_cmd, runtime=tmp, stdin=subprocess.DEVNULL, stdout=write_end,
+                         stderr=subprocess.PIPE, env=tap_env, cwd=run.ctx.stack_dir)
+        target_proc = popen([pair.target_exe, "--config", str(tmp / "target.json")],
+                            runtime=tmp, stdin=read_end, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=target_env, cwd=run.ctx.stack_dir)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+        if target_proc is None and tap_proc is not None:
+            _stop(tap_proc, 1.0)
+    return tap_proc, target_proc
+
+
+def _read_bookmarks(run: RunContext, pair: _Pair, tap_proc: subprocess.Popen[bytes],
+                    target_proc: subprocess.Popen[bytes], flow: _Flow) -> None:
+    """Store each state the target prints as it comes. On Ctrl-C, stop the tap and give the
+    target up to :data:`DRAIN_SECONDS` to commit what it received."""
+    assert target_proc.stdout
+    try:
+        for raw in iter(target_proc.stdout.readline, b""):
+            value = _state_line(run, raw)
+            if value is not None:
+                flow.confirmed(run, pair.key, value)
+    except KeyboardInterrupt:
+        flow.interrupted = True
+        run.say(f"{pair.name}: stopping the tap; the target commits what it has")
+        _stop(tap_proc)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        for raw in iter(target_proc.stdout.readline, b""):
             try:
-                for raw in iter(target_proc.stdout.readline, b""):
-                    text = raw.decode("utf-8", "replace").strip()
-                    if not text:
-                        continue
-                    try:
-                        value = json.loads(text)
-                    except json.JSONDecodeError:
-                        run.log(f"[target stdout] {text}")
-                        continue
-                    if isinstance(value, dict) and value.get("type") == "STATE":
-                        value = value.get("value")  # a target that echoes whole messages
-                    if not isinstance(value, dict):
-                        run.log(f"[target stdout] {text}")
-                        continue
-                    run.bookmarks.put(key, value)
-                    last_state = value
-                    states += 1
-            except KeyboardInterrupt:
-                interrupted = True
-                run.say(f"{name}: stopping the tap; the target commits what it has")
-                _stop(tap_proc)
-                deadline = time.monotonic() + DRAIN_SECONDS
-                for raw in iter(target_proc.stdout.readline, b""):
-                    try:
-                        value = json.loads(raw)
-                    except json.JSONDecodeError:
-                        continue
-                    if isinstance(value, dict):
-                        run.bookmarks.put(key, value)
-                        last_state = value
-                        states += 1
-                    if time.monotonic() > deadline:
-                        break
-            target_code = target_proc.wait()
-            if target_code != 0 and tap_proc.poll() is None:
-                run.log(f"# target exited {target_code}; stopping the tap")
-                _stop(tap_proc)
-            try:
-                tap_code = tap_proc.wait(timeout=DRAIN_SECONDS)
-            except subprocess.TimeoutExpired:
-                _stop(tap_proc)
-                tap_code = tap_proc.wait()
-        finally:
-            for proc in (tap_proc, target_proc):
-                _stop(proc, 2.0)
-            tap_err.join(5)
-            target_err.join(5)
-    seconds = time.monotonic() - started
-    status: RunStatus
-    if interrupted:
-        status = "interrupted"
-        error = "stopped by the user"
-    elif target_code != 0:
-        status = "failed"
-        error = f"target exited {target_code}: {failure_summary(chr(10).join(target_err.tail))}"
-    elif tap_code != 0:
-        status = "failed"
-        error = f"tap exited {tap_code}: {failure_summary(chr(10).join(tap_err.tail))}"
-    else:
-        status = "success"
-    emitted = sum(tap_err.records.values()) if tap_err.saw_metrics else None
-    details: dict[str, Any] = {"records_by_stream": tap_err.records, "states": states,
-                               "bookmark_key": key}
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                flow.confirmed(run, pair.key, value)
+            if time.monotonic() > deadline:
+                break
+
+
+def _state_line(run: RunContext, raw: bytes) -> dict[str, Any] | None:
+    """The state a line of the target's stdout confirms; other lines go to the log."""
+    text = raw.decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        run.log(f"[target stdout] {text}")
+        return None
+    if isinstance(value, dict) and value.get("type") == "STATE":
+        value = value.get("value")  # a target that echoes whole messages
+    if not isinstance(value, dict):
+        run.log(f"[target stdout] {text}")
+        return None
+    return value
+
+
+def _status(flow: _Flow) -> tuple[RunStatus, str | None]:
+    """How the pair ended: interrupted, failed (the target's failure first), or success."""
+    if flow.interrupted:
+        return "interrupted", "stopped by the user"
+    if flow.target_code != 0:
+        tail = failure_summary(chr(10).join(flow.target_err.tail))
+        return "failed", f"target exited {flow.target_code}: {tail}"
+    if flow.tap_code != 0:
+        tail = failure_summary(chr(10).join(flow.tap_err.tail))
+        return "failed", f"tap exited {flow.tap_code}: {tail}"
+    return "success", None
+
+
+def _outcome(run: RunContext, pair: _Pair, flow: _Flow, seconds: float, prior: Any,
+             started_at: str, before: Counts | None) -> StepOutcome:
+    """The step's outcome, also said on the console in one line."""
+    status, error = _status(flow)
+    emitted = sum(flow.tap_err.records.values()) if flow.tap_err.saw_metrics else None
+    details: dict[str, Any] = {"records_by_stream": flow.tap_err.records, "states": flow.states,
+                               "bookmark_key": pair.key}
     landed = None
     counted = ""
     if status == "success":
-        result = rows_landed(run, target, target_venv, started_at, before, counter)
-        landed, details["rows_landed_by"] = result.rows, result.how
-        if result.how == "unknown":
-            run.log(f"# rows landed: unknown: {result.why}")
-        elif result.how == "delta":
-            counted = " (tables' growth)"
-        warning = _landing_warning(name, emitted, landed, result.how)
-        if warning:
-            details["warning"] = warning
-            run.say(f"warning: {warning}")
-            run.log(f"# warning: {warning}")
-    counter.close()
-    report = [f"{name}: {status} in {seconds:.1f}s",
+        landed, counted = _landed(run, pair, emitted, started_at, before, details)
+    report = [f"{pair.name}: {status} in {seconds:.1f}s",
               f"{emitted} records emitted" if emitted is not None
               else "records emitted: unknown (the tap logged no record_count metric)"]
     if status == "success":
         report.append(f"{landed} rows landed{counted}" if landed is not None
                       else "rows landed: unknown")
-    if states:
-        report.append("bookmark moved" if last_state != prior else "bookmark unchanged")
+    if flow.states:
+        report.append("bookmark moved" if flow.last_state != prior else "bookmark unchanged")
     run.say(", ".join(report))
-    return 2, StepOutcome(name=name, status=status, seconds=round(seconds, 3),
-                          records_emitted=emitted, rows_landed=landed,
-                          bookmark_moved=states > 0 and last_state != prior, error=error,
-                          details=details)
+    return StepOutcome(name=pair.name, status=status, seconds=round(seconds, 3),
+                       records_emitted=emitted, rows_landed=landed,
+                       bookmark_moved=flow.states > 0 and flow.last_state != prior, error=error,
+                       details=details)
+
+
+def _landed(run: RunContext, pair: _Pair, emitted: int | None, started_at: str,
+            before: Counts | None, details: dict[str, Any]) -> tuple[int | None, str]:
+    """The rows the run landed and how they were counted (added to ``details``); a warning
+    when they do not match the records emitted."""
+    result = rows_landed(run, pair.target, pair.target_venv, started_at, before, pair.counter)
+    details["rows_landed_by"] = result.how
+    counted = ""
+    if result.how == "unknown":
+        run.log(f"# rows landed: unknown: {result.why}")
+    elif result.how == "delta":
+        counted = " (tables' growth)"
+    warning = _landing_warning(pair.name, emitted, result.rows, result.how)
+    if warning:
+        details["warning"] = warning
+        run.say(f"warning: {warning}")
+        run.log(f"# warning: {warning}")
+    return result.rows, counted
 
 
 def _landing_warning(name: str, emitted: int | None, landed: int | None, how: str

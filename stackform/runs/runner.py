@@ -17,9 +17,11 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from stackform.diagnostics import did_you_mean
@@ -27,7 +29,7 @@ from stackform.errors import RunError, StackformError
 from stackform.gitinfo import developer_name
 from stackform.plan.builder import make_context
 from stackform.provider import ChecksUnapplied, RunContext, RunStep, StepRunner
-from stackform.redact import stack_redactor
+from stackform.redact import Redactor, stack_redactor
 from stackform.resource import fingerprinter
 from stackform.runs.model import Bookmark, RunRecord, RunStatus, StepOutcome
 from stackform.runs.store import RunStore
@@ -132,19 +134,7 @@ def run_pipeline(
                            user=developer_name(session.stack.dir), host=socket.gethostname())
         store.start_run(record)
         started = time.monotonic()
-        outcomes: list[StepOutcome] = []
-        status: RunStatus = "success"
-        error: str | None = None
-        log_lock = threading.Lock()
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as log_file:
-
-            def log(line: str) -> None:
-                line = redact(line)
-                with log_lock:
-                    log_file.write(line if line.endswith("\n") else line + "\n")
-                    log_file.flush()
-
+        with _run_log(log_path, redact) as log:
             lineage = state.lineage if state else ""
             ctx = make_context(session.stack, fingerprinter(lineage), log)
             run = RunContext(ctx=ctx, run_id=run_id, pipeline=pipeline_name,
@@ -152,32 +142,8 @@ def run_pipeline(
                              full_refresh=full_refresh)
             log(f"# stackform run {run_id}: pipeline {pipeline_name} in {env}"
                 f"{' (full refresh)' if full_refresh else ''}")
-            # A killed run's plugins may still be running: kill them before starting again.
-            for swept in sweep(runtime_root(ctx.work_dir), log):
-                if swept.killed:
-                    say(f"warning: {swept.note}")
-            for warning in unapplied_warnings(steps, env):
-                log(f"# {warning}")
-                say(warning)
-            index = 0
-            try:
-                while index < len(steps):
-                    provider = steps[index].provider
-                    if not isinstance(provider, StepRunner):
-                        raise RunError(f"{steps[index].step.address}: kind "
-                                       f"'{steps[index].resource.kind}' cannot be a pipeline step")
-                    consumed, outcome = provider.run_steps(run, steps[index:])
-                    outcomes.append(outcome)
-                    if outcome.status != "success":
-                        status, error = outcome.status, outcome.error
-                        break
-                    index += max(1, consumed)
-            except KeyboardInterrupt:
-                status, error = "interrupted", "stopped by the user"
-                ctx.cancel.set()
-            except StackformError as exc:
-                status, error = "failed", exc.reason
-                log(f"# error: {exc}")
+            _before_steps(run, steps, env)
+            status, error, outcomes = _run_steps(run, steps)
             log(f"# run {status}")
         record = replace(record, status=status, error=error,
                          finished_at=utc_now(), seconds=round(time.monotonic() - started, 3),
@@ -186,3 +152,59 @@ def run_pipeline(
             record = RunRecord.from_json(redact.data(record.to_json()))
         store.finish_run(record)
     return record
+
+
+@contextmanager
+def _run_log(path: Path, redact: Redactor) -> Iterator[Callable[[str], None]]:
+    """The run's log file (0600, appended to) as ``log(line)``: secrets masked, one line at a
+    time whichever thread writes it."""
+    log_lock = threading.Lock()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8", errors="replace") as log_file:
+
+        def log(line: str) -> None:
+            line = redact(line)
+            with log_lock:
+                log_file.write(line if line.endswith("\n") else line + "\n")
+                log_file.flush()
+
+        yield log
+
+
+def _before_steps(run: RunContext, steps: list[RunStep], env: str) -> None:
+    """Kill what a killed run left running, and warn of steps that run unapplied files."""
+    # A killed run's plugins may still be running: kill them before starting again.
+    for swept in sweep(runtime_root(run.ctx.work_dir), run.log):
+        if swept.killed:
+            run.say(f"warning: {swept.note}")
+    for warning in unapplied_warnings(steps, env):
+        run.log(f"# {warning}")
+        run.say(warning)
+
+
+def _run_steps(run: RunContext, steps: list[RunStep]
+               ) -> tuple[RunStatus, str | None, list[StepOutcome]]:
+    """Hand the steps to their providers in order, up to the first that does not succeed."""
+    outcomes: list[StepOutcome] = []
+    status: RunStatus = "success"
+    error: str | None = None
+    index = 0
+    try:
+        while index < len(steps):
+            provider = steps[index].provider
+            if not isinstance(provider, StepRunner):
+                raise RunError(f"{steps[index].step.address}: kind "
+                               f"'{steps[index].resource.kind}' cannot be a pipeline step")
+            consumed, outcome = provider.run_steps(run, steps[index:])
+            outcomes.append(outcome)
+            if outcome.status != "success":
+                status, error = outcome.status, outcome.error
+                break
+            index += max(1, consumed)
+    except KeyboardInterrupt:
+        status, error = "interrupted", "stopped by the user"
+        run.ctx.cancel.set()
+    except StackformError as exc:
+        status, error = "failed", exc.reason
+        run.log(f"# error: {exc}")
+    return status, error, outcomes

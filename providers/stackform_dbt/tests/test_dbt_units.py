@@ -7,11 +7,11 @@ from pathlib import Path
 
 from stackform.provider import Context
 from stackform.resource import Resource, fingerprinter, secret_key_paths
+from stackform_dbt.changes import plan_lines
 from stackform_dbt.config import TransformerConfig
 from stackform_dbt.profile import default_schema, render_target, write_profile
 from stackform_dbt.project import (
     file_digest,
-    plan_lines,
     project_paths,
     properties_digest,
     read_project_file,

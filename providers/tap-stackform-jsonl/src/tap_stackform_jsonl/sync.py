@@ -212,6 +212,9 @@ class Sync:
 
         ``bookmark`` is kept describing the records emitted so far (it is put in the state at
         each periodic STATE)."""
+        # One loop over every line of the file, kept whole on purpose: it is the tap's hot path,
+        # and names bound to locals and no call per record are what make it fast (split into
+        # helpers, each record would pay for calls). tests/test_structure.py allows its length.
         drop = self.plan.drop
         meta_file, meta_line = self.meta_file, self.meta_line
         reshape = bool(drop) or meta_file or meta_line

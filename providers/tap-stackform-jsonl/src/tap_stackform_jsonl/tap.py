@@ -111,7 +111,7 @@ def _silence_stdout() -> None:
         pass
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=NAME, description="Incremental Singer tap for JSONL")
     parser.add_argument("-c", "--config", help="config JSON file")
     parser.add_argument("-d", "--discover", action="store_true", help="print the catalog")
@@ -121,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--about", action="store_true", help="print settings as JSON")
     parser.add_argument("--format", choices=["json"], default="json", help="--about format")
     parser.add_argument("--version", action="version", version=f"{NAME} {__version__}")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
 
     if args.about:
         print(json.dumps(about(), indent=2))

@@ -262,6 +262,30 @@ class Loader:
         """Load one batch (inside the caller's transaction)."""
         s = batch.stream
         fq = f"{qi(self.schema)}.{qi(s.table)}"
+        names, select, upsert = self._batch_select(s, batch.path)
+        col_list = ", ".join(qi(c) for c in names)
+        con = self.con
+        if self.method == "overwrite" and not s.overwritten:
+            con.execute(f"DELETE FROM {fq}")
+            s.overwritten = True
+        if upsert and s.has_pk:
+            con.execute(f"INSERT OR REPLACE INTO {fq} ({col_list}) {select}")
+        elif upsert:
+            # The table has no matching primary key (made by another tool): delete + insert.
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _sf_batch AS {select}")
+            match = " AND ".join(f"t.{qi(c)} = b.{qi(c)}" for c in s.key_cols)
+            con.execute(f"DELETE FROM {fq} AS t USING _sf_batch AS b WHERE {match}")
+            con.execute(f"INSERT INTO {fq} ({col_list}) SELECT * FROM _sf_batch")
+            con.execute("DROP TABLE _sf_batch")
+        else:
+            con.execute(f"INSERT INTO {fq} ({col_list}) {select}")
+        s.loaded += batch.rows
+        s.batches += 1
+        os.unlink(batch.path)
+
+    def _batch_select(self, s: Stream, path: str) -> tuple[list[str], str, bool]:
+        """The columns a batch fills, the SELECT that reads them from the batch file (the last
+        record of each key only, when upserting), and whether it upserts."""
         rec_fields = [f"{qi(p)} {t}" for p, (_, t) in s.props.items()]
         if s.deleted_from_record:
             rec_fields.append('"_sdc_deleted_at" VARCHAR')
@@ -289,7 +313,7 @@ class Loader:
             else:
                 exprs.append(f"TRY_CAST({field('_sdc_deleted_at')} AS TIMESTAMPTZ) AS {qi(c)}")
         source = (
-            f"read_json({ql(batch.path)}, format = 'newline_delimited', "
+            f"read_json({ql(path)}, format = 'newline_delimited', "
             f"columns = {columns_sql}, maximum_object_size = 1073741824)"
         )
         select = f"SELECT {', '.join(exprs)} FROM {source}"
@@ -301,22 +325,4 @@ class Loader:
                 f"FROM {source}) QUALIFY row_number() OVER "
                 f"(PARTITION BY {keys} ORDER BY _sf_seq DESC) = 1"
             )
-        col_list = ", ".join(qi(c) for c in names)
-        con = self.con
-        if self.method == "overwrite" and not s.overwritten:
-            con.execute(f"DELETE FROM {fq}")
-            s.overwritten = True
-        if upsert and s.has_pk:
-            con.execute(f"INSERT OR REPLACE INTO {fq} ({col_list}) {select}")
-        elif upsert:
-            # The table has no matching primary key (made by another tool): delete + insert.
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _sf_batch AS {select}")
-            match = " AND ".join(f"t.{qi(c)} = b.{qi(c)}" for c in s.key_cols)
-            con.execute(f"DELETE FROM {fq} AS t USING _sf_batch AS b WHERE {match}")
-            con.execute(f"INSERT INTO {fq} ({col_list}) SELECT * FROM _sf_batch")
-            con.execute("DROP TABLE _sf_batch")
-        else:
-            con.execute(f"INSERT INTO {fq} ({col_list}) {select}")
-        s.loaded += batch.rows
-        s.batches += 1
-        os.unlink(batch.path)
+        return names, select, upsert
