@@ -37,6 +37,8 @@ def stack_edges(stack: ResolvedStack) -> list[Edge]:
         edges.extend((dep, address, "depends_on") for dep in resource.depends_on)
     for address, names in stack.pipeline_dependencies.items():
         edges.extend((stack.pipelines[n].address, address, "pipeline") for n in names)
+    for address, deps in stack.block_dependencies.items():
+        edges.extend((dep, address, "implied") for dep in deps)
     return edges
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from stackform.config.model import ResolvedStack, Step
     from stackform.diagnostics import Diagnostic, Severity
+    from stackform.lineage.model import LineageFragment, LineageGraph
     from stackform.runs.model import StepOutcome
 
 Outputs = dict[str, Any]
@@ -301,6 +302,47 @@ class DependsOnPipelines(Protocol):
         the stack is resolved, for every block of the kind: keep it cheap and free of I/O."""
 
 
+@runtime_checkable
+class DependsOnBlocks(Protocol):
+    """A provider whose resources depend on other blocks its settings name (a dashboard on its
+    BI server's block): those are applied before it, as if named in ``depends_on``."""
+
+    def block_dependencies(self, stack: ResolvedStack, resource: Resource) -> Iterable[str]:
+        """The addresses (``kind.name``) of the blocks of ``stack`` that ``resource`` depends
+        on. Called when the stack is resolved, for every block of the kind: keep it cheap and
+        free of I/O; an address the stack has no block for is an error at the block."""
+
+
+@runtime_checkable
+class Exports(Protocol):
+    """A provider whose blocks offer values to other providers' blocks (a dbt block: the schema
+    it builds into in this environment), so that a provider never reads another's settings."""
+
+    exported_fields: ClassVar[frozenset[str]]
+    """The names :meth:`exports` may return."""
+
+    def exports(self, stack: ResolvedStack, resource: Resource) -> Mapping[str, Any]:
+        """Values of ``resource`` for other blocks, computed from its desired attributes and
+        the stack (``stack.env``), before any provider's ``computed_attributes``: they read
+        them as ``stack.exports[address][name]``. Keys must be in :attr:`exported_fields`. No
+        I/O; raise :class:`~stackform.errors.StackformError` for a problem the stack file must
+        fix (reported at the block)."""
+
+
+@runtime_checkable
+class Pulls(Protocol):
+    """A provider whose objects people also edit in their own tool (a dashboard built in
+    Superset): ``stackform pull`` writes what is deployed back into the files the block is
+    built from, for review and commit."""
+
+    def pull(self, ctx: Context, resource: Resource) -> Sequence[str]:
+        """Write the deployed object of ``resource`` (in ``ctx.env``) back into the files it is
+        built from, and say what changed, one line each (``wrote dashboards/<uuid>.yaml``).
+        Never write a secret into those files, nor state: pulling changes only the
+        repository. Raise :class:`~stackform.errors.StackformError` when the object cannot
+        be read (not applied yet, server unreachable)."""
+
+
 @dataclass(frozen=True)
 class ProviderOption:
     """A switch a provider takes while planning (``stackform plan --provider-option NAME``):
@@ -320,6 +362,25 @@ class TakesOptions(Protocol):
     """A provider with switches of its own for plan and apply (see :class:`ProviderOption`)."""
 
     provider_options: ClassVar[tuple[ProviderOption, ...]]
+
+
+@runtime_checkable
+class ProvidesLineage(Protocol):
+    """A provider that knows which tables and columns its resource reads and writes
+    (docs/lineage.md): core joins every resource's fragment into the environment's lineage
+    graph, and the plan walks it to say what a change breaks downstream."""
+
+    def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
+                upstream: LineageGraph) -> LineageFragment:
+        """The resource's nodes and the edges into them, as ``resource`` is declared once
+        applied. ``outputs`` are what the last apply recorded (those just returned, at apply;
+        ``{}`` before the first); ``upstream`` is the joined lineage of the resources it
+        depends on, whose nodes its edges may start from.
+
+        Called at apply after ``create``/``update`` (the result is recorded in state), and at
+        plan only for a resource that changes or whose upstream lineage changed. Change
+        nothing that is deployed; a part it cannot work out is a warning in the fragment with
+        ``complete=False``, never a silent omission."""
 
 
 # -- running pipelines --------------------------------------------------------------------------
@@ -378,6 +439,7 @@ class StepRunner(Protocol):
 
 CAPABILITIES: tuple[type, ...] = (
     PlanChecker, ComputesAttributes, WritesLocalFiles, ChecksUnapplied, DeepValidator,
-    WatchesPaths, DependsOnPipelines, TakesOptions, StepRunner,
+    WatchesPaths, DependsOnPipelines, DependsOnBlocks, Exports, Pulls, TakesOptions,
+    StepRunner, ProvidesLineage,
 )
 """Every optional capability core asks providers about (docs/providers.md lists them)."""

@@ -111,6 +111,10 @@ def _attribute_problems(provider: Any) -> list[str]:
         elif computed & fields:
             found.append(f"its computed_fields are Config fields: "
                          f"{', '.join(sorted(computed & fields))}")
+    exported = getattr(provider, "exported_fields", None)
+    if exported is not None and not (isinstance(exported, frozenset)
+                                     and all(isinstance(e, str) for e in exported)):
+        found.append("its exported_fields is not a frozenset of names")
     options = getattr(provider, "provider_options", None)
     if options is not None:
         if not (isinstance(options, tuple)

@@ -26,6 +26,7 @@ PACKAGES = {
     "stackform_singer": ROOT / "providers" / "stackform_singer",
     "stackform_dbt": ROOT / "providers" / "stackform_dbt",
     "stackform_airflow": ROOT / "providers" / "stackform_airflow",
+    "stackform_superset": ROOT / "providers" / "stackform_superset",
 }
 NOT_MODULES = {
     "stackform.__main__",  # runs the command line

@@ -267,3 +267,73 @@ def test_provider_options_are_the_providers_and_refresh_catalog_still_works(
     assert again.code == 0, again
     applied = sf("apply", "--refresh-catalog", "q.sfplan")
     assert applied.code == 0, applied
+
+
+# -- blocks that name other blocks, and values one block offers another -----------------------
+
+class Offering(Plain):
+    kind = "offering"
+    exported_fields: ClassVar[frozenset[str]] = frozenset({"schema"})
+    offered: ClassVar[dict[str, str]] = {"schema": "analytics_dev"}
+
+    def exports(self, stack: ResolvedStack, resource: Resource) -> dict[str, str]:
+        return dict(self.offered)
+
+
+class Following(Plain):
+    kind = "following"
+    computed_fields: ClassVar[frozenset[str]] = frozenset({"schema_seen"})
+    needs: ClassVar[list[str]] = ["offering.o"]
+
+    def block_dependencies(self, stack: ResolvedStack, resource: Resource) -> list[str]:
+        return self.needs
+
+    def computed_attributes(self, stack: ResolvedStack, resource: Resource) -> dict[str, str]:
+        return {"schema_seen": stack.exports["offering.o"]["schema"]}
+
+
+LINKED = Registry(extra={"offering": Offering, "following": Following})
+LINKED_STACK = """
+[stack]
+name = "s"
+
+[following.f]
+
+[offering.o]
+"""
+
+
+def _linked(tmp_path: Path) -> ResolvedStack:
+    stack_file = parse_stack_text(textwrap.dedent(LINKED_STACK), tmp_path / "stack.toml", LINKED)
+    return resolve(stack_file, None, LINKED, environ={})
+
+
+def test_a_block_depends_on_the_blocks_its_provider_names_and_reads_their_exports(
+        tmp_path: Path) -> None:
+    stack = _linked(tmp_path)
+    assert stack.block_dependencies == {"following.f": ("offering.o",)}
+    assert resource_dependencies(stack)["following.f"] == ("offering.o",)
+    assert stack.exports == {"offering.o": {"schema": "analytics_dev"}}
+    assert stack.resources["following.f"].attributes["schema_seen"] == "analytics_dev"
+
+
+@pytest.mark.parametrize(("what", "message"), [
+    ("needs", "following.f depends on blocks the stack does not have: offering.gone"),
+    ("offered", "provider offering exports other, which it does not declare in exported_fields"),
+])
+def test_a_wrong_dependency_or_export_is_a_located_error(tmp_path: Path, what: str,
+                                                         message: str) -> None:
+    owner, broken = ((Following, ["offering.gone"]) if what == "needs"
+                     else (Offering, {"other": "x"}))
+    saved = getattr(owner, what)
+    setattr(owner, what, broken)
+    try:
+        with pytest.raises(ConfigError) as info:
+            _linked(tmp_path)
+    finally:
+        setattr(owner, what, saved)
+    [problem] = info.value.diagnostics
+    assert message in problem.message
+    block = "[following.f]" if what == "needs" else "[offering.o]"
+    line = textwrap.dedent(LINKED_STACK).splitlines().index(block) + 1
+    assert problem.location is not None and problem.location.line == line

@@ -12,7 +12,7 @@ import os
 import shlex
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,7 +23,9 @@ from stackform.provider import (
     BaseProvider,
     ChecksUnapplied,
     Context,
+    Exports,
     Outputs,
+    ProvidesLineage,
     RunContext,
     RunStep,
     StepRunner,
@@ -56,7 +58,10 @@ from stackform_dbt.run import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from stackform.config.model import ResolvedStack
+    from stackform.lineage.model import LineageFragment, LineageGraph
 
 PARSE_TIMEOUT = 1800.0
 MEMO_ENTRIES = 4
@@ -64,12 +69,13 @@ PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 
 
 class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, StepRunner,
-                          WatchesPaths):
+                          WatchesPaths, Exports, ProvidesLineage):
     """``[transformers.NAME]``: a dbt project with its adapter and per-environment profile."""
 
     kind: ClassVar[str] = "transformers"
     Config: ClassVar[type[BaseModel]] = TransformerConfig
     force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
+    exported_fields: ClassVar[frozenset[str]] = frozenset({"schema"})
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -136,6 +142,12 @@ class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, Step
 
     # -- the plan -------------------------------------------------------------------------------
 
+    def exports(self, stack: ResolvedStack, resource: Resource) -> dict[str, Any]:
+        """The schema the models build into in this environment (BI follows it there)."""
+        target = resource.attributes.get("target")
+        schema = target.get("schema") if isinstance(target, Mapping) else None
+        return {"schema": str(schema or default_schema(stack.env))}
+
     def watched_paths(self, stack: ResolvedStack, resource: Resource
                       ) -> list[tuple[str, str | Path]]:
         project = self.config_of(resource).project_dir
@@ -165,6 +177,13 @@ class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, Step
         return plan_lines(summary, before, now, paths,
                           recorded if isinstance(recorded, dict) else None,
                           lambda path: properties_digest(project / path))
+
+    def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
+                upstream: LineageGraph) -> LineageFragment:
+        """Sources, models and tests, column by column (docs/lineage.md)."""
+        from stackform_dbt.lineage import dbt_lineage
+
+        return dbt_lineage(ctx, resource, outputs, upstream, self._dbt)
 
     # -- pipeline steps ------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""``init``, ``fmt``, ``docs``, ``secret`` and ``version``."""
+"""``init``, ``pull``, ``fmt``, ``docs``, ``secret`` and ``version``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from stackform import __version__
-from stackform.cli.options import Globals
+from stackform.cli.options import EnvOption, Globals
 from stackform.errors import ExitCode, StackformError
 
 secret_app = typer.Typer(help="Store and inspect secrets referenced as ${secret.NAME}.",
@@ -18,6 +18,7 @@ secret_app = typer.Typer(help="Store and inspect secrets referenced as ${secret.
 
 def register(app: typer.Typer) -> None:
     app.command()(init)
+    app.command()(pull)
     app.command()(fmt)
     app.command()(docs)
     app.command()(version)
@@ -39,6 +40,24 @@ def init(
     for path in written:
         g.console().line(f"wrote {path}", "success")
     g.console().line("Next: stackform plan, then stackform apply.")
+
+
+def pull(
+    address: Annotated[str, typer.Argument(help="The block to pull, e.g. dashboards.sales.",
+                                           show_default=False)],
+    env: EnvOption = None,
+) -> None:
+    """Write what a deployed object holds now (a dashboard built in Superset) back into the
+    files its block is built from, to review and commit. Changes no state."""
+    from stackform.pull import pull_block
+
+    g = Globals.current()
+    console = g.console()
+    changed = pull_block(g.session(env), address)
+    for line in changed:
+        console.line(line)
+    console.line(f"pulled {address}: {len(changed)} file(s) changed" if changed
+                 else f"pulled {address}: the files already hold it", "success")
 
 
 def fmt(

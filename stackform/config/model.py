@@ -68,6 +68,12 @@ class ResolvedStack:
     """Resource address -> the names of the pipelines it depends on, as its provider says
     (:class:`~stackform.provider.DependsOnPipelines`: an orchestrator, the pipelines it
     schedules). Derived from the pipelines, so not part of the digest."""
+    block_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Resource address -> the addresses of the blocks it depends on beyond ``depends_on``, as
+    its provider says (:class:`~stackform.provider.DependsOnBlocks`). Derived, not digested."""
+    exports: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Resource address -> the values it offers other blocks
+    (:class:`~stackform.provider.Exports`), e.g. the schema a dbt block builds into."""
     locate: Locator = field(default=no_location, compare=False, repr=False)
     """Where a key path inside a resource's block is written (see
     :data:`stackform.diagnostics.Locator`): providers locate what they find at plan and apply."""

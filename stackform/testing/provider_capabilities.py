@@ -16,9 +16,12 @@ from stackform.provider import (
     ChecksUnapplied,
     ComputesAttributes,
     Context,
+    DependsOnBlocks,
     DependsOnPipelines,
+    Exports,
     PlanChecker,
     Provider,
+    ProvidesLineage,
     WatchesPaths,
     WritesLocalFiles,
 )
@@ -58,6 +61,13 @@ class ProviderCapabilityChecks(ProviderCheckBase):
         if isinstance(provider, DependsOnPipelines):
             # a stack without pipelines: nothing to depend on
             assert list(provider.pipeline_dependencies(stack, desired)) == []
+        if isinstance(provider, Exports):
+            exported = provider.exports(stack, desired)
+            assert set(exported) <= provider.exported_fields, exported
+            assert exported == provider.exports(stack, desired)  # no I/O: the same each time
+        if isinstance(provider, DependsOnBlocks):
+            deps = [str(a) for a in provider.block_dependencies(stack, desired)]
+            assert all(a in stack.resources and a != desired.address for a in deps), deps
         state = self.create(provider, ctx, desired)
         if isinstance(provider, ChecksUnapplied):
             # just applied: the recorded state is what the stack wants
@@ -69,6 +79,17 @@ class ProviderCapabilityChecks(ProviderCheckBase):
                 found = provider.plan_diagnostics(ctx, prior, want)
                 assert all(isinstance(d, Diagnostic) for d in found), found
                 assert found == provider.plan_diagnostics(ctx, prior, want)
+        if isinstance(provider, ProvidesLineage):
+            # Recorded in state at apply: JSON-ready, the same for an unchanged world, and its
+            # edges end at its own nodes (they may start upstream).
+            from stackform.lineage.model import LineageFragment, LineageGraph
+
+            fragment = provider.lineage(ctx, desired, state.outputs, LineageGraph({}))
+            assert isinstance(fragment, LineageFragment), fragment
+            assert fragment == provider.lineage(ctx, desired, state.outputs, LineageGraph({}))
+            json.dumps(fragment.to_json())
+            own = {n.id for n in fragment.nodes}
+            assert all(b in own for _a, b in fragment.edges), fragment.edges
 
     # --- secrets --------------------------------------------------------------------------
 
