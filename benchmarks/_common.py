@@ -7,7 +7,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -41,3 +43,43 @@ def time_command(cmd: list[str], runs: int, cwd: Path | None = None,
 
 def median_ms(times: list[float]) -> float:
     return statistics.median(times) * 1000
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One run of a command: wall seconds, CPU seconds (user + system) and peak RSS in MiB."""
+
+    wall: float
+    cpu: float
+    rss_mib: float
+
+
+def measure_command(cmd: list[str], runs: int, cwd: Path | None = None,
+                    expect: tuple[int, ...] = (0,),
+                    extra_env: dict[str, str] | None = None) -> list[Measured]:
+    """Like :func:`time_command`, with each run's CPU time and peak RSS (``wait4``)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["NO_COLOR"] = "1"
+    env.update(extra_env or {})
+    out = []
+    for _ in range(runs):
+        with tempfile.TemporaryFile() as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode not in expect:
+                err.seek(0)
+                raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: "
+                                 f"{err.read()[-2000:].decode(errors='replace')}")
+        out.append(Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024))
+    return out
+
+
+def median_of(runs: list[Measured], what: str) -> float:
+    return statistics.median(getattr(r, what) for r in runs)
+
+
+def load_average() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())

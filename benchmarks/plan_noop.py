@@ -6,17 +6,27 @@ every file). Each baseline is the least the same job takes without stackform, in
 a Python script that parses the same stack file with the standard library and reads and hashes
 every file (plan), or writes every file atomically (apply).
 
-Usage: python benchmarks/plan_noop.py [SIZES...]   (default 10 100 1000 5000)
-Target (issue 2): under 1.5 s at 1,000 components.
+Every figure is the median of its runs: wall time, and CPU time (user + system, which other
+jobs on the machine disturb much less), with the peak RSS of the plan; the load average is
+printed before and after.
+
+With ``--before-src DIR`` (a checkout of another commit: ``git archive REV | tar -x -C DIR``)
+the same plan and cold apply also run with that code (``PYTHONPATH=DIR:DIR/providers``), on
+the same stack, in the same run.
+
+Usage: python benchmarks/plan_noop.py [--before-src DIR] [SIZES...]   (default 10 100 1000 10000)
+Targets (issue 20): a no-op plan of 1,000 components at most 0.35 s and of 10,000 at most
+1.5 s, under 150 MiB; a cold apply of 10,000 at most 5 s.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import median_ms, stackform_command, time_command
+from _common import load_average, measure_command, median_of, stackform_command
 
 BASELINE = """
 import hashlib, pathlib, tomllib
@@ -50,22 +60,39 @@ def write_stack(directory: Path, size: int) -> None:
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [10, 100, 1000, 5000]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sizes", nargs="*", type=int, default=[10, 100, 1000, 10000])
+    ap.add_argument("--before-src", type=Path)
+    args = ap.parse_args()
     sf = stackform_command()
-    print(f"{'components':>10}{'plan ms':>10}{'baseline ms':>13}{'ratio':>8}{'ms/comp':>9}"
-          f"{'cold apply ms':>15}{'baseline ms':>13}")
-    for size in sizes:
-        with tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
-            d = Path(tmp)
-            write_stack(d, size)
-            apply = median_ms(time_command(
-                [*sf, "apply", "--auto-approve", "--parallelism", "8"], 1, cwd=d))
-            write = median_ms(time_command([sys.executable, "-c", WRITE_BASELINE], 1, cwd=d))
-            runs = 5 if size <= 1000 else 3
-            plan = median_ms(time_command([*sf, "plan", "--detailed-exitcode"], runs, cwd=d))
-            base = median_ms(time_command([sys.executable, "-c", BASELINE], runs, cwd=d))
-            print(f"{size:>10}{plan:>10.0f}{base:>13.0f}{plan / base:>7.1f}x"
-                  f"{plan / size:>9.2f}{apply:>15.0f}{write:>13.0f}")
+    contenders: dict[str, dict[str, str]] = {"this": {}}
+    if args.before_src:
+        src = args.before_src.resolve()
+        contenders["before"] = {"PYTHONPATH": f"{src}:{src / 'providers'}"}
+    print(f"load average before: {load_average()}")
+    print(f"{'components':>10} {'code':>6} | {'plan wall':>9} {'cpu':>6} {'base':>5} {'ratio':>6} "
+          f"{'cpu ratio':>9} {'RSS MiB':>7} | {'apply wall':>10} {'cpu':>6} {'base':>6} "
+          f"{'ratio':>6}   (ms)")
+    for size in args.sizes:
+        runs = 5 if size <= 1000 else 3
+        for name, env in contenders.items():
+            with tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
+                d = Path(tmp)
+                write_stack(d, size)
+                apply = measure_command([*sf, "apply", "--auto-approve", "--parallelism", "8"],
+                                        1, cwd=d, extra_env=env)
+                write = measure_command([sys.executable, "-c", WRITE_BASELINE], 1, cwd=d)
+                plan = measure_command([*sf, "plan", "--detailed-exitcode"], runs, cwd=d,
+                                       extra_env=env)
+                base = measure_command([sys.executable, "-c", BASELINE], runs, cwd=d)
+            pw, pc = median_of(plan, "wall") * 1000, median_of(plan, "cpu") * 1000
+            bw, bc = median_of(base, "wall") * 1000, median_of(base, "cpu") * 1000
+            aw, ac = apply[0].wall * 1000, apply[0].cpu * 1000
+            ww = write[0].wall * 1000
+            print(f"{size:>10} {name:>6} | {pw:>9.0f} {pc:>6.0f} {bw:>5.0f} {pw / bw:>5.1f}x "
+                  f"{pc / max(bc, 1):>8.1f}x {max(r.rss_mib for r in plan):>7.0f} | "
+                  f"{aw:>10.0f} {ac:>6.0f} {ww:>6.0f} {aw / ww:>5.2f}x", flush=True)
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":

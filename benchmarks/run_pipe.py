@@ -14,8 +14,15 @@ once (untimed), then each round times, in an order that rotates every round:
 The DuckDB file is deleted before every measured run so all do the same work, and each run
 must land exactly RECORDS rows. Every contender's stderr goes to a log file.
 
+With ``--before-src DIR`` (a checkout of another commit: ``git archive REV | tar -x -C DIR``)
+each round also runs ``stackform run`` with that code (``PYTHONPATH=DIR:DIR/providers``).
+Besides the medians, the script prints the median of the paired differences with the raw pipe
+(each round's stackform run minus the same round's pipe): the fixed cost of a run.
+
 Usage: python benchmarks/run_pipe.py [--records 200000] [--rounds 3] [--no-meltano]
-Target (issue 3): stackform within 5% of the raw pipe.
+       [--before-src DIR]
+Targets: stackform within 5% of the raw pipe (issue 3); a fixed cost of at most 0.2 s on a
+1,000-record run, median of 10 paired rounds (issue 20).
 """
 
 from __future__ import annotations
@@ -175,6 +182,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-meltano", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder")
+    ap.add_argument("--before-src", type=Path)
     args = ap.parse_args()
     sf = stackform_command()
     env = bench_env()
@@ -205,10 +213,16 @@ def main() -> None:
             "raw pipe": (["bash", "-c", pipe], d),
             "stackform run": ([*sf, "run", "load", "--full-refresh"], d),
         }
+        envs = {name: env for name in contenders}
+        if args.before_src:
+            src = args.before_src.resolve()
+            contenders["sf run before"] = ([*sf, "run", "load", "--full-refresh"], d)
+            envs["sf run before"] = {**env, "PYTHONPATH": f"{src}:{src / 'providers'}"}
         if not args.no_meltano:
             m = Path(tmp) / "meltano"
             try:
                 contenders["meltano run"] = (setup_meltano(m, d, catalog, log, env), m)
+                envs["meltano run"] = env
             except (SystemExit, subprocess.CalledProcessError) as exc:
                 print(f"meltano: not measured: {exc}")
         db = d / "warehouse.duckdb"
@@ -221,7 +235,7 @@ def main() -> None:
                 db.unlink(missing_ok=True)
                 Path(str(db) + ".wal").unlink(missing_ok=True)
                 cmd, cwd = contenders[name]
-                seconds, cpu = run_measured(cmd, cwd, log, env)
+                seconds, cpu = run_measured(cmd, cwd, log, envs[name])
                 rows = rows_in(db)
                 if rows != args.records:
                     raise SystemExit(f"{name}: {rows:,} rows landed, expected {args.records:,}")
@@ -242,6 +256,16 @@ def main() -> None:
                   f"{(med / base - 1) * 100:>+12.1f}%"
                   f"{cpu:>8.2f}{(cpu / base_cpu - 1) * 100:>+12.1f}%")
         print("Target (issue 3): stackform within +5% of the raw pipe (wall time).")
+        print("\nmedian of the paired differences with the same round's raw pipe (fixed cost):")
+        for name in names[1:]:
+            wall = statistics.median(a - b for a, b in zip(times[name], times["raw pipe"],
+                                                           strict=True))
+            cpu = statistics.median(a - b for a, b in zip(cpus[name], cpus["raw pipe"],
+                                                          strict=True))
+            print(f"{name:<16}{wall:+9.3f} s wall {cpu:+9.3f} s CPU")
+        print("Target (issue 20): stackform run at most +0.2 s over the raw pipe at 1,000 "
+              "records, 10 rounds.")
+        print(f"load average at the end: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         if args.keep:
             print(f"kept {tmp}")

@@ -66,6 +66,9 @@ class Console(Protocol):
 def strip_markup(text: str) -> str:
     """Remove rich markup tags, leaving escaped brackets as they are meant to read (control
     characters are escaped first: rich would drop some of them silently)."""
+    if "[" not in text and text.count(":") < 2:
+        # No tag and no :emoji: code: nothing for rich to change (a plan prints thousands).
+        return safe_text(text)
     from rich.text import Text
 
     return Text.from_markup(safe_text(text)).plain

@@ -11,20 +11,24 @@ writer left can be told from the ones being written (:func:`sweep_temps_of`).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
 import os
-import re
 import socket
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
+from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from stackform.state.backend import LockInfo
+from stackform.templistings import TempListings
 
 _LINK_UNSUPPORTED = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
 
@@ -78,9 +82,13 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+Sync = Literal["now", "deferred", "never"]
+"""When :func:`atomic_write` makes a file durable."""
+
+
 def atomic_write(path: Path, data: bytes, mode: int = 0o600, *,
                  before_replace: Callable[[], None] | None = None,
-                 exclusive: bool = False) -> os.stat_result:
+                 exclusive: bool = False, sync: Sync = "now") -> os.stat_result:
     """Replace ``path`` with ``data``: a reader or a crash sees the whole old or the whole new file.
 
     The one writer of every file stackform and its providers keep (state, saved plans, the lock
@@ -95,14 +103,33 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *,
     keeps the previous version there). With ``exclusive`` the new file is linked in place
     instead, and :class:`FileExistsError` is raised when ``path`` already exists. Returns the
     status of the new file.
+
+    ``sync`` says when the data reaches the disk: ``"now"`` (both fsyncs); ``"deferred"``, by the
+    next :func:`sync_deferred`, which an apply calls before state records what was written; or
+    ``"never"``, for a file that does not outlive its run (a plugin's config in a runtime
+    folder, which a crash leaves to the sweep). Either way the file is replaced atomically: a
+    reader, or a killed writer, sees the whole old or the whole new file.
     """
+    with _temp_listings.own_change(path.parent):
+        written = _replace(path, data, mode, before_replace, exclusive, sync == "now")
+    if sync == "deferred":
+        with _deferred_lock:
+            _deferred.add(path.parent)
+    elif sync == "now":
+        fsync_dir(path.parent)
+    return written
+
+
+def _replace(path: Path, data: bytes, mode: int, before_replace: Callable[[], None] | None,
+             exclusive: bool, fsync: bool) -> os.stat_result:
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # ours alone: just created with O_EXCL
             write_all(fd, data)
-            os.fsync(fd)
+            if fsync:
+                os.fsync(fd)
             os.fchmod(fd, mode)  # only now; and exactly ``mode``, whatever the umask
             written = os.fstat(fd)
             if before_replace is not None:
@@ -118,8 +145,54 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *,
         with suppress(OSError):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
     return written
+
+
+_deferred: set[Path] = set()
+"""Folders holding writes of :func:`atomic_write` not yet made durable (``sync="deferred"``)."""
+_deferred_lock = threading.Lock()
+
+
+def sync_deferred() -> None:
+    """Make every write made with ``sync="deferred"`` so far durable: one ``syncfs`` per filesystem
+    holding them (fsync of each file and folder cost more than the rest of writing a small
+    file: thousands of disk flushes where one does)."""
+    with _deferred_lock:
+        folders = list(_deferred)
+        _deferred.clear()
+    by_device: dict[int, Path] = {}
+    for folder in folders:
+        with suppress(FileNotFoundError):  # removed since: nothing of it to keep
+            by_device.setdefault(os.stat(folder).st_dev, folder)
+    for folder in by_device.values():
+        _syncfs(folder)
+
+
+def _syncfs(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        syncfs = _libc_syncfs()
+        if syncfs is None:
+            os.sync()
+        elif syncfs(fd) != 0:
+            import ctypes
+
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(folder))
+    finally:
+        os.close(fd)
+
+
+@cache
+def _libc_syncfs() -> Callable[[int], int] | None:
+    """Linux's ``syncfs`` (the filesystem of one descriptor); ``None`` elsewhere."""
+    import ctypes
+
+    try:
+        func: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    return func
 
 
 def link_or_copy(src: Path, dst: Path, mode: int = 0o600) -> None:
@@ -163,12 +236,17 @@ def temps_of(path: Path) -> list[Path]:
     Also those of the ``files`` provider's own writer before it used :func:`atomic_write`
     (``tempfile.mkstemp``: eight characters of ``[a-z0-9_]`` where the uuid is now).
     """
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:[0-9a-f]{{32}}|[a-z0-9_]{{8}})\.tmp")
-    try:
-        names = os.listdir(path.parent)
-    except OSError:
-        return []  # no folder, or not one we may list: its writes fail with their own error
-    return [path.parent / name for name in sorted(names) if pattern.fullmatch(name)]
+    names = _temp_listings.get(path.parent).get(path.name, ())
+    return [path.parent / name for name in sorted(names)]
+
+
+_temp_listings = TempListings(TEMP_GRACE)
+
+
+def own_change(folder: Path) -> contextlib.AbstractContextManager[None]:
+    """Wrap a change of ``folder`` by this process that leaves no temp file to sweep (removing
+    a file it manages), so the next :func:`sweep_temps_of` in it needs no new listing."""
+    return _temp_listings.own_change(folder)
 
 
 def sweep_temps_of(path: Path) -> list[Path]:
@@ -194,7 +272,9 @@ def sweep_temps_of(path: Path) -> list[Path]:
             except BlockingIOError:
                 continue  # being written right now
             if same_file(fd, tmp):
-                os.unlink(tmp)
+                with _temp_listings.own_change(tmp.parent):
+                    os.unlink(tmp)
+                _temp_listings.forget(tmp)
                 removed.append(tmp)
         except OSError:
             continue

@@ -1,6 +1,10 @@
 """What git says about the stack's folder: commit, branch, dirty tree, and who the developer is.
 
-gitpython is imported only when these are asked for.
+The commit and branch are read from the repository's own files (``HEAD``, the ref, or
+``packed-refs``), which costs well under a millisecond; a repository laid out otherwise (a
+reftable, a symbolic ref chain) is read through gitpython, as is the dirty check (``git
+status``), so gitpython is imported only when an apply records state. The developer's e-mail
+is one ``git config`` call, which knows every scope and include.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,6 +27,13 @@ def git_info(directory: Path, check_dirty: bool = True) -> GitInfo:
     skips it (``dirty`` is then ``None``).
     """
     user = developer_name(directory)
+    if not check_dirty:
+        found = _head_from_files(directory)
+        if found is not None:
+            if found is _OUTSIDE:
+                return GitInfo(user=user)
+            commit, branch = found
+            return GitInfo(commit=commit, branch=branch, dirty=None, user=user)
     try:
         import git
     except ImportError:  # git executable missing: gitpython raises at import
@@ -39,26 +51,70 @@ def git_info(directory: Path, check_dirty: bool = True) -> GitInfo:
     return GitInfo(commit=commit, branch=branch, dirty=dirty, user=user)
 
 
-def _git_email(directory: Path) -> str | None:
+_OUTSIDE: tuple[str | None, str | None] = (None, None)
+""":func:`_head_from_files`: no repository holds the folder."""
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _head_from_files(directory: Path) -> tuple[str | None, str | None] | None:
+    """(commit, branch) read from the git folder's files; ``_OUTSIDE`` outside a repository;
+    ``None`` when the layout is not the plain one (gitpython then reads it)."""
     try:
-        import git
-
-        repo = git.Repo(directory, search_parent_directories=True)
-        reader = repo.config_reader()
-    except Exception:
-        try:
-            import git
-
-            reader = git.GitConfigParser(
-                [os.path.expanduser("~/.gitconfig")], read_only=True
-            )
-        except Exception:
+        gitdir = _git_dir(directory)
+        if gitdir is None:
+            return _OUTSIDE
+        head = (gitdir / "HEAD").read_text().strip()
+        if _SHA.fullmatch(head):
+            return head, None  # detached
+        if not head.startswith("ref: refs/heads/"):
             return None
-    try:
-        value = reader.get_value("user", "email", default="")
-    except Exception:
+        ref = head[len("ref: "):]
+        common = gitdir
+        if (gitdir / "commondir").is_file():  # a linked worktree
+            common = (gitdir / (gitdir / "commondir").read_text().strip()).resolve()
+        for folder in dict.fromkeys((gitdir, common)):
+            loose = folder / ref
+            if loose.is_file():
+                sha = loose.read_text().strip()
+                return (sha, ref[len("refs/heads/"):]) if _SHA.fullmatch(sha) else None
+        packed = common / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref and _SHA.fullmatch(sha):
+                    return sha, ref[len("refs/heads/"):]
+        # A branch with no commit yet, unless refs live somewhere else (a reftable).
+        return None if (common / "reftable").exists() else (None, ref[len("refs/heads/"):])
+    except (OSError, UnicodeDecodeError):
         return None
-    return str(value) or None
+
+
+def _git_dir(directory: Path) -> Path | None:
+    """The ``.git`` folder of the repository holding ``directory`` (``gitdir:`` files
+    followed), ``None`` outside one."""
+    for folder in (directory.resolve(), *directory.resolve().parents):
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            return dot_git
+        if dot_git.is_file():
+            text = dot_git.read_text().strip()
+            if not text.startswith("gitdir: "):
+                raise OSError(f"unexpected {dot_git}")
+            return (folder / text[len("gitdir: "):]).resolve()
+    return None
+
+
+def _git_email(directory: Path) -> str | None:
+    """``user.email`` as git itself reads it (every scope, includes), else ``None``."""
+    try:
+        done = subprocess.run(
+            ["git", "config", "--get", "user.email"], cwd=directory if directory.is_dir()
+            else None, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:  # 1: not set
+        return None
+    return done.stdout.strip() or None
 
 
 @lru_cache(maxsize=8)

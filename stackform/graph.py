@@ -87,7 +87,8 @@ def resource_dependencies(stack: ResolvedStack) -> dict[str, tuple[str, ...]]:
     for dependency, dependent, _why in stack_edges(stack):
         preds.setdefault(dependent, set()).add(dependency)
     try:
-        TopologicalSorter(preds).prepare()
+        if any(preds.values()):  # a graph without edges has no cycle to look for
+            TopologicalSorter(preds).prepare()
     except CycleError as exc:
         cycle: list[str] = list(exc.args[1])[:-1]
         # graphlib lists the cycle from the dependent side; print it as "a needs b".

@@ -128,8 +128,14 @@ def used_secrets(stack: ResolvedStack) -> set[str]:
     import tomllib
 
     try:
-        data = tomllib.loads(stack.file.read_text(encoding="utf-8"))
+        text = stack.file.read_text(encoding="utf-8")
     except (OSError, ValueError):
+        return set()
+    if "secret" not in text and "\\u" not in text.lower():
+        return set()  # no ${secret.NAME}, not even spelled with escapes: skip parsing again
+    try:
+        data = tomllib.loads(text)
+    except ValueError:
         return set()
     names = referenced_secrets(data)
     if not names:

@@ -6,29 +6,32 @@ backend, plan, lock and apply) and returns data; rendering stays in the CLI.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stackform.config.loader import StackFile, find_stack_file, load_stack_file
 from stackform.config.model import ResolvedStack
 from stackform.config.resolve import resolve
 from stackform.gitinfo import git_info
 from stackform.graph import checked_dependencies
-from stackform.plan.apply import ApplyEvent, ApplyResult, apply_plan
 from stackform.plan.builder import PlanOptions, build_plan
-from stackform.plan.model import Plan
-from stackform.plan.saved import check_fresh
 from stackform.registry import Registry
 from stackform.runs.factory import run_store_for
-from stackform.runs.store import RunStore
-from stackform.state.backend import StateBackend
-from stackform.state.errored import save_errored
 from stackform.state.factory import backend_for, legacy_backend_for
-from stackform.state.model import GitInfo, State
 from stackform.state.upgrade import legacy_state_error, owned
+
+if TYPE_CHECKING:
+    # Apply's machinery is imported when a session applies: `run` and `plan` never do.
+    import threading
+
+    from stackform.plan.apply import ApplyEvent, ApplyResult
+    from stackform.plan.model import Plan
+    from stackform.runs.store import RunStore
+    from stackform.state.backend import StateBackend
+    from stackform.state.model import GitInfo, State
 
 
 @dataclass
@@ -91,6 +94,10 @@ class Session:
         cancel: threading.Event | None = None,
     ) -> ApplyResult:
         """Apply a plan; the caller holds the lock and passes the state it read under it."""
+        from stackform.plan.apply import apply_plan
+        from stackform.plan.saved import check_fresh
+        from stackform.state.errored import save_errored
+
         check_fresh(plan, self.stack, state)
         result = apply_plan(plan, self.stack, state, self.backend, self.registry,
                             git=self.git, parallelism=parallelism, on_event=on_event,

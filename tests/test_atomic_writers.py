@@ -1,7 +1,8 @@
 """Every file stackform keeps is written by the one atomic writer (``stackform.fileio``).
 
-Each writer runs in a real child process that stalls in the fsync of its temp file (the data
-written, the rename not done) and is then killed with SIGKILL. What every writer must show, the
+Each writer runs in a real child process that stalls in the chmod of its temp file (the data
+written, and fsynced unless the write is deferred, the rename not done) and is then killed with
+SIGKILL. What every writer must show, the
 traits of :func:`stackform.fileio.atomic_write`: the file keeps its old content (or stays absent)
 throughout, the temp file beside it is 0600 whatever the file's mode and the umask, it is
 flocked while its writer lives (so a sweeper leaves it), and once the writer is dead the next
@@ -31,23 +32,24 @@ from stackform.testing.state_conformance import ENV, STACK, make_state
 from tests.cli_helpers import make_env, write_stack
 
 # Prepended to each writer's code: the writer of ``target`` stalls once its temp file is
-# written, in the fsync before the rename, after writing the temp file's path to ``marker``.
+# written, in the chmod before the rename (after the fsync, which a deferred write skips), after
+# writing the temp file's path to ``marker``.
 _STALL = """
 import os, sys, time
 from pathlib import Path
 
 target, marker = Path(sys.argv[1]), Path(sys.argv[2])
-_fsync = os.fsync
+_fchmod = os.fchmod
 
-def _stalling_fsync(fd):
+def _stalling_fchmod(fd, mode):
     written = os.readlink(f"/proc/self/fd/{fd}")
     name = os.path.basename(written)
     if name.startswith(f".{target.name}.") and name.endswith(".tmp"):
         marker.write_text(written)
         time.sleep(120)
-    _fsync(fd)
+    _fchmod(fd, mode)
 
-os.fsync = _stalling_fsync
+os.fchmod = _stalling_fchmod
 os.umask(0)
 """
 
@@ -172,7 +174,7 @@ def _stall(writer: Writer, target: Path, marker: Path, env: dict[str, str],
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             out, err = proc.communicate()
-            pytest.fail(f"the writer never stalled in the fsync of a temp file of {target.name} "
+            pytest.fail(f"the writer never stalled in the chmod of a temp file of {target.name} "
                         f"(exit {proc.returncode}): {out.decode()}{err.decode()}")
         time.sleep(0.01)
     return proc, Path(marker.read_text())

@@ -31,19 +31,19 @@ path = "out/other.txt"
 content = "other\\n"
 """
 
-# Runs the real CLI, but stalls the first fsync of a temp file of out/app.env: the data is
-# written and not yet renamed, which is where a kill -9 leaves a stray temp file.
+# Runs the real CLI, but stalls the chmod of a temp file of out/app.env: the data is written
+# and not yet renamed, which is where a kill -9 leaves a stray temp file.
 STALLING_CLI = textwrap.dedent("""
     import os, sys, time
     marker, args = sys.argv[1], sys.argv[2:]
-    real_fsync = os.fsync
-    def fsync(fd):
+    real_fchmod = os.fchmod
+    def fchmod(fd, mode):
         name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
         if name.startswith(".app.env.") and name.endswith(".tmp"):
             open(marker, "w").close()
             time.sleep(120)
-        real_fsync(fd)
-    os.fsync = fsync
+        real_fchmod(fd, mode)
+    os.fchmod = fchmod
     os.umask(0)  # whatever the umask, the temp file must be 0600
     sys.argv = ["stackform", *args]
     from stackform.cli import run

@@ -378,3 +378,42 @@ def test_files_a_block_is_built_from_are_desired_not_drift(tmp_path, backend):
         FilesBackedProvider.edited = {}
     assert not build_plan(stack, backend.read("dev"), registry, resource_dependencies(stack),
                           PlanOptions()).has_changes
+
+
+def test_deferred_writes_are_flushed_before_state_records_them(
+        tmp_path, backend, registry, monkeypatch):
+    from stackform import fileio
+    from stackform.plan import apply as apply_module
+
+    order: list[str] = []
+    real_write = backend.write
+
+    def flushed() -> None:
+        order.append("sync")
+
+    def write(env, state, prior):
+        order.append("state")
+        real_write(env, state, prior)
+
+    monkeypatch.setattr(apply_module, "sync_deferred", flushed)
+    monkeypatch.setattr(backend, "write", write)
+    fileio.atomic_write(tmp_path / "f", b"x", sync="deferred")
+    assert tmp_path in fileio._deferred
+    _, result = plan_and_apply(stack_of([thing("a", value="1")], tmp_path), backend, registry)
+    assert result.ok and order and order == ["sync", "state"] * (len(order) // 2)
+    fileio.sync_deferred()
+    assert not fileio._deferred
+
+
+def test_a_flush_that_fails_is_a_state_error_and_stops_the_apply(
+        tmp_path, backend, registry, monkeypatch):
+    from stackform.plan import apply as apply_module
+
+    def failing() -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(apply_module, "sync_deferred", failing)
+    _, result = plan_and_apply(stack_of([thing("a", value="1")], tmp_path), backend, registry)
+    assert result.state_error is not None and not result.ok
+    assert "making the files written durable failed" in str(result.state_error)
+    assert backend.read("dev") is None or not backend.read("dev").resources

@@ -43,8 +43,10 @@ Secrets
 
 Writes and deletes
     Writes go through :func:`stackform.fileio.atomic_write` (a temp file in the same folder,
-    created 0600 and flocked, fsync, chmod, rename), so a reader or a killed apply never sees
-    half a file and a secret is never readable by others while it is written. The temp files a
+    created 0600 and flocked, chmod, rename), so a reader or a killed apply never sees half a
+    file and a secret is never readable by others while it is written. They do not wait for the
+    disk one by one: apply flushes them all at once before state records them
+    (:func:`stackform.fileio.sync_deferred`). The temp files a
     killed writer left beside a file are removed by the next write or delete of that file
     (:func:`stackform.fileio.sweep_temps_of`); ``read`` ignores them, so plans never touch them.
     ``path`` is force-new: moving a file deletes the old one and creates the new one. Deleting a

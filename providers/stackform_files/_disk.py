@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackform.errors import StackformError, os_reason
-from stackform.fileio import atomic_write, sweep_temps_of
+from stackform.fileio import atomic_write, own_change, sweep_temps_of
 
 
 class FilesError(StackformError):
@@ -105,7 +105,9 @@ def write_file(path: Path, data: bytes, mode: int, *, create_dirs: bool, shown: 
         )
     sweep_temps_of(path)
     try:
-        atomic_write(path, data, mode)
+        # Made durable together with the other files of the apply, before state records them
+        # (stackform.fileio.sync_deferred): one flush to disk, not two per file.
+        atomic_write(path, data, mode, sync="deferred")
     except OSError as exc:
         raise FilesError(
             f"cannot write {shown}: {_why(exc)} in {parent}",
@@ -118,7 +120,8 @@ def remove(path: Path, shown: str) -> bool:
     was no file to remove."""
     sweep_temps_of(path)
     try:
-        path.unlink()
+        with own_change(path.parent):
+            path.unlink()
     except FileNotFoundError:
         return False
     except IsADirectoryError:

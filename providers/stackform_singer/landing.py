@@ -17,8 +17,13 @@ is unknown and said to be, never guessed.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
+import select
 import subprocess
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,58 +34,81 @@ from stackform_singer.plugin import full_config
 if TYPE_CHECKING:
     from stackform.plugins.installs import Venv
 
-# Each script prints {"tables": {name: [rows, rows received since or null]}} for one schema.
+# Each script defines count(cfg) -> {name: [rows, rows received since or null]} for one schema;
+# _SERVE answers one JSON line of cfg per request, so one process (one import of the driver,
+# which costs more than the count) takes the counts before and after a run.
 _DUCKDB = r"""
 import json, os, sys
 import duckdb
-cfg = json.load(sys.stdin)
-tables = {}
-if os.path.exists(cfg["path"]):
+
+def count(cfg):
+    tables = {}
+    if not os.path.exists(cfg["path"]):
+        return tables
+    # Read-only, and closed before answering: the loader needs the file to itself.
     con = duckdb.connect(cfg["path"], read_only=True)
-    names = [r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = ?",
-        [cfg["schema"]]).fetchall()]
-    stamped = {r[0] for r in con.execute(
-        "select table_name from information_schema.columns "
-        "where column_name = '_sdc_received_at' and table_schema = ?", [cfg["schema"]]).fetchall()}
-    for name in names:
-        rows = con.execute(f'select count(*) from "{cfg["schema"]}"."{name}"').fetchone()[0]
-        since = None
-        if name in stamped and cfg["since"]:
-            since = con.execute(
-                f'select count(*) from "{cfg["schema"]}"."{name}" '
-                "where _sdc_received_at >= ?::timestamptz", [cfg["since"]]).fetchone()[0]
-        tables[name] = [rows, since]
-print(json.dumps({"tables": tables}))
+    try:
+        names = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = ?",
+            [cfg["schema"]]).fetchall()]
+        stamped = {r[0] for r in con.execute(
+            "select table_name from information_schema.columns "
+            "where column_name = '_sdc_received_at' and table_schema = ?",
+            [cfg["schema"]]).fetchall()}
+        for name in names:
+            rows = con.execute(f'select count(*) from "{cfg["schema"]}"."{name}"').fetchone()[0]
+            since = None
+            if name in stamped and cfg["since"]:
+                since = con.execute(
+                    f'select count(*) from "{cfg["schema"]}"."{name}" '
+                    "where _sdc_received_at >= ?::timestamptz", [cfg["since"]]).fetchone()[0]
+            tables[name] = [rows, since]
+    finally:
+        con.close()
+    return tables
 """
 
 _POSTGRES = r"""
 import json, sys
-cfg = json.load(sys.stdin)
 try:
     import psycopg
 except ImportError:
     import psycopg2 as psycopg
-con = psycopg.connect(host=cfg["host"], port=cfg["port"], user=cfg["user"],
-                      password=cfg["password"], dbname=cfg["database"])
-cur = con.cursor()
-cur.execute("select table_name from information_schema.tables where table_schema = %s",
-            [cfg["schema"]])
-names = [r[0] for r in cur.fetchall()]
-cur.execute("select table_name from information_schema.columns "
-            "where column_name = '_sdc_received_at' and table_schema = %s", [cfg["schema"]])
-stamped = {r[0] for r in cur.fetchall()}
-tables = {}
-for name in names:
-    cur.execute(f'select count(*) from "{cfg["schema"]}"."{name}"')
-    rows = cur.fetchone()[0]
-    since = None
-    if name in stamped and cfg["since"]:
-        cur.execute(f'select count(*) from "{cfg["schema"]}"."{name}" '
-                    "where _sdc_received_at >= %s", [cfg["since"]])
-        since = cur.fetchone()[0]
-    tables[name] = [rows, since]
-print(json.dumps({"tables": tables}))
+
+def count(cfg):
+    con = psycopg.connect(host=cfg["host"], port=cfg["port"], user=cfg["user"],
+                          password=cfg["password"], dbname=cfg["database"])
+    try:
+        cur = con.cursor()
+        cur.execute("select table_name from information_schema.tables where table_schema = %s",
+                    [cfg["schema"]])
+        names = [r[0] for r in cur.fetchall()]
+        cur.execute("select table_name from information_schema.columns "
+                    "where column_name = '_sdc_received_at' and table_schema = %s",
+                    [cfg["schema"]])
+        stamped = {r[0] for r in cur.fetchall()}
+        tables = {}
+        for name in names:
+            cur.execute(f'select count(*) from "{cfg["schema"]}"."{name}"')
+            rows = cur.fetchone()[0]
+            since = None
+            if name in stamped and cfg["since"]:
+                cur.execute(f'select count(*) from "{cfg["schema"]}"."{name}" '
+                            "where _sdc_received_at >= %s", [cfg["since"]])
+                since = cur.fetchone()[0]
+            tables[name] = [rows, since]
+        return tables
+    finally:
+        con.close()
+"""
+
+_SERVE = r"""
+for line in sys.stdin:
+    try:
+        answer = {"tables": count(json.loads(line))}
+    except Exception as exc:
+        answer = {"error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(answer), flush=True)
 """
 
 Counts = dict[str, tuple[int, int | None]]
@@ -112,33 +140,99 @@ def _query(target: RunStep, since: str | None) -> tuple[str, dict[str, Any]] | N
     return None
 
 
-def _counts(run: RunContext, target: RunStep, venv: Venv, since: str | None
-            ) -> Counts | str:
-    """The schema's tables and their counts, or why they could not be had."""
-    query = _query(target, since)
-    if query is None:
-        return "the loader writes to no DuckDB or PostgreSQL database stackform can count"
-    script, params = query
-    if "path" in params and not str(params["path"]).startswith("/"):
-        params["path"] = str(run.ctx.resolve_path(params["path"]))
+class Counter:
+    """A Python in the loader's venv that counts the loader's tables when asked: started before
+    a run (its import of the database driver then overlaps the run's own start), asked before
+    and after it, closed at the end. It holds no connection between two counts."""
+
+    def __init__(self, run: RunContext, target: RunStep, venv: Venv) -> None:
+        self._query = _query(target, None)
+        self._proc: subprocess.Popen[str] | None = None
+        self._err: collections.deque[str] = collections.deque(maxlen=20)
+        self.why = ""
+        """Why no count can be had (set when none can)."""
+        if self._query is None:
+            self.why = ("the loader writes to no DuckDB or PostgreSQL database stackform can "
+                        "count")
+            return
+        script, params = self._query
+        if "path" in params and not str(params["path"]).startswith("/"):
+            params["path"] = str(run.ctx.resolve_path(params["path"]))
+        try:
+            self._proc = popen([str(venv.python), "-c", script + _SERVE], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=venv.environ())
+        except OSError as exc:
+            self.why = f"the count could not start ({exc.strerror or exc})"
+            return
+        stderr = self._proc.stderr
+        assert stderr is not None
+        threading.Thread(target=self._err.extend, args=(stderr,), daemon=True,
+                         name="count-stderr").start()
+        # A run that raises before its last count still ends the process.
+        self._finalizer = weakref.finalize(self, _stop, self._proc)
+
+    def counts(self, since: str | None, timeout: float = 120.0) -> Counts | str:
+        """The schema's tables and their counts, or why they could not be had."""
+        proc = self._proc
+        if proc is None or self._query is None:
+            return self.why
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps({**self._query[1], "since": since}) + "\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], timeout)
+            line = proc.stdout.readline() if ready else None
+        except OSError:
+            line = ""
+        if line is None:
+            self.close()
+            self.why = f"the count took more than {timeout:.0f} s"
+            return self.why
+        if not line:  # it exited: its driver could not be imported, or it crashed
+            self.close()
+            last = [x.strip() for x in self._err if x.strip()][-1:] or ["no output"]
+            self.why = f"the count failed ({last[0]})"
+            return self.why
+        answer = json.loads(line)
+        if "error" in answer:
+            return f"the count failed ({answer['error']})"
+        return {name: (int(rows), None if received is None else int(received))
+                for name, (rows, received) in answer["tables"].items()}
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            self._finalizer()
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """End a counting process: its input closed, it exits (killed if it does not). Waited for
+    on a thread of its own: the run has what it needs, and the driver's teardown takes a
+    while."""
+    with contextlib.suppress(OSError):
+        assert proc.stdin is not None
+        proc.stdin.close()
+
+    def reap() -> None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    threading.Thread(target=reap, daemon=True, name="count-reaper").start()
+
+
+def _counts(run: RunContext, target: RunStep, venv: Venv, since: str | None,
+            counter: Counter | None) -> Counts | str:
+    if counter is not None:
+        return counter.counts(since)
+    once = Counter(run, target, venv)
     try:
-        proc = popen([str(venv.python), "-c", script], stdin=subprocess.PIPE,
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                     env=venv.environ())
-    except OSError as exc:
-        return f"the count could not start ({exc.strerror or exc})"
-    try:
-        out, err = proc.communicate(json.dumps(params), timeout=120)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        return "the count took more than 120 s"
-    if proc.returncode != 0:
-        last = err.strip().splitlines()[-1:] or ["no output"]
-        return f"the count failed ({last[0]})"
-    tables = json.loads(out)["tables"]
-    return {name: (int(rows), None if since is None else int(since))
-            for name, (rows, since) in tables.items()}
+        return once.counts(since)
+    finally:
+        once.close()
 
 
 def wants_snapshot(target: RunStep) -> bool:
@@ -147,10 +241,12 @@ def wants_snapshot(target: RunStep) -> bool:
     return not full_config(target.resource).get("add_record_metadata")
 
 
-def snapshot(run: RunContext, target: RunStep, venv: Venv) -> Counts | None:
+def snapshot(run: RunContext, target: RunStep, venv: Venv,
+             counter: Counter | None = None) -> Counts | None:
     """The row counts of the loader's schema before a run (``None`` when they cannot be had:
-    the run then reports what it landed as unknown unless the rows carry their arrival time)."""
-    counts = _counts(run, target, venv, None)
+    the run then reports what it landed as unknown unless the rows carry their arrival time).
+    With ``counter``, counted by it (else by a process of its own)."""
+    counts = _counts(run, target, venv, None, counter)
     if isinstance(counts, str):
         run.log(f"# rows landed: no count before the run: {counts}")
         return None
@@ -158,10 +254,10 @@ def snapshot(run: RunContext, target: RunStep, venv: Venv) -> Counts | None:
 
 
 def rows_landed(run: RunContext, target: RunStep, venv: Venv, since: str,
-                before: Counts | None) -> Landed:
+                before: Counts | None, counter: Counter | None = None) -> Landed:
     """Rows the target wrote during the run: by arrival time where the rows carry it, else by
     the row delta since ``before`` (see the module docstring)."""
-    after = _counts(run, target, venv, since)
+    after = _counts(run, target, venv, since, counter)
     if isinstance(after, str):
         return Landed(None, "unknown", after)
     stamped = [received for _rows, received in after.values() if received is not None]

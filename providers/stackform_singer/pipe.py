@@ -39,7 +39,7 @@ from stackform.supervise import popen
 from stackform_singer.catalog import apply_selection, catalog_digest
 from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.discovery import discover
-from stackform_singer.landing import Counts, rows_landed, snapshot, wants_snapshot
+from stackform_singer.landing import Counter, Counts, rows_landed, snapshot, wants_snapshot
 from stackform_singer.plugin import executable_name, full_config
 from stackform_singer.selection import require_selected_stream
 
@@ -132,6 +132,8 @@ class _Pair:
     tap_exe: str
     target_exe: str
     catalog: Path
+    counter: Counter
+    """Counts the rows landed; started before the run, so its driver import overlaps it."""
 
 
 @dataclass
@@ -157,17 +159,21 @@ class _Flow:
 def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
     """Run the extractor step ``steps[0]`` into the loader step ``steps[1]``; both consumed."""
     pair = _prepare(run, steps)
-    prior = None if run.full_refresh else run.bookmarks.get(pair.key)
-    # Without arrival times on the rows, what landed is the tables' growth: count them first.
-    before = snapshot(run, pair.target, pair.target_venv) if wants_snapshot(pair.target) else None
-    started_at = utc_now()
-    started = time.monotonic()
-    run.say(f"{pair.name}: starting" + (" (full refresh)" if run.full_refresh else
-                                        " from the last bookmark" if prior else ""))
-    with runtime_dir(run.ctx, "run") as tmp:
-        flow = _run_processes(run, pair, tmp, prior)
-    seconds = time.monotonic() - started
-    return 2, _outcome(run, pair, flow, seconds, prior, started_at, before)
+    try:
+        prior = None if run.full_refresh else run.bookmarks.get(pair.key)
+        # Without arrival times on the rows, what landed is the tables' growth: count first.
+        before = (snapshot(run, pair.target, pair.target_venv, pair.counter)
+                  if wants_snapshot(pair.target) else None)
+        started_at = utc_now()
+        started = time.monotonic()
+        run.say(f"{pair.name}: starting" + (" (full refresh)" if run.full_refresh else
+                                            " from the last bookmark" if prior else ""))
+        with runtime_dir(run.ctx, "run") as tmp:
+            flow = _run_processes(run, pair, tmp, prior)
+        seconds = time.monotonic() - started
+        return 2, _outcome(run, pair, flow, seconds, prior, started_at, before)
+    finally:
+        pair.counter.close()
 
 
 def _prepare(run: RunContext, steps: Sequence[RunStep]) -> _Pair:
@@ -185,12 +191,18 @@ def _prepare(run: RunContext, steps: Sequence[RunStep]) -> _Pair:
         typed_config(tap.resource, ExtractorConfig))))
     target_exe = str(target_venv.executable(executable_name(
         typed_config(target.resource, LoaderConfig))))
-    catalog = _catalog(run, tap, tap_env)
-    require_selected_stream(run, tap, catalog)
+    counter = Counter(run, target, target_venv)
+    try:
+        catalog = _catalog(run, tap, tap_env)
+        require_selected_stream(run, tap, catalog)
+    except BaseException:
+        counter.close()
+        raise
     return _Pair(name=f"{tap.resource.name}-to-{target.resource.name}",
                  key=bookmark_key(run.pipeline, tap.resource.name), tap=tap, target=target,
                  tap_venv=tap_venv, target_venv=target_venv, tap_env=tap_env,
-                 target_env=target_env, tap_exe=tap_exe, target_exe=target_exe, catalog=catalog)
+                 target_env=target_env, tap_exe=tap_exe, target_exe=target_exe, catalog=catalog,
+                 counter=counter)
 
 
 def _run_processes(run: RunContext, pair: _Pair, tmp: Path, prior: Any) -> _Flow:
@@ -223,12 +235,13 @@ def _run_processes(run: RunContext, pair: _Pair, tmp: Path, prior: Any) -> _Flow
 def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any
            ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
     """The tap and the target, the tap's stdout piped into the target's stdin."""
-    write_private(tmp / "tap.json", full_config(pair.tap.resource))
-    write_private(tmp / "target.json", full_config(pair.target.resource))
+    # Gone with the run (its runtime folder): no wait for the disk.
+    write_private(tmp / "tap.json", full_config(pair.tap.resource), sync="never")
+    write_private(tmp / "target.json", full_config(pair.target.resource), sync="never")
     tap_cmd = [pair.tap_exe, "--config", str(tmp / "tap.json"),
                str(pair.tap.state.outputs.get("catalog_flag") or "--catalog"), str(pair.catalog)]
     if prior is not None:
-        write_private(tmp / "state.json", dict(prior))
+        write_private(tmp / "state.json", dict(prior), sync="never")
         tap_cmd += ["--state", str(tmp / "state.json")]
     run.log(f"# {pair.name}: {' '.join(tap_cmd[:1])} | {pair.target_exe}")
     # Temp files the plugins make (a target's staged batches) go where a killed run's
@@ -343,7 +356,7 @@ def _landed(run: RunContext, pair: _Pair, emitted: int | None, started_at: str,
             before: Counts | None, details: dict[str, Any]) -> tuple[int | None, str]:
     """The rows the run landed and how they were counted (added to ``details``); a warning
     when they do not match the records emitted."""
-    result = rows_landed(run, pair.target, pair.target_venv, started_at, before)
+    result = rows_landed(run, pair.target, pair.target_venv, started_at, before, pair.counter)
     details["rows_landed_by"] = result.how
     counted = ""
     if result.how == "unknown":

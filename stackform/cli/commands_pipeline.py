@@ -27,8 +27,8 @@ def run_command(
 
     Bookmarks are saved as soon as the loader confirms them, per environment.
     """
-    from stackform.cli.flows import sigterm_as_interrupt
     from stackform.fileio import tail_lines
+    from stackform.interrupt import sigterm_as_interrupt
     from stackform.runs.runner import run_pipeline
 
     g = Globals.current()

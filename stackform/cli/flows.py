@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +16,7 @@ from stackform.errors import ConfigError, ExitCode, StackformError
 from stackform.fileio import atomic_write
 from stackform.gitinfo import is_ancestor
 from stackform.graph import checked_dependencies
+from stackform.interrupt import sigterm_as_interrupt
 from stackform.plan.apply import ApplyEvent, ApplyResult
 from stackform.plan.builder import PlanOptions
 from stackform.plan.changed import changed_since as find_changes
@@ -172,23 +170,6 @@ def _warn_older_commit(console: Console, plan: Plan, directory: Path) -> None:
     if applied and current and applied != current and is_ancestor(directory, current, applied):
         console.warning(f"the commit being planned ({current[:10]}) is older than the one "
                         f"last applied to {plan.env} ({applied[:10]})")
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """An orchestrator stops a task with SIGTERM: treat it like Ctrl-C so state is saved."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def run_apply(g: Globals, env: str | None, options: PlanOptions, plan_file: Path | None,

@@ -50,7 +50,6 @@ def with_computed(stack: ResolvedStack, registry: Registry, diags: Diagnostics,
                                         else None)
             depending[resource.kind] = (provider if isinstance(provider, DependsOnPipelines)
                                         else None)
-        where = locate((resource.kind, resource.name), True)
         try:
             if (pipelines := depending[resource.kind]) is not None:
                 found = _pipelines(stack, address, pipelines.pipeline_dependencies(stack,
@@ -61,6 +60,8 @@ def with_computed(stack: ResolvedStack, registry: Registry, diags: Diagnostics,
                 continue
             extra = dict(computes.computed_attributes(stack, resource))
         except StackformError as exc:
+            # Located only now: a location builds the stack file's source map.
+            where = locate((resource.kind, resource.name), True)
             diags.add(Diagnostic(exc.reason, path=address, location=where, hint=exc.hint))
             continue
         if not extra:

@@ -5,9 +5,10 @@ worded by :mod:`.validation`) and the shape of provider blocks, and raises every
 as one :class:`~stackform.errors.ConfigError`. Provider fields are validated later, per environment,
 after interpolation (:mod:`.resolve`), since ``${var.x}`` may only become an integer there.
 
-Parsing uses tomlkit, the same library ``stackform fmt`` rewrites the file with, so both agree
-on what is valid. tomlkit keeps no positions of values: locations come from
-:class:`.SourceMap`, which also finds the tables tomlkit lets through defined twice.
+Valid text is read with the standard library's ``tomllib``; text it refuses is parsed again
+with tomlkit (the library ``stackform fmt`` rewrites the file with) for its worded, placed
+error. Neither keeps positions of values: locations come from :class:`.SourceMap`, built only
+when a diagnostic needs one; it also finds the tables tomlkit lets through defined twice.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from stackform.config.validation import describe, validation_diagnostics
 from stackform.diagnostics import Diagnostic, Diagnostics, Location, did_you_mean
 from stackform.envnames import ENV_NAME_RE
 from stackform.errors import ConfigError, StackformError, os_reason
+from stackform.limits import too_deep
 from stackform.registry import Registry
 from stackform.resource import KeyPath, format_path
 
@@ -102,6 +104,9 @@ def find_stack_file(directory: Path | None = None, file: Path | None = None) -> 
     return path
 
 
+# Below tomlkit's own limit (100 levels of arrays, inline tables or dotted-key parts).
+_TOMLKIT_NESTING = 90
+
 _TOML_POS = re.compile(r"\s*at line (\d+) col (\d+)\s*$")
 _DUPLICATE = re.compile(r"already exists|redefinition", re.IGNORECASE)
 
@@ -168,21 +173,17 @@ def load_stack_file(path: Path, registry: Registry) -> StackFile:
 
 def parse_stack_text(text: str, path: Path, registry: Registry) -> StackFile:
     """:func:`load_stack_file` on text already read (``path`` is used for locations)."""
-    import tomlkit
-    from tomlkit.exceptions import TOMLKitError
+    data = _parse_toml(text, path)
+    sm: list[SourceMap] = []
 
-    try:
-        data = tomlkit.parse(text).unwrap()
-    except (TOMLKitError, ValueError) as exc:
-        raise _toml_error(path, exc, text) from None
-    # tomlkit merges a table defined twice when other tables sit between the two (its
-    # out-of-order tables) and the second adds only new keys: the source map still sees it.
-    source_map = SourceMap(text)
-    if duplicates := source_map.duplicates():
-        raise ConfigError([_duplicate(path, duplicates[0])])
+    def source_map() -> SourceMap:
+        # Built only when a diagnostic needs a location: scanning costs as much as parsing.
+        if not sm:
+            sm.append(SourceMap(text))
+        return sm[0]
 
     def locate(p: KeyPath, key: bool) -> Location:
-        pos = source_map.locate_key(p) if key else source_map.locate(p)
+        pos = source_map().locate_key(p) if key else source_map().locate(p)
         line, column = pos or (1, 1)
         return Location(path, line, column)
 
@@ -201,8 +202,40 @@ def parse_stack_text(text: str, path: Path, registry: Registry) -> StackFile:
     diags.raise_if_errors()
     assert core is not None  # validation errors were raised above
     stack_file = StackFile(path=path, text=text, data=data, core=core, blocks=blocks)
-    stack_file.__dict__["source_map"] = source_map
+    if sm:
+        stack_file.__dict__["source_map"] = sm[0]
     return stack_file
+
+
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
+    """The document as plain values; a ConfigError, located, when it is not valid TOML.
+
+    The standard library's reader is strict (it refuses every duplicate key or table) and about
+    ten times faster than tomlkit, so valid text is read with it alone. Text it refuses goes
+    through tomlkit, which words and places its errors as ``stackform fmt`` does and merges some
+    tables defined twice (out of order) that the source map still reports.
+    """
+    import tomllib
+
+    try:
+        parsed = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        pass
+    else:
+        # tomlkit refuses keys and values nested past its limit, which tomllib reads: such
+        # text goes through tomlkit too, so both readers accept exactly the same files.
+        if too_deep(parsed, _TOMLKIT_NESTING) is None:
+            return parsed
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        data: dict[str, Any] = tomlkit.parse(text).unwrap()
+    except (TOMLKitError, ValueError) as exc:
+        raise _toml_error(path, exc, text) from None
+    if duplicates := SourceMap(text).duplicates():
+        raise ConfigError([_duplicate(path, duplicates[0])])
+    return data
 
 
 def _provider_blocks(
@@ -256,10 +289,10 @@ def _check_core(
 ) -> None:
     """Checks beyond types, on the raw data so they run even when some section is mistyped
     (that problem is reported by validation; this one is reported too)."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
     requires = _table(data.get("stack")).get("requires")
     if isinstance(requires, str):
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
         try:
             satisfied = SpecifierSet(requires).contains(__version__, prereleases=True)
         except InvalidSpecifier:

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Literal
 
 from stackform.config.model import ResolvedStack
 from stackform.diagnostics import Diagnostic
-from stackform.errors import GraphError, StackformError, StateError
+from stackform.errors import GraphError, StackformError, StateError, os_reason
+from stackform.fileio import sync_deferred
 from stackform.plan.builder import make_context
 from stackform.plan.model import Action, Plan, PlanMode, ResourceChange
 from stackform.plan.walk import Outcome, walk
@@ -90,7 +91,8 @@ class StateRecorder:
     one write carries every resource that finished meanwhile: workers never wait on the disk,
     and a thousand quick resources cost tens of writes, not a thousand. Snapshots are taken in
     order, so any stored state holds every resource that finished before it, dependencies
-    before their dependents.
+    before their dependents. Before each write, the files providers wrote without waiting for
+    the disk (:func:`stackform.fileio.sync_deferred`) are flushed to it: one flush for all.
     """
 
     def __init__(self, backend: StateBackend, env: str, prior: State | None, lineage: str,
@@ -164,9 +166,15 @@ class StateRecorder:
             base = self._written or self._base
             new = replace(base, resources=resources).next(self._git)
             try:
+                # What providers wrote without waiting for the disk is made durable before
+                # state says it was written.
+                sync_deferred()
                 self._backend.write(self._env, new, self._written)
             except StateError as exc:
                 self.error = exc
+            except OSError as exc:
+                self.error = StateError(
+                    f"making the files written durable failed: {os_reason(exc)}")
             except Exception as exc:  # a bug must not leave apply waiting forever
                 self.error = StateError(f"writing state failed: {type(exc).__name__}: {exc}")
             if self.error is not None:

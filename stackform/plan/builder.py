@@ -9,11 +9,11 @@ anything: the result is immutable data.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from stackform import __version__
 from stackform.config.model import ResolvedStack
@@ -99,8 +99,41 @@ def refresh(
     workers = max(1, min(parallelism * 2, len(recorded)))
     if workers == 1:
         return dict(read(p) for p in recorded.values())
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh") as pool:
-        return dict(pool.map(read, recorded.values()))
+    return _in_threads(read, list(recorded.values()), workers)
+
+
+def _in_threads(read: Callable[[ResourceState], tuple[str, ResourceState | None]],
+                todo: list[ResourceState], workers: int) -> dict[str, ResourceState | None]:
+    """``dict(map(read, todo))`` over ``workers`` threads: every read runs, and the first
+    failure in ``todo``'s order is raised, as ``ThreadPoolExecutor.map`` would.
+
+    Each thread takes the next item itself: a future per resource cost more than reading a
+    small file (a third of a no-op plan of 10,000 files)."""
+    results: list[tuple[str, ResourceState | None] | None] = [None] * len(todo)
+    errors: dict[int, BaseException] = {}
+    indices = iter(range(len(todo)))
+    take = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with take:
+                i = next(indices, None)
+            if i is None:
+                return
+            try:
+                results[i] = read(todo[i])
+            except BaseException as exc:  # re-raised in the caller's thread below
+                errors[i] = exc
+
+    threads = [threading.Thread(target=work, name=f"refresh_{n}", daemon=True)
+               for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[min(errors)]
+    return dict(r for r in results if r is not None)
 
 
 def diff_attributes(
@@ -109,6 +142,8 @@ def diff_attributes(
     force_new: Iterable[str] = (),
 ) -> tuple[AttributeChange, ...]:
     """Leaf-level differences; lists and fingerprints compare as whole values."""
+    if before is not None and after is not None and before == after:
+        return ()  # equal as a whole: no leaf differs (the usual case, at C speed)
     forced = frozenset(force_new)
     out: list[AttributeChange] = []
 
@@ -165,6 +200,16 @@ class _Inputs:
     """What state records."""
     current: Mapping[str, ResourceState | None]
     """What providers read now (``recorded`` itself when not refreshing); ``None``: gone."""
+    _capable: dict[tuple[str, type], bool] = field(default_factory=dict)
+
+    def capable(self, kind: str, capability: type) -> bool:
+        """``isinstance(provider, capability)``, asked once per kind: a runtime protocol check
+        costs more than the rest of a no-op resource's plan."""
+        known = self._capable.get((kind, capability))
+        if known is None:
+            known = isinstance(self.registry.get(kind), capability)
+            self._capable[(kind, capability)] = known
+        return known
 
 
 def build_plan(
@@ -274,8 +319,9 @@ def _desired_change(inputs: _Inputs, address: str) -> ResourceChange:
         reason = f"{', '.join(forced)} cannot change in place"
     elif attribute_changes:
         action, reason = Action.UPDATE, None
-    elif isinstance(provider, ChecksUnapplied) and (
-            unapplied := provider.unapplied(inputs.ctx, prior, resource)) is not None:
+    elif inputs.capable(resource.kind, ChecksUnapplied) and (
+            unapplied := cast(ChecksUnapplied, provider).unapplied(
+                inputs.ctx, prior, resource)) is not None:
         # Files the block is built from (a dbt project) are desired, like the block.
         action, reason = Action.UPDATE, f"{unapplied.what} changed since the last apply"
     else:
@@ -335,10 +381,10 @@ def _checked(inputs: _Inputs, changes: Iterable[ResourceChange]) -> list[Diagnos
     found: list[Diagnostic] = []
     for change in changes:
         desired = inputs.stack.resources.get(change.address)
-        provider = inputs.registry.get(change.kind)
         if (change.action is Action.DELETE or desired is None
-                or not isinstance(provider, PlanChecker)):
+                or not inputs.capable(change.kind, PlanChecker)):
             continue
+        provider = cast(PlanChecker, inputs.registry.get(change.kind))
         found.extend(provider.plan_diagnostics(inputs.ctx, inputs.current.get(change.address),
                                                desired))
     errors = [d for d in found if d.severity == "error"]

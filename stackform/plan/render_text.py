@@ -23,9 +23,12 @@ HINT_LINE = "\n    hint: "
 def _esc(text: str) -> str:
     """Data placed in a line: no markup, and no newline of its own (the console escapes the
     other control characters of the whole output)."""
+    safe = safe_text(text, newlines=False)
+    if "[" not in safe and not safe.endswith("\\"):
+        return safe  # what rich's escape returns for it, without importing rich
     from rich.markup import escape
 
-    return escape(safe_text(text, newlines=False))
+    return escape(safe)
 
 
 def _assign(mark: str, name: str, value: Any) -> list[str]:

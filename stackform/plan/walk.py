@@ -147,7 +147,8 @@ class _Nodes(Generic[N]):
     def __init__(self, graph: Mapping[N, Iterable[N]],
                  on_end: Callable[[N, Outcome[N]], None]) -> None:
         before = {node: set(preds) for node, preds in graph.items()}
-        TopologicalSorter(before).prepare()  # a cycle raises here, before any visit
+        if any(before.values()):  # without edges there is no cycle to look for
+            TopologicalSorter(before).prepare()  # a cycle raises here, before any visit
         order = list(before)
         order += [p for preds in before.values() for p in preds if p not in before]
         self._order = {node: i for i, node in enumerate(dict.fromkeys(order))}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackform.errors import Interrupted, StackformError, os_reason
-from stackform.fileio import atomic_write
+from stackform.fileio import Sync, atomic_write
 from stackform.plugins.installs import ensure_venv
 from stackform.plugins.lockfile import install_spec_for
 from stackform.provider import Context
@@ -58,11 +58,11 @@ def plugin_dir(ctx: Context, address: str) -> Path:
     return ctx.work_dir / kind / name
 
 
-def write_private(path: Path, data: Any) -> None:
-    """Write JSON atomically (:func:`~stackform.fileio.atomic_write`), readable by the owner
-    only."""
+def write_private(path: Path, data: Any, sync: Sync = "now") -> None:
+    """Write JSON atomically (:func:`~stackform.fileio.atomic_write`, ``sync`` as there),
+    readable by the owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(data, indent=2, sort_keys=True).encode(), 0o600)
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True).encode(), 0o600, sync=sync)
 
 
 @contextmanager

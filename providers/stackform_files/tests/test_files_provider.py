@@ -483,13 +483,13 @@ from stackform.resource import Resource, fingerprinter
 from stackform_files import FilesConfig, FilesProvider
 
 stack_dir, marker = Path(sys.argv[1]), Path(sys.argv[2])
-real_fsync = os.fsync
-def fsync(fd):
+real_fchmod = os.fchmod
+def fchmod(fd, mode):  # after the data is written, before the rename
     if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
         marker.touch()
         time.sleep(120)
-    real_fsync(fd)
-os.fsync = fsync
+    real_fchmod(fd, mode)
+os.fchmod = fchmod
 os.umask(0)
 cfg = FilesConfig(path="a.txt", content="new secret\\n", mode="0644")
 resource = Resource(address="files.a", kind="files", name="a", config=cfg,

@@ -1,0 +1,75 @@
+"""One counting process per run: counts before and after, and lets the loader write between."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import duckdb
+
+from stackform_singer.landing import Counter, rows_landed, snapshot
+
+
+class _Venv:
+    """This interpreter (it has duckdb) as the loader's venv."""
+
+    python = Path(sys.executable)
+
+    def environ(self) -> dict[str, str]:
+        return {"PATH": "/usr/bin:/bin"}
+
+
+def _target(config: dict[str, Any]) -> Any:
+    return SimpleNamespace(resource=SimpleNamespace(attributes={"config": config}))
+
+
+def _run(stack_dir: Path) -> Any:
+    return SimpleNamespace(ctx=SimpleNamespace(resolve_path=lambda p: stack_dir / p),
+                           log=lambda _m: None)
+
+
+def _write(path: Path, sql: str) -> None:
+    # Another process, as a loader is: it must get the file while the counter lives.
+    subprocess.run([sys.executable, "-c", f"import duckdb; c = duckdb.connect({str(path)!r}); "
+                    f"c.execute({sql!r}); c.close()"], check=True)
+
+
+def test_one_counter_counts_before_and_after_a_load_it_does_not_block(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("create schema raw; create table raw.t (a int); insert into raw.t values (1)")
+    con.close()
+    target = _target({"path": "w.duckdb", "default_target_schema": "raw"})
+    counter = Counter(_run(tmp_path), target, _Venv())  # type: ignore[arg-type]
+    try:
+        before = snapshot(_run(tmp_path), target, _Venv(), counter)  # type: ignore[arg-type]
+        assert before == {"t": (1, None)}
+        _write(db, "insert into raw.t values (2), (3)")
+        landed = rows_landed(_run(tmp_path), target, _Venv(),  # type: ignore[arg-type]
+                             "2024-01-01T00:00:00+00:00", before, counter)
+        assert (landed.rows, landed.how) == (2, "delta")
+    finally:
+        counter.close()
+
+
+def test_a_counter_that_cannot_count_says_why(tmp_path: Path) -> None:
+    broken = tmp_path / "no-duckdb"
+    broken.mkdir()
+    (broken / "duckdb.py").write_text("raise ImportError('no duckdb here')\n")
+
+    class NoDriver(_Venv):
+        def environ(self) -> dict[str, str]:
+            return {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(broken)}
+
+    target = _target({"path": str(tmp_path / "w.duckdb")})
+    counter = Counter(_run(tmp_path), target, NoDriver())  # type: ignore[arg-type]
+    try:
+        assert counter.counts(None) == "the count failed (ImportError: no duckdb here)"
+    finally:
+        counter.close()
+    other = Counter(_run(tmp_path), _target({"filepath": "out.jsonl"}),  # type: ignore[arg-type]
+                    NoDriver())
+    assert other.counts(None) == other.why and "no DuckDB or PostgreSQL" in other.why
