@@ -130,3 +130,15 @@ def test_every_module_imports_first_in_a_clean_interpreter() -> None:
     assert done.returncode == 0, done.stderr
     failed = json.loads(done.stdout)
     assert failed == {}, "\n\n".join(f"{name}:\n{trace}" for name, trace in failed.items())
+
+
+def test_help_loads_no_stack_machinery() -> None:
+    """``stackform --help`` (and every command's import) stays a start-up: the stack file's
+    reader, pydantic's schemas and the plan are loaded by the commands that use them."""
+    code = ("import sys; import stackform.cli.main; "
+            "print(sorted(m for m in ('stackform.config.loader', 'stackform.config.schema', "
+            "'stackform.environments', 'stackform.plan.builder', 'pydantic') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", out

@@ -9,17 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stackform.cli.options import Globals, LockTimeoutOption, parse_duration
-from stackform.environments import (
-    EnvRow,
-    applied_before,
-    check_may_destroy,
-    collect,
-    needs_exact_name,
-    stale_developer_envs,
-)
 from stackform.errors import ExitCode, StackformError
 
 if TYPE_CHECKING:
+    from stackform.environments import EnvRow
     from stackform.session import Session
 
 env_app = typer.Typer(help="List environments with state; destroy and remove one.",
@@ -75,6 +68,9 @@ def env_list(
 ) -> None:
     """Every environment with state (and declared ones without): last apply, by whom, which
     commit, how many resources."""
+    from stackform.environments import applied_before, collect
+
+
     if fmt not in ("text", "json"):
         raise typer.BadParameter("expected text or json", param_hint="--format")
     g = Globals.current()
@@ -116,6 +112,9 @@ def env_destroy(
 ) -> None:
     """Destroy an environment's resources, then remove its state and run state (bookmarks,
     run history). With --older-than: every per-developer environment last applied before."""
+    from stackform.environments import collect, stale_developer_envs
+
+
     g = Globals.current()
     if (name is None) == (older_than is None):
         raise typer.BadParameter("give an environment NAME or --older-than DURATION (not both)")
@@ -144,6 +143,7 @@ def env_destroy(
 
 def _destroy_one(g: Globals, name: str, yes: bool, lock_timeout: float) -> ExitCode:
     from stackform.cli.flows import make_plan_options, run_apply
+    from stackform.environments import check_may_destroy, needs_exact_name
 
     session = g.session(name, strict_secrets=False)
     if needs_exact_name(name, session.stack.env, session.backend.environments()):
