@@ -77,17 +77,23 @@ def superset_login(page: Page, url: str, username: str, password: str) -> None:
 
 @dataclass(frozen=True)
 class Picture:
-    """What a PNG holds, for telling a rendered page from a blank one."""
+    """What a PNG holds, for telling a drawn chart from a blank or half-drawn page."""
 
     width: int
     height: int
-    colours: int
-    """Distinct colours (capped at 4096: enough to tell a chart from a blank page)."""
     size: int
+    """Bytes of the PNG."""
+    colours: int
+    """Distinct colours (anti-aliased edges and text make many)."""
+    areas: int
+    """Colours that each cover at least 0.2 % of the picture: the background and each filled
+    area, such as a pie's slices (a legend's swatches alone are smaller)."""
 
 
 def picture(png: bytes) -> Picture:
     with Image.open(io.BytesIO(png)) as image:
-        found = image.convert("RGB").getcolors(maxcolors=4096)
-        return Picture(image.width, image.height, 4096 if found is None else len(found),
-                       len(png))
+        rgb = image.convert("RGB")
+        counts = [count for count, _ in rgb.getcolors(maxcolors=rgb.width * rgb.height) or []]
+        area = rgb.width * rgb.height
+        return Picture(rgb.width, rgb.height, len(png), len(counts),
+                       sum(1 for count in counts if count * 500 >= area))
