@@ -27,6 +27,8 @@ class ExitCode(IntEnum):
     """Any error or refusal, a failed apply or run, a usage error (never 2: see CHANGES)."""
     CHANGES = 2
     """``plan --detailed-exitcode``: the plan has changes (what CI tests for)."""
+    BREAKING = 3
+    """``plan --fail-on-breaking``: a change breaks something downstream (docs/lineage.md)."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)."""
 

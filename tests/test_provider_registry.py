@@ -207,18 +207,18 @@ def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
         return {c.__name__ for c in CAPABILITIES if isinstance(registry.get(kind), c)}
 
     assert capabilities("files") == {"WritesLocalFiles", "WatchesPaths"}
-    assert capabilities("loaders") == {"WatchesPaths"}
+    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage"}
     assert capabilities("extractors") == {"WatchesPaths", "PlanChecker", "StepRunner",
-                                          "TakesOptions"}
+                                          "TakesOptions", "ProvidesLineage"}
     assert capabilities("transformers") == {"WatchesPaths", "ChecksUnapplied", "StepRunner",
-                                            "Exports"}
+                                            "Exports", "ProvidesLineage"}
     assert capabilities("orchestrators") == {"WatchesPaths", "ComputesAttributes",
                                              "DependsOnPipelines", "DeepValidator"}
     assert capabilities("bi") == {"WatchesPaths", "ComputesAttributes", "DeepValidator",
                                   "DependsOnBlocks"}
     assert capabilities("dashboards") == {"WatchesPaths", "ComputesAttributes",
                                           "ChecksUnapplied", "DeepValidator", "DependsOnBlocks",
-                                          "Pulls"}
+                                          "Pulls", "ProvidesLineage"}
 
 
 def test_a_capability_a_provider_lacks_is_never_asked(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from stackform.provider import (
     Context,
     Exports,
     Outputs,
+    ProvidesLineage,
     RunContext,
     RunStep,
     StepRunner,
@@ -57,7 +58,10 @@ from stackform_dbt.run import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from stackform.config.model import ResolvedStack
+    from stackform.lineage.model import LineageFragment, LineageGraph
 
 PARSE_TIMEOUT = 1800.0
 MEMO_ENTRIES = 4
@@ -65,7 +69,7 @@ PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 
 
 class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, StepRunner,
-                          WatchesPaths, Exports):
+                          WatchesPaths, Exports, ProvidesLineage):
     """``[transformers.NAME]``: a dbt project with its adapter and per-environment profile."""
 
     kind: ClassVar[str] = "transformers"
@@ -173,6 +177,13 @@ class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, Step
         return plan_lines(summary, before, now, paths,
                           recorded if isinstance(recorded, dict) else None,
                           lambda path: properties_digest(project / path))
+
+    def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
+                upstream: LineageGraph) -> LineageFragment:
+        """Sources, models and tests, column by column (docs/lineage.md)."""
+        from stackform_dbt.lineage import dbt_lineage
+
+        return dbt_lineage(ctx, resource, outputs, upstream, self._dbt)
 
     # -- pipeline steps ------------------------------------------------------------------------
 

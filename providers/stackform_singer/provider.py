@@ -26,6 +26,7 @@ from stackform.provider import (
     Outputs,
     PlanChecker,
     ProviderOption,
+    ProvidesLineage,
     RunContext,
     RunStep,
     StepRunner,
@@ -47,8 +48,11 @@ from stackform_singer.plugin import executable_name, render_config
 from stackform_singer.selection import apply_error, diagnostics, findings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from stackform.config.model import ResolvedStack
     from stackform.diagnostics import Diagnostic
+    from stackform.lineage.model import LineageFragment, LineageGraph
     from stackform.runs.model import StepOutcome
 
 START_TIMEOUT = 120.0
@@ -97,11 +101,17 @@ class _PluginProvider(BaseProvider[PluginT], WatchesPaths):
         shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
 
 
-class LoaderProvider(_PluginProvider[LoaderConfig]):
+class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage):
     """``[loaders.NAME]``: a Singer target."""
 
     kind: ClassVar[str] = "loaders"
     Config: ClassVar[type[BaseModel]] = LoaderConfig
+
+    def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
+                upstream: LineageGraph) -> LineageFragment:
+        from stackform_singer.lineage import loader_lineage
+
+        return loader_lineage(resource, self.config_of(resource), upstream)
 
     def plan_notes(self, ctx: Context, prior: ResourceState | None,
                    desired: Resource | None) -> list[str]:
@@ -114,7 +124,8 @@ class LoaderProvider(_PluginProvider[LoaderConfig]):
                 "only; the next run loads with the new settings"]
 
 
-class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunner, TakesOptions):
+class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunner, TakesOptions,
+                        ProvidesLineage):
     """``[extractors.NAME]``: a Singer tap, its discovered catalog and the stack's selection."""
 
     kind: ClassVar[str] = "extractors"
@@ -185,6 +196,12 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
 
     def run_steps(self, run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
         return run_pair(run, steps)
+
+    def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
+                upstream: LineageGraph) -> LineageFragment:
+        from stackform_singer.lineage import extractor_lineage
+
+        return extractor_lineage(ctx, resource, self.config_of(resource), outputs)
 
 
 _SELECTION_FIELDS = frozenset({"select", "metadata", "allow_empty_selection"})

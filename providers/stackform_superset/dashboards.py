@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from stackform.diagnostics import Diagnostic
 from stackform.errors import StackformError
+from stackform.lineage.model import LineageFragment, LineageGraph
 from stackform.provider import (
     BaseProvider,
     ChecksUnapplied,
@@ -26,6 +27,7 @@ from stackform.provider import (
     DeepValidator,
     DependsOnBlocks,
     Outputs,
+    ProvidesLineage,
     Pulls,
     Unapplied,
     WatchesPaths,
@@ -67,7 +69,7 @@ DELETE_ORDER = ("dashboard", "chart", "dataset")
 
 
 class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, ChecksUnapplied,
-                        DeepValidator, WatchesPaths, DependsOnBlocks, Pulls):
+                        DeepValidator, WatchesPaths, DependsOnBlocks, Pulls, ProvidesLineage):
     """``[dashboards.NAME]``: one dashboard, its charts and datasets, from a bi block's assets."""
 
     kind: ClassVar[str] = "dashboards"
@@ -121,6 +123,14 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
         server = self._server(attributes)
         password, _ = Secrets.get(ctx, str(server["bi"]))
         return logged_in_client(str(server["url"]), str(server["username"]), password)
+
+    def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
+                upstream: LineageGraph) -> LineageFragment:
+        """The datasets' tables and columns, the columns each chart uses, the dashboard."""
+        from stackform_superset.lineage import dashboard_lineage
+
+        return dashboard_lineage(resource.address, self._bundle(ctx, resource.attributes),
+                                 upstream)
 
     def pull(self, ctx: Context, resource: Resource) -> list[str]:
         """``stackform pull dashboards.NAME``: the dashboard as this environment's server

@@ -76,6 +76,9 @@ def plan(
         "--changed-since", metavar="REF",
         help="Mark the resources the git change since REF touches, and what depends on "
              "them.")] = None,
+    fail_on_breaking: Annotated[bool, typer.Option(
+        "--fail-on-breaking",
+        help="Exit 3 when a change breaks something downstream (lineage).")] = False,
 ) -> None:
     """Show what apply would change in an environment. Changes nothing; takes no lock."""
     from stackform.cli.flows import make_plan_options, show_plan
@@ -85,7 +88,7 @@ def plan(
                                 target, replace, parallelism, refresh_catalog,
                                 provider_option)
     code = show_plan(g, env, options, fmt, out, detailed_exitcode, out_markdown=out_markdown,
-                     changed_since=changed_since)
+                     changed_since=changed_since, fail_on_breaking=fail_on_breaking)
     raise typer.Exit(code)
 
 

@@ -135,7 +135,7 @@ def render_plan(console: Console, plan: Plan, fmt: str,
 
 def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
               out: Path | None, detailed_exitcode: bool, out_markdown: Path | None = None,
-              changed_since: str | None = None) -> ExitCode:
+              changed_since: str | None = None, fail_on_breaking: bool = False) -> ExitCode:
     if fmt not in PLAN_FORMATS:
         raise typer.BadParameter("expected text, json or markdown", param_hint="--format")
     session = g.session(env, strict_secrets=PlanMode(options.mode).needs_secrets)
@@ -159,6 +159,8 @@ def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
         if fmt == "text":
             g.console().line(f"Wrote the plan as a merge-request comment to {out_markdown}.",
                              "muted")
+    if fail_on_breaking and plan.breaking:
+        return ExitCode.BREAKING
     if detailed_exitcode and plan.has_changes:
         return ExitCode.CHANGES
     return ExitCode.OK

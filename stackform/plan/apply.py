@@ -116,6 +116,11 @@ class StateRecorder:
     def state(self) -> State | None:
         return self._written
 
+    def resources(self) -> dict[str, ResourceState]:
+        """A snapshot of every resource recorded so far."""
+        with self._cond:
+            return dict(self._resources)
+
     @property
     def unsaved(self) -> State | None:
         """After a failed write: the state with every resource recorded, for the user to push."""
@@ -267,6 +272,8 @@ def apply_plan(
                                             recorder)),
                       parallelism=parallelism, cancel=cancel, on_start=events.started,
                       on_end=events.ended, thread_name="apply")
+        if not cancel.is_set():
+            _record_lineage(ctx, registry, stack, recorder, events.ordered())
     except CycleError as exc:
         raise GraphError(f"the plan's changes form a cycle: {' -> '.join(exc.args[1])}") from exc
     finally:
@@ -288,6 +295,22 @@ def _context(plan: Plan, stack: ResolvedStack, log: Callable[[str], None],
     # What a killed stackform left in this environment: its plugins, its files with secrets.
     sweep(runtime_root(ctx.work_dir), log)
     return ctx, redact
+
+
+def _record_lineage(ctx: Context, registry: Registry, stack: ResolvedStack,
+                    recorder: StateRecorder, events: tuple[ApplyEvent, ...]) -> None:
+    """The lineage of what was applied, and of what is downstream of it, into state
+    (docs/lineage.md)."""
+    from stackform.lineage.record import with_lineage
+
+    done = [e.address for e in events if e.status == "done" and e.action is not Action.DELETE]
+    try:
+        found = with_lineage(ctx, registry.get, stack, recorder.resources(), done)
+    except Exception as exc:  # lineage never fails an apply that succeeded
+        ctx.log(f"lineage not recorded: {type(exc).__name__}: {exc}")
+        return
+    for state in found:
+        recorder.record(put=state)
 
 
 def _record_drift(plan: Plan, recorded: Mapping[str, ResourceState],

@@ -189,6 +189,7 @@ def build_plan(
     inputs = _Inputs(stack, registry, dependencies, options, ctx, recorded, current)
     changes = _with_notes(inputs, _selected(inputs, _changes_for_mode(inputs)))
     found = _checked(inputs, changes)
+    impact = _impact(inputs, changes)
     return Plan(
         stack=stack.name,
         env=stack.env,
@@ -207,6 +208,7 @@ def build_plan(
         warnings=tuple(w.format() for w in (*stack.warnings, *found)),
         replace=tuple(options.replace),
         provider_options=dict(options.provider_options),
+        impact=impact,
     )
 
 
@@ -343,3 +345,13 @@ def _checked(inputs: _Inputs, changes: Iterable[ResourceChange]) -> list[Diagnos
     if errors:
         raise ConfigError(errors)
     return found
+
+
+def _impact(inputs: _Inputs, changes: Iterable[ResourceChange]) -> dict[str, Any]:
+    """What the changes break downstream, from the lineage providers know (docs/lineage.md)."""
+    if inputs.options.mode is not PlanMode.NORMAL:
+        return {}
+    from stackform.lineage.planned import plan_impact
+
+    return plan_impact(inputs.ctx, inputs.registry.get, inputs.stack, inputs.recorded,
+                       inputs.current, changes, inputs.dependencies)

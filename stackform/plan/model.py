@@ -128,6 +128,10 @@ class Plan:
 
     With ``mode``, ``targets``, ``replace`` and ``refreshed``: everything a plan was built with
     beyond the stack and state, so apply can build a saved plan again and compare."""
+    impact: Mapping[str, Any] = field(default_factory=dict)
+    """What the changes break or affect downstream, from the stack's lineage
+    (:mod:`stackform.lineage.impact`, documented in docs/lineage.md); empty when no provider
+    of the stack knows lineage."""
 
     def __post_init__(self) -> None:
         # One type whoever builds it (a saved plan checks its mode with a clearer error first).
@@ -155,6 +159,11 @@ class Plan:
             f"{c[Action.CREATE]} to add, {c[Action.UPDATE]} to change, "
             f"{c[Action.REPLACE]} to replace, {c[Action.DELETE]} to destroy."
         )
+
+    @property
+    def breaking(self) -> bool:
+        """Something downstream breaks (``plan --fail-on-breaking``)."""
+        return bool(self.impact.get("breaking"))
 
     def change(self, address: str) -> ResourceChange | None:
         for c in self.changes:

@@ -84,6 +84,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "git": dict(plan.git),
         "applied_git": dict(plan.applied_git),
         "warnings": list(plan.warnings),
+        # docs/lineage.md: {} when no provider of the stack knows lineage
+        "impact": dict(plan.impact),
     }
 
 

@@ -267,6 +267,18 @@ def _blast_radius(changed: ChangedSince | None, limits: _Limits) -> list[str]:
     return lines
 
 
+def _impact(plan: Plan, limits: _Limits) -> list[str]:
+    """The lineage section: what the changes break or affect downstream (docs/lineage.md)."""
+    from stackform.lineage.impact import impact_lines
+
+    found = impact_lines(plan.impact) if plan.actionable else []
+    if not found:
+        return []
+    title = ("#### Breaks downstream" if plan.breaking else "#### Downstream (lineage)")
+    items = [f"- {_code(line)}" for line in found]
+    return ["", title, "", *_limited(items, limits.items, "lineage lines")]
+
+
 def _footer(plan: Plan) -> list[str]:
     return ["", f"<sub>stackform {html.escape(plan.tool_version)} · planned "
                 f"{html.escape(plan.created_at)} · state serial "
@@ -281,6 +293,7 @@ def _assemble(plan: Plan, limits: _Limits, changed: ChangedSince | None,
     lines += _warnings(plan, limits)
     lines += _drift(plan, limits)
     lines += _blast_radius(changed, limits)
+    lines += _impact(plan, limits)
     lines.append("")
     if plan.mode is PlanMode.REFRESH_ONLY:
         lines.append(f"**{plan.summary()}**")

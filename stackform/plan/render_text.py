@@ -110,5 +110,19 @@ def render_plan(plan: Plan, details: bool = True) -> str:
     for change in actionable:
         lines.extend(render_change(change, details))
         lines.append("")
+    lines.extend(_impact_lines(plan))
     lines.append(f"[bold]Plan:[/] {plan.summary()}")
     return "\n".join(lines)
+
+
+def _impact_lines(plan: Plan) -> list[str]:
+    """What the changes break or affect downstream, from the stack's lineage."""
+    from stackform.lineage.impact import impact_lines
+
+    found = impact_lines(plan.impact)
+    if not found:
+        return []
+    title = "Breaks downstream" if plan.breaking else "Downstream"
+    styled = [f"  [red]{_esc(line)}[/]" if line.startswith("!") else f"  {_esc(line)}"
+              for line in found]
+    return [f"[bold]{title}[/] (lineage):", *styled, ""]

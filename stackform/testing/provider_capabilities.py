@@ -21,6 +21,7 @@ from stackform.provider import (
     Exports,
     PlanChecker,
     Provider,
+    ProvidesLineage,
     WatchesPaths,
     WritesLocalFiles,
 )
@@ -78,6 +79,17 @@ class ProviderCapabilityChecks(ProviderCheckBase):
                 found = provider.plan_diagnostics(ctx, prior, want)
                 assert all(isinstance(d, Diagnostic) for d in found), found
                 assert found == provider.plan_diagnostics(ctx, prior, want)
+        if isinstance(provider, ProvidesLineage):
+            # Recorded in state at apply: JSON-ready, the same for an unchanged world, and its
+            # edges end at its own nodes (they may start upstream).
+            from stackform.lineage.model import LineageFragment, LineageGraph
+
+            fragment = provider.lineage(ctx, desired, state.outputs, LineageGraph({}))
+            assert isinstance(fragment, LineageFragment), fragment
+            assert fragment == provider.lineage(ctx, desired, state.outputs, LineageGraph({}))
+            json.dumps(fragment.to_json())
+            own = {n.id for n in fragment.nodes}
+            assert all(b in own for _a, b in fragment.edges), fragment.edges
 
     # --- secrets --------------------------------------------------------------------------
 

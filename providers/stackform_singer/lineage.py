@@ -1,0 +1,115 @@
+"""The lineage of Singer blocks (docs/lineage.md).
+
+* An extractor's nodes are its selected streams (type ``stream``, a node per stream and per
+  selected property), worked out from the catalog its last apply discovered with the block's
+  ``select`` and ``metadata`` as declared now: a deselected property is gone from it at plan.
+* A loader's nodes are the tables the streams upstream of it (the extractors before it in a
+  pipeline) land in, and their columns (type ``table``): ``<default_target_schema>.<table>``,
+  named with the loader's own normalisation. stackform's DuckDB loader snake-cases stream and
+  property names (``userId`` -> ``user_id``; a nested property lands in its top-level column)
+  and adds the ``_sdc_*`` columns with ``add_record_metadata``; any other target is taken to
+  keep the names as they are.
+
+A table node has an edge to each of its columns, and upstream tables and columns have edges to
+the tables and columns they feed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from stackform.lineage.model import LineageFragment, LineageGraph, Node
+from stackform.plugins.kit import plugin_dir
+from stackform.provider import Context
+from stackform.resource import Resource
+from stackform_singer.catalog import Selection, apply_selection, selection_of
+from stackform_singer.config import ExtractorConfig, LoaderConfig
+
+STREAM = "stream"
+TABLE = "table"
+OWN_DUCKDB = ("stackform:target-duckdb", "target-stackform-duckdb")
+"""How a stack names stackform's DuckDB loader (the shipped name, or the package's)."""
+META_COLUMNS = ("_sdc_extracted_at", "_sdc_received_at", "_sdc_deleted_at")
+"""The columns stackform's DuckDB loader adds with ``add_record_metadata``."""
+
+
+def extractor_lineage(ctx: Context, resource: Resource, config: ExtractorConfig,
+                      outputs: Mapping[str, Any]) -> LineageFragment:
+    """The selected streams and properties, from the recorded catalog and today's rules."""
+    catalog = _discovered(plugin_dir(ctx, resource.address) / "catalog.discovered.json")
+    if catalog is not None:
+        selection = selection_of(apply_selection(catalog, config.select, config.metadata))
+    elif isinstance(outputs.get("selection"), Mapping):
+        selection = Selection.from_json(outputs["selection"])
+    else:
+        return LineageFragment(warnings=("the catalog is discovered at apply: its streams are "
+                                         "not known yet",), complete=False)
+    nodes: list[Node] = []
+    edges: list[tuple[str, str]] = []
+    for stream in selection.streams:
+        table = Node(resource.address, stream.name, None, STREAM)
+        nodes.append(table)
+        for prop in stream.properties:
+            node = Node(resource.address, stream.name, prop, STREAM)
+            nodes.append(node)
+            edges.append((table.id, node.id))
+    return LineageFragment(tuple(nodes), tuple(edges))
+
+
+def _discovered(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def snake(name: str) -> str:
+    """stackform's DuckDB loader's names (``target_stackform_duckdb.sql.snake``, the same
+    rule; the loader runs in its own venv, so it is not imported)."""
+    import re
+
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name))
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
+    if not s:
+        s = "_"
+    return "_" + s if s[0].isdigit() else s
+
+
+def _requirements(pip_url: str | list[str]) -> list[str]:
+    return pip_url.split() if isinstance(pip_url, str) else list(pip_url)
+
+
+def loader_lineage(resource: Resource, config: LoaderConfig, upstream: LineageGraph
+                   ) -> LineageFragment:
+    """The tables and columns the upstream streams land in."""
+    own = any(r.split("==")[0] in OWN_DUCKDB for r in _requirements(config.pip_url))
+    name = snake if own else (lambda n: n)
+    schema = config.config.get("default_target_schema") or ("raw" if own else None)
+    meta = own and bool(config.config.get("add_record_metadata"))
+    nodes: dict[str, Node] = {}
+    edges: list[tuple[str, str]] = []
+
+    def add(node: Node, sources: Iterable[Node]) -> Node:
+        nodes[node.id] = node
+        edges.extend((s.id, node.id) for s in sources)
+        return node
+
+    streams = [n for n in upstream if n.type == STREAM and n.column is None]
+    for stream in streams:
+        table_name = f"{schema}.{name(stream.table)}" if schema else name(stream.table)
+        relation = table_name.lower()
+        table = add(Node(resource.address, table_name, None, TABLE, relation), [stream])
+        columns: dict[str, list[Node]] = {}
+        for prop in upstream.downstream_of(stream.id):
+            if prop.type == STREAM and prop.column is not None:
+                columns.setdefault(name(prop.column.split(".")[0]), []).append(prop)
+        for column in META_COLUMNS if meta else ():
+            columns.setdefault(column, [])
+        for column, sources in sorted(columns.items()):
+            node = add(Node(resource.address, table_name, column, TABLE, relation), sources)
+            edges.append((table.id, node.id))
+    return LineageFragment(tuple(nodes.values()), tuple(edges))

@@ -1,0 +1,141 @@
+"""Join the providers' lineage fragments into the graph of one environment.
+
+Each resource whose provider has :class:`~stackform.provider.ProvidesLineage` is asked for its
+fragment in dependency order, with the joined lineage of the resources it depends on. What it
+says is recorded in its state outputs under :data:`OUTPUT_KEY`, with a digest of that upstream
+lineage: a later plan reuses a recorded fragment as long as its resource is unchanged and its
+upstream digest still matches, so a no-op plan asks no provider anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from graphlib import TopologicalSorter
+from typing import Any
+
+from stackform.errors import StackformError
+from stackform.lineage.model import LineageFragment, LineageGraph
+from stackform.provider import Context, ProvidesLineage
+from stackform.resource import Resource
+
+OUTPUT_KEY = "lineage"
+"""The state output a resource's fragment is recorded under (with ``upstream``, its digest)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One resource as the join sees it."""
+
+    kind: str
+    resource: Resource | None
+    """The desired resource; ``None`` for one that is only recorded (being deleted)."""
+    outputs: Mapping[str, Any]
+    """What its last apply recorded (``{}`` before the first)."""
+    dependencies: tuple[str, ...] = ()
+    fresh: bool = False
+    """Its recorded fragment may not be reused: it changes, or was just applied."""
+
+
+def upstream_digest(graph: LineageGraph) -> str:
+    """A digest of the fragments a resource's lineage was worked out from."""
+    doc = {address: fragment.to_json() for address, fragment in sorted(graph.fragments.items())}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def recorded(outputs: Mapping[str, Any]) -> tuple[LineageFragment, str] | None:
+    """The fragment recorded in ``outputs`` and its upstream digest, or ``None`` (none, or of
+    another schema version)."""
+    data = outputs.get(OUTPUT_KEY)
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        return LineageFragment.from_json(data), str(data.get("upstream", ""))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def recordable(fragment: LineageFragment, digest: str) -> dict[str, Any]:
+    """What :data:`OUTPUT_KEY` holds."""
+    return {**fragment.to_json(), "upstream": digest}
+
+
+def ask(ctx: Context, provider: ProvidesLineage, resource: Resource,
+        outputs: Mapping[str, Any], upstream: LineageGraph) -> LineageFragment:
+    """The provider's fragment; a failure is a fragment saying so, never an exception (lineage
+    never stops a plan or an apply)."""
+    try:
+        fragment = provider.lineage(ctx, resource, outputs, upstream)
+    except StackformError as exc:
+        return LineageFragment(warnings=(f"lineage not worked out: {exc.reason}",),
+                               complete=False)
+    except Exception as exc:  # a provider's bug must not stop the plan: say it, loudly
+        return LineageFragment(warnings=(f"lineage not worked out: {type(exc).__name__}: "
+                                         f"{exc}",), complete=False)
+    if not isinstance(fragment, LineageFragment):
+        return LineageFragment(warnings=(f"lineage not worked out: the provider returned a "
+                                         f"{type(fragment).__name__}",), complete=False)
+    return fragment
+
+
+@dataclass
+class Joined:
+    """The fragments of an environment, and for each its upstream digest."""
+
+    fragments: dict[str, LineageFragment]
+    digests: dict[str, str]
+    asked: list[str]
+    """The resources whose provider was asked (not reused from state)."""
+
+    @property
+    def graph(self) -> LineageGraph:
+        return LineageGraph(self.fragments)
+
+
+def join(ctx: Context, entries: Mapping[str, Entry],
+         provider_of: Callable[[str], object],
+         reuse: Mapping[str, tuple[LineageFragment, str]] | None = None,
+         as_recorded: bool = False,
+         redactor: Callable[[], Callable[[str], str]] | None = None) -> Joined:
+    """Every entry's fragment, in dependency order.
+
+    A fragment recorded in the entry's outputs (or given in ``reuse``, one worked out for
+    another graph of the same plan) is taken as it is when the entry is not ``fresh`` and its
+    upstream digest matches; otherwise the provider is asked. Entries without a resource are
+    never asked: their recorded fragment is all there is. ``as_recorded``: the lineage as the
+    last applies left it, each recorded fragment taken whatever its digest (the provider is
+    asked only for a resource that has none). ``redactor`` makes the function that masks the
+    stack's secrets in what an asked provider warns (a tool's error quoted in a warning is
+    shown and recorded in state); made only when a warning needs it."""
+    order = TopologicalSorter({a: [d for d in e.dependencies if d in entries]
+                               for a, e in entries.items()})
+    out = Joined({}, {}, [])
+    ancestors: dict[str, set[str]] = {}
+    for address in order.static_order():
+        entry = entries[address]
+        ancestors[address] = set()
+        for dep in entry.dependencies:
+            if dep in entries:
+                ancestors[address] |= {dep, *ancestors.get(dep, ())}
+        provider = provider_of(entry.kind)
+        if not isinstance(provider, ProvidesLineage):
+            continue
+        upstream = LineageGraph({a: out.fragments[a] for a in sorted(ancestors[address])
+                                 if a in out.fragments})
+        digest = upstream_digest(upstream)
+        known = [k for k in ((reuse or {}).get(address), recorded(entry.outputs)) if k]
+        usable = next((f for f, d in known if d == digest and not entry.fresh), None)
+        if (entry.resource is None or as_recorded) and usable is None and known:
+            usable = known[-1][0]
+        if usable is None and entry.resource is not None:
+            usable = ask(ctx, provider, entry.resource, entry.outputs, upstream)
+            if usable.warnings and redactor is not None:
+                redact = redactor()
+                usable = replace(usable, warnings=tuple(redact(w) for w in usable.warnings))
+            out.asked.append(address)
+        if usable is not None:
+            out.fragments[address] = usable
+            out.digests[address] = digest
+    return out

@@ -1,0 +1,110 @@
+"""Lineage of the quickstart, for real: the JSONL tap's catalog, stackform's DuckDB loader and
+dbt-duckdb compiling the project, read by sqlglot.
+
+Deselecting ``orders.amount`` makes the plan name the loader column, the dbt source, the
+staging model's ``amount`` and the mart's ``revenue`` it feeds, in text, JSON and markdown, and
+``--fail-on-breaking`` exit 3; selecting it again plans clean. Renaming the staging model's
+column lists the mart column reading the old name. A model sqlglot cannot read is a warning
+naming it, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from e2e_support import copy_quickstart, write_orders
+
+pytestmark = pytest.mark.slow
+
+SELECT = 'select = ["orders.*", "!orders.internal_note"]'
+DESELECT = 'select = ["orders.*", "!orders.internal_note", "!orders.amount"]'
+STAGING = "transform/models/staging/stg_orders.sql"
+BREAKS = ("! removing stream orders.amount (extractors.orders) breaks: table raw.orders.amount "
+          "-> source raw.orders.amount -> model stg_orders.amount -> model "
+          "customer_revenue.revenue")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (old, text)
+    path.write_text(text.replace(old, new))
+
+
+def test_quickstart_plan_names_what_a_change_breaks_downstream(tmp_path: Path,
+                                                                stackform_for) -> None:
+    stack = copy_quickstart(tmp_path / "quickstart", dbt=True)
+    write_orders(stack / "data" / "orders-01.jsonl", range(1, 21), time.time() - 3600)
+    sf = stackform_for(stack)
+    sf.apply()
+    state = json.loads((stack / ".stackform" / "state" / "quickstart" / "dev.json").read_text())
+    recorded = {a: r["outputs"].get("lineage") for a, r in state["resources"].items()}
+    assert recorded["files.settings"] is None
+    assert all(recorded[a]["complete"] for a in
+               ("extractors.orders", "loaders.warehouse", "transformers.dbt")), recorded
+
+    # The lineage command, from what apply recorded.
+    shown = sf.ok("lineage", "stg_orders.amount").stdout
+    assert ("source raw.orders.amount (transformers.dbt) -> model stg_orders.amount "
+            "(transformers.dbt)") in shown, shown
+    down = json.loads(sf.ok("lineage", "orders.amount", "--downstream", "--format",
+                            "json").stdout)
+    assert {n["id"] for n in down["nodes"]} == {
+        "extractors.orders|orders|amount", "loaders.warehouse|raw.orders|amount",
+        "transformers.dbt|raw.orders|amount", "transformers.dbt|stg_orders|amount",
+        "transformers.dbt|customer_revenue|revenue"}
+
+    page = sf.ok("lineage", "--format", "html").stdout
+    assert '<g class="node" data-id="transformers.dbt|stg_orders|amount">' in page
+    assert "<script" not in page
+
+    # A no-op plan asks no provider again (no dbt process: its log stays as it was).
+    clean = sf("plan", "--fail-on-breaking")
+    assert clean.code == 0 and "No changes." in clean.stdout, clean
+
+    # Deselect orders.amount: everything it feeds is named, path by path.
+    toml = stack / "stack.toml"
+    edit(toml, SELECT, DESELECT)
+    plan = sf("plan", "--fail-on-breaking")
+    assert plan.code == 3, plan
+    assert "Breaks downstream (lineage):" in plan.stdout, plan.stdout
+    assert BREAKS in " ".join(plan.stdout.split()), plan.stdout
+    doc = json.loads(sf.ok("plan", "--format", "json").stdout)
+    (entry,) = doc["impact"]["breaking"]
+    assert entry["node"]["id"] == "extractors.orders|orders|amount"
+    assert [[n["id"] for n in p] for p in entry["paths"]] == [[
+        "loaders.warehouse|raw.orders|amount", "transformers.dbt|raw.orders|amount",
+        "transformers.dbt|stg_orders|amount", "transformers.dbt|customer_revenue|revenue"]]
+    markdown = sf.ok("plan", "--format", "markdown").stdout
+    assert "#### Breaks downstream" in markdown and "model customer_revenue.revenue" in markdown
+    assert sf("plan", "--fail-on-breaking", "--detailed-exitcode").code == 3
+
+    # Select it again: nothing breaks.
+    edit(toml, DESELECT, SELECT)
+    again = sf("plan", "--fail-on-breaking")
+    assert again.code == 0 and "No changes." in again.stdout, again
+
+    # Rename the staging model's column: the mart's column reading the old name breaks.
+    edit(stack / STAGING, "as amount,", "as amount_usd,")
+    renamed = sf("plan", "--fail-on-breaking")
+    assert renamed.code == 3, renamed
+    flat = " ".join(renamed.stdout.split())
+    assert ("! removing model stg_orders.amount (transformers.dbt) breaks: model "
+            "customer_revenue.revenue") in flat, renamed.stdout
+    assert "~ adding model stg_orders.amount_usd (transformers.dbt)" in flat
+    # The applied target/ is left alone by the plan's compile of the edited project.
+    manifest = (stack / ".stackform" / "envs" / "quickstart" / "dev" / "transformers" / "dbt"
+                / "target" / "manifest.json")
+    assert "amount_usd" not in manifest.read_text()
+
+    # A model sqlglot cannot read: a warning naming it, the lineage incomplete, no crash.
+    edit(stack / STAGING, "as amount_usd,", "as amount,")
+    (stack / "transform" / "models" / "marts" / "odd.sql").write_text(
+        "select customer_name,, from {{ ref('stg_orders') }} where ((\n")
+    odd = sf("plan", "--fail-on-breaking")
+    assert odd.code == 0, odd
+    flat = " ".join(odd.stdout.split())
+    assert "lineage incomplete" in flat, odd.stdout
+    assert "transformers.dbt: model odd: sqlglot cannot read its compiled SQL" in flat

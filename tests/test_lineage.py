@@ -1,0 +1,302 @@
+"""Lineage in core: the graph join, the impact walk and their place in plan and apply, on plain
+data and an in-process provider (the real providers' lineage is tested end to end in
+tests/e2e/test_lineage_quickstart.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from stackform.errors import StackformError
+from stackform.graph import resource_dependencies
+from stackform.lineage.impact import compare, impact_lines
+from stackform.lineage.join import OUTPUT_KEY
+from stackform.lineage.model import LineageFragment, LineageGraph, Node
+from stackform.plan.apply import apply_plan
+from stackform.plan.builder import PlanOptions, build_plan
+from stackform.plan.render_json import plan_to_json
+from stackform.plan.render_markdown import render_markdown
+from stackform.plan.render_text import render_plan
+from stackform.plan.saved import load_plan, save_plan
+from stackform.provider import Context, ProvidesLineage
+from stackform.provider_checks import provider_problems
+from stackform.registry import Registry
+from stackform.resource import Resource
+from stackform.state.local import LocalBackend
+from stackform.state.model import GitInfo
+from tests.fakes import MemoryProvider, stack_of, thing
+
+
+def col(resource: str, table: str, column: str | None, type_: str = "column") -> Node:
+    return Node(resource, table, column, type_)
+
+
+# -- the model, on plain data ------------------------------------------------------------------
+
+SRC = col("extractors.src", "orders", "amount", "stream")
+RAW = col("loaders.wh", "raw.orders", "amount", "table")
+STG = col("transformers.dbt", "stg_orders", "amount", "model")
+MART = col("transformers.dbt", "customer_revenue", "revenue", "model")
+ID = col("extractors.src", "orders", "id", "stream")
+
+
+def stack_fragments(with_amount: bool = True) -> dict[str, LineageFragment]:
+    src = LineageFragment((SRC, ID) if with_amount else (ID,))
+    wh_nodes = (RAW,) if with_amount else ()
+    wh = LineageFragment(wh_nodes, ((SRC.id, RAW.id),) if with_amount else ())
+    dbt = LineageFragment((STG, MART), ((RAW.id, STG.id), (STG.id, MART.id)))
+    return {"extractors.src": src, "loaders.wh": wh, "transformers.dbt": dbt}
+
+
+def test_fragment_round_trips_through_its_json_schema() -> None:
+    fragment = LineageFragment((STG, MART), ((STG.id, MART.id),), ("model x: no SQL",), False)
+    data = json.loads(json.dumps(fragment.to_json()))
+    assert data["version"] == 1
+    assert data["nodes"][1] == {"id": "transformers.dbt|stg_orders|amount",
+                                "resource": "transformers.dbt", "table": "stg_orders",
+                                "column": "amount", "type": "model", "relation": None}
+    assert LineageFragment.from_json(data) == fragment
+    with pytest.raises(ValueError, match="version"):
+        LineageFragment.from_json({**data, "version": 99})
+
+
+def test_join_keeps_edges_between_known_nodes_and_walks_both_ways() -> None:
+    fragments = stack_fragments()
+    fragments["transformers.dbt"] = LineageFragment(
+        (STG, MART), ((RAW.id, STG.id), (STG.id, MART.id), ("nowhere|x|y", STG.id)))
+    graph = LineageGraph(fragments)
+    assert [n.label for n in graph.downstream_of(SRC.id)] == ["table raw.orders.amount"]
+    assert [n.label for n in graph.upstream_of(STG.id)] == ["table raw.orders.amount"]
+    assert graph.reach([SRC.id]) == {RAW.id, STG.id, MART.id}
+    assert graph.reach([MART.id], downstream=False) == {SRC.id, RAW.id, STG.id}
+    assert [[n.label for n in p] for p in graph.paths_from(SRC.id)] == [
+        ["table raw.orders.amount", "model stg_orders.amount", "model customer_revenue.revenue"]]
+    assert len(graph.to_json()["edges"]) == 3  # the dangling edge is dropped
+
+
+def test_a_removed_property_breaks_everything_downstream_named_by_path() -> None:
+    impact = compare(LineageGraph(stack_fragments()),
+                     LineageGraph(stack_fragments(with_amount=False)))
+    assert [e["node"]["id"] for e in impact["breaking"]] == [SRC.id]  # only the root
+    assert impact_lines(impact) == [
+        "! removing stream orders.amount (extractors.src) breaks: table raw.orders.amount -> "
+        "model stg_orders.amount -> model customer_revenue.revenue"]
+    assert impact["complete"] is True and impact["affecting"] == []
+
+
+def test_an_addition_affects_and_never_breaks() -> None:
+    impact = compare(LineageGraph(stack_fragments(with_amount=False)),
+                     LineageGraph(stack_fragments()))
+    assert impact["breaking"] == []
+    assert impact_lines(impact) == [
+        "~ adding stream orders.amount (extractors.src) affects: table raw.orders.amount -> "
+        "model stg_orders.amount -> model customer_revenue.revenue"]
+
+
+def test_a_removed_leaf_breaks_nothing() -> None:
+    before = LineageGraph(stack_fragments())
+    after_frags = stack_fragments()
+    after_frags["transformers.dbt"] = LineageFragment((STG,), ((RAW.id, STG.id),))
+    impact = compare(before, LineageGraph(after_frags))
+    assert impact["breaking"] == []
+    assert impact_lines(impact) == [
+        "~ removing model customer_revenue.revenue (transformers.dbt) affects nothing downstream"]
+
+
+def test_an_incomplete_fragment_removes_nothing_and_says_why() -> None:
+    after_frags = stack_fragments()
+    after_frags["transformers.dbt"] = LineageFragment(
+        (), (), ("model stg_orders: sqlglot cannot parse it",), complete=False)
+    impact = compare(LineageGraph(stack_fragments()), LineageGraph(after_frags))
+    assert impact["breaking"] == [] and impact["complete"] is False
+    assert impact_lines(impact) == [
+        "lineage incomplete: what is listed may not be all a change touches",
+        "  transformers.dbt: model stg_orders: sqlglot cannot parse it"]
+
+
+# -- in plan and apply, with an in-process provider --------------------------------------------
+
+
+class LineageThings(MemoryProvider, ProvidesLineage):
+    """A thing's ``value`` lists its columns; each is fed by the upstream columns of the same
+    name. ``FAIL`` and ``BUG`` make its lineage fail."""
+
+    asked: ClassVar[list[str]] = []
+
+    def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
+                upstream: LineageGraph) -> LineageFragment:
+        self.asked.append(resource.address)
+        value = str(resource.attributes["value"])
+        if value == "FAIL":
+            raise StackformError("cannot read the thing's columns")
+        if value == "BUG":
+            raise RuntimeError("oops")
+        if value == "LEAK":
+            raise StackformError(f"login failed with {resource.attributes['password']}")
+        nodes = [Node(resource.address, resource.name, c, "thing") for c in value.split(",")
+                 if c]
+        edges = [(u.id, n.id) for n in nodes for u in upstream if u.column == n.column]
+        return LineageFragment(tuple(nodes), tuple(edges))
+
+
+@pytest.fixture
+def registry() -> Registry:
+    MemoryProvider.reset()
+    LineageThings.asked.clear()
+    return Registry(extra={"things": LineageThings})
+
+
+def plan_apply(tmp_path: Path, registry: Registry, a: str, b: str = "amount,id",
+               apply: bool = True):
+    stack = stack_of([thing("a", value=a), thing("b", value=b, depends_on=("things.a",))],
+                     tmp_path)
+    backend = LocalBackend(tmp_path / ".stackform" / "state")
+    state = backend.read(stack.env)
+    plan = build_plan(stack, state, registry, resource_dependencies(stack), PlanOptions())
+    if apply:
+        result = apply_plan(plan, stack, state, backend, registry, git=GitInfo(user="t"))
+        assert result.ok
+    return plan, backend
+
+
+def test_the_capability_is_checked_when_a_provider_is_loaded() -> None:
+    assert provider_problems(LineageThings()) == []
+
+    class Wrong(MemoryProvider):
+        def lineage(self, ctx: Context) -> None: ...
+
+    assert "its lineage does not take (ctx, resource, outputs, upstream)" in \
+        provider_problems(Wrong())
+
+
+def test_apply_records_lineage_and_a_no_op_plan_asks_no_provider(tmp_path, registry) -> None:
+    plan_apply(tmp_path, registry, "amount,id")
+    state = LocalBackend(tmp_path / ".stackform" / "state").read("dev")
+    assert state is not None
+    recorded = state.resources["things.b"].outputs[OUTPUT_KEY]
+    assert [n["id"] for n in recorded["nodes"]] == ["things.b|b|amount", "things.b|b|id"]
+    assert recorded["edges"][0] == {"from": "things.a|a|amount", "to": "things.b|b|amount"}
+    LineageThings.asked.clear()
+    plan, _ = plan_apply(tmp_path, registry, "amount,id", apply=False)
+    assert not plan.has_changes and LineageThings.asked == []
+    assert plan.impact["breaking"] == [] and plan.impact["complete"] is True
+
+
+def test_a_plan_removing_a_column_names_what_breaks_everywhere(tmp_path, registry) -> None:
+    plan_apply(tmp_path, registry, "amount,id")
+    LineageThings.asked.clear()
+    plan, _ = plan_apply(tmp_path, registry, "id", apply=False)
+    # Only the changed resource, then the one downstream whose upstream changed, are asked.
+    assert LineageThings.asked == ["things.a", "things.b"]
+    assert plan.breaking
+    line = "! removing thing a.amount (things.a) breaks: thing b.amount"
+    assert line in render_plan(plan)
+    assert line in render_markdown(plan)
+    assert plan_to_json(plan)["impact"]["breaking"][0]["paths"] == [[{
+        "id": "things.b|b|amount", "resource": "things.b", "table": "b", "column": "amount",
+        "type": "thing", "relation": None}]]
+    saved = tmp_path / "p.sfplan"
+    save_plan(plan, saved)
+    assert load_plan(saved).impact == plan.impact
+
+
+def test_apply_refreshes_the_lineage_downstream_of_what_it_applied(tmp_path, registry) -> None:
+    plan_apply(tmp_path, registry, "amount,id")
+    plan_apply(tmp_path, registry, "id")   # b is a no-op, its upstream changed
+    state = LocalBackend(tmp_path / ".stackform" / "state").read("dev")
+    assert state is not None
+    assert state.resources["things.b"].outputs[OUTPUT_KEY]["edges"] == [
+        {"from": "things.a|a|id", "to": "things.b|b|id"}]
+    LineageThings.asked.clear()
+    plan, _ = plan_apply(tmp_path, registry, "id", apply=False)
+    assert LineageThings.asked == [] and not plan.breaking
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    ("FAIL", "things.a: lineage not worked out: cannot read the thing's columns"),
+    ("BUG", "things.a: lineage not worked out: RuntimeError: oops")])
+def test_a_provider_failing_its_lineage_is_a_warning_never_a_crash(tmp_path, registry, value,
+                                                                    said) -> None:
+    plan_apply(tmp_path, registry, "amount,id")
+    plan, _ = plan_apply(tmp_path, registry, value, apply=False)
+    assert plan.impact["complete"] is False and plan.impact["warnings"] == [said]
+    assert not plan.breaking  # unknown is not gone
+    text = render_plan(plan)
+    assert "lineage incomplete" in text and said in text
+
+
+def test_data_flows_along_pipeline_steps(tmp_path, registry) -> None:
+    from stackform.config.model import Pipeline, Step
+    from stackform.lineage.flow import data_upstream
+
+    steps = tuple(Step(n, f"things.{n}") for n in ("a", "b", "c"))
+    stack = stack_of([thing("a"), thing("b"), thing("c")], tmp_path,
+                     pipelines={"p": Pipeline("p", steps)})
+    upstream, problem = data_upstream(stack, {"things.a": (), "things.b": (), "things.c": ()})
+    assert problem is None
+    assert upstream == {"things.a": (), "things.b": ("things.a",),
+                        "things.c": ("things.a", "things.b")}
+    backwards = Pipeline("q", tuple(reversed(steps)))
+    stack = stack_of([thing("a"), thing("b"), thing("c")], tmp_path,
+                     pipelines={"p": Pipeline("p", steps), "q": backwards})
+    upstream, problem = data_upstream(stack, {"things.a": ()})
+    assert problem is not None and "both ways" in problem
+    assert upstream == {"things.a": ()}
+
+
+def test_lineage_selects_a_column_a_table_or_a_block_and_renders_it() -> None:
+    from stackform.lineage.query import RENDERERS, select
+
+    graph = LineageGraph(stack_fragments())
+    sel = select(graph, "stg_orders.amount", upstream=False)
+    assert sel.start == {STG.id} and sel.shown == {STG.id, MART.id}
+    assert select(graph, "raw.orders").start == {RAW.id}
+    assert select(graph, "transformers.dbt").start == {STG.id, MART.id}
+    assert select(graph, "STG_ORDERS.AMOUNT").start == {STG.id}
+    whole = select(graph, None)
+    assert whole.shown == set(graph.nodes)
+    with pytest.raises(StackformError, match=r"no block, table or column 'stg_order\.amount'") as e:
+        select(graph, "stg_order.amount")
+    assert e.value.hint == "did you mean 'stg_orders.amount'?"
+
+    sel = select(graph, "stg_orders.amount")
+    assert RENDERERS["text"](sel).splitlines()[:3] == [
+        "4 nodes, 3 edges", "asked about: model stg_orders.amount",
+        "  stream orders.amount (extractors.src) -> table raw.orders.amount (loaders.wh)"]
+    doc = json.loads(RENDERERS["json"](sel))
+    assert doc["selected"] == [STG.id] and len(doc["nodes"]) == 4 and len(doc["edges"]) == 3
+    assert RENDERERS["mermaid"](sel).startswith("flowchart LR\n")
+    assert RENDERERS["dot"](sel).startswith("digraph lineage {")
+    page = RENDERERS["html"](sel)
+    # Self-contained: no script, nothing fetched; a box per node, the asked one drawn thick.
+    assert "<script" not in page and "http" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert page.count('<g class="node"') == 4
+    assert f'data-id="{STG.id}"' in page and 'stroke-width="3"' in page
+
+
+def test_a_secret_quoted_in_a_lineage_warning_is_masked(tmp_path, registry) -> None:
+    secret = "hunter2-not-to-leak"
+    backend = LocalBackend(tmp_path / ".stackform" / "state")
+
+    def plan_for(value: str, apply: bool):
+        stack = stack_of([thing("a", value=value, password=secret,
+                                sensitive=frozenset({("password",)}))], tmp_path)
+        state = backend.read("dev")
+        plan = build_plan(stack, state, registry, resource_dependencies(stack), PlanOptions())
+        if apply:
+            assert apply_plan(plan, stack, state, backend, registry, git=GitInfo(user="t")).ok
+        return plan
+
+    first = plan_for("amount", apply=True)
+    assert first.impact["warnings"] == []  # a new block is not asked before it exists
+    plan = plan_for("LEAK", apply=True)
+    assert plan.impact["warnings"] == ["things.a: lineage not worked out: login failed with "
+                                       "***"], plan.impact
+    assert secret not in json.dumps(plan_to_json(plan))
+    recorded = "".join(p.read_text() for p in (tmp_path / ".stackform").rglob("*.json"))
+    assert "login failed with" in recorded and secret not in recorded
