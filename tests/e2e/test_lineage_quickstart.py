@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from chromium_support import chromium_page, picture
 from e2e_support import copy_quickstart, write_orders
 
 pytestmark = pytest.mark.slow
@@ -59,6 +60,19 @@ def test_quickstart_plan_names_what_a_change_breaks_downstream(tmp_path: Path,
     page = sf.ok("lineage", "--format", "html").stdout
     assert '<g class="node" data-id="transformers.dbt|stg_orders|amount">' in page
     assert "<script" not in page
+    # As a person opens it: headless Chromium, no network, the column nodes drawn.
+    html = tmp_path / "lineage.html"
+    html.write_text(page)
+    with chromium_page(tmp_path / "chromium") as browser:
+        browser.goto(html.as_uri())
+        drawn = browser.locator("g.node")
+        assert drawn.count() == len(json.loads(sf.ok("lineage", "--format", "json").stdout)
+                                    ["nodes"])
+        assert browser.locator('g.node[data-id="transformers.dbt|stg_orders|amount"]'
+                               ).is_visible()
+        assert browser.get_by_text("model stg_orders.amount", exact=True).is_visible()
+        shot = picture(browser.screenshot(full_page=True))
+    assert shot.width >= 600 and shot.colours > 1, shot
 
     # A no-op plan asks no provider again (no dbt process: its log stays as it was).
     clean = sf("plan", "--fail-on-breaking")
