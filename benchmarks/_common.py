@@ -83,3 +83,14 @@ def median_of(runs: list[Measured], what: str) -> float:
 
 def load_average() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def install_tool(venv: Path, requirement: str, executable: str) -> str:
+    """``requirement`` in a new venv made with uv (as stackform installs plugins); the path of
+    its ``executable``."""
+    uv = Path(sys.executable).parent / "uv"
+    uv_cmd = str(uv) if uv.exists() else "uv"
+    subprocess.run([uv_cmd, "venv", "-q", "--python", "3.11", str(venv)], check=True)
+    subprocess.run([uv_cmd, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
+                    requirement], check=True)
+    return str(venv / "bin" / executable)

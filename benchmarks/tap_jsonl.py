@@ -22,10 +22,11 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import install_tool
 
 REPO = Path(__file__).resolve().parent.parent
 TAP = REPO / "providers" / "tap-stackform-jsonl"
@@ -50,15 +51,6 @@ def write_records(path: Path, n: int) -> None:
                 "created_at": "2024-01-01T00:00:00Z",
             }
             fh.write(json.dumps(record) + "\n")
-
-
-def install(venv: Path) -> str:
-    uv = Path(sys.executable).parent / "uv"
-    uv_cmd = str(uv) if uv.exists() else "uv"
-    subprocess.run([uv_cmd, "venv", "-q", "--python", "3.11", str(venv)], check=True)
-    subprocess.run([uv_cmd, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-                    str(TAP)], check=True)
-    return str(venv / "bin" / "tap-stackform-jsonl")
 
 
 def timed(cmd: list[str], marker: bytes) -> tuple[float, int]:
@@ -88,7 +80,7 @@ def main() -> None:
         work = Path(tmp)
         data = work / "records.jsonl"
         write_records(data, n)
-        tap = install(work / "tap")
+        tap = install_tool(work / "tap", str(TAP), "tap-stackform-jsonl")
         python = str(work / "tap" / "bin" / "python")  # the same interpreter as the tap's
         cfg = work / "config.json"
         cfg.write_text(json.dumps({"path": str(data), "stream_name": "events",

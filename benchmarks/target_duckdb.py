@@ -18,10 +18,11 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import install_tool
 
 REPO = Path(__file__).resolve().parent.parent
 OURS = REPO / "providers" / "target-stackform-duckdb"
@@ -59,15 +60,6 @@ def write_stream(path: Path, bare: Path, n: int) -> None:
             fh.write(json.dumps({"type": "RECORD", "stream": "events", "record": record}) + "\n")
             if i % 50_000 == 0:
                 fh.write(json.dumps({"type": "STATE", "value": {"id": i}}) + "\n")
-
-
-def install(venv: Path, requirement: str, executable: str) -> str:
-    uv = Path(sys.executable).parent / "uv"
-    uv_cmd = str(uv) if uv.exists() else "uv"
-    subprocess.run([uv_cmd, "venv", "-q", "--python", "3.11", str(venv)], check=True)
-    subprocess.run([uv_cmd, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-                    requirement], check=True)
-    return str(venv / "bin" / executable)
 
 
 def rows_in(db: Path) -> int:
@@ -127,8 +119,8 @@ def main() -> None:
         work = Path(tmp)
         stream, bare = work / "stream.jsonl", work / "records.jsonl"
         write_stream(stream, bare, n)
-        ours = install(work / "ours", str(OURS), "target-stackform-duckdb")
-        other = install(work / "other", OTHER, "target-duckdb")
+        ours = install_tool(work / "ours", str(OURS), "target-stackform-duckdb")
+        other = install_tool(work / "other", OTHER, "target-duckdb")
         floor_python = str(work / "ours" / "bin" / "python")  # the same duckdb as ours
         contenders = {
             "target-duckdb 0.8.0": lambda: run_target(other, work, "other", stream),
