@@ -256,12 +256,22 @@ def cmdline(pid: int) -> str:
 
 
 def alive(pid: int) -> bool:
-    """Running (a zombie waiting to be reaped counts as gone)."""
+    """Running: any of its threads is not yet dead. A zombie waiting to be reaped counts as
+    gone, but a leader thread that is a zombie while other threads of the process are still
+    being torn down does not: they hold the process's files (a database's lock) until the last
+    one exits."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+    for task in tasks:
+        try:
+            stat = Path(f"/proc/{pid}/task/{task}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2:].split()[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def descendants(root: int) -> list[int]:

@@ -70,12 +70,12 @@ def test_kill_9_of_run_kills_its_plugins_and_a_retry_runs_alone(tmp_path: Path,
     # Both plugins are gone at once: not left to finish the load unsupervised.
     def gone() -> bool:
         # A process being torn down has no cmdline left but may still hold its files (the
-        # warehouse's lock): it counts as alive until it is a zombie or gone.
+        # warehouse's lock): it counts as alive until every one of its threads is dead.
         return not any(alive(pid) and (name in cmdline(pid) or not cmdline(pid))
                        for pid, name in ((tap, "tap-stackform-jsonl"),
                                          (target, "target-stackform-duckdb")))
 
-    while not gone() and time.monotonic() - killed_at < 1.0:
+    while not gone() and time.monotonic() - killed_at < 5.0:  # seconds, on a loaded machine
         time.sleep(0.01)
     assert gone(), "the tap or the target outlived the killed stackform run"
     # Nothing loads behind our back: the count stays where the kill left it.
