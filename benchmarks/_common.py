@@ -94,3 +94,9 @@ def install_tool(venv: Path, requirement: str, executable: str) -> str:
     subprocess.run([uv_cmd, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
                     requirement], check=True)
     return str(venv / "bin" / executable)
+
+
+def sample_record(i: int) -> dict[str, object]:
+    """Record ``i`` of the 5-column stream the tap and loader benchmarks move."""
+    return {"id": i, "name": f"user {i}", "amount": i * 1.5, "active": i % 2 == 0,
+            "created_at": "2024-01-01T00:00:00Z"}

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import install_tool
+from _common import install_tool, sample_record
 
 REPO = Path(__file__).resolve().parent.parent
 TAP = REPO / "providers" / "tap-stackform-jsonl"
@@ -43,13 +43,7 @@ with open(sys.argv[1], "rb") as fh:
 def write_records(path: Path, n: int) -> None:
     with path.open("w") as fh:
         for i in range(1, n + 1):
-            record = {
-                "id": i,
-                "name": f"user {i}",
-                "amount": i * 1.5,
-                "active": i % 2 == 0,
-                "created_at": "2024-01-01T00:00:00Z",
-            }
+            record = sample_record(i)
             fh.write(json.dumps(record) + "\n")
 
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import install_tool
+from _common import install_tool, sample_record
 
 REPO = Path(__file__).resolve().parent.parent
 OURS = REPO / "providers" / "target-stackform-duckdb"
@@ -49,13 +49,7 @@ def write_stream(path: Path, bare: Path, n: int) -> None:
     with path.open("w") as fh, bare.open("w") as raw:
         fh.write(json.dumps(schema) + "\n")
         for i in range(1, n + 1):
-            record = {
-                "id": i,
-                "name": f"user {i}",
-                "amount": i * 1.5,
-                "active": i % 2 == 0,
-                "created_at": "2024-01-01T00:00:00Z",
-            }
+            record = sample_record(i)
             raw.write(json.dumps(record) + "\n")
             fh.write(json.dumps({"type": "RECORD", "stream": "events", "record": record}) + "\n")
             if i % 50_000 == 0:
