@@ -37,15 +37,21 @@ slug = "sales"
 '''
 
 
-def test_plan_apply_drift_and_destroy_through_the_cli(
-        superset_server: SupersetServer, wh: Warehouse, tmp_path: Path) -> None:
+def _project(server: SupersetServer, wh: Warehouse, tmp_path: Path) -> tuple[Path, str, Runner]:
+    """The test assets and STACK in a project folder: (folder, stack text, runner with both
+    secrets)."""
     project = tmp_path / "project"
     shutil.copytree(ASSETS, project / "assets")
-    (project / "stack.toml").write_text(textwrap.dedent(STACK.format(
-        url=superset_server.url, user=superset_server.username, uri=wh.uri)))
-    secrets = {"STACKFORM_SECRET_SUPERSET": superset_server.password,
-               "STACKFORM_SECRET_WAREHOUSE": WAREHOUSE_PASSWORD}
-    sf = Runner(project, make_env(tmp_path / "home", secrets))
+    text = textwrap.dedent(STACK.format(url=server.url, user=server.username, uri=wh.uri))
+    (project / "stack.toml").write_text(text)
+    return project, text, Runner(project, make_env(tmp_path / "home", {
+        "STACKFORM_SECRET_SUPERSET": server.password,
+        "STACKFORM_SECRET_WAREHOUSE": WAREHOUSE_PASSWORD}))
+
+
+def test_plan_apply_drift_and_destroy_through_the_cli(
+        superset_server: SupersetServer, wh: Warehouse, tmp_path: Path) -> None:
+    project, _, sf = _project(superset_server, wh, tmp_path)
 
     plan = sf("plan")
     assert plan.code == 0, plan
@@ -105,15 +111,8 @@ def test_plan_apply_drift_and_destroy_through_the_cli(
 
 def test_validate_deep_logs_in_tests_connections_and_lints(
         superset_server: SupersetServer, wh: Warehouse, tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    shutil.copytree(ASSETS, project / "assets")
+    project, text, sf = _project(superset_server, wh, tmp_path)
     stack = project / "stack.toml"
-    text = textwrap.dedent(STACK.format(url=superset_server.url, user=superset_server.username,
-                                        uri=wh.uri))
-    stack.write_text(text)
-    secrets = {"STACKFORM_SECRET_SUPERSET": superset_server.password,
-               "STACKFORM_SECRET_WAREHOUSE": WAREHOUSE_PASSWORD}
-    sf = Runner(project, make_env(tmp_path / "home", secrets))
     good = sf("validate", "--deep", timeout=120)
     assert good.code == 0, good
 
@@ -137,15 +136,8 @@ def test_validate_deep_logs_in_tests_connections_and_lints(
 
 def test_removing_the_bi_block_with_its_dashboards_is_refused_clearly(
         superset_server: SupersetServer, wh: Warehouse, tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    shutil.copytree(ASSETS, project / "assets")
+    project, text, sf = _project(superset_server, wh, tmp_path)
     stack = project / "stack.toml"
-    text = textwrap.dedent(STACK.format(url=superset_server.url, user=superset_server.username,
-                                        uri=wh.uri))
-    stack.write_text(text)
-    sf = Runner(project, make_env(tmp_path / "home", {
-        "STACKFORM_SECRET_SUPERSET": superset_server.password,
-        "STACKFORM_SECRET_WAREHOUSE": WAREHOUSE_PASSWORD}))
     assert sf("apply", "--auto-approve", timeout=180).code == 0
 
     stack.write_text(text[:text.index("[bi.main]")] + '[files.x]\npath = "x.txt"\ncontent = ""\n')
