@@ -36,6 +36,7 @@ from stackform.resource import Resource, ResourceState
 from stackform.runs.model import StepOutcome
 from stackform_dbt.changes import new_project_lines, plan_lines
 from stackform_dbt.config import TransformerConfig
+from stackform_dbt.parse_reuse import find_sibling, keep_compiled, memo_path, portable_key, reuse
 from stackform_dbt.profile import default_schema, default_target, profile_name, project_dir
 from stackform_dbt.project import (
     changed_paths,
@@ -110,12 +111,7 @@ class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, Step
         key = self._parse_key(ctx, desired, inv, files)
         summary = self._memo(ctx, desired.address, key)
         if summary is None:
-            if any((project / f).is_file() for f in PACKAGE_FILES):
-                self._dbt(ctx, desired, inv, ["deps"], "dbt deps")
-            self._dbt(ctx, desired, inv, ["parse"], "dbt parse")
-            manifest = json.loads((inv.target_path / "manifest.json").read_text())
-            summary = summarise_manifest(manifest)
-            self._remember(ctx, desired.address, key, summary)
+            summary = self._parse(ctx, desired, inv, files, key)
         else:
             ctx.log(f"{desired.address}: project, profile and install unchanged since the last "
                     "parse in this environment; not parsing again")
@@ -242,6 +238,40 @@ class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, Step
                            hint="dbt's own message is above; its full log is in "
                            f"{inv.log_path / 'dbt.log'}")
 
+    def _parse(self, ctx: Context, desired: Resource, inv: Invocation,
+               files: dict[str, str], key: str) -> dict[str, Any]:
+        """dbt's parse of the project for this environment, or another environment's proved
+        equal (:mod:`stackform_dbt.parse_reuse`); recorded for the next apply."""
+        packages = any((inv.project_dir / f).is_file() for f in PACKAGE_FILES)
+        portable = (None if packages and not (inv.project_dir / "dbt_packages").is_dir()
+                    else portable_key(ctx, desired, inv, files, files_digest(files)))
+        sibling = find_sibling(ctx, desired.address, portable) if portable else None
+        compiled = None
+        if sibling is not None:
+            summary = reuse(ctx, desired, inv, sibling)
+        else:
+            summary = self._compile(ctx, desired, inv, packages)
+            if portable:
+                compiled = keep_compiled(ctx, desired.address, portable, inv.target_path)
+        self._remember(ctx, desired.address, key, summary, portable, compiled)
+        return summary
+
+    def _compile(self, ctx: Context, desired: Resource, inv: Invocation,
+                 packages: bool) -> dict[str, Any]:
+        """``dbt compile``: the parse apply checks the project with, and the compiled SQL the
+        lineage reads, in one dbt start-up. Compiling needs the warehouse; when that fails and
+        a parse does not, the apply goes on (the lineage compiles again later)."""
+        if packages:
+            self._dbt(ctx, desired, inv, ["deps"], "dbt deps")
+        try:
+            self._dbt(ctx, desired, inv, ["compile"], "dbt compile")
+        except DbtError as exc:
+            self._dbt(ctx, desired, inv, ["parse"], "dbt parse")
+            ctx.log(f"{desired.address}: the project parses but does not compile here; "
+                    f"lineage will try again: {str(exc).splitlines()[0]}")
+        manifest = json.loads((inv.target_path / "manifest.json").read_text())
+        return summarise_manifest(manifest)
+
     def _parse_key(self, ctx: Context, desired: Resource, inv: Invocation,
                    files: dict[str, str]) -> str:
         """Everything a parse depends on, so an unchanged project is not parsed twice."""
@@ -263,14 +293,21 @@ class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, Step
         return None
 
     def _memo_entries(self, ctx: Context, address: str) -> list[dict[str, Any]]:
-        path = plugin_dir(ctx, address) / "parsed.json"
+        path = memo_path(ctx, address)
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             return []
         return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
 
-    def _remember(self, ctx: Context, address: str, key: str, summary: dict[str, Any]) -> None:
+    def _remember(self, ctx: Context, address: str, key: str, summary: dict[str, Any],
+                  portable: str | None, compiled: str | None) -> None:
         entries = [e for e in self._memo_entries(ctx, address) if e.get("key") != key]
-        entries.insert(0, {"key": key, "summary": summary})
-        write_private(plugin_dir(ctx, address) / "parsed.json", entries[:MEMO_ENTRIES])
+        entries.insert(0, {"key": key, "summary": summary, "portable": portable,
+                           "compiled": compiled})
+        kept = entries[:MEMO_ENTRIES]
+        write_private(memo_path(ctx, address), kept)
+        named = {e.get("compiled") for e in kept}
+        for path in plugin_dir(ctx, address).glob("compiled-*.json"):
+            if path.name not in named:
+                path.unlink(missing_ok=True)
