@@ -38,8 +38,13 @@ META_COLUMNS = ("_sdc_extracted_at", "_sdc_received_at", "_sdc_deleted_at")
 
 def extractor_lineage(ctx: Context, resource: Resource, config: ExtractorConfig,
                       outputs: Mapping[str, Any]) -> LineageFragment:
-    """The selected streams and properties, from the recorded catalog and today's rules."""
-    catalog = _discovered(plugin_dir(ctx, resource.address) / "catalog.discovered.json")
+    """The selected streams and properties, from the recorded catalog (or the one this plan
+    discovered, with ``--refresh-catalog``) and today's rules."""
+    from stackform_singer.source import refreshed
+
+    found = refreshed(ctx, resource.address)
+    catalog = found.catalog if found is not None else _discovered(
+        plugin_dir(ctx, resource.address) / "catalog.discovered.json")
     if catalog is not None:
         selection = selection_of(apply_selection(catalog, config.select, config.metadata))
     elif isinstance(outputs.get("selection"), Mapping):
