@@ -2,9 +2,10 @@
 catalog``), its source seen again at plan (``plan --refresh-catalog``), and running its
 executable by hand (``stackform invoke``).
 
-They are capabilities like those of :mod:`stackform.provider` (listed in its
-:data:`~stackform.provider.CAPABILITIES`, checked when a provider is loaded, documented in
-docs/providers.md); they live here to keep that module small. Core asks ``isinstance`` and
+They are capabilities like those of :mod:`stackform.provider`, checked the same way when a
+provider is loaded (:data:`CONNECTOR_CAPABILITIES`, beside
+:data:`~stackform.provider.CAPABILITIES`) and documented in docs/providers.md; they live here
+to keep that module small. Core asks ``isinstance`` and
 knows nothing of Singer or dbt: a provider says what its block offers, and how to run it.
 """
 
@@ -118,3 +119,4 @@ class Invokes(Protocol):
 
 
 CONNECTOR_CAPABILITIES: tuple[type, ...] = (ListsCatalog, DiscoversSource, Invokes)
+"""The capabilities of this module, checked with :data:`stackform.provider.CAPABILITIES`."""

@@ -27,7 +27,6 @@ from typing import (
 )
 
 from stackform.diagnostics import Locator, no_location
-from stackform.inspection import CONNECTOR_CAPABILITIES
 from stackform.resource import Fingerprinter, KeyPath, Resource, ResourceState
 
 if TYPE_CHECKING:
@@ -441,6 +440,6 @@ class StepRunner(Protocol):
 CAPABILITIES: tuple[type, ...] = (
     PlanChecker, ComputesAttributes, WritesLocalFiles, ChecksUnapplied, DeepValidator,
     WatchesPaths, DependsOnPipelines, DependsOnBlocks, Exports, Pulls, TakesOptions,
-    StepRunner, ProvidesLineage, *CONNECTOR_CAPABILITIES,
+    StepRunner, ProvidesLineage,
 )
 """Every optional capability core asks providers about (docs/providers.md lists them)."""
