@@ -36,8 +36,10 @@ class Listed:
 
 def list_catalog(catalog: Mapping[str, Any], select: Sequence[str],
                  metadata: Mapping[str, Mapping[str, Any]] | None = None) -> list[Listed]:
-    """Every stream of ``catalog`` and its properties (dotted, parents first), as ``select``
-    and ``metadata`` leave them."""
+    """Every stream of ``catalog`` and its properties, as ``select`` and ``metadata`` leave
+    them, sorted by name (dotted: a parent before its children). By name, not in the schema's
+    order: the recorded catalog is written with sorted keys, and a listing must not change
+    order with where the catalog came from."""
     _result, views = _applied(catalog, select, metadata)
     rules = _parse(select)
     chosen = [r for r in _metadata_rules(metadata or {}) if r.key == "selected"]
@@ -48,8 +50,9 @@ def list_catalog(catalog: Mapping[str, Any], select: Sequence[str],
         out.append(Listed(view.id, None, on, _stream_why(view, on, rules, chosen), None,
                           method, key, _keys(view)))
         marks: dict[Path, bool] = {(): on}
-        for path in view.paths:
+        for path in view.paths:  # parents first: a mark depends on the parent's
             marks[path] = _effective(view.md(path) or None, marks.get(path[:-1]))
+        for path in sorted(view.paths):
             out.append(Listed(view.id, _dotted(path), marks[path],
                               _property_why(view, path, marks, rules, chosen),
                               type_of(view.stream.get("schema"), path)))
