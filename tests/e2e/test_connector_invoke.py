@@ -43,10 +43,10 @@ def test_invoke_runs_a_blocks_executable_with_the_environments_config(
     assert shown.code == 0, shown
     assert "Previewing node 'stg_orders'" in shown.stdout, shown
     assert "order_id" in shown.stdout and "target='dev'" in shown.stdout
-    # dbt's own failure: its exit code passes through.
+    # dbt's own failure: its exit code (2: an error dbt did not handle) passes through.
     failed = sf("invoke", "transformers.dbt", "--", "show", "--inline",
                 "select * from no_such_table")
-    assert failed.code == 1, failed
+    assert failed.code == 2, failed
     assert "no_such_table" in failed.stdout + failed.stderr
     assert sf.leftover_runtime_dirs() == []
     assert sf.ok("plan").stdout.startswith("No changes."), "invoke records nothing"
