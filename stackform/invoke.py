@@ -11,8 +11,6 @@ command if stackform is killed), supervised (its own process group, killed with 
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
@@ -23,7 +21,7 @@ from stackform.errors import StackformError, os_reason
 from stackform.fileio import atomic_write
 from stackform.inspection import Invokes
 from stackform.session import Session
-from stackform.supervise import popen, runtime_folder, runtime_root
+from stackform.supervise import popen, runtime_folder, runtime_root, stop_group
 
 STOP_GRACE = 5.0
 """Seconds a Ctrl-C'd command has to stop on SIGINT before it is killed."""
@@ -55,7 +53,7 @@ def invoke_block(session: Session, name: str, args: Sequence[str],
         try:
             code = proc.wait()
         except KeyboardInterrupt:
-            _stop(proc)
+            stop_group(proc, STOP_GRACE)
             raise
         finally:
             for pump in pumps:
@@ -78,18 +76,3 @@ def _pump(stream: IO[str], write: Callable[[str], None],
     thread = threading.Thread(target=pump, name="invoke-output", daemon=True)
     thread.start()
     return thread
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    """SIGINT to the command's process group (as a terminal's Ctrl-C would), then kill."""
-    for sig, wait in ((signal.SIGINT, STOP_GRACE), (signal.SIGKILL, None)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return
