@@ -16,6 +16,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
+from stackform.inspection import CONNECTOR_CAPABILITIES
 from stackform.provider import CAPABILITIES, BaseProvider, Provider, ProviderOption
 
 
@@ -69,7 +70,7 @@ def provider_problems(provider: Any) -> list[str]:
     methods, _ = members(Provider)
     found = [problem for name, args in methods.items()
              if (problem := _method_problem(provider, name, args))]
-    for capability in CAPABILITIES:
+    for capability in (*CAPABILITIES, *CONNECTOR_CAPABILITIES):
         methods, attributes = members(capability)
         names = [*methods, *attributes]
         present = [n for n in names if hasattr(provider, n)]

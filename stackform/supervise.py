@@ -168,6 +168,22 @@ def popen(args: Sequence[str], *, runtime: Path | None = None,
     return proc
 
 
+def stop_group(proc: subprocess.Popen[Any], grace: float = 5.0) -> None:
+    """Stop a :func:`popen` process as a terminal's Ctrl-C would: SIGINT to its process group
+    (dbt cancels its queries then), and SIGKILL after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGKILL, None)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return
+
+
 def _members(pgrp: int, tag: str | None) -> list[int]:
     """Live processes of group ``pgrp`` (with ``tag``: only those whose environment names that
     runtime folder). Empty without ``/proc``."""

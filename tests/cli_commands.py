@@ -69,6 +69,11 @@ def check_call(args: list[str], allow_group: bool = False) -> str:
     words = list(args)
     while words:
         word = words.pop(0)
+        if word == "--" and path and not _is_group(command):
+            # The rest is the command's to pass on (`stackform invoke x -- --about`).
+            assert any(p.param_type_name == "argument" and p.nargs == -1
+                       for p in command.params), f"`stackform {' '.join(path)}` takes no --"
+            break
         if word.startswith("-"):
             _consume_option(command, word, words, " ".join(path) or "stackform")
             continue

@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from stackform.errors import ProviderLoadError
+from stackform.inspection import CONNECTOR_CAPABILITIES
 from stackform.provider import (
     CAPABILITIES,
     BaseProvider,
@@ -22,6 +23,7 @@ from stackform.resource import Resource
 from tests.cli_helpers import Runner, write_stack
 
 PACKAGE = "stackform-broken-providers"
+ALL = (*CAPABILITIES, *CONNECTOR_CAPABILITIES)
 
 BROKEN = '''
 from typing import ClassVar
@@ -197,21 +199,22 @@ class Minimal(BaseProvider[Settings]):
 
 def test_base_provider_implements_no_optional_capability() -> None:
     provider = Registry(extra={"minimal": Minimal}).get("minimal")
-    assert [c.__name__ for c in CAPABILITIES if isinstance(provider, c)] == []
+    assert [c.__name__ for c in ALL if isinstance(provider, c)] == []
 
 
 def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
     registry = Registry()
 
     def capabilities(kind: str) -> set[str]:
-        return {c.__name__ for c in CAPABILITIES if isinstance(registry.get(kind), c)}
+        return {c.__name__ for c in ALL if isinstance(registry.get(kind), c)}
 
     assert capabilities("files") == {"WritesLocalFiles", "WatchesPaths"}
-    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage"}
+    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage", "Invokes"}
     assert capabilities("extractors") == {"WatchesPaths", "PlanChecker", "StepRunner",
-                                          "TakesOptions", "ProvidesLineage"}
+                                          "TakesOptions", "ProvidesLineage", "Invokes",
+                                          "ListsCatalog", "DiscoversSource"}
     assert capabilities("transformers") == {"WatchesPaths", "ChecksUnapplied", "StepRunner",
-                                            "Exports", "ProvidesLineage"}
+                                            "Exports", "ProvidesLineage", "Invokes"}
     assert capabilities("orchestrators") == {"WatchesPaths", "ComputesAttributes",
                                              "DependsOnPipelines", "DeepValidator"}
     assert capabilities("bi") == {"WatchesPaths", "ComputesAttributes", "DeepValidator",

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from stackform.inspection import Invocation as Invoked
+from stackform.inspection import Invokes
 from stackform.plugins.kit import local_plugin_paths, plugin_dir, runtime_dir, write_private
 from stackform.provider import (
     BaseProvider,
@@ -70,7 +72,7 @@ PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 
 
 class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, StepRunner,
-                          WatchesPaths, Exports, ProvidesLineage):
+                          WatchesPaths, Exports, ProvidesLineage, Invokes):
     """``[transformers.NAME]``: a dbt project with its adapter and per-environment profile."""
 
     kind: ClassVar[str] = "transformers"
@@ -222,6 +224,12 @@ class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, Step
         run.say(f"{name}: {summary} ({seconds:.1f} s)")
         return 1, StepOutcome(name=name, status="success" if code == 0 else "failed",
                               seconds=seconds, error=error, details=details)
+
+    def invocation(self, ctx: Context, resource: Resource, prior: ResourceState | None,
+                   args: Sequence[str], runtime: Path) -> Invoked:
+        from stackform_dbt.invoke import dbt_invocation
+
+        return dbt_invocation(ctx, resource, args)
 
     # -- helpers --------------------------------------------------------------------------------
 

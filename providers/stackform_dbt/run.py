@@ -4,9 +4,7 @@ by line, and what ``run_results.json`` says about the nodes it ran."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import signal
 import subprocess
 import threading
 import time
@@ -19,7 +17,7 @@ from stackform.errors import Interrupted, StackformError, os_reason
 from stackform.plugins.kit import install, plugin_dir, plugin_environ
 from stackform.provider import Context
 from stackform.resource import Resource
-from stackform.supervise import popen
+from stackform.supervise import popen, stop_group
 from stackform_dbt.profile import project_dir, write_profile
 
 COMMAND_TIMEOUT = 6 * 3600.0
@@ -127,31 +125,16 @@ def stream(args: Sequence[str], *, env: Mapping[str, str], cwd: Path,
                 break
             except subprocess.TimeoutExpired:
                 if cancel is not None and cancel.is_set():
-                    _stop(proc)
+                    stop_group(proc)
                     raise Interrupted(f"{what}: stopped") from None
                 if time.monotonic() - started > timeout:
-                    _stop(proc)
+                    stop_group(proc)
                     raise DbtError(f"{what}: no end after {timeout:.0f} s") from None
     except KeyboardInterrupt:
-        _stop(proc)
+        stop_group(proc)
         raise
     reader.join(timeout=5)
     return proc.returncode
-
-
-def _stop(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
-    """SIGINT to dbt's process group (dbt then cancels its queries), then kill."""
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGKILL, None)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return
 
 
 def error_lines(lines: Sequence[str], n: int = 12) -> str:

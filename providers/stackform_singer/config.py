@@ -55,14 +55,19 @@ class ExtractorConfig(PluginConfig):
         False,
         description="Let `stackform run` run the tap when the selection selects no stream "
         "(a warning then), instead of failing")
+    refresh_catalog: bool = Field(
+        False,
+        description="Run discovery again at every plan (read-only) and show what changed at "
+        "the source, as `stackform plan --refresh-catalog` does")
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         # Recorded only when set: states written before the setting existed stay current, and
         # an upgrade of stackform does not show every extractor as changed.
-        if data.get("allow_empty_selection") is False:
-            del data["allow_empty_selection"]
+        for flag in ("allow_empty_selection", "refresh_catalog"):
+            if data.get(flag) is False:
+                del data[flag]
         return data
 
     @field_validator("select")

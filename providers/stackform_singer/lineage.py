@@ -16,13 +16,10 @@ the tables and columns they feed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from stackform.lineage.model import LineageFragment, LineageGraph, Node
-from stackform.plugins.kit import plugin_dir
 from stackform.provider import Context
 from stackform.resource import Resource
 from stackform_singer.catalog import Selection, apply_selection, selection_of
@@ -38,8 +35,12 @@ META_COLUMNS = ("_sdc_extracted_at", "_sdc_received_at", "_sdc_deleted_at")
 
 def extractor_lineage(ctx: Context, resource: Resource, config: ExtractorConfig,
                       outputs: Mapping[str, Any]) -> LineageFragment:
-    """The selected streams and properties, from the recorded catalog and today's rules."""
-    catalog = _discovered(plugin_dir(ctx, resource.address) / "catalog.discovered.json")
+    """The selected streams and properties, from the recorded catalog (or the one this plan
+    discovered, with ``--refresh-catalog``) and today's rules."""
+    from stackform_singer.source import recorded_catalog, refreshed
+
+    found = refreshed(ctx, resource.address)
+    catalog = found.catalog if found is not None else recorded_catalog(ctx, resource.address)
     if catalog is not None:
         selection = selection_of(apply_selection(catalog, config.select, config.metadata))
     elif isinstance(outputs.get("selection"), Mapping):
@@ -57,14 +58,6 @@ def extractor_lineage(ctx: Context, resource: Resource, config: ExtractorConfig,
             nodes.append(node)
             edges.append((table.id, node.id))
     return LineageFragment(tuple(nodes), tuple(edges))
-
-
-def _discovered(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def snake(name: str) -> str:

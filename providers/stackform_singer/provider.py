@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
+from stackform.inspection import (
+    CatalogListing,
+    DiscoversSource,
+    Invocation,
+    Invokes,
+    ListsCatalog,
+)
 from stackform.plugins.kit import (
     install,
     local_plugin_paths,
@@ -46,6 +51,13 @@ from stackform_singer.discovery import discover
 from stackform_singer.pipe import run_pair
 from stackform_singer.plugin import executable_name, render_config
 from stackform_singer.selection import apply_error, diagnostics, findings
+from stackform_singer.source import (
+    REFRESH_CATALOG,
+    catalog_listing,
+    changes_at_source,
+    recorded_catalog,
+    refreshed,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -56,14 +68,12 @@ if TYPE_CHECKING:
     from stackform.runs.model import StepOutcome
 
 START_TIMEOUT = 120.0
-REFRESH_CATALOG = "refresh_catalog"
-"""The provider option (``--refresh-catalog``) asking for discovery again."""
 
 
 PluginT = TypeVar("PluginT", bound=PluginConfig)
 
 
-class _PluginProvider(BaseProvider[PluginT], WatchesPaths):
+class _PluginProvider(BaseProvider[PluginT], WatchesPaths, Invokes):
     """Install, check that the executable starts, render the non-secret config."""
 
     force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
@@ -96,6 +106,12 @@ class _PluginProvider(BaseProvider[PluginT], WatchesPaths):
         outputs, _env, _help = self._prepare(ctx, desired)
         return outputs
 
+    def invocation(self, ctx: Context, resource: Resource, prior: ResourceState | None,
+                   args: Sequence[str], runtime: Path) -> Invocation:
+        from stackform_singer.invoke import plugin_invocation
+
+        return plugin_invocation(ctx, resource, self.config_of(resource), args, runtime)
+
     def delete(self, ctx: Context, prior: ResourceState) -> None:
         # The venv stays in the shared cache: other environments may use it.
         shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
@@ -125,22 +141,23 @@ class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage):
 
 
 class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunner, TakesOptions,
-                        ProvidesLineage):
+                        ProvidesLineage, ListsCatalog, DiscoversSource):
     """``[extractors.NAME]``: a Singer tap, its discovered catalog and the stack's selection."""
 
     kind: ClassVar[str] = "extractors"
     Config: ClassVar[type[BaseModel]] = ExtractorConfig
     provider_options: ClassVar[tuple[ProviderOption, ...]] = (
-        ProviderOption(REFRESH_CATALOG, "run every extractor's discovery again at apply (new "
-                       "tables or columns): `--refresh-catalog`", needs_refresh=True),)
+        ProviderOption(REFRESH_CATALOG, "run every extractor's discovery again at plan "
+                       "(read-only) and show what changed at the source; apply records it: "
+                       "`--refresh-catalog`", needs_refresh=True),)
 
-    def read(self, ctx: Context, prior: ResourceState) -> ResourceState | None:
-        found = super().read(ctx, prior)
-        if found is not None and ctx.options.get(REFRESH_CATALOG):
-            # Asked to discover again: show the extractor as changed so apply does it.
-            return replace(prior, attributes={**prior.attributes,
-                                              "refresh": "catalog discovery requested"})
-        return found
+    def source_changes(self, ctx: Context, prior: ResourceState, desired: Resource
+                       ) -> str | None:
+        return changes_at_source(ctx, prior, desired, self.config_of(desired))
+
+    def catalog_listing(self, ctx: Context, resource: Resource,
+                        prior: ResourceState | None) -> CatalogListing:
+        return catalog_listing(ctx, resource, prior, self.config_of(resource))
 
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         outputs, env, help_text = self._prepare(ctx, desired)
@@ -171,13 +188,17 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
             return []
         config = self.config_of(desired)
         discovered = _recorded_catalog(ctx, prior, desired)
+        found = refreshed(ctx, desired.address)
+        if discovered is None and found is not None:
+            discovered = found.catalog
         if prior is None or discovered is None:
             return ["catalog: discovered at apply, then the select rules are applied"]
         before = prior.outputs.get("selection")
         after = selection_of(apply_selection(discovered, config.select, config.metadata))
         notes = diff_selection(Selection.from_json(before) if before else None, after)
-        if ctx.options.get(REFRESH_CATALOG):
-            notes.append("catalog: discovered again at apply (--refresh-catalog)")
+        if found is not None and found.lines:
+            # The source's own changes, apart from what the stack file's edits select.
+            notes += [*found.lines, "catalog: apply records the catalog discovered now"]
         elif prior.attributes.get("config") != desired.masked(ctx.fingerprint).get("config"):
             notes.append("catalog: discovered again at apply (config changed)")
         return notes
@@ -188,6 +209,10 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
         plan for as long as a problem lasts (a rule that matches nothing is otherwise only
         noticed when ``select`` is edited)."""
         config = self.config_of(desired)
+        found = refreshed(ctx, desired.address)
+        if prior is not None and found is not None:
+            # Discovered at this plan with the block as declared: what apply will find.
+            return diagnostics(ctx, desired, findings(found.catalog, config))
         discovered = _recorded_catalog(ctx, prior, desired)
         if prior is None or discovered is None:
             return []  # apply discovers the catalog and checks it then
@@ -204,17 +229,13 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
         return extractor_lineage(ctx, resource, self.config_of(resource), outputs)
 
 
-_SELECTION_FIELDS = frozenset({"select", "metadata", "allow_empty_selection"})
+_SELECTION_FIELDS = frozenset({"select", "metadata", "allow_empty_selection", "refresh_catalog"})
 
 
 def _recorded_catalog(ctx: Context, prior: ResourceState | None, desired: Resource
                       ) -> dict[str, Any] | None:
     """The catalog the last apply discovered on this machine, or None."""
-    path = plugin_dir(ctx, desired.address) / "catalog.discovered.json"
-    if prior is None or not path.exists():
-        return None
-    catalog: dict[str, Any] = json.loads(path.read_text())
-    return catalog
+    return None if prior is None else recorded_catalog(ctx, desired.address)
 
 
 def _discovers_again(ctx: Context, prior: ResourceState, desired: Resource) -> bool:

@@ -15,8 +15,10 @@ import typer
 
 from stackform import __version__
 from stackform.cli import (
+    commands_catalog,
     commands_core,
     commands_env,
+    commands_invoke,
     commands_lineage,
     commands_lock,
     commands_pipeline,
@@ -72,7 +74,8 @@ def main(
 
 
 for commands in (commands_core, commands_pipeline, commands_state, commands_tools, commands_lock,
-                 commands_runs, commands_env, commands_lineage):
+                 commands_runs, commands_env, commands_lineage, commands_catalog,
+                 commands_invoke):
     commands.register(app)
 
 

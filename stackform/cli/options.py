@@ -114,7 +114,8 @@ ProviderOptionOption = Annotated[
 RefreshCatalogOption = Annotated[
     bool,
     typer.Option("--refresh-catalog",
-                 help="Run every extractor's discovery again (new tables or columns): "
+                 help="Run every extractor's discovery again, read-only, and show what "
+                      "changed at the source; apply records it: "
                       "--provider-option refresh_catalog."),
 ]
 

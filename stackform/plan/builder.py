@@ -19,11 +19,13 @@ from stackform import __version__
 from stackform.config.model import ResolvedStack
 from stackform.diagnostics import Diagnostic, did_you_mean
 from stackform.errors import ConfigError, StackformError
+from stackform.inspection import DiscoversSource
 from stackform.plan.model import Action, AttributeChange, Drift, Plan, PlanMode, ResourceChange
 from stackform.provider import ChecksUnapplied, Context, PlanChecker
 from stackform.registry import Registry
 from stackform.resource import (
     Fingerprinter,
+    Resource,
     ResourceState,
     fingerprinter,
     format_path,
@@ -310,6 +312,7 @@ def _desired_change(inputs: _Inputs, address: str) -> ResourceChange:
         return ResourceChange(address, resource.kind, Action.CREATE, None, after,
                               diff_attributes(None, after), reason, deps)
     attribute_changes = diff_attributes(prior.attributes, after, provider.force_new)
+    at_source = _source_changes(inputs, provider, prior, resource)
     if address in inputs.options.replace:
         action, reason = Action.REPLACE, "replacement requested with --replace"
     elif any(c.force_new for c in attribute_changes):
@@ -324,10 +327,22 @@ def _desired_change(inputs: _Inputs, address: str) -> ResourceChange:
                 inputs.ctx, prior, resource)) is not None:
         # Files the block is built from (a dbt project) are desired, like the block.
         action, reason = Action.UPDATE, f"{unapplied.what} changed since the last apply"
+    elif at_source is not None:
+        action, reason = Action.UPDATE, at_source
     else:
         action, reason = Action.NOOP, None
     return ResourceChange(address, resource.kind, action, prior.attributes, after,
                           attribute_changes, reason, deps)
+
+
+def _source_changes(inputs: _Inputs, provider: object, prior: ResourceState,
+                    resource: Resource) -> str | None:
+    """What the provider finds changed at the resource's source (:class:`~stackform.
+    inspection.DiscoversSource`), looked at only when refreshing: the desired side, like the
+    block, so an update and never drift."""
+    if not inputs.options.refresh or not inputs.capable(resource.kind, DiscoversSource):
+        return None
+    return cast(DiscoversSource, provider).source_changes(inputs.ctx, prior, resource)
 
 
 def _removed_from_stack(inputs: _Inputs) -> list[ResourceChange]:

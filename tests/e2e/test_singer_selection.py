@@ -204,10 +204,17 @@ replication-key = "updatedat"
     assert planned.code == 1, planned
     assert (f"{located}error: extractors.orders.metadata.orders.replication-key: {problem}\n"
             "    hint: did you mean 'updated_at'?") in planned.stderr, planned
-    # Unless apply is about to discover the catalog again: then apply decides.
-    refreshing = sf.ok("plan", "--refresh-catalog")
+    # --refresh-catalog discovers at plan: the check is against the source as it is now.
+    refreshing = sf("plan", "--refresh-catalog")
+    assert refreshing.code == 1, refreshing
+    assert (f"{located}error: extractors.orders.metadata.orders.replication-key: "
+            f"{problem}\n") in refreshing.stderr, refreshing
+    # A config change makes apply discover again with it: then apply decides.
+    (stack / "stack.toml").write_text(fixed.replace('"updated_at"', '"updatedat"').replace(
+        'primary_keys = ["id"]', 'primary_keys = ["id"], add_metadata_columns = true'))
+    changed = sf.ok("plan")
     assert (f"{located}warning: extractors.orders.metadata.orders.replication-key: {problem}; "
-            "apply discovers the catalog again, then checks again") in refreshing.stdout
+            "apply discovers the catalog again, then checks again") in changed.stdout
 
 
 @pytest.fixture

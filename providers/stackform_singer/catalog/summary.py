@@ -109,7 +109,6 @@ def _selection_of_views(views: Iterable[_StreamView]) -> Selection:
     """:func:`selection_of` from the streams' views."""
     out: list[StreamSelection] = []
     for view in views:
-        stream = view.stream
         stream_md = view.entries.get((), [None])[0]
         if not _effective(stream_md, None):
             continue
@@ -117,22 +116,28 @@ def _selection_of_views(views: Iterable[_StreamView]) -> Selection:
         for path in view.paths:  # parents come before children
             found = view.entries.get(path)
             selected[path] = _effective(found[0] if found else None, selected.get(path[:-1]))
-        md = view.stream_md
-        method = (
-            md.get("replication-method")
-            or md.get("forced-replication-method")
-            or stream.get("replication_method")
-        )
-        key = md.get("replication-key") or stream.get("replication_key")
+        method, key = replication_of(view)
         out.append(
             StreamSelection(
                 name=view.id,
                 properties=tuple(sorted(_dotted(p) for p, on in selected.items() if p and on)),
-                replication_method=_text(method),
-                replication_key=_text(key),
+                replication_method=method,
+                replication_key=key,
             )
         )
     return Selection(tuple(out))
+
+
+def replication_of(view: _StreamView) -> tuple[str | None, str | None]:
+    """A stream's replication method and key, as a tap reads them from its catalog."""
+    md, stream = view.stream_md, view.stream
+    method = (
+        md.get("replication-method")
+        or md.get("forced-replication-method")
+        or stream.get("replication_method")
+    )
+    key = md.get("replication-key") or stream.get("replication_key")
+    return _text(method), _text(key)
 
 
 def diff_selection(before: Selection | None, after: Selection) -> list[str]:
