@@ -17,6 +17,7 @@ from stackform import __version__
 from stackform.cli import (
     commands_core,
     commands_env,
+    commands_import,
     commands_lineage,
     commands_lock,
     commands_pipeline,
@@ -72,7 +73,7 @@ def main(
 
 
 for commands in (commands_core, commands_pipeline, commands_state, commands_tools, commands_lock,
-                 commands_runs, commands_env, commands_lineage):
+                 commands_runs, commands_env, commands_lineage, commands_import):
     commands.register(app)
 
 
