@@ -42,6 +42,7 @@ def import_project(root: Path) -> Imported:
     environments.convert(ctx)
     used = schedules.convert(ctx)
     schedules.mark_abstract(ctx, used)
+    project.env_vars(ctx)
     if (root / ".env").exists():
         ctx.report.person(".env", ".env", "not read: the values Meltano takes from it (and "
                           "from TAP_X_SETTING variables) must be set in config, as secrets or "

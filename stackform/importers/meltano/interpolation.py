@@ -5,10 +5,15 @@
 - a variable in a sensitive setting, under a key that names a secret, or whose own name looks
   secret (``$TAP_PG_PASSWORD``) becomes ``${secret.NAME}`` (``tap_pg_password``): the value has
   to be stored once with ``stackform secret set``;
+- a variable the project's own ``env`` sets (top level or an environment's) becomes
+  ``${var.VAR}``: the import declares it in ``[vars]`` (overridden per environment) and the
+  ``env`` tables read it from there, so the value is written once;
 - any other becomes ``${environ.VAR}``: the variable must be set where stackform runs.
 
 A ``$`` not followed by a name (JSONPath's ``$.data[*]``) is left alone, as both tools do, and
-a literal ``${`` Meltano would not expand is escaped as ``$${``. Values Meltano never expands
+so is ``$name`` written with a lower-case letter and no braces (``$special``, MongoDB's
+``$match``): environment variables are upper case, so it is taken for text, and reported. A
+literal ``${`` Meltano would not expand is escaped as ``$${``. Values Meltano never expands
 (``select`` rules, ``metadata``, ``schema``) go through :func:`literal`, which only escapes.
 """
 
@@ -40,14 +45,28 @@ class Interpolator:
     """Variables the stack reads with ``${environ.X}``, and where the first use is."""
     secrets: dict[str, str] = field(default_factory=dict)
     """Secrets the stack reads, and where the first use is."""
+    project_env: set[str] = field(default_factory=set)
+    """Names the project's ``env`` tables set."""
+    vars_used: dict[str, str] = field(default_factory=dict)
+    """Names of :attr:`project_env` that values read, and where the first use is."""
 
-    def text(self, value: str, *, secret: bool, where: str) -> str:
+    def text(self, value: str, *, secret: bool, where: str, own: str | None = None) -> str:
+        """``value`` with its references rewritten; ``own`` is the env name being defined
+        (a reference to itself is to the process environment's value)."""
         def sub(m: re.Match[str]) -> str:
             name = m.group(1) or m.group(2)
             if name is None:
                 return "$${"
             if name in _BUILTIN:
                 return _BUILTIN[name]
+            if m.group(2) and name != name.upper():
+                self.report.warning(where, f"${name}", "kept as text: Meltano would read it "
+                                    "as an environment variable, but the name is not upper "
+                                    "case; write ${environ." + name + "} if it is one")
+                return m.group(0)
+            if name in self.project_env and name != own:
+                self.vars_used.setdefault(name, where)
+                return f"${{var.{name}}}"
             if secret or is_secret_key(name):
                 ref = secret_name(name)
                 self.secrets.setdefault(ref, where)

@@ -14,6 +14,7 @@ from stackform.importers.meltano.plugins import (
     env_table,
     leftovers,
     parent_of,
+    settings_defaults,
     singer_extras,
 )
 from stackform.importers.meltano.read import YMap
@@ -82,6 +83,9 @@ def convert_kind(ctx: Context, kind: str, p: YMap, blocks: list[Block]) -> None:
         _airflow(ctx, kind, p, blocks[0])
     else:
         _utility(ctx, kind, p, blocks[0])
+    for b in blocks:
+        settings_defaults(ctx, kind, p, b)
+        _wrapper(ctx, kind, p, b)
     if target != STACK_KIND.get(kind):
         ctx.report.mapped(p.at(), subject, f"-> [{blocks[0].address}]")
 
@@ -107,7 +111,8 @@ def _mapper(ctx: Context, kind: str, p: YMap, block: Block) -> None:
     config = config_value(ctx, kind, p, p.get("config"), p.at("config"), subject)
     assert block.mapping is not None
     mapping = block.mapping
-    own = config_value(ctx, kind, p, mapping.get("config"), mapping.at("config"), subject)
+    own = config_value(ctx, kind, p, _null_maps(ctx, mapping.get("config"), mapping.at(),
+                                                subject), mapping.at("config"), subject)
     merged = {**config, **own}
     if merged:
         table.setdefault("config", {}).update(merged)
@@ -115,6 +120,39 @@ def _mapper(ctx: Context, kind: str, p: YMap, block: Block) -> None:
                       "(the mapper's config with the mapping's over it)")
     if block is ctx.plugins[(kind, p["name"])][0]:
         leftovers(ctx, kind, p, done)
+
+
+def _null_maps(ctx: Context, config: Any, where: str, subject: str) -> Any:
+    """A null in ``stream_maps`` means "leave it out" to a mapper; TOML has no null, and
+    meltano-map-transform reads the string ``__NULL__`` the same way."""
+    if not isinstance(config, dict) or not isinstance(config.get("stream_maps"), dict):
+        return config
+    maps: dict[str, Any] = {}
+    for stream, body in config["stream_maps"].items():
+        if body is None or (isinstance(body, dict) and None in body.values()):
+            ctx.report.mapped(where, subject, f"stream_maps.{stream}: null -> \"__NULL__\"")
+        maps[stream] = "__NULL__" if body is None else \
+            {k: "__NULL__" if v is None else v for k, v in body.items()} \
+            if isinstance(body, dict) else body
+    return {**config, "stream_maps": maps}
+
+
+def _wrapper(ctx: Context, kind: str, p: YMap, block: Block) -> None:
+    """Meltano's extension wrappers (``dbt-ext``, ``*-ext``, ``*_invoker``) run a tool the
+    Meltano way; stackform runs the tool itself."""
+    table = ctx.table(block.kind, block.name)
+    subject = f"plugins.{kind}.{p['name']}"
+    pip_url = table.get("pip_url")
+    if block.kind == "transformers" and isinstance(pip_url, str):
+        kept = [r for r in pip_url.split() if "dbt-ext" not in r]
+        if len(kept) != len(pip_url.split()):
+            table["pip_url"] = " ".join(kept)
+            ctx.report.dropped(p.at("pip_url"), subject, "dbt-ext in pip_url: Meltano's "
+                               "wrapper of dbt; stackform runs dbt itself")
+    elif "-ext" in str(pip_url) or str(table.get("executable", "")).endswith("_invoker"):
+        ctx.report.person(p.at(), subject, "a Meltano extension (EDK) wrapper: it runs the "
+                          "tool the Meltano way; check that executable and commands run the "
+                          "tool itself")
 
 
 def _utility(ctx: Context, kind: str, p: YMap, block: Block) -> None:

@@ -149,7 +149,6 @@ def common(ctx: Context, kind: str, p: YMap, block: Block, *, package: bool = Tr
         table["python"] = str(p["python"])
     if isinstance(p.get("env"), dict) and p["env"]:
         table["env"] = env_table(ctx, p["env"], p.at("env"))
-    _settings_defaults(ctx, kind, p, block)
     return done
 
 
@@ -170,7 +169,8 @@ def _package(ctx: Context, kind: str, p: YMap, block: Block, has_parent: bool) -
                               "index")
         else:
             variant = p.get("variant")
-            what = f"the '{variant}' variant of {p['name']}" if variant else p["name"]
+            hub = p.get("inherit_from") if isinstance(p.get("inherit_from"), str) else p["name"]
+            what = f"the '{variant}' variant of {hub}" if variant else hub
             ctx.report.person(p.at(), subject, f"no pip_url: Meltano installs {what} from its "
                               "hub, which cannot be known offline: set pip_url in "
                               f"[{block.address}]")
@@ -196,7 +196,7 @@ def _first_package(pip_url: str) -> str | None:
     return first.lower().replace("_", "-")
 
 
-def _settings_defaults(ctx: Context, kind: str, p: YMap, block: Block) -> None:
+def settings_defaults(ctx: Context, kind: str, p: YMap, block: Block) -> None:
     """Custom settings: a default ``value`` the config lacks is written; a sensitive setting
     the config lacks reads a secret (Meltano would take it from the environment)."""
     subject = f"plugins.{kind}.{p['name']}"
@@ -216,7 +216,8 @@ def _settings_defaults(ctx: Context, kind: str, p: YMap, block: Block) -> None:
             ctx.report.mapped(s.at(), subject, f"sensitive setting {name} -> "
                               f"${{secret.{ref}}} (Meltano reads it from the environment)")
         elif "value" in s and s["value"] is not None:
-            set_config(ctx, block, name, literal(s["value"]))
+            set_config(ctx, block, name, ctx.interp.value(s["value"], secret=False,
+                                                          where=s.at("value")))
             ctx.report.mapped(s.at("value"), subject, f"the default value of setting {name} "
                               "written into config")
 
@@ -283,7 +284,7 @@ def env_table(ctx: Context, env: dict[str, Any], where: str) -> dict[str, str]:
     """An ``env`` mapping: values as strings, references rewritten."""
     return {str(k): ctx.interp.text("" if v is None else str(v).lower()
                                     if isinstance(v, bool) else str(v),
-                                    secret=is_secret_key(str(k)), where=where)
+                                    secret=is_secret_key(str(k)), where=where, own=str(k))
             for k, v in env.items()}
 
 

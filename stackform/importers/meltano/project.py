@@ -41,6 +41,9 @@ def stack_name(root: Path) -> str:
 
 def convert(ctx: Context) -> None:
     top = ctx.project.top
+    for env in [top, *ctx.project.environments]:
+        if isinstance(env.get("env"), dict):
+            ctx.interp.project_env.update(str(k) for k in env["env"])
     ctx.table("stack").update({"name": stack_name(ctx.project.root),
                                "description": "Imported from a Meltano project by "
                                               "`stackform import meltano`"})
@@ -132,3 +135,25 @@ def python(ctx: Context) -> None:
                 table["python"] = m.group(1)
     ctx.report.mapped(top.at("python"), "python", f"python = \"{m.group(1)}\" in every plugin "
                       "block that sets none")
+
+
+def env_vars(ctx: Context) -> None:
+    """Names of the project's ``env`` that values read become vars: ``[vars]`` holds the
+    top-level value (or the process environment's when only environments set it), each
+    environment's ``vars`` its own, and the ``env`` tables read the var."""
+    used = ctx.interp.vars_used
+    for name, where in used.items():
+        top_env = ctx.stack.get("env", {})
+        if name in top_env:
+            value = top_env[name]
+            top_env[name] = f"${{var.{name}}}"
+        else:
+            value = f"${{environ.{name}}}"
+            ctx.interp.environ.setdefault(name, where)
+        ctx.table("vars")[name] = value
+        for env_name, env in ctx.stack.get("environments", {}).items():
+            if name in env.get("env", {}):
+                ctx.table("environments", env_name, "vars")[name] = env["env"][name]
+                env["env"][name] = f"${{var.{name}}}"
+        ctx.report.mapped(where, f"${name}", f"set by the project's env: -> ${{var.{name}}}, "
+                          "declared in [vars] (per environment in its vars) and read by env")
