@@ -58,7 +58,14 @@ def convert(ctx: Context) -> None:
     elif default is not None:
         ctx.report.mapped(top.at("default_environment"), "default_environment",
                           f"-> default = true in [environments.{names[default]}]")
-    if readonly:
+    if "project_readonly" in top and not readonly:
+        ctx.report.dropped(top.at("project_readonly"), "project_readonly", "false: the "
+                           "default (no environment protected)")
+    elif readonly and not names:
+        ctx.report.person(top.at("project_readonly"), "project_readonly", "the project "
+                          "declares no environment to protect: mark the ones that need it "
+                          "protected = true")
+    elif readonly:
         ctx.report.mapped(top.at("project_readonly"), "project_readonly",
                           "-> protected = true in every environment (apply and destroy only "
                           "from a clean git tree on an allowed branch)")

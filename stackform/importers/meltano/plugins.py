@@ -127,8 +127,7 @@ def common(ctx: Context, kind: str, p: YMap, block: Block, *, package: bool = Tr
     """Fill what every block shares; returns the Meltano keys it took care of."""
     table = ctx.table(block.kind, block.name)
     subject = f"plugins.{kind}.{p['name']}"
-    done = {"name", "settings", "inherit_from", "pip_url", "executable", "python", "env",
-            "variant"}
+    done = {"name", "settings", "inherit_from", "pip_url", "executable", "python", "env"}
     parent = parent_of(ctx, kind, p)
     if parent is not None and not ctx.plugins.get((kind, parent["name"])):
         parent = None
