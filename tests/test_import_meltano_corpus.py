@@ -108,7 +108,7 @@ def _unaccounted(project_dir: Path, report: Report) -> list[str]:
 
 @pytest.mark.parametrize("name", GOLDEN)
 def test_corpus_golden(name: str, tmp_path: Path) -> None:
-    project, imported, report = _import(name, tmp_path)
+    _, imported, report = _import(name, tmp_path)
     _golden(CORPUS / name / "expected.stack.toml", imported.text)
     _golden(CORPUS / name / "expected.report.md", report.markdown("meltano.yml", "stack.toml"))
 

@@ -94,7 +94,10 @@ def load_yaml(path: Path, shown: str) -> YMap:
     finally:
         loader.dispose()
     if not isinstance(data, YMap):
-        what = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
+        kinds = {YList: "a list", str: "text", int: "a number", float: "a number",
+                 bool: "a boolean"}
+        what = "empty" if data is None else \
+            f"{kinds.get(type(data), type(data).__name__)}, not a mapping"
         line = f":{node.start_mark.line + 1}" if node is not None else ""
         raise MeltanoImportError(f"{shown}{line}: the top level is {what}",
                                  hint="a Meltano project file is a mapping of keys such as "
