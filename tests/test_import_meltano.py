@@ -127,7 +127,7 @@ def test_cli_writes_stack_and_reports_in_markdown_and_json(tmp_path: Path) -> No
     assert md.code == 0, md
     assert md.stdout == ""  # status and report go to stderr
     assert "Needs a person (" in md.stderr and "Wrote full/stack.toml" in md.stderr
-    assert (tmp_path / "report.md").read_text().startswith("# Meltano import:")
+    assert (root / "report.md").read_text().startswith("# Meltano import:")
     js = _cli(tmp_path, "import", "meltano", "full", "-o", "other.toml", "--report",
               "report.json")
     assert js.code == 0, js
@@ -136,7 +136,7 @@ def test_cli_writes_stack_and_reports_in_markdown_and_json(tmp_path: Path) -> No
                                            if e["category"] == "person"]) > 0
     assert tomllib.loads((tmp_path / "other.toml").read_text()) == \
         tomllib.loads((root / "stack.toml").read_text())
-    for written in (root / "stack.toml", tmp_path / "report.md", tmp_path / "report.json"):
+    for written in (root / "stack.toml", root / "report.md", tmp_path / "report.json"):
         text = written.read_text()
         # plain-text secrets of meltano.yml are never copied anywhere
         assert "glpat-plaintext-token-value" not in text
@@ -251,3 +251,22 @@ def test_any_input_is_an_import_or_a_located_error(tmp_path: Path, prefix: str,
         assert "meltano.yml" in str(exc)
     else:
         tomllib.loads(imported.text)
+
+
+def test_the_migration_guide_shows_what_the_import_writes(tmp_path: Path) -> None:
+    """docs/migrating-from-meltano.md: its worked example's stack file and console lines are
+    what importing its meltano.yml gives."""
+    import re
+
+    page = (Path(__file__).parents[1] / "docs" / "migrating-from-meltano.md").read_text()
+    yaml_text = re.search(r"```yaml\n(.*?)```", page, re.S)
+    toml_text = re.search(r"The stack file written:\n\n```toml\n(.*?)```", page, re.S)
+    console = re.search(r"\$ stackform import meltano shop\n(.*?)```", page, re.S)
+    assert yaml_text and toml_text and console
+    root = _project(tmp_path / "shop", yaml_text.group(1))
+    imported = import_project(root)
+    assert imported.text.split("\n", 2)[2] == toml_text.group(1)
+    lines = imported.report.text()
+    for shown in console.group(1).splitlines():
+        if shown.startswith("  meltano.yml"):
+            assert shown in lines, shown

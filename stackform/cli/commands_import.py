@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 @import_app.command("meltano")
 def import_meltano(
     path: Annotated[Path | None, typer.Argument(
-        help="The Meltano project's folder (default: -C DIR, else the current one).")] = None,
+        help="The Meltano project's folder (default: the current one).")] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="The stack file to write (default: stack.toml in the project's "
         "folder).")] = None,
@@ -36,8 +36,11 @@ def import_meltano(
 
     g = Globals.current()
     console = g.console()
-    root = path if path is not None else (g.directory or Path("."))
-    out = output if output is not None else root / "stack.toml"
+    # Like every command, paths are taken from -C DIR when it is given.
+    base = g.directory or Path(".")
+    root = base / path if path is not None else base
+    out = base / output if output is not None else root / "stack.toml"
+    report = base / report if report is not None else None
     imported = import_project(root)
     write_import(imported, out, force=force, report_path=report, source=str(root / "meltano.yml"))
     for line in imported.report.text():
