@@ -270,3 +270,48 @@ def test_the_migration_guide_shows_what_the_import_writes(tmp_path: Path) -> Non
     for shown in console.group(1).splitlines():
         if shown.startswith("  meltano.yml"):
             assert shown in lines, shown
+
+
+_SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-5, 5000),
+                    st.sampled_from(["", "x", "$X", "${Y}", "tap-a", "dbt-b:run", "@daily",
+                                     "0 6 * * *", "s3://b/p", "file://./s", "a.b", "*.*",
+                                     "$MELTANO_PROJECT_ROOT/x", "password"]))
+_VALUE = st.recursive(_SCALAR, lambda inner: st.one_of(
+    st.lists(inner, max_size=3),
+    st.dictionaries(st.sampled_from(["name", "config", "env", "select", "metadata", "schema",
+                                     "pip_url", "inherit_from", "settings", "mappings",
+                                     "commands", "tasks", "job", "interval", "extractor",
+                                     "loader", "transform", "plugins", "extractors", "loaders",
+                                     "kind", "sensitive", "value", "args", "uri", "core"]),
+                    inner, max_size=4)), max_leaves=12)
+_NAMED = st.lists(st.one_of(_VALUE, st.fixed_dictionaries(
+    {"name": st.sampled_from(["tap-a", "target-b", "dbt-b", "airflow", "m", "dev"])},
+    optional={k: _VALUE for k in ("config", "env", "inherit_from", "mappings", "commands",
+                                  "settings", "select", "metadata", "pip_url", "tasks",
+                                  "interval", "job", "extractor", "loader", "transform")})),
+    max_size=3)
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(top=st.fixed_dictionaries({}, optional={
+    "plugins": st.dictionaries(st.sampled_from(["extractors", "loaders", "mappers",
+                                                "transformers", "utilities", "orchestrators",
+                                                "files", "bogus"]), _NAMED, max_size=4),
+    "environments": _NAMED, "jobs": _NAMED, "schedules": _NAMED, "env": _VALUE,
+    "state_backend": _VALUE, "default_environment": _VALUE, "project_readonly": _VALUE,
+    "include_paths": _VALUE, "python": _VALUE}))
+def test_any_structure_is_an_import_or_a_located_error(tmp_path: Path,
+                                                       top: dict[str, object]) -> None:
+    import yaml
+
+    root = tmp_path / "fuzz-structure"
+    root.mkdir(exist_ok=True)
+    (root / "meltano.yml").write_text(yaml.safe_dump(top) if top else "version: 1\n")
+    try:
+        imported = import_project(root)
+    except StackformError as exc:
+        assert "meltano.yml" in str(exc)
+    else:
+        assert tomllib.loads(imported.text) == imported.stack

@@ -28,6 +28,11 @@ def env_name(name: str) -> str:
 def convert(ctx: Context) -> None:
     top = ctx.project.top
     default = top.get("default_environment")
+    if default is not None and not isinstance(default, str | int):
+        ctx.report.warning(top.at("default_environment"), "default_environment",
+                           "not a name: left out")
+        default = None
+    default = None if default is None else str(default)
     readonly = top.get("project_readonly") is True
     names: dict[str, str] = {}
     for env in ctx.project.environments:

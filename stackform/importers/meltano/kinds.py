@@ -100,8 +100,21 @@ def _singer(ctx: Context, kind: str, p: YMap, block: Block) -> None:
         table.setdefault("config", {}).update(config)
     if kind == "extractors":
         done |= singer_extras(ctx, p, table, subject)
+        if "select" not in table and "extends" not in table:
+            _default_select(ctx, p, table, subject)
     ctx.report.mapped(p.at(), subject, f"-> [{block.address}]")
     leftovers(ctx, kind, p, done)
+
+
+def _default_select(ctx: Context, p: YMap, table: dict[str, Any], subject: str) -> None:
+    """Meltano selects ``*.*`` when ``select`` is not given, for a tap that takes a catalog;
+    stackform's empty ``select`` keeps the tap's own defaults, which may select nothing."""
+    caps = p.get("capabilities")
+    takes_catalog = isinstance(caps, list) and bool({"catalog", "properties"} & set(caps))
+    if takes_catalog or (caps is None and p.get("variant") is not None):
+        table["select"] = ["*.*"]
+        ctx.report.mapped(p.at(), subject, "select = [\"*.*\"]: Meltano's default selection "
+                          "(every stream and property) written out")
 
 
 def _mapper(ctx: Context, kind: str, p: YMap, block: Block) -> None:

@@ -3,6 +3,7 @@ config, env) and the Singer extras; :mod:`.kinds` adds what is particular to a k
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from stackform.importers.meltano import connectors
@@ -144,11 +145,59 @@ def common(ctx: Context, kind: str, p: YMap, block: Block, *, package: bool = Tr
                           f"{p['inherit_from']} (not in the project): the block stands alone")
     if package:
         _package(ctx, kind, p, block, parent is not None)
-    if isinstance(p.get("python"), str | int | float):
-        table["python"] = str(p["python"])
+    if p.get("python") is not None:
+        version = python_version(p["python"])
+        if version is None:
+            ctx.report.person(p.at("python"), subject, "python names an interpreter: "
+                              "stackform takes a version (python = \"3.11\")")
+        else:
+            table["python"] = version
     if isinstance(p.get("env"), dict) and p["env"]:
         table["env"] = env_table(ctx, p["env"], p.at("env"))
+    elif p.get("env") is not None and not isinstance(p.get("env"), dict):
+        ctx.report.warning(p.at("env"), subject, "env is not a mapping: left out")
     return done
+
+
+_PYTHON_VERSION = re.compile(r"(?:python)?(3(?:\.\d+)*)")
+
+
+def python_version(value: Any) -> str | None:
+    """``"3.11"`` for Meltano's ``3.11``, ``python3.11``; ``None`` for a path."""
+    m = _PYTHON_VERSION.fullmatch(str(value).strip())
+    return m.group(1) if m else None
+
+
+_PIP_OPTIONS_WITH_VALUE = ("-c", "--constraint", "-i", "--index-url", "--extra-index-url",
+                           "-f", "--find-links", "-r", "--requirement")
+
+
+def pip_requirements(ctx: Context, pip_url: str, where: str, subject: str) -> str:
+    """Meltano's ``pip_url`` as requirements only: pip's options are left out (reported), an
+    editable ``-e PATH`` is the folder itself."""
+    words = pip_url.split()
+    out: list[str] = []
+    dropped: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in _PIP_OPTIONS_WITH_VALUE:
+            dropped.append(" ".join(words[i:i + 2]))
+            i += 2
+            continue
+        if word in ("-e", "--editable"):
+            ctx.report.mapped(where, subject, f"pip_url: {word} dropped: a local folder is "
+                              "installed from its current files at every change")
+        elif word.startswith("-"):
+            dropped.append(word)
+        else:
+            out.append(word)
+        i += 1
+    if dropped:
+        ctx.report.person(where, subject, f"pip_url: pip options left out ({', '.join(dropped)}"
+                          "): stackform installs with uv; pin versions in pip_url, or with "
+                          "`stackform lock`")
+    return " ".join(out)
 
 
 def _package(ctx: Context, kind: str, p: YMap, block: Block, has_parent: bool) -> None:
@@ -156,8 +205,8 @@ def _package(ctx: Context, kind: str, p: YMap, block: Block, has_parent: bool) -
     subject = f"plugins.{kind}.{p['name']}"
     pip_url = p.get("pip_url")
     if isinstance(pip_url, str) and pip_url.strip():
-        table["pip_url"] = ctx.interp.text(" ".join(pip_url.split()), secret=False,
-                                           where=p.at("pip_url"))
+        requirements = pip_requirements(ctx, pip_url, p.at("pip_url"), subject)
+        table["pip_url"] = ctx.interp.text(requirements, secret=False, where=p.at("pip_url"))
     elif not has_parent:
         found = connectors.lookup(p["name"], p.get("variant"),
                                   p.get("inherit_from") if isinstance(p.get("inherit_from"),
@@ -236,6 +285,8 @@ def config_value(ctx: Context, kind: str, p: YMap, config: Any, where: str,
     written in it is named after the plugin and the key, after ``prefix`` too when given: an
     environment's)."""
     if not isinstance(config, dict):
+        if config is not None:
+            ctx.report.warning(where, subject, "config is not a mapping: left out")
         return {}
     sensitive = ctx.sensitive.get((kind, p["name"]), set())
     out: dict[str, Any] = {}

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stackform.importers.meltano.context import Context
-from stackform.importers.meltano.plugins import env_table
+from stackform.importers.meltano.plugins import env_table, python_version
 
 DROPPED = {
     "version": "the file format's version",
@@ -31,7 +31,6 @@ DROPPED = {
 HANDLED = {"plugins", "environments", "jobs", "schedules", "include_paths",
            "default_environment", "project_readonly", "env", "state_backend", "python"}
 _STACK_BAD = re.compile(r"[^a-z0-9_-]+")
-_PYTHON_VERSION = re.compile(r"(?:python)?(3(?:\.\d+)*)")
 
 
 def stack_name(root: Path) -> str:
@@ -124,16 +123,16 @@ def python(ctx: Context) -> None:
     value = top.get("python")
     if value is None:
         return
-    m = _PYTHON_VERSION.fullmatch(str(value))
-    if m is None:
+    version = python_version(value)
+    if version is None:
         ctx.report.person(top.at("python"), "python", "a path to an interpreter: stackform "
                           "takes a version (\"3.11\"); set python in the blocks that need it")
         return
     for kind in ("extractors", "loaders", "mappers", "utilities", "transformers"):
         for table in ctx.stack.get(kind, {}).values():
             if "python" not in table and "extends" not in table:
-                table["python"] = m.group(1)
-    ctx.report.mapped(top.at("python"), "python", f"python = \"{m.group(1)}\" in every plugin "
+                table["python"] = version
+    ctx.report.mapped(top.at("python"), "python", f"python = \"{version}\" in every plugin "
                       "block that sets none")
 
 
