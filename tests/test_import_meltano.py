@@ -157,6 +157,8 @@ def test_cli_writes_stack_and_reports_in_markdown_and_json(tmp_path: Path) -> No
     ("$ 5", False, "$ 5"),
     ("$lower_case", False, "$lower_case"),
     ("${lower_case}", False, "${environ.lower_case}"),
+    ("$MIXED_Case", False, "${environ.MIXED_C}ase"),
+    ("${lower-dash}", False, "$${lower-dash}"),
     ("cost ${ oops", False, "cost $${ oops"),
     ("a$", False, "a$"),
 ])
@@ -202,6 +204,8 @@ def test_comments_nulls_dates_and_quoting(tmp_path: Path) -> None:
             config:
               start: 2024-01-02
               at: 2024-01-02 03:04:05
+              utc: 2024-01-01T10:20:30.5+02:00
+              quoted: "2024-01-02 03:04:05"
               flag: on
               real: true
               gone: ~
@@ -209,7 +213,10 @@ def test_comments_nulls_dates_and_quoting(tmp_path: Path) -> None:
         """)
     imported = import_project(root)
     block = imported.stack["extractors"]["tap-x"]
-    assert block["config"] == {"start": "2024-01-02", "at": "2024-01-02 03:04:05",
+    # what Meltano 4.4.1 hands the plugin (`meltano config print`): a date stays the text, a
+    # date and time loses its fraction and time zone; only true/false are booleans
+    assert block["config"] == {"start": "2024-01-02", "at": "2024-01-02T03:04:05",
+                               "utc": "2024-01-01T10:20:30", "quoted": "2024-01-02 03:04:05",
                                "flag": "on", "real": True, "a key.with dots": 1}
     assert "# Orders, from the shop\n# (read-only replica)\n# the main one\n" in imported.text
     assert any("config.gone is null" in e.message for e in imported.report.of("dropped"))

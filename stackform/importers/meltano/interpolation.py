@@ -11,9 +11,9 @@
 - any other becomes ``${environ.VAR}``: the variable must be set where stackform runs.
 
 A ``$`` not followed by a name (JSONPath's ``$.data[*]``) is left alone, as both tools do, and
-so is ``$name`` written with a lower-case letter and no braces (``$special``, MongoDB's
-``$match``): environment variables are upper case, so it is taken for text, and reported. A
-literal ``${`` Meltano would not expand is escaped as ``$${``. Values Meltano never expands
+so is ``$name`` in lower case without braces (``$special``, MongoDB's ``$match``), which Meltano
+does not expand either: without braces it reads upper-case names only. A literal ``${`` Meltano
+would not expand (``${lower-dash}``) is escaped as ``$${``. Values Meltano never expands
 (``select`` rules, ``metadata``, ``schema``) go through :func:`literal`, which only escapes.
 """
 
@@ -26,7 +26,9 @@ from typing import Any
 from stackform.importers.meltano.report import Report
 from stackform.secret_keys import is_secret_key
 
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)|\$\{")
+# Meltano's own rule: braces take any name, a bare name is upper case only (``$lower`` stays
+# text, and ``$MIXED_Case`` is ``$MIXED_C`` followed by ``ase``).
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Z_][A-Z0-9_]*)|\$\{")
 _BUILTIN = {"MELTANO_PROJECT_ROOT": "${stack.dir}", "MELTANO_ENVIRONMENT": "${stack.env}"}
 _NAME = re.compile(r"[^a-z0-9_]+")
 
@@ -59,11 +61,6 @@ class Interpolator:
                 return "$${"
             if name in _BUILTIN:
                 return _BUILTIN[name]
-            if m.group(2) and name != name.upper():
-                self.report.warning(where, f"${name}", "kept as text: Meltano would read it "
-                                    "as an environment variable, but the name is not upper "
-                                    "case; write ${environ." + name + "} if it is one")
-                return m.group(0)
             if name in self.project_env and name != own:
                 self.vars_used.setdefault(name, where)
                 return f"${{var.{name}}}"

@@ -70,6 +70,9 @@ def _includes(ctx: Context) -> None:
                            "environments, jobs and schedules from included files; left out")
     for where, what in ctx.project.problems:
         ctx.report.warning(where, "project", what)
+    for where, written, read in ctx.project.timestamps:
+        ctx.report.mapped(where, "timestamp", f"unquoted {written} -> \"{read}\", the string "
+                          "Meltano hands the plugin")
 
 
 def _state(ctx: Context) -> None:

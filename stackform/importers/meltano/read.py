@@ -8,9 +8,11 @@ above ``- name: ...`` and the end-of-line comment on it) from the file's text in
 is all the import carries over. ruamel.yaml would keep every comment, but it would be a new
 dependency for that alone.
 
-Two YAML 1.1 rules of PyYAML differ from what Meltano reads (YAML 1.2 via ruamel): an
-unquoted date stays the text it is written as (Meltano hands it to the plugin as a string), and
-only ``true``/``false`` are booleans (``yes``, ``no``, ``on``, ``off`` stay strings).
+Two YAML 1.1 rules of PyYAML differ from what Meltano hands its plugins (checked with Meltano
+4.4.1's ``meltano config print``): only ``true``/``false`` are booleans (``yes``, ``no``,
+``on``, ``off`` stay strings), and an unquoted date stays the text written while an unquoted
+date and time becomes ``YYYY-MM-DDTHH:MM:SS`` (Meltano drops the fraction and the time zone);
+each such rewrite is recorded in :attr:`Project.timestamps` for the report.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ MERGED_KEYS = ("plugins", "schedules", "environments", "jobs")
 PLUGIN_KINDS = ("extractors", "loaders", "mappers", "transformers", "utilities",
                 "orchestrators", "files", "transforms")
 _MAX_DEPTH = 200
+_TIMESTAMP = re.compile(r"(\d{4}-\d{1,2}-\d{1,2})(?:[Tt]|[ \t]+)(\d{1,2}):(\d{2}):(\d{2})"
+                        r"(?:\.\d*)?(?:[ \t]*(?:Z|[-+]\d{1,2}(?::?\d{2})?))?")
 
 
 class MeltanoImportError(StackformError):
@@ -42,6 +46,9 @@ class YMap(dict[str, Any]):
     file: str = ""
     line: int = 0
     key_lines: dict[str, int]
+    timestamps: list[tuple[str, str, str]]
+    """On a file's top mapping: (where, as written, as Meltano hands it) of each unquoted date
+    and time."""
 
     def at(self, key: str | None = None) -> str:
         """``file:line`` of the mapping, or of one of its keys."""
@@ -59,6 +66,8 @@ class YList(list[Any]):
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2's booleans and no timestamps (see the module docstring)."""
+
+    timestamps: list[tuple[str, str, str]]
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -81,6 +90,7 @@ def load_yaml(path: Path, shown: str) -> YMap:
     except OSError as exc:
         raise MeltanoImportError(f"{shown}: cannot be read: {exc.strerror}") from None
     loader = _Loader(text)
+    loader.timestamps = []
     try:
         node = loader.get_single_node()
         data = _build(node, loader, shown, 0) if node is not None else None
@@ -93,6 +103,8 @@ def load_yaml(path: Path, shown: str) -> YMap:
         raise MeltanoImportError(f"{shown}: invalid YAML: {exc}") from None
     finally:
         loader.dispose()
+    if isinstance(data, YMap):
+        data.timestamps = loader.timestamps
     if not isinstance(data, YMap):
         kinds = {YList: "a list", str: "text", int: "a number", float: "a number",
                  bool: "a boolean"}
@@ -131,7 +143,13 @@ def _build(node: yaml.Node, loader: _Loader, shown: str, depth: int) -> Any:
         seq.file, seq.line = shown, node.start_mark.line + 1
         seq.item_lines = [v.start_mark.line + 1 for v in node.value]
         return seq
-    return loader.construct_object(node, deep=True)
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, str) and node.style is None and (m := _TIMESTAMP.fullmatch(value)):
+        day = "-".join(part.zfill(2) for part in m.group(1).split("-"))
+        read = f"{day}T{m.group(2).zfill(2)}:{m.group(3)}:{m.group(4)}"
+        loader.timestamps.append((f"{shown}:{node.start_mark.line + 1}", value, read))
+        return read
+    return value
 
 
 @dataclass
@@ -148,6 +166,8 @@ class Project:
     texts: dict[str, list[str]] = field(default_factory=dict)
     ignored: list[tuple[str, str]] = field(default_factory=list)
     """(where, what) of what an included file holds that Meltano does not take from it."""
+    timestamps: list[tuple[str, str, str]] = field(default_factory=list)
+    """(where, as written, as read) of every unquoted date and time."""
     unmatched: list[str] = field(default_factory=list)
     """``include_paths`` patterns that matched no file."""
     problems: list[tuple[str, str]] = field(default_factory=list)
@@ -202,6 +222,7 @@ def _included(project: Project, root: Path, main: Path) -> list[str]:
 
 def _take(project: Project, data: YMap, shown: str, path: Path) -> None:
     project.files.append(shown)
+    project.timestamps.extend(getattr(data, "timestamps", []))
     project.texts[shown] = path.read_text(encoding="utf-8").splitlines()
     plugins = data.get("plugins") or {}
     if not isinstance(plugins, dict):
