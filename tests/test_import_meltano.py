@@ -97,6 +97,25 @@ def test_duplicate_plugin_across_included_files_names_both(tmp_path: Path) -> No
     assert "meltano.yml:4" in message and "extra/loaders.yml:3" in message
 
 
+def test_included_files_are_deep_merged_as_meltano_does(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", """\
+        include_paths: [./conf/*.yml]
+        default_environment: dev
+        env: {A: "1", B: "2"}
+        environments: [{name: dev}, {name: prod}]
+        """, {"conf/more.yml": """\
+        default_environment: prod
+        env: {B: "3"}
+        jobs: []
+        """})
+    imported = import_project(root)
+    assert imported.stack["env"] == {"A": "1", "B": "3"}
+    assert imported.stack["environments"]["prod"] == {"default": True}
+    entry = next(e for e in imported.report.of("mapped") if e.subject == "default_environment"
+                 and "default = true" in e.message)
+    assert entry.where == "conf/more.yml:1"
+
+
 def test_existing_stack_file_is_kept_without_force(tmp_path: Path) -> None:
     root = _project(tmp_path / "p", "plugins:\n  loaders:\n  - name: target-jsonl\n"
                                     "    pip_url: target-jsonl\n")

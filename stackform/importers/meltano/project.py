@@ -65,9 +65,9 @@ def _includes(ctx: Context) -> None:
     for pattern in ctx.project.unmatched:
         ctx.report.warning(top.at("include_paths"), "include_paths", f"'{pattern}' matches no "
                            "file")
-    for where, what in ctx.project.ignored:
-        ctx.report.warning(where, "include_paths", f"{what}: Meltano takes only plugins, "
-                           "environments, jobs and schedules from included files; left out")
+    for where, key in ctx.project.merged:
+        ctx.report.mapped(where, key, "from an included file: merged as Meltano does (mappings "
+                          "key by key, lists appended, any other value replaces meltano.yml's)")
     for where, what in ctx.project.problems:
         ctx.report.warning(where, "project", what)
     for where, written, read in ctx.project.timestamps:

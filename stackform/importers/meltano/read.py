@@ -28,7 +28,7 @@ import yaml
 from stackform.errors import StackformError
 
 MERGED_KEYS = ("plugins", "schedules", "environments", "jobs")
-"""The top-level keys an included file contributes (Meltano's multi-file projects)."""
+"""The top-level keys whose entries are named (and a name defined twice is an error)."""
 PLUGIN_KINDS = ("extractors", "loaders", "mappers", "transformers", "utilities",
                 "orchestrators", "files", "transforms")
 _MAX_DEPTH = 200
@@ -46,6 +46,8 @@ class YMap(dict[str, Any]):
     file: str = ""
     line: int = 0
     key_lines: dict[str, int]
+    key_files: dict[str, str] | None = None
+    """The file of a key merged in from an included file (else the mapping's own)."""
     timestamps: list[tuple[str, str, str]]
     """On a file's top mapping: (where, as written, as Meltano hands it) of each unquoted date
     and time."""
@@ -53,7 +55,8 @@ class YMap(dict[str, Any]):
     def at(self, key: str | None = None) -> str:
         """``file:line`` of the mapping, or of one of its keys."""
         line = self.key_lines.get(key, self.line) if key is not None else self.line
-        return f"{self.file}:{line}"
+        file = (self.key_files or {}).get(key or "", self.file)
+        return f"{file}:{line}"
 
 
 class YList(list[Any]):
@@ -164,8 +167,8 @@ class Project:
     schedules: list[YMap] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     texts: dict[str, list[str]] = field(default_factory=dict)
-    ignored: list[tuple[str, str]] = field(default_factory=list)
-    """(where, what) of what an included file holds that Meltano does not take from it."""
+    merged: list[tuple[str, str]] = field(default_factory=list)
+    """(where, key) of the other top-level keys included files merged into the project."""
     timestamps: list[tuple[str, str, str]] = field(default_factory=list)
     """(where, as written, as read) of every unquoted date and time."""
     unmatched: list[str] = field(default_factory=list)
@@ -191,10 +194,29 @@ def read_project(root: Path) -> Project:
     for rel in _included(project, root, main):
         data = load_yaml(root / rel, rel)
         for key in data:
-            if key not in MERGED_KEYS:
-                project.ignored.append((data.at(key), f"'{key}' in an included file"))
+            if key not in MERGED_KEYS and key != "include_paths":
+                project.merged.append((data.at(key), key))
+                _merge_into(top, key, data[key], data)
+            elif key == "include_paths":
+                project.problems.append((data.at(key), "include_paths in an included file: "
+                                         "Meltano reads only meltano.yml's"))
         _take(project, data, rel, root / rel)
     return project
+
+
+def _merge_into(base: YMap, key: str, value: Any, source: YMap) -> None:
+    """Meltano's deep merge of an included file: mappings key by key, lists appended, anything
+    else replaces the main file's value."""
+    old = base.get(key)
+    if isinstance(old, YMap) and isinstance(value, YMap):
+        for k, v in value.items():
+            _merge_into(old, k, v, value)
+    elif isinstance(old, list) and isinstance(value, list):
+        old.extend(value)
+    else:
+        base[key] = value
+        base.key_lines[key] = source.key_lines.get(key, source.line)
+        base.key_files = {**(base.key_files or {}), key: source.file}
 
 
 def _included(project: Project, root: Path, main: Path) -> list[str]:
