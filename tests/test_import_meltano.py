@@ -341,3 +341,50 @@ def test_any_structure_is_an_import_or_a_located_error(tmp_path: Path,
         assert "meltano.yml" in str(exc)
     else:
         assert tomllib.loads(imported.text) == imported.stack
+
+
+def test_names_that_become_one_stack_name_stay_apart(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", """\
+        plugins:
+          loaders:
+          - name: target.x
+            pip_url: target-x==1
+          - name: target-x
+            pip_url: target-x==2
+        jobs: []
+        """)
+    stack = import_project(root).stack
+    assert {k: v["pip_url"] for k, v in stack["loaders"].items()} == {
+        "target-x": "target-x==1", "target-x-2": "target-x==2"}
+
+
+def test_connector_index_names_the_package_of_a_hub_plugin(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackform.importers.meltano import connectors
+
+    index = tmp_path / "connectors.json"
+    index.write_text(json.dumps([{"name": "tap-gitlab", "variant": "meltanolabs",
+                                  "pip_url": "meltanolabs-tap-gitlab==1.2.3"},
+                                 {"name": "tap-github", "pip_url": "tap-github==2.0"}]))
+    monkeypatch.setattr(connectors, "INDEX", index)
+    connectors._entries.cache_clear()
+    try:
+        root = _project(tmp_path / "p", """\
+            plugins:
+              extractors:
+              - name: tap-github
+                variant: meltanolabs
+              - name: tap-gitlab--ops
+                inherit_from: tap-gitlab
+                variant: meltanolabs
+              - name: tap-unknown
+                variant: someone
+            """)
+        imported = import_project(root)
+    finally:
+        connectors._entries.cache_clear()
+    extractors = imported.stack["extractors"]
+    assert extractors["tap-github"]["pip_url"] == "tap-github==2.0"
+    assert extractors["tap-gitlab--ops"]["pip_url"] == "meltanolabs-tap-gitlab==1.2.3"
+    assert "pip_url" not in extractors["tap-unknown"]
+    assert any("[extractors.tap-unknown]" in e.message for e in imported.report.of("person"))

@@ -62,16 +62,28 @@ def register(ctx: Context) -> None:
                 blocks = mapping_blocks(ctx, p)
             else:
                 blocks = [Block(target, block_name(p["name"]), p, p["name"])]
+            for b in blocks:
+                _unique_name(ctx, b, f"plugins.{kind}.{p['name']}")
             ctx.plugins[(kind, p["name"])] = blocks
             for b in blocks:
                 ctx.blocks.setdefault(b.step, []).append(b)
-            if kind != "mappers" and block_name(p["name"]) != p["name"]:
-                ctx.report.mapped(p.at(), f"plugins.{kind}.{p['name']}",
-                                  f"named {blocks[0].address} (stack names allow letters, "
-                                  "digits, - and _)")
     for kind, items in ctx.project.plugins.items():
         for p in items:
             ctx.sensitive[(kind, p["name"])] = _sensitive_chain(ctx, kind, p, 0)
+
+
+def _unique_name(ctx: Context, block: Block, subject: str) -> None:
+    """Stack names allow fewer characters than Meltano's (``tap.x`` -> ``tap-x``), so two
+    Meltano names may become one: the second gets a suffix."""
+    taken = {b.name for bs in ctx.plugins.values() for b in bs if b.kind == block.kind}
+    wanted = block.name
+    suffix = 2
+    while block.name in taken:
+        block.name = f"{wanted}-{suffix}"
+        suffix += 1
+    if block.name != block.step:
+        ctx.report.mapped(block.plugin.at(), subject, f"named {block.address} (stack names "
+                          "allow letters, digits, - and _, once per kind)")
 
 
 def _sensitive_chain(ctx: Context, kind: str, p: YMap, depth: int) -> set[str]:
