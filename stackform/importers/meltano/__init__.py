@@ -2,8 +2,8 @@
 as a stack file, with a report of every decision.
 
 The steps, one module each: :mod:`.read` (YAML with locations, Meltano's multi-file merge),
-:mod:`.project` (top-level keys, ``[state]``, ``[env]``), :mod:`.plugins` and :mod:`.kinds`
-(plugins -> blocks), :mod:`.environments`, :mod:`.schedules` (jobs and schedules ->
+:mod:`.project` (top-level keys, ``[state]``, ``[env]``), :mod:`.blocks`, :mod:`.plugins`
+and :mod:`.kinds` (plugins -> blocks), :mod:`.environments`, :mod:`.schedules` (jobs and schedules ->
 pipelines), :mod:`.interpolation` (``$VAR`` -> references), :mod:`.report` and :mod:`.write`.
 An import never fails on what it can report: only an unreadable project (malformed YAML, a
 top level that is not a mapping, a duplicate name) is an error, located at ``file:line``.
@@ -29,15 +29,15 @@ class Imported:
 
 def import_project(root: Path) -> Imported:
     """Read the Meltano project in ``root`` and make the stack file (nothing is written)."""
-    from stackform.importers.meltano import environments, plugins, project, schedules
+    from stackform.importers.meltano import blocks, environments, project, schedules
     from stackform.importers.meltano.context import Context
     from stackform.importers.meltano.read import read_project
     from stackform.importers.meltano.write import render
 
     ctx = Context(read_project(root))
     project.convert(ctx)
-    plugins.register(ctx)
-    plugins.convert(ctx)
+    blocks.register(ctx)
+    blocks.convert(ctx)
     project.python(ctx)
     environments.convert(ctx)
     used = schedules.convert(ctx)
