@@ -2,9 +2,10 @@
 as a stack file, with a report of every decision.
 
 The steps, one module each: :mod:`.read` (YAML with locations, Meltano's multi-file merge),
-:mod:`.project` (top-level keys, ``[state]``, ``[env]``), :mod:`.blocks`, :mod:`.plugins`
-and :mod:`.kinds` (plugins -> blocks), :mod:`.environments`, :mod:`.schedules` (jobs and schedules ->
-pipelines), :mod:`.interpolation` (``$VAR`` -> references), :mod:`.report` and :mod:`.write`.
+:mod:`.project` (top-level keys, ``[state]``, ``[env]``), :mod:`.blocks`, :mod:`.plugins` and
+:mod:`.kinds` (plugins -> blocks), :mod:`.environments`, :mod:`.schedules` (jobs and
+schedules -> pipelines), :mod:`.interpolation` (``$VAR`` -> references), :mod:`.report` and
+:mod:`.write`.
 An import never fails on what it can report: only an unreadable project (malformed YAML, a
 top level that is not a mapping, a duplicate name) is an error, located at ``file:line``.
 """

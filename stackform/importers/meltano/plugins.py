@@ -20,7 +20,7 @@ STACK_KIND = {"extractors": "extractors", "loaders": "loaders", "mappers": "mapp
 DROPPED = {
     "variant": "the hub variant: pip_url names the package",
     "label": "a display name", "logo_url": "a display asset", "docs": "a link",
-    "repo": "a link", "ext_repo": "a link", "description": "kept as a comment above the block",
+    "repo": "a link", "ext_repo": "a link", "description": "kept as a comment in the block",
     "namespace": "Meltano's prefix for settings read from environment variables",
     "capabilities": "stackform asks the tap (discovery) instead",
     "annotations": "not read by Meltano either",
@@ -123,7 +123,8 @@ def pip_requirements(ctx: Context, pip_url: str, where: str, subject: str) -> st
     while i < len(words):
         word = words[i]
         if word in _PIP_OPTIONS_WITH_VALUE:
-            dropped.append(" ".join(words[i:i + 2]))
+            # The value is not shown: an index URL may carry a token.
+            dropped.append(f"{word} ...")
             i += 2
             continue
         if word in ("-e", "--editable"):
@@ -306,7 +307,8 @@ def leftovers(ctx: Context, kind: str, p: YMap, done: set[str]) -> None:
     """Report every key of the plugin no step took."""
     subject = f"plugins.{kind}.{p['name']}"
     for key in p:
-        if key in done:
+        if key in done or (key == "variant" and not p.get("pip_url") and kind != "mappers"):
+            # (a variant without pip_url is in what needs a person already)
             continue
         if key in DROPPED:
             ctx.report.dropped(p.at(key), subject, f"{key}: {DROPPED[key]}")
