@@ -388,3 +388,10 @@ def test_connector_index_names_the_package_of_a_hub_plugin(
     assert extractors["tap-gitlab--ops"]["pip_url"] == "meltanolabs-tap-gitlab==1.2.3"
     assert "pip_url" not in extractors["tap-unknown"]
     assert any("[extractors.tap-unknown]" in e.message for e in imported.report.of("person"))
+
+
+def test_environments_without_a_default_or_dev_need_a_person(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", "environments: [{name: staging}, {name: prod}]\n")
+    person = import_project(root).report.of("person")
+    assert [e.subject for e in person] == ["default_environment"]
+    assert "every command then needs --env" in person[0].message

@@ -57,6 +57,10 @@ def convert(ctx: Context) -> None:
         _config(ctx, env, name, subject)
         _others(ctx, env, subject)
         ctx.report.mapped(env.at(), subject, f"-> [environments.{name}]")
+    if names and default not in names and "dev" not in names.values():
+        ctx.report.person(top.at(), "default_environment", "no default environment and none "
+                          "named dev: every command then needs --env (or set default = true "
+                          "in one environment)")
     if default is not None and default not in names:
         ctx.report.warning(top.at("default_environment"), "default_environment",
                            f"names no environment of the project ('{default}'): no default set")
