@@ -18,6 +18,7 @@ from stackform.cli import (
     commands_catalog,
     commands_core,
     commands_env,
+    commands_import,
     commands_invoke,
     commands_lineage,
     commands_lock,
@@ -75,7 +76,7 @@ def main(
 
 for commands in (commands_core, commands_pipeline, commands_state, commands_tools, commands_lock,
                  commands_runs, commands_env, commands_lineage, commands_catalog,
-                 commands_invoke):
+                 commands_invoke, commands_import):
     commands.register(app)
 
 
