@@ -161,6 +161,9 @@ class PipelineSection(_Section):
     schedule: str | None = None
     depends_on: list[str] = Field(default_factory=list)
     description: str | None = None
+    bookmark: Literal["pipeline", "shared"] = "pipeline"
+    """Whose bookmark each extractor-to-loader chain keeps: the pipeline's own, or one shared
+    by every pipeline running the same extractor into the same loader."""
 
 
 class CoreSections(_Section):
