@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel
 
 from stackform.plugins.kit import local_plugin_paths, plugin_dir, runtime_dir, write_private
+from stackform.plugins.streaming import stream
 from stackform.provider import (
     BaseProvider,
     ChecksUnapplied,
@@ -54,7 +55,6 @@ from stackform_dbt.run import (
     error_lines,
     prepare,
     split_command,
-    stream,
 )
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, Step
     Config: ClassVar[type[BaseModel]] = TransformerConfig
     force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
     exported_fields: ClassVar[frozenset[str]] = frozenset({"schema"})
+    process_env_field: ClassVar[str] = "env"
+    """dbt runs as a process: the stack's and the environment's ``env`` reach it."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -94,6 +94,11 @@ class LoaderConfig(PluginConfig):
     """A target: what to install and its settings."""
 
 
+class MapperConfig(PluginConfig):
+    """A Singer mapper (``meltano-map-transformer``): what to install and its settings, e.g.
+    ``config = { stream_maps = {...} }``; it runs between a pipeline's extractor and loader."""
+
+
 def _located(title: str, problems: Sequence[tuple[tuple[str | int, ...], str, str | None, bool]]
              ) -> ValidationError:
     """One validation error per problem, each at its key path inside the field, so the stack

@@ -1,4 +1,4 @@
-"""The ``extractors`` and ``loaders`` providers."""
+"""The ``extractors``, ``mappers`` and ``loaders`` providers."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from stackform.plugins.kit import (
 )
 from stackform.provider import (
     BaseProvider,
+    ChainsSteps,
     Context,
     Outputs,
     PlanChecker,
@@ -31,6 +32,7 @@ from stackform.provider import (
     RunStep,
     StepRunner,
     TakesOptions,
+    TakesProcessEnv,
     WatchesPaths,
 )
 from stackform.resource import Resource, ResourceState
@@ -41,7 +43,7 @@ from stackform_singer.catalog import (
     diff_selection,
     selection_of,
 )
-from stackform_singer.config import ExtractorConfig, LoaderConfig, PluginConfig
+from stackform_singer.config import ExtractorConfig, LoaderConfig, MapperConfig, PluginConfig
 from stackform_singer.discovery import discover
 from stackform_singer.pipe import run_pair
 from stackform_singer.plugin import executable_name, render_config
@@ -63,10 +65,11 @@ REFRESH_CATALOG = "refresh_catalog"
 PluginT = TypeVar("PluginT", bound=PluginConfig)
 
 
-class _PluginProvider(BaseProvider[PluginT], WatchesPaths):
+class _PluginProvider(BaseProvider[PluginT], WatchesPaths, ChainsSteps, TakesProcessEnv):
     """Install, check that the executable starts, render the non-secret config."""
 
     force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
+    process_env_field: ClassVar[str] = "env"
 
     def _prepare(self, ctx: Context, desired: Resource) -> tuple[Outputs, dict[str, str], str]:
         config = self.config_of(desired)
@@ -106,6 +109,7 @@ class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage):
 
     kind: ClassVar[str] = "loaders"
     Config: ClassVar[type[BaseModel]] = LoaderConfig
+    chain_role: ClassVar[str] = "end"
 
     def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
                 upstream: LineageGraph) -> LineageFragment:
@@ -124,12 +128,22 @@ class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage):
                 "only; the next run loads with the new settings"]
 
 
+class MapperProvider(_PluginProvider[MapperConfig]):
+    """``[mappers.NAME]``: a Singer mapper run between an extractor and a loader
+    (:mod:`.chain`); the extractor's step runs it."""
+
+    kind: ClassVar[str] = "mappers"
+    Config: ClassVar[type[BaseModel]] = MapperConfig
+    chain_role: ClassVar[str] = "link"
+
+
 class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunner, TakesOptions,
                         ProvidesLineage):
     """``[extractors.NAME]``: a Singer tap, its discovered catalog and the stack's selection."""
 
     kind: ClassVar[str] = "extractors"
     Config: ClassVar[type[BaseModel]] = ExtractorConfig
+    chain_role: ClassVar[str] = "start"
     provider_options: ClassVar[tuple[ProviderOption, ...]] = (
         ProviderOption(REFRESH_CATALOG, "run every extractor's discovery again at apply (new "
                        "tables or columns): `--refresh-catalog`", needs_refresh=True),)

@@ -29,6 +29,7 @@ from stackform.config.loader import StackFile
 from stackform.config.merge import source_fn
 from stackform.config.model import EnvironmentSettings, ResolvedStack
 from stackform.config.pipelines import resolve_pipelines
+from stackform.config.process_env import stack_env, with_stack_env
 from stackform.config.references import Addresses, block_depends_on
 from stackform.config.schema import DEPENDS_ON, StateSection, env_identifier
 from stackform.config.sensitive import map_sensitive, not_from_secrets
@@ -38,6 +39,7 @@ from stackform.errors import StackformError
 from stackform.limits import MAX_NESTING, too_deep
 from stackform.ownfiles import LOCK_NAME, OwnFiles
 from stackform.plugins.connectors import pip_url_problems
+from stackform.provider import TakesProcessEnv
 from stackform.registry import Registry
 from stackform.resource import KeyPath, Resource, format_path, secret_key_paths
 from stackform.secrets import SecretStore
@@ -135,6 +137,8 @@ class _Blocks:
         self.sources: dict[str, Source] = {}
         """address -> where each of the block's values is written"""
         self.merger = BlockMerger(self.stack_file, self.overrides, self.env_name, self.diags)
+        self.stack_env = stack_env(self.stack_file, self.env_name,
+                                   self.env_name in self.stack_file.core.environments)
 
     def locate(self, path: KeyPath, key: bool) -> Location:
         return self.stack_file.location(path, key)
@@ -153,23 +157,29 @@ class _Blocks:
                 self.diags.add(Diagnostic(exc.reason, path=kind,
                                           location=self.locate((kind,), True), hint=exc.hint))
                 continue
+            env_field = (provider.process_env_field if isinstance(provider, TakesProcessEnv)
+                         else None)
             for name, raw in named.items():
                 if is_abstract(raw):
                     self.merger.merged(kind, name)  # its own problems, reported once
                     continue
-                resource = self.resolve_one(provider, kind, name)
+                resource = self.resolve_one(provider, kind, name, env_field)
                 if resource is not None:
                     resources[resource.address] = resource
         return resources
 
-    def resolve_one(self, provider: Any, kind: str, name: str) -> Resource | None:
-        """The block as a resource, or None when it has problems (added to the diagnostics)."""
+    def resolve_one(self, provider: Any, kind: str, name: str, env_field: str | None = None
+                    ) -> Resource | None:
+        """The block as a resource, or None when it has problems (added to the diagnostics).
+        ``env_field``: the field taking the stack's process environment, if the kind has one."""
         address = f"{kind}.{name}"
         block_path: KeyPath = (kind, name)
         found = self._merged(kind, name)
         if found is None:
             return None
         merged, source = found
+        if env_field is not None:
+            merged, source = with_stack_env(merged, source, env_field, self.stack_env)
         self.sources[address] = source
         deps = block_depends_on(merged.pop(DEPENDS_ON, None), block_path, source,
                                 self.addresses, self.diags, self.locate)
