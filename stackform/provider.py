@@ -27,6 +27,7 @@ from typing import (
 )
 
 from stackform.diagnostics import Locator, no_location
+from stackform.provider_steps import ChainsSteps, ChecksStepCommands, TakesProcessEnv
 from stackform.resource import Fingerprinter, KeyPath, Resource, ResourceState
 
 if TYPE_CHECKING:
@@ -437,33 +438,10 @@ class StepRunner(Protocol):
         :class:`~stackform.errors.StackformError`; stop when ``run.ctx.cancel`` is set."""
 
 
-CHAIN_ROLES = ("start", "link", "end")
-
-
-@runtime_checkable
-class ChainsSteps(Protocol):
-    """A provider whose blocks are links of a chain of pipeline steps run as one (a Singer
-    extractor starts a chain, mappers continue it, a loader ends it: ``tap | mapper |
-    target``). Core checks the shape of every chain where the pipeline is written, and gives
-    the step that starts one the key of the chain's bookmark (:attr:`Step.bookmark`); the
-    provider of the starting step runs the whole chain (:class:`StepRunner`)."""
-
-    chain_role: ClassVar[str]
-    """``"start"``, ``"link"`` or ``"end"`` (:data:`CHAIN_ROLES`)."""
-
-
-@runtime_checkable
-class TakesProcessEnv(Protocol):
-    """A provider whose blocks run processes: the stack's ``[env]`` and the environment's
-    ``env`` are merged under the block's own process environment (the ``Config`` field named
-    by :attr:`process_env_field`, a table of strings) when the stack is resolved."""
-
-    process_env_field: ClassVar[str]
-
-
 CAPABILITIES: tuple[type, ...] = (
     PlanChecker, ComputesAttributes, WritesLocalFiles, ChecksUnapplied, DeepValidator,
     WatchesPaths, DependsOnPipelines, DependsOnBlocks, Exports, Pulls, TakesOptions,
-    StepRunner, ProvidesLineage, ChainsSteps, TakesProcessEnv,
+    StepRunner, ProvidesLineage, ChainsSteps, TakesProcessEnv, ChecksStepCommands,
 )
-"""Every optional capability core asks providers about (docs/providers.md lists them)."""
+"""Every optional capability core asks providers about (docs/providers.md lists them); those of
+pipeline chains and process environments live in :mod:`stackform.provider_steps`."""

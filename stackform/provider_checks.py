@@ -16,13 +16,8 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-from stackform.provider import (
-    CAPABILITIES,
-    CHAIN_ROLES,
-    BaseProvider,
-    Provider,
-    ProviderOption,
-)
+from stackform.provider import CAPABILITIES, BaseProvider, Provider, ProviderOption
+from stackform.provider_steps import CHAIN_ROLES
 
 
 @cache

@@ -207,11 +207,16 @@ def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
         return {c.__name__ for c in CAPABILITIES if isinstance(registry.get(kind), c)}
 
     assert capabilities("files") == {"WritesLocalFiles", "WatchesPaths"}
-    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage"}
+    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage", "ChainsSteps",
+                                       "TakesProcessEnv"}
+    assert capabilities("mappers") == {"WatchesPaths", "ChainsSteps", "TakesProcessEnv"}
     assert capabilities("extractors") == {"WatchesPaths", "PlanChecker", "StepRunner",
-                                          "TakesOptions", "ProvidesLineage"}
+                                          "TakesOptions", "ProvidesLineage", "ChainsSteps",
+                                          "TakesProcessEnv"}
     assert capabilities("transformers") == {"WatchesPaths", "ChecksUnapplied", "StepRunner",
-                                            "Exports", "ProvidesLineage"}
+                                            "Exports", "ProvidesLineage", "TakesProcessEnv"}
+    assert capabilities("utilities") == {"WatchesPaths", "StepRunner", "TakesProcessEnv",
+                                         "ChecksStepCommands"}
     assert capabilities("orchestrators") == {"WatchesPaths", "ComputesAttributes",
                                              "DependsOnPipelines", "DeepValidator"}
     assert capabilities("bi") == {"WatchesPaths", "ComputesAttributes", "DeepValidator",

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from stackform.errors import RunError
 from stackform.plugins.kit import install, plugin_environ, write_private
-from stackform.provider import ChainsSteps, RunContext, RunStep, typed_config
+from stackform.provider import RunContext, RunStep, typed_config
+from stackform.provider_steps import ChainsSteps
 from stackform.supervise import popen
 from stackform_singer.config import MapperConfig
 from stackform_singer.plugin import executable_name, full_config

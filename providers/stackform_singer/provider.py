@@ -22,7 +22,6 @@ from stackform.plugins.kit import (
 )
 from stackform.provider import (
     BaseProvider,
-    ChainsSteps,
     Context,
     Outputs,
     PlanChecker,
@@ -32,9 +31,9 @@ from stackform.provider import (
     RunStep,
     StepRunner,
     TakesOptions,
-    TakesProcessEnv,
     WatchesPaths,
 )
+from stackform.provider_steps import ChainsSteps, TakesProcessEnv
 from stackform.resource import Resource, ResourceState
 from stackform_singer.catalog import (
     Selection,

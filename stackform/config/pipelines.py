@@ -4,6 +4,8 @@ to the caller's diagnostics."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from stackform.config.chains import Role, chained_steps
 from stackform.config.interpolate import Interpolator, Locator
 from stackform.config.loader import StackFile
@@ -12,20 +14,22 @@ from stackform.config.references import Addresses
 from stackform.config.schema import PipelineSection, schedule_problem
 from stackform.diagnostics import Diagnostic, Diagnostics, did_you_mean
 from stackform.errors import StackformError
-from stackform.provider import ChainsSteps
+from stackform.provider_steps import ChainsSteps, ChecksStepCommands
 from stackform.registry import Registry
-from stackform.resource import KeyPath, format_path
+from stackform.resource import KeyPath, Resource, format_path
 
 
 def resolve_pipelines(stack_file: StackFile, interp: Interpolator, blocks: Addresses,
-                      registry: Registry, diags: Diagnostics, locate: Locator
-                      ) -> dict[str, Pipeline]:
-    """Every pipeline of the stack, by name."""
+                      registry: Registry, resources: Mapping[str, Resource],
+                      diags: Diagnostics, locate: Locator) -> dict[str, Pipeline]:
+    """Every pipeline of the stack, by name. ``resources``: the blocks resolved (a step whose
+    block has problems of its own is not checked further)."""
     pipelines: dict[str, Pipeline] = {}
     role = _roles(registry)
     for pname, section in stack_file.core.pipelines.items():
         base: KeyPath = ("pipelines", pname)
         steps, paths = _steps(section, base, blocks, diags, locate)
+        _check_commands(steps, paths, registry, resources, diags, locate)
         pipelines[pname] = Pipeline(
             name=pname,
             steps=chained_steps(pname, steps, paths, role, section.bookmark, diags, locate),
@@ -52,6 +56,23 @@ def _roles(registry: Registry) -> Role:
         return by_kind[kind]
 
     return role
+
+
+def _check_commands(steps: list[Step], paths: list[KeyPath], registry: Registry,
+                    resources: Mapping[str, Resource], diags: Diagnostics,
+                    locate: Locator) -> None:
+    """A step's command, checked by its provider when it knows its commands."""
+    for step, path in zip(steps, paths, strict=True):
+        resource = resources.get(step.address)
+        if resource is None:
+            continue
+        provider = registry.get(resource.kind)
+        if not isinstance(provider, ChecksStepCommands):
+            continue
+        problem = provider.step_command_problem(resource, step.command)
+        if problem is not None:
+            diags.add(Diagnostic(f"step '{step.raw}': {problem[0]}", path=format_path(path),
+                                 location=locate(path, False), hint=problem[1]))
 
 
 def _steps(section: PipelineSection, base: KeyPath, blocks: Addresses, diags: Diagnostics,

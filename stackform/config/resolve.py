@@ -39,7 +39,7 @@ from stackform.errors import StackformError
 from stackform.limits import MAX_NESTING, too_deep
 from stackform.ownfiles import LOCK_NAME, OwnFiles
 from stackform.plugins.connectors import pip_url_problems
-from stackform.provider import TakesProcessEnv
+from stackform.provider_steps import TakesProcessEnv
 from stackform.registry import Registry
 from stackform.resource import KeyPath, Resource, format_path, secret_key_paths
 from stackform.secrets import SecretStore
@@ -82,8 +82,8 @@ def resolve(
     _check_connectors(resources, diags, locate)
     if check_lock and (stack_file.dir / LOCK_NAME).is_file():
         _lock_plugins(stack_file, resources, diags, locate)
-    pipelines = resolve_pipelines(stack_file, interp, blocks.addresses, registry, diags,
-                                  locate)
+    pipelines = resolve_pipelines(stack_file, interp, blocks.addresses, registry, resources,
+                                  diags, locate)
     diags.raise_if_errors()
     stack = ResolvedStack(
         name=core.stack.name,
