@@ -44,6 +44,8 @@ class PluginConfig(BaseModel):
 class ExtractorConfig(PluginConfig):
     """A tap: what to install, its settings, and which streams and properties to extract."""
 
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
     select: list[str] = Field(
         default_factory=list,
         description="Meltano-style rules: 'stream.property', wildcards, '!' to exclude; "
@@ -55,6 +57,11 @@ class ExtractorConfig(PluginConfig):
         False,
         description="Let `stackform run` run the tap when the selection selects no stream "
         "(a warning then), instead of failing")
+    schema_overrides: dict[str, dict[str, dict[str, Any]]] = Field(
+        default_factory=dict, alias="schema",
+        description="JSON schema of properties, replacing what discovery says: "
+        "[extractors.X.schema.STREAM.PROPERTY] (patterns allowed; a property named without "
+        "wildcards that the stream lacks is added)")
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -63,6 +70,9 @@ class ExtractorConfig(PluginConfig):
         # an upgrade of stackform does not show every extractor as changed.
         if data.get("allow_empty_selection") is False:
             del data["allow_empty_selection"]
+        overrides = data.pop("schema_overrides", None)
+        if overrides:
+            data["schema"] = overrides  # as the stack file writes it
         return data
 
     @field_validator("select")

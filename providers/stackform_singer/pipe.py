@@ -37,6 +37,7 @@ from stackform.runs.model import RunStatus, StepOutcome, bookmark_key
 from stackform.state.model import utc_now
 from stackform.supervise import popen
 from stackform_singer.catalog import apply_selection, catalog_digest
+from stackform_singer.catalog.schema import apply_schema
 from stackform_singer.chain import Mapper, prepare_mappers, split_chain, start_mappers
 from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.discovery import discover
@@ -95,7 +96,8 @@ def _catalog(run: RunContext, tap: RunStep, env: dict[str, str]) -> Path:
             return path
     config = typed_config(tap.resource, ExtractorConfig)
     run.say(f"{tap.resource.address}: no catalog from apply on this machine; discovering")
-    discovered = discover(run.ctx, tap.resource, tap.state.outputs["executable"], env)
+    discovered = apply_schema(discover(run.ctx, tap.resource, tap.state.outputs["executable"],
+                                       env), config.schema_overrides)
     selected = apply_selection(discovered, config.select, config.metadata)
     if catalog_digest(selected) != expected:
         run.say(f"warning: {tap.resource.address}: the tap's catalog changed since apply")

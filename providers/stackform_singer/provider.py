@@ -42,11 +42,12 @@ from stackform_singer.catalog import (
     diff_selection,
     selection_of,
 )
+from stackform_singer.catalog.schema import apply_schema
 from stackform_singer.config import ExtractorConfig, LoaderConfig, MapperConfig, PluginConfig
 from stackform_singer.discovery import discover
 from stackform_singer.pipe import run_pair
 from stackform_singer.plugin import executable_name, render_config
-from stackform_singer.selection import apply_error, diagnostics, findings
+from stackform_singer.selection import apply_error, diagnostics, findings, schema_warnings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -158,10 +159,12 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         outputs, env, help_text = self._prepare(ctx, desired)
         config = self.config_of(desired)
-        discovered = discover(ctx, desired, outputs["executable"], env)
+        raw = discover(ctx, desired, outputs["executable"], env)
         folder = plugin_dir(ctx, desired.address)
-        write_private(folder / "catalog.discovered.json", discovered)
-        found = diagnostics(ctx, desired, findings(discovered, config))
+        write_private(folder / "catalog.discovered.json", raw)
+        discovered = apply_schema(raw, config.schema_overrides)
+        found = [*diagnostics(ctx, desired, findings(discovered, config)),
+                 *schema_warnings(ctx, desired, raw, config.schema_overrides)]
         errors = [d for d in found if d.severity == "error"]
         if errors:
             # Before the selected catalog is written: a run keeps using the last good one.
@@ -217,7 +220,7 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
         return extractor_lineage(ctx, resource, self.config_of(resource), outputs)
 
 
-_SELECTION_FIELDS = frozenset({"select", "metadata", "allow_empty_selection"})
+_SELECTION_FIELDS = frozenset({"select", "metadata", "allow_empty_selection", "schema"})
 
 
 def _recorded_catalog(ctx: Context, prior: ResourceState | None, desired: Resource
@@ -227,7 +230,8 @@ def _recorded_catalog(ctx: Context, prior: ResourceState | None, desired: Resour
     if prior is None or not path.exists():
         return None
     catalog: dict[str, Any] = json.loads(path.read_text())
-    return catalog
+    # As apply shaped it: the stack's schema overrides laid over what the tap discovered.
+    return apply_schema(catalog, ExtractorProvider.config_of(desired).schema_overrides)
 
 
 def _discovers_again(ctx: Context, prior: ResourceState, desired: Resource) -> bool:
