@@ -99,3 +99,18 @@ def test_misshapen_chains_are_located_errors(steps: str, path: str, message: str
     assert [(d.path, d.message) for d in found][:1] == [(path, message)]
     assert found[0].location is not None and found[0].location.line == BLOCKS.count("\n") + 2
     assert found[0].hint
+
+
+def test_data_flows_within_each_chain_then_into_command_steps() -> None:
+    from stackform.lineage.flow import data_upstream
+
+    stack = _resolve('["tap-a", "m1", "target-b", "tap-c", "target-b", "tap-a", "target-d", '
+                     '"dbt:build"]')
+    assert [s.chain for s in stack.pipelines["p"].steps] == [0, 0, 0, 1, 1, 2, 2, None]
+    upstream, warning = data_upstream(stack, {a: () for a in stack.resources})
+    assert warning is None  # the extractor twice in one pipeline is no cycle
+    assert upstream["extractors.tap-a"] == ()
+    assert upstream["loaders.target-b"] == ("extractors.tap-a", "extractors.tap-c",
+                                            "mappers.m1")
+    assert upstream["loaders.target-d"] == ("extractors.tap-a",)
+    assert len(upstream["tools.dbt"]) == 5  # every block before it

@@ -81,6 +81,9 @@ def _with_bookmarks(pipeline: str, steps: Sequence[Step], chains: list[tuple[int
 
     starts = [name(s) for s, _ in chains]
     out = list(steps)
+    for n, (s, e) in enumerate(chains):
+        for i in range(s, e + 1):
+            out[i] = replace(out[i], chain=n)
     seen: dict[tuple[str, str], int] = {}
     for s, e in chains:
         pair = (name(s), name(e))
@@ -96,5 +99,5 @@ def _with_bookmarks(pipeline: str, steps: Sequence[Step], chains: list[tuple[int
             key = bookmark_key(pipeline, f"{pair[0]}-to-{pair[1]}")
         else:
             key = bookmark_key(pipeline, pair[0])
-        out[s] = replace(steps[s], bookmark=key)
+        out[s] = replace(out[s], bookmark=key)
     return tuple(out)

@@ -23,6 +23,9 @@ class Step:
     bookmark: str | None = None
     """For the step that starts a chain (an extractor): the key of the chain's bookmark
     (:mod:`stackform.config.chains`)."""
+    chain: int | None = None
+    """The index of the chain the step belongs to within its pipeline (None: a step of its
+    own)."""
 
 
 @dataclass(frozen=True)
