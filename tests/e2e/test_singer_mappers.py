@@ -81,6 +81,11 @@ steps = ["orders", "scrub", "warehouse", "customers", "warehouse", "orders", "ar
     sf = stackform_for(d)
     applied = sf.apply()
     assert re.search(r"mappers.scrub +create +done", applied.stdout), applied
+    # The plan shows each extractor resolved through extends; the base is no resource.
+    assert re.search(r'\+ extractors.orders\n(.*\n)*? +\+ pip_url += "stackform:tap-jsonl"',
+                     applied.stdout), applied
+    assert "jsonl-base" not in applied.stdout
+    assert "lineage incomplete" not in applied.stdout, applied
     ran = sf.ok("run", "daily")
     assert "orders-to-warehouse: success" in ran.stderr, ran
     rows = duckdb_rows(d / "warehouse.duckdb",
