@@ -5,11 +5,31 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+)
 
 COMMAND_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def _splits(value: str) -> str:
+    try:
+        shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"cannot split the arguments into words: {exc}") from None
+    return value
+
+
+Args = Annotated[str, AfterValidator(_splits)]
+"""Arguments as one string, split like a shell's words (no shell runs them)."""
 
 
 class CommandSpec(BaseModel):
@@ -17,21 +37,18 @@ class CommandSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    args: str | list[str] = Field(
+    args: Args | list[str] = Field(
         description="The arguments after the executable: a string split like a shell's "
         "words (no shell runs it), or a list")
     env: dict[str, str] = Field(default_factory=dict,
                                 description="Environment variables for this command only")
 
-    @field_validator("args")
-    @classmethod
-    def _splits(cls, value: str | list[str]) -> str | list[str]:
-        if isinstance(value, str):
-            try:
-                shlex.split(value)
-            except ValueError as exc:
-                raise ValueError(f"cannot split the arguments into words: {exc}") from None
-        return value
+
+Command = Annotated[
+    Annotated[Args, Tag("args")] | Annotated[CommandSpec, Tag("table")],
+    # One form or the other by the value's type, so an error speaks of the form written.
+    Discriminator(lambda value: "args" if isinstance(value, str) else "table"),
+]
 
 
 class UtilityConfig(BaseModel):
@@ -44,7 +61,7 @@ class UtilityConfig(BaseModel):
     executable: str | None = Field(
         None, description="The command to run (default: the first requirement's name)")
     python: str | None = Field(None, description="Python version for the tool's venv")
-    commands: dict[str, str | CommandSpec] = Field(
+    commands: dict[str, Command] = Field(
         default_factory=dict,
         description="Named commands, each the arguments after the executable "
         "(`lint = \"lint models\"`) or a table { args, env }: pipeline steps NAME:COMMAND")
@@ -62,18 +79,11 @@ class UtilityConfig(BaseModel):
             raise ValueError("pip_url names nothing to install")
         return value
 
-    @field_validator("commands", mode="before")
+    @field_validator("commands")
     @classmethod
-    def _command_names(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            for name, spec in value.items():
-                if not COMMAND_NAME_RE.fullmatch(name):
-                    raise ValueError(f"'{name}' is not a command name (letters, digits, '-' "
-                                     "and '_', starting with a letter)")
-                if isinstance(spec, str):
-                    try:
-                        shlex.split(spec)
-                    except ValueError as exc:
-                        raise ValueError(f"command '{name}': cannot split the arguments into "
-                                         f"words: {exc}") from None
+    def _command_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not COMMAND_NAME_RE.fullmatch(name):
+                raise ValueError(f"'{name}' is not a command name (letters, digits, '-' and "
+                                 "'_', starting with a letter)")
         return value
