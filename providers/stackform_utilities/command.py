@@ -73,6 +73,7 @@ def command_line(resource: Resource, venv: Venv, command: str | None,
     config = typed_config(resource, UtilityConfig)
     args: list[str] = []
     command_env: dict[str, str] = {}
+    executable = executable_name(config.pip_url, config.executable)
     if command is not None:
         problem = command_problem(config, command)
         if problem is not None:
@@ -81,9 +82,10 @@ def command_line(resource: Resource, venv: Venv, command: str | None,
         if isinstance(spec, CommandSpec):
             args = shlex.split(spec.args) if isinstance(spec.args, str) else list(spec.args)
             command_env = dict(spec.env)
+            executable = spec.executable or executable
         else:
             args = shlex.split(spec)
-    exe = venv.executable(executable_name(config.pip_url, config.executable))
+    exe = venv.executable(executable)
     env = plugin_environ(venv, resource)
     env.update(config_env(resource.name, resource.attributes.get("config") or {}))
     env.update(command_env)

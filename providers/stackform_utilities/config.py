@@ -42,6 +42,9 @@ class CommandSpec(BaseModel):
         "words (no shell runs it), or a list")
     env: dict[str, str] = Field(default_factory=dict,
                                 description="Environment variables for this command only")
+    executable: str | None = Field(
+        None, description="Another command of the tool's venv to run (default: the block's)")
+    description: str | None = Field(None, description="What the command does, for people")
 
 
 Command = Annotated[

@@ -9,7 +9,7 @@ import pytest
 
 from stackform.config.loader import parse_stack_text
 from stackform.config.resolve import resolve
-from stackform.errors import ConfigError
+from stackform.errors import ConfigError, StackformError
 from stackform.registry import Registry
 from stackform_utilities.command import command_problem, config_env, env_name
 from stackform_utilities.config import UtilityConfig
@@ -45,3 +45,32 @@ def test_bad_commands_are_located(tmp_path: Path) -> None:
     assert found["utilities.lint.commands.bad"].location.line == 7  # type: ignore[union-attr]
     assert "utilities.lint.commands.worse.shell" in found
     assert found["utilities.lint.commands.worse.shell"].location.line == 8  # type: ignore[union-attr]
+
+
+def test_command_line_and_environment(tmp_path: Path) -> None:
+    from stackform.plugins.installs import Venv
+    from stackform.resource import Resource
+    from stackform_utilities.command import command_line
+
+    bin_dir = Venv(tmp_path / "venv", "k").bin_dir
+    bin_dir.mkdir(parents=True)
+    for name in ("sqlfluff", "sqlfluff-extra"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+    config = UtilityConfig.model_validate({
+        "pip_url": "sqlfluff==4.5.0", "env": {"A": "1", "SQLFLUFF_DIALECT": "mine"},
+        "config": {"dialect": "duckdb"},
+        "commands": {"lint": "lint 'my models'",
+                     "extra": {"args": ["x"], "env": {"A": "2"},
+                               "executable": "sqlfluff-extra"}}})
+    resource = Resource("utilities.sqlfluff", "utilities", "sqlfluff", config,
+                        config.model_dump(mode="json"))
+    venv = Venv(tmp_path / "venv", "k")
+    lint = command_line(resource, venv, "lint", ["--verbose"])
+    assert lint.argv == [str(bin_dir / "sqlfluff"), "lint", "my models", "--verbose"]
+    assert lint.env["A"] == "1" and lint.env["SQLFLUFF_DIALECT"] == "duckdb"  # config wins
+    extra = command_line(resource, venv, "extra")
+    assert extra.argv == [str(bin_dir / "sqlfluff-extra"), "x"] and extra.env["A"] == "2"
+    assert command_line(resource, venv, None).argv == [str(bin_dir / "sqlfluff")]
+    with pytest.raises(StackformError, match="unknown command 'lnit'"):
+        command_line(resource, venv, "lnit")
