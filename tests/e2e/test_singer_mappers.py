@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from e2e_support import Stackform, duckdb_rows
+from e2e_support import (
+    Stackform,
+    alive,
+    cmdline,
+    duckdb_rows,
+    find_descendant,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -144,3 +152,27 @@ bookmark = "shared"
     second = sf.last_run("backfill")["steps"][0]
     assert second["details"]["bookmark_key"] == "shared.orders-to-warehouse"
     assert second["records_emitted"] == 0, second
+
+
+def test_kill_9_of_a_run_kills_the_mapper_with_the_tap_and_target(
+        tmp_path: Path, stackform_for: Callable[..., Stackform]) -> None:
+    d = stack(tmp_path / "killed", SCRUB, '[pipelines.daily]\n'
+              'steps = ["orders", "scrub", "warehouse"]\n')
+    (d / "data" / "orders-2.jsonl").write_text("".join(
+        json.dumps({"id": i, "customer": "c", "amount": i, "ssn": "x"}) + "\n"
+        for i in range(10, 300_000)))
+    sf = stackform_for(d)
+    sf.apply()
+    proc = sf.start("run", "daily")
+    try:
+        plugins = [wait_until(lambda n=needle: find_descendant(proc.pid, n), 120, needle, proc)
+                   for needle in ("bin/tap-stackform-jsonl", "bin/meltano-map-transform",
+                                  "bin/target-stackform-duckdb")]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        for pid in plugins:
+            wait_until(lambda p=pid: not alive(p), 30, f"{cmdline(pid)} to die")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
