@@ -102,3 +102,11 @@ def test_abstract_block_is_not_a_step(tmp_path: Path) -> None:
     [d] = problems(text, tmp_path)
     assert d.path == "pipelines.p.steps[0]"
     assert "abstract" in d.message
+
+
+def test_abstract_block_is_no_dependency(tmp_path: Path) -> None:
+    text = BASE + '[loaders.other]\nextends = "base"\ndepends_on = ["loaders.base"]\n'
+    [d] = problems(text, tmp_path)
+    assert d.path == "loaders.other.depends_on[0]"
+    assert d.message == ("depends_on 'loaders.base' is abstract (only a base for `extends`): "
+                         "it is never applied")

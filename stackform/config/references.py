@@ -82,9 +82,14 @@ def block_depends_on(raw: Any, block_path: KeyPath, source: Source, blocks: Addr
             elif ref not in out:
                 out.append(ref)
             continue
-        address, _ = blocks.find(ref)
+        address, problem = blocks.find(ref)
         hint = (f"write the address: did you mean '{address}'?" if address
                 else did_you_mean(ref, blocks.addresses))
+        if problem and "abstract" in problem:
+            diags.add(Diagnostic(f"depends_on {problem}", path=format_path((*block_path, *item)),
+                                 location=locate(source(item), False),
+                                 hint="depend on the blocks that extend it"))
+            continue
         diags.add(Diagnostic(f"depends_on names unknown block '{ref}'",
                              path=format_path((*block_path, *item)),
                              location=locate(source(item), False), hint=hint))
