@@ -27,6 +27,7 @@ from typing import (
 )
 
 from stackform.diagnostics import Locator, no_location
+from stackform.provider_steps import ChainsSteps, ChecksStepCommands, TakesProcessEnv
 from stackform.resource import Fingerprinter, KeyPath, Resource, ResourceState
 
 if TYPE_CHECKING:
@@ -440,6 +441,7 @@ class StepRunner(Protocol):
 CAPABILITIES: tuple[type, ...] = (
     PlanChecker, ComputesAttributes, WritesLocalFiles, ChecksUnapplied, DeepValidator,
     WatchesPaths, DependsOnPipelines, DependsOnBlocks, Exports, Pulls, TakesOptions,
-    StepRunner, ProvidesLineage,
+    StepRunner, ProvidesLineage, ChainsSteps, TakesProcessEnv, ChecksStepCommands,
 )
-"""Every optional capability core asks providers about (docs/providers.md lists them)."""
+"""Every optional capability core asks providers about (docs/providers.md lists them); those of
+pipeline chains and process environments live in :mod:`stackform.provider_steps`."""

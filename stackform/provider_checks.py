@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from stackform.inspection import CONNECTOR_CAPABILITIES
 from stackform.provider import CAPABILITIES, BaseProvider, Provider, ProviderOption
+from stackform.provider_steps import CHAIN_ROLES
 
 
 @cache
@@ -116,6 +117,12 @@ def _attribute_problems(provider: Any) -> list[str]:
     if exported is not None and not (isinstance(exported, frozenset)
                                      and all(isinstance(e, str) for e in exported)):
         found.append("its exported_fields is not a frozenset of names")
+    role = getattr(provider, "chain_role", None)
+    if role is not None and role not in CHAIN_ROLES:
+        found.append(f"its chain_role is not one of {', '.join(CHAIN_ROLES)}")
+    env_field = getattr(provider, "process_env_field", None)
+    if env_field is not None and env_field not in fields:
+        found.append(f"its process_env_field '{env_field}' is not a Config field")
     options = getattr(provider, "provider_options", None)
     if options is not None:
         if not (isinstance(options, tuple)

@@ -122,7 +122,7 @@ def test_docs_lists_shows_and_locates_the_shipped_pages(sf: Runner, project: Pat
     assert listing.code == 0, listing
     names = [line.split()[0] for line in listing.stdout.splitlines() if line.strip()]
     assert names == sorted(p.stem for p in docs.glob("*.md"))
-    assert "singer  " in listing.stdout and "Singer: extractors, loaders" in listing.stdout
+    assert "singer  " in listing.stdout and "Singer: extractors, mappers, loaders" in listing.stdout
     page = sf("docs", "singer")
     assert page.code == 0 and page.stdout == (docs / "singer.md").read_text(), page
     assert sf("docs", "stack-file.md", "--path").stdout.strip() == str(docs / "stack-file.md")

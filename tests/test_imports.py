@@ -27,6 +27,7 @@ PACKAGES = {
     "stackform_dbt": ROOT / "providers" / "stackform_dbt",
     "stackform_airflow": ROOT / "providers" / "stackform_airflow",
     "stackform_superset": ROOT / "providers" / "stackform_superset",
+    "stackform_utilities": ROOT / "providers" / "stackform_utilities",
 }
 NOT_MODULES = {
     "stackform.__main__",  # runs the command line

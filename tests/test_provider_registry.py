@@ -209,12 +209,19 @@ def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
         return {c.__name__ for c in ALL if isinstance(registry.get(kind), c)}
 
     assert capabilities("files") == {"WritesLocalFiles", "WatchesPaths"}
-    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage", "Invokes"}
+    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage", "ChainsSteps",
+                                       "TakesProcessEnv", "Invokes"}
+    assert capabilities("mappers") == {"WatchesPaths", "ChainsSteps", "TakesProcessEnv",
+                                       "Invokes"}
     assert capabilities("extractors") == {"WatchesPaths", "PlanChecker", "StepRunner",
-                                          "TakesOptions", "ProvidesLineage", "Invokes",
-                                          "ListsCatalog", "DiscoversSource"}
+                                          "TakesOptions", "ProvidesLineage", "ChainsSteps",
+                                          "TakesProcessEnv", "Invokes", "ListsCatalog",
+                                          "DiscoversSource"}
     assert capabilities("transformers") == {"WatchesPaths", "ChecksUnapplied", "StepRunner",
-                                            "Exports", "ProvidesLineage", "Invokes"}
+                                            "Exports", "ProvidesLineage", "TakesProcessEnv",
+                                            "Invokes"}
+    assert capabilities("utilities") == {"WatchesPaths", "StepRunner", "TakesProcessEnv",
+                                         "ChecksStepCommands", "Invokes"}
     assert capabilities("orchestrators") == {"WatchesPaths", "ComputesAttributes",
                                              "DependsOnPipelines", "DeepValidator"}
     assert capabilities("bi") == {"WatchesPaths", "ComputesAttributes", "DeepValidator",

@@ -57,3 +57,16 @@ def test_bookmarks_to_clear_of_a_pipeline_or_one_extractor(store: LocalRunStore)
     assert "users" in (raised.value.hint or "")
     # Read again under the run lock, a vanished bookmark is nothing to clear, not an error.
     assert pipeline_bookmarks(store, "dev", "daily", "gone") == []
+
+
+def test_chain_and_shared_bookmarks_of_a_pipeline(store: LocalRunStore) -> None:
+    for key in ("daily.orders-to-archive", "shared.users-to-warehouse",
+                "shared.users-to-lake"):
+        store.put_bookmark("dev", Bookmark(key=key, value={}, updated_at="2024-05-03"))
+    shared = ["shared.users-to-warehouse"]
+    assert sorted(b.key for b in pipeline_bookmarks(store, "dev", "daily", None, shared)) == [
+        "daily.orders", "daily.orders-to-archive", "daily.users", "shared.users-to-warehouse"]
+    assert sorted(b.key for b in bookmarks_to_clear(store, "dev", "daily", "orders")) == [
+        "daily.orders", "daily.orders-to-archive"]
+    assert sorted(b.key for b in bookmarks_to_clear(store, "dev", "daily", "users", shared)) == [
+        "daily.users", "shared.users-to-warehouse"]

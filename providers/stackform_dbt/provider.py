@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from stackform.inspection import Invocation as Invoked
 from stackform.inspection import Invokes
 from stackform.plugins.kit import local_plugin_paths, plugin_dir, runtime_dir, write_private
+from stackform.plugins.streaming import stream
 from stackform.provider import (
     BaseProvider,
     ChecksUnapplied,
@@ -57,7 +58,6 @@ from stackform_dbt.run import (
     error_lines,
     prepare,
     split_command,
-    stream,
 )
 
 if TYPE_CHECKING:
@@ -79,6 +79,8 @@ class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, Step
     Config: ClassVar[type[BaseModel]] = TransformerConfig
     force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
     exported_fields: ClassVar[frozenset[str]] = frozenset({"schema"})
+    process_env_field: ClassVar[str] = "env"
+    """dbt runs as a process: the stack's and the environment's ``env`` reach it."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 

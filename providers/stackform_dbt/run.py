@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackform.errors import Interrupted, StackformError, os_reason
+from stackform.errors import StackformError
 from stackform.plugins.kit import install, plugin_dir, plugin_environ
 from stackform.provider import Context
 from stackform.resource import Resource
-from stackform.supervise import popen, stop_group
 from stackform_dbt.profile import project_dir, write_profile
 
-COMMAND_TIMEOUT = 6 * 3600.0
 TAKES_PATHS = frozenset({"build", "run", "test", "seed", "snapshot", "compile", "parse", "list",
                          "ls", "show", "docs", "source", "clone", "run-operation", "retry"})
 """Commands that accept ``--target-path`` and ``--vars`` (the others get the paths from
@@ -93,48 +88,6 @@ def split_command(command: str | None) -> list[str]:
     """``"build --select staging+"`` -> ``["build", "--select", "staging+"]``; none -> build."""
     parts = shlex.split(command or "")
     return parts or ["build"]
-
-
-def stream(args: Sequence[str], *, env: Mapping[str, str], cwd: Path,
-           on_line: Callable[[str], None], cancel: threading.Event | None,
-           timeout: float = COMMAND_TIMEOUT, what: str = "dbt",
-           runtime: Path | None = None) -> int:
-    """Run a command, handing each line of its output (stdout and stderr together) to
-    ``on_line``; return its exit code. Ctrl-C or ``cancel`` stops it and raises Interrupted.
-    It runs supervised (:func:`stackform.supervise.popen`), recorded in ``runtime``."""
-    try:
-        proc = popen(args, runtime=runtime, env=env, cwd=cwd, stdout=subprocess.PIPE,
-                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                     errors="replace")
-    except OSError as exc:
-        raise DbtError(f"{what}: cannot start {args[0]}: {os_reason(exc)}") from exc
-    assert proc.stdout is not None
-    out = proc.stdout
-
-    def pump() -> None:
-        for line in out:
-            on_line(line.rstrip("\n"))
-
-    reader = threading.Thread(target=pump, name="dbt-output", daemon=True)
-    reader.start()
-    started = time.monotonic()
-    try:
-        while True:
-            try:
-                proc.wait(timeout=0.25)
-                break
-            except subprocess.TimeoutExpired:
-                if cancel is not None and cancel.is_set():
-                    stop_group(proc)
-                    raise Interrupted(f"{what}: stopped") from None
-                if time.monotonic() - started > timeout:
-                    stop_group(proc)
-                    raise DbtError(f"{what}: no end after {timeout:.0f} s") from None
-    except KeyboardInterrupt:
-        stop_group(proc)
-        raise
-    reader.join(timeout=5)
-    return proc.returncode
 
 
 def error_lines(lines: Sequence[str], n: int = 12) -> str:

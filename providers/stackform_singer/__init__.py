@@ -1,4 +1,5 @@
-"""Singer taps and targets for stackform: kinds ``extractors`` and ``loaders``.
+"""Singer taps, mappers and targets for stackform: kinds ``extractors``, ``mappers`` and
+``loaders``.
 
 Each plugin is installed with uv into a venv shared through stackform's content-addressed cache
 (:mod:`stackform.plugins.installs`); an extractor's catalog is discovered at apply and the stack's
@@ -12,6 +13,6 @@ folder that is removed afterwards; the config rendered at apply for inspection h
 sensitive value.
 """
 
-from stackform_singer.provider import ExtractorProvider, LoaderProvider
+from stackform_singer.provider import ExtractorProvider, LoaderProvider, MapperProvider
 
-__all__ = ["ExtractorProvider", "LoaderProvider"]
+__all__ = ["ExtractorProvider", "LoaderProvider", "MapperProvider"]

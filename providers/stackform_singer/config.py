@@ -44,6 +44,8 @@ class PluginConfig(BaseModel):
 class ExtractorConfig(PluginConfig):
     """A tap: what to install, its settings, and which streams and properties to extract."""
 
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
     select: list[str] = Field(
         default_factory=list,
         description="Meltano-style rules: 'stream.property', wildcards, '!' to exclude; "
@@ -59,6 +61,11 @@ class ExtractorConfig(PluginConfig):
         False,
         description="Run discovery again at every plan (read-only) and show what changed at "
         "the source, as `stackform plan --refresh-catalog` does")
+    schema_overrides: dict[str, dict[str, dict[str, Any]]] = Field(
+        default_factory=dict, alias="schema",
+        description="JSON schema of properties, replacing what discovery says: "
+        "[extractors.X.schema.STREAM.PROPERTY] (patterns allowed; a property named without "
+        "wildcards that the stream lacks is added)")
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -68,6 +75,9 @@ class ExtractorConfig(PluginConfig):
         for flag in ("allow_empty_selection", "refresh_catalog"):
             if data.get(flag) is False:
                 del data[flag]
+        overrides = data.pop("schema_overrides", None)
+        if overrides:
+            data["schema"] = overrides  # as the stack file writes it
         return data
 
     @field_validator("select")
@@ -97,6 +107,11 @@ class ExtractorConfig(PluginConfig):
 
 class LoaderConfig(PluginConfig):
     """A target: what to install and its settings."""
+
+
+class MapperConfig(PluginConfig):
+    """A Singer mapper (``meltano-map-transformer``): what to install and its settings, e.g.
+    ``config = { stream_maps = {...} }``; it runs between a pipeline's extractor and loader."""
 
 
 def _located(title: str, problems: Sequence[tuple[tuple[str | int, ...], str, str | None, bool]]

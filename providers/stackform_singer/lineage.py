@@ -40,7 +40,8 @@ def extractor_lineage(ctx: Context, resource: Resource, config: ExtractorConfig,
     from stackform_singer.source import recorded_catalog, refreshed
 
     found = refreshed(ctx, resource.address)
-    catalog = found.catalog if found is not None else recorded_catalog(ctx, resource.address)
+    catalog = (found.catalog if found is not None
+               else recorded_catalog(ctx, resource.address, config))
     if catalog is not None:
         selection = selection_of(apply_selection(catalog, config.select, config.metadata))
     elif isinstance(outputs.get("selection"), Mapping):

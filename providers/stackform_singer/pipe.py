@@ -1,12 +1,13 @@
 """Run a tap into a target through an OS pipe, saving each bookmark the target confirms.
 
-stackform never relays records: the tap's stdout is the target's stdin. It reads the target's
-stdout, where a Singer target prints each state it has committed, and stores every one at once;
-both stderr streams go to the run's log, and the tap's ``METRIC`` lines give the number of
-records it emitted. When either process fails the run fails; when the target dies the tap is
-stopped; Ctrl-C stops the tap first so the target can commit what it has, and no process is
-left behind. Both run supervised (:mod:`stackform.supervise`): a ``kill -9`` of stackform kills
-them too.
+stackform never relays records: the tap's stdout is the target's stdin, or the first mapper's
+when mappers come between (:mod:`.chain`: ``tap | mapper | ... | target``, all OS pipes). It
+reads the target's stdout, where a Singer target prints each state it has committed, and stores
+every one at once; every stderr stream goes to the run's log, and the tap's ``METRIC`` lines
+give the number of records it emitted. When any process fails the run fails; when the target
+dies the tap and the mappers are stopped; Ctrl-C stops the tap first so the target can commit
+what it has, and no process is left behind. All run supervised (:mod:`stackform.supervise`): a
+``kill -9`` of stackform kills them too.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from stackform.errors import RunError
 from stackform.plugins.installs import Venv
 from stackform.plugins.kit import (
     failure_summary,
@@ -37,6 +37,8 @@ from stackform.runs.model import RunStatus, StepOutcome, bookmark_key
 from stackform.state.model import utc_now
 from stackform.supervise import popen
 from stackform_singer.catalog import apply_selection, catalog_digest
+from stackform_singer.catalog.schema import apply_schema
+from stackform_singer.chain import Mapper, prepare_mappers, split_chain, start_mappers
 from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.discovery import discover
 from stackform_singer.landing import Counter, Counts, rows_landed, snapshot, wants_snapshot
@@ -94,7 +96,8 @@ def _catalog(run: RunContext, tap: RunStep, env: dict[str, str]) -> Path:
             return path
     config = typed_config(tap.resource, ExtractorConfig)
     run.say(f"{tap.resource.address}: no catalog from apply on this machine; discovering")
-    discovered = discover(run.ctx, tap.resource, tap.state.outputs["executable"], env)
+    discovered = apply_schema(discover(run.ctx, tap.resource, tap.state.outputs["executable"],
+                                       env), config.schema_overrides)
     selected = apply_selection(discovered, config.select, config.metadata)
     if catalog_digest(selected) != expected:
         run.say(f"warning: {tap.resource.address}: the tap's catalog changed since apply")
@@ -134,6 +137,7 @@ class _Pair:
     catalog: Path
     counter: Counter
     """Counts the rows landed; started before the run, so its driver import overlaps it."""
+    mappers: tuple[Mapper, ...] = ()
 
 
 @dataclass
@@ -143,6 +147,8 @@ class _Flow:
 
     tap_err: _Stderr
     target_err: _Stderr
+    mapper_errs: list[_Stderr] = field(default_factory=list)
+    mapper_codes: list[int | None] = field(default_factory=list)
     states: int = 0
     last_state: Any = None
     interrupted: bool = False
@@ -157,7 +163,8 @@ class _Flow:
 
 
 def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
-    """Run the extractor step ``steps[0]`` into the loader step ``steps[1]``; both consumed."""
+    """Run the extractor step ``steps[0]`` through the mapper steps after it into the loader
+    step that ends the chain; all consumed."""
     pair = _prepare(run, steps)
     try:
         prior = None if run.full_refresh else run.bookmarks.get(pair.key)
@@ -171,7 +178,8 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
         with runtime_dir(run.ctx, "run") as tmp:
             flow = _run_processes(run, pair, tmp, prior)
         seconds = time.monotonic() - started
-        return 2, _outcome(run, pair, flow, seconds, prior, started_at, before)
+        return 2 + len(pair.mappers), _outcome(run, pair, flow, seconds, prior, started_at,
+                                               before)
     finally:
         pair.counter.close()
 
@@ -179,10 +187,8 @@ def run_pair(run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcom
 def _prepare(run: RunContext, steps: Sequence[RunStep]) -> _Pair:
     """Both plugins installed, their executables and environments, and the tap's catalog."""
     tap = steps[0]
-    if len(steps) < 2 or steps[1].resource.kind != "loaders":
-        raise RunError(f"pipeline {run.pipeline}: extractor step "
-                       f"'{tap.step.raw}' must be followed by a loader step")
-    target = steps[1]
+    mapper_steps, target = split_chain(run, steps)
+    mappers = prepare_mappers(run, mapper_steps)
     tap_venv = install(run.ctx, tap.resource)
     target_venv = install(run.ctx, target.resource)
     tap_env = plugin_environ(tap_venv, tap.resource)
@@ -199,42 +205,53 @@ def _prepare(run: RunContext, steps: Sequence[RunStep]) -> _Pair:
         counter.close()
         raise
     return _Pair(name=f"{tap.resource.name}-to-{target.resource.name}",
-                 key=bookmark_key(run.pipeline, tap.resource.name), tap=tap, target=target,
-                 tap_venv=tap_venv, target_venv=target_venv, tap_env=tap_env,
-                 target_env=target_env, tap_exe=tap_exe, target_exe=target_exe, catalog=catalog,
-                 counter=counter)
+                 key=tap.step.bookmark or bookmark_key(run.pipeline, tap.resource.name),
+                 tap=tap, target=target, tap_venv=tap_venv, target_venv=target_venv,
+                 tap_env=tap_env, target_env=target_env, tap_exe=tap_exe, target_exe=target_exe,
+                 catalog=catalog, counter=counter, mappers=mappers)
 
 
 def _run_processes(run: RunContext, pair: _Pair, tmp: Path, prior: Any) -> _Flow:
-    """Start the pair, store the bookmarks the target confirms, and wait for both to end."""
-    tap_proc, target_proc = _start(run, pair, tmp, prior)
+    """Start the chain, store the bookmarks the target confirms, and wait for all to end."""
+    tap_proc, mapper_procs, target_proc = _start(run, pair, tmp, prior)
     assert tap_proc.stderr and target_proc.stderr and target_proc.stdout
     flow = _Flow(_Stderr(tap_proc.stderr, "tap", run),
                  _Stderr(target_proc.stderr, "target", run))
-    flow.tap_err.start()
-    flow.target_err.start()
+    for mapper, proc in zip(pair.mappers, mapper_procs, strict=True):
+        assert proc.stderr
+        flow.mapper_errs.append(_Stderr(proc.stderr, f"mapper {mapper.name}", run))
+    for err in (flow.tap_err, *flow.mapper_errs, flow.target_err):
+        err.start()
+    upstream = [tap_proc, *mapper_procs]
     try:
         _read_bookmarks(run, pair, tap_proc, target_proc, flow)
         flow.target_code = target_proc.wait()
-        if flow.target_code != 0 and tap_proc.poll() is None:
+        if flow.target_code != 0 and any(p.poll() is None for p in upstream):
             run.log(f"# target exited {flow.target_code}; stopping the tap")
-            _stop(tap_proc)
-        try:
-            flow.tap_code = tap_proc.wait(timeout=DRAIN_SECONDS)
-        except subprocess.TimeoutExpired:
-            _stop(tap_proc)
-            flow.tap_code = tap_proc.wait()
+            for proc in upstream:
+                _stop(proc)
+        # Each process ends when the one before it does (end of its input): tap first.
+        deadline = time.monotonic() + DRAIN_SECONDS
+        codes: list[int] = []
+        for proc in upstream:
+            try:
+                codes.append(proc.wait(timeout=max(0.1, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                _stop(proc)
+                codes.append(proc.wait())
+        flow.tap_code, flow.mapper_codes = codes[0], list(codes[1:])
     finally:
-        for proc in (tap_proc, target_proc):
+        for proc in (*upstream, target_proc):
             _stop(proc, 2.0)
-        flow.tap_err.join(5)
-        flow.target_err.join(5)
+        for err in (flow.tap_err, *flow.mapper_errs, flow.target_err):
+            err.join(5)
     return flow
 
 
 def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any
-           ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
-    """The tap and the target, the tap's stdout piped into the target's stdin."""
+           ) -> tuple[subprocess.Popen[bytes], list[subprocess.Popen[bytes]],
+                      subprocess.Popen[bytes]]:
+    """The tap, the mappers and the target, each one's stdout piped into the next's stdin."""
     # Gone with the run (its runtime folder): no wait for the disk.
     write_private(tmp / "tap.json", full_config(pair.tap.resource), sync="never")
     write_private(tmp / "target.json", full_config(pair.target.resource), sync="never")
@@ -243,30 +260,40 @@ def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any
     if prior is not None:
         write_private(tmp / "state.json", dict(prior), sync="never")
         tap_cmd += ["--state", str(tmp / "state.json")]
-    run.log(f"# {pair.name}: {' '.join(tap_cmd[:1])} | {pair.target_exe}")
+    through = "".join(f" | {m.exe}" for m in pair.mappers)
+    run.log(f"# {pair.name}: {' '.join(tap_cmd[:1])}{through} | {pair.target_exe}")
     # Temp files the plugins make (a target's staged batches) go where a killed run's
     # leftovers are swept, not into the machine's /tmp.
     private_tmp = tmp / "tmp"
     private_tmp.mkdir(mode=0o700)
-    tap_env = {**pair.tap_env, "TMPDIR": str(private_tmp)}
-    target_env = {**pair.target_env, "TMPDIR": str(private_tmp)}
+    tmpdir = {"TMPDIR": str(private_tmp)}
     read_end, write_end = os.pipe()
+    target_in = read_end
     tap_proc = target_proc = None
+    mapper_procs: list[subprocess.Popen[bytes]] = []
     try:
         # Supervised: own sessions (a terminal's Ctrl-C reaches stackform only, which stops
         # the tap first and lets the target commit instead of killing both mid-batch), and
         # killed with this thread if stackform dies, so no load goes on unrecorded.
         tap_proc = popen(tap_cmd, runtime=tmp, stdin=subprocess.DEVNULL, stdout=write_end,
-                         stderr=subprocess.PIPE, env=tap_env, cwd=run.ctx.stack_dir)
-        target_proc = popen([pair.target_exe, "--config", str(tmp / "target.json")],
-                            runtime=tmp, stdin=read_end, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=target_env, cwd=run.ctx.stack_dir)
-    finally:
-        os.close(read_end)
+                         stderr=subprocess.PIPE, env={**pair.tap_env, **tmpdir},
+                         cwd=run.ctx.stack_dir)
         os.close(write_end)
-        if target_proc is None and tap_proc is not None:
-            _stop(tap_proc, 1.0)
-    return tap_proc, target_proc
+        write_end = -1
+        target_in = start_mappers(pair.mappers, tmp, read_end, tmpdir, run.ctx.stack_dir,
+                                  mapper_procs)
+        target_proc = popen([pair.target_exe, "--config", str(tmp / "target.json")],
+                            runtime=tmp, stdin=target_in, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**pair.target_env, **tmpdir},
+                            cwd=run.ctx.stack_dir)
+    finally:
+        for fd in {read_end, target_in, write_end} - {-1}:
+            os.close(fd)
+        if target_proc is None:
+            for proc in (tap_proc, *mapper_procs):
+                if proc is not None:
+                    _stop(proc, 1.0)
+    return tap_proc, mapper_procs, target_proc
 
 
 def _read_bookmarks(run: RunContext, pair: _Pair, tap_proc: subprocess.Popen[bytes],
@@ -314,12 +341,17 @@ def _state_line(run: RunContext, raw: bytes) -> dict[str, Any] | None:
 
 
 def _status(flow: _Flow) -> tuple[RunStatus, str | None]:
-    """How the pair ended: interrupted, failed (the target's failure first), or success."""
+    """How the chain ended: interrupted, failed (the target's failure first, then the mappers'
+    from the last), or success."""
     if flow.interrupted:
         return "interrupted", "stopped by the user"
     if flow.target_code != 0:
         tail = failure_summary(chr(10).join(flow.target_err.tail))
         return "failed", f"target exited {flow.target_code}: {tail}"
+    for err, code in reversed(list(zip(flow.mapper_errs, flow.mapper_codes, strict=True))):
+        if code != 0:
+            tail = failure_summary(chr(10).join(err.tail))
+            return "failed", f"{err.prefix} exited {code}: {tail}"
     if flow.tap_code != 0:
         tail = failure_summary(chr(10).join(flow.tap_err.tail))
         return "failed", f"tap exited {flow.tap_code}: {tail}"
@@ -363,7 +395,9 @@ def _landed(run: RunContext, pair: _Pair, emitted: int | None, started_at: str,
         run.log(f"# rows landed: unknown: {result.why}")
     elif result.how == "delta":
         counted = " (tables' growth)"
-    warning = _landing_warning(pair.name, emitted, result.rows, result.how)
+    # Mappers may filter, split or rename records: emitted and landed need not match.
+    warning = (None if pair.mappers else
+               _landing_warning(pair.name, emitted, result.rows, result.how))
     if warning:
         details["warning"] = warning
         run.say(f"warning: {warning}")

@@ -7,21 +7,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stackform.plugins.connectors import find_connector
-from stackform.plugins.kit import plugin_dir, requirement_name, write_private
+from stackform.plugins import kit
+from stackform.plugins.kit import plugin_dir, write_private
 from stackform.provider import Context
 from stackform.resource import KeyPath, Resource
 from stackform_singer.config import PluginConfig
 
 
 def executable_name(config: PluginConfig) -> str:
-    """``executable`` when set; else a first-party connector's own command
-    (``stackform:tap-jsonl`` -> ``tap-stackform-jsonl``), or the first requirement's name."""
-    if config.executable:
-        return config.executable
-    first = config.pip_url.split()[0] if isinstance(config.pip_url, str) else config.pip_url[0]
-    connector = find_connector(first)
-    return connector.executable if connector else requirement_name(first)
+    """The command the plugin runs (:func:`stackform.plugins.kit.executable_name`)."""
+    return kit.executable_name(config.pip_url, config.executable)
 
 
 def public_config(resource: Resource) -> dict[str, Any]:

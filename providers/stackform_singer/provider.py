@@ -1,4 +1,4 @@
-"""The ``extractors`` and ``loaders`` providers."""
+"""The ``extractors``, ``mappers`` and ``loaders`` providers."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ from stackform.provider import (
     TakesOptions,
     WatchesPaths,
 )
+from stackform.provider_steps import ChainsSteps, TakesProcessEnv
 from stackform.resource import Resource, ResourceState
 from stackform_singer.catalog import (
     Selection,
@@ -46,11 +47,12 @@ from stackform_singer.catalog import (
     diff_selection,
     selection_of,
 )
-from stackform_singer.config import ExtractorConfig, LoaderConfig, PluginConfig
+from stackform_singer.catalog.schema import apply_schema
+from stackform_singer.config import ExtractorConfig, LoaderConfig, MapperConfig, PluginConfig
 from stackform_singer.discovery import discover
 from stackform_singer.pipe import run_pair
 from stackform_singer.plugin import executable_name, render_config
-from stackform_singer.selection import apply_error, diagnostics, findings
+from stackform_singer.selection import apply_error, diagnostics, findings, schema_warnings
 from stackform_singer.source import (
     REFRESH_CATALOG,
     catalog_listing,
@@ -73,10 +75,12 @@ START_TIMEOUT = 120.0
 PluginT = TypeVar("PluginT", bound=PluginConfig)
 
 
-class _PluginProvider(BaseProvider[PluginT], WatchesPaths, Invokes):
+class _PluginProvider(BaseProvider[PluginT], WatchesPaths, Invokes, ChainsSteps,
+                      TakesProcessEnv):
     """Install, check that the executable starts, render the non-secret config."""
 
     force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
+    process_env_field: ClassVar[str] = "env"
 
     def _prepare(self, ctx: Context, desired: Resource) -> tuple[Outputs, dict[str, str], str]:
         config = self.config_of(desired)
@@ -122,6 +126,7 @@ class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage):
 
     kind: ClassVar[str] = "loaders"
     Config: ClassVar[type[BaseModel]] = LoaderConfig
+    chain_role: ClassVar[str] = "end"
 
     def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
                 upstream: LineageGraph) -> LineageFragment:
@@ -140,12 +145,22 @@ class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage):
                 "only; the next run loads with the new settings"]
 
 
+class MapperProvider(_PluginProvider[MapperConfig]):
+    """``[mappers.NAME]``: a Singer mapper run between an extractor and a loader
+    (:mod:`.chain`); the extractor's step runs it."""
+
+    kind: ClassVar[str] = "mappers"
+    Config: ClassVar[type[BaseModel]] = MapperConfig
+    chain_role: ClassVar[str] = "link"
+
+
 class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunner, TakesOptions,
                         ProvidesLineage, ListsCatalog, DiscoversSource):
     """``[extractors.NAME]``: a Singer tap, its discovered catalog and the stack's selection."""
 
     kind: ClassVar[str] = "extractors"
     Config: ClassVar[type[BaseModel]] = ExtractorConfig
+    chain_role: ClassVar[str] = "start"
     provider_options: ClassVar[tuple[ProviderOption, ...]] = (
         ProviderOption(REFRESH_CATALOG, "run every extractor's discovery again at plan "
                        "(read-only) and show what changed at the source; apply records it: "
@@ -162,10 +177,12 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
     def create(self, ctx: Context, desired: Resource) -> Outputs:
         outputs, env, help_text = self._prepare(ctx, desired)
         config = self.config_of(desired)
-        discovered = discover(ctx, desired, outputs["executable"], env)
+        raw = discover(ctx, desired, outputs["executable"], env)
         folder = plugin_dir(ctx, desired.address)
-        write_private(folder / "catalog.discovered.json", discovered)
-        found = diagnostics(ctx, desired, findings(discovered, config))
+        write_private(folder / "catalog.discovered.json", raw)
+        discovered = apply_schema(raw, config.schema_overrides)
+        found = [*diagnostics(ctx, desired, findings(discovered, config)),
+                 *schema_warnings(ctx, desired, raw, config.schema_overrides)]
         errors = [d for d in found if d.severity == "error"]
         if errors:
             # Before the selected catalog is written: a run keeps using the last good one.
@@ -229,13 +246,16 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
         return extractor_lineage(ctx, resource, self.config_of(resource), outputs)
 
 
-_SELECTION_FIELDS = frozenset({"select", "metadata", "allow_empty_selection", "refresh_catalog"})
+_SELECTION_FIELDS = frozenset({"select", "metadata", "allow_empty_selection", "refresh_catalog",
+                               "schema"})
 
 
 def _recorded_catalog(ctx: Context, prior: ResourceState | None, desired: Resource
                       ) -> dict[str, Any] | None:
     """The catalog the last apply discovered on this machine, or None."""
-    return None if prior is None else recorded_catalog(ctx, desired.address)
+    # As apply shaped it: the stack's schema overrides laid over what the tap discovered.
+    return None if prior is None else recorded_catalog(
+        ctx, desired.address, ExtractorProvider.config_of(desired))
 
 
 def _discovers_again(ctx: Context, prior: ResourceState, desired: Resource) -> bool:

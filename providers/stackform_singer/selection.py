@@ -86,3 +86,23 @@ def require_selected_stream(run: RunContext, tap: RunStep, catalog: Path) -> Non
         f"select (`stackform plan` names the rules that match nothing), or set "
         f"allow_empty_selection = true in [{kind}.{name}] if extracting nothing is intended")
 
+
+
+def schema_warnings(ctx: Context, desired: Resource, discovered: Mapping[str, Any],
+                    rules: Mapping[str, Mapping[str, Any]]) -> list[Diagnostic]:
+    """A warning at each ``schema`` rule that changes nothing in the discovered catalog."""
+    from stackform_singer.catalog.schema import unmatched_schema_rules
+
+    out: list[Diagnostic] = []
+    streams = ", ".join(sorted(str(s.get("tap_stream_id") or s.get("stream"))
+                               for s in discovered.get("streams") or ()))
+    for rule in unmatched_schema_rules(discovered, rules):
+        what = (f"stream pattern '{rule[0]}' matches no stream of the tap's catalog"
+                if len(rule) == 1 else
+                f"property pattern '{rule[1]}' matches no property of the streams '{rule[0]}' "
+                "matches")
+        out.append(ctx.diagnostic(desired.address, ("schema", *rule),
+                                  f"{what}: the override changes nothing",
+                                  hint=f"streams: {streams}" if len(rule) == 1 else None,
+                                  severity="warning", key=True))
+    return out

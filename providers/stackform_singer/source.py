@@ -22,6 +22,7 @@ from stackform.resource import Resource, ResourceState
 from stackform_singer.catalog import Selection, apply_selection, selection_of
 from stackform_singer.catalog.changes import source_changes
 from stackform_singer.catalog.listing import list_catalog
+from stackform_singer.catalog.schema import apply_schema
 from stackform_singer.config import ExtractorConfig
 from stackform_singer.discovery import discover
 from stackform_singer.plugin import executable_name
@@ -64,14 +65,18 @@ def refreshed(ctx: Context, address: str) -> Refreshed | None:
         return entry[1].get(address)
 
 
-def recorded_catalog(ctx: Context, address: str) -> dict[str, Any] | None:
-    """The catalog the last apply discovered on this machine, or ``None``."""
+def recorded_catalog(ctx: Context, address: str, config: ExtractorConfig | None = None
+                     ) -> dict[str, Any] | None:
+    """The catalog the last apply discovered on this machine, or ``None``; with ``config``,
+    shaped by the block's ``schema`` overrides as apply shapes it."""
     path = plugin_dir(ctx, address) / "catalog.discovered.json"
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    return data if config is None else apply_schema(data, config.schema_overrides)
 
 
 def wants_refresh(ctx: Context, config: ExtractorConfig) -> bool:
@@ -80,11 +85,13 @@ def wants_refresh(ctx: Context, config: ExtractorConfig) -> bool:
 
 def discover_now(ctx: Context, resource: Resource, config: ExtractorConfig, why: str
                  ) -> dict[str, Any]:
-    """Discovery with the block as declared (install from the shared cache), read-only."""
+    """Discovery with the block as declared (install from the shared cache), read-only, shaped
+    by its ``schema`` overrides as apply shapes it."""
     try:
         venv = install(ctx, resource)
         exe = venv.executable(executable_name(config))
-        return discover(ctx, resource, str(exe), plugin_environ(venv, resource))
+        found = discover(ctx, resource, str(exe), plugin_environ(venv, resource))
+        return apply_schema(found, config.schema_overrides)
     except PluginError as exc:
         raise PluginError(
             f"{resource.address}: discovery for {why} failed: {exc.reason}",
@@ -101,7 +108,7 @@ def changes_at_source(ctx: Context, prior: ResourceState, desired: Resource,
     if any(prior.attributes.get(k) != after.get(k) for k in REINSTALLS):
         return None  # replaced: apply installs the new tap and discovers with it
     catalog = discover_now(ctx, desired, config, "the plan (--refresh-catalog)")
-    before = recorded_catalog(ctx, desired.address)
+    before = recorded_catalog(ctx, desired.address, config)
     if before is not None:
         lines = source_changes(before, catalog, config.select, config.metadata)
     else:
@@ -118,7 +125,7 @@ def changes_at_source(ctx: Context, prior: ResourceState, desired: Resource,
 def catalog_listing(ctx: Context, resource: Resource, prior: ResourceState | None,
                     config: ExtractorConfig) -> CatalogListing:
     """:meth:`~stackform.inspection.ListsCatalog.catalog_listing` of an extractor."""
-    catalog = recorded_catalog(ctx, resource.address) if prior is not None else None
+    catalog = recorded_catalog(ctx, resource.address, config) if prior is not None else None
     source, notes = "recorded", tuple[str, ...]()
     if catalog is None:
         catalog = discover_now(ctx, resource, config, "stackform catalog")

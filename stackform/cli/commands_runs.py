@@ -150,7 +150,13 @@ def bookmarks_show(pipeline: PipelineArg = None, env: EnvOption = None,
     fmt = _check_format(fmt)
     session, store = _open(env, pipeline)
     env_name = session.stack.env
-    found = store.bookmarks(env_name, f"{pipeline}." if pipeline else None)
+    if pipeline is None:
+        found = store.bookmarks(env_name, None)
+    else:
+        from stackform.runs.find import pipeline_bookmarks
+
+        found = pipeline_bookmarks(store, env_name, pipeline, None,
+                                   _shared_keys(session, pipeline))
     console = Globals.current().console()
     if fmt == "json":
         console.data(json.dumps([_bookmark_json(b) for b in found], separators=(",", ":")))
@@ -191,7 +197,8 @@ def bookmarks_clear(
     console = g.console()
     session, store = _open(env, pipeline)
     env_name = session.stack.env
-    targets = bookmarks_to_clear(store, env_name, pipeline, extractor)
+    shared = _shared_keys(session, pipeline)
+    targets = bookmarks_to_clear(store, env_name, pipeline, extractor, shared)
     if not targets:
         console.line(f"Pipeline {pipeline} has no bookmarks in {env_name}; nothing to clear.")
         return
@@ -203,7 +210,8 @@ def bookmarks_clear(
                         "these extractors in full. Clear them?", flag="--yes")
     with store.run_lock(env_name, pipeline, timeout):
         # Read again under the lock: a run may have moved or added one since.
-        cleared = [b.key for b in pipeline_bookmarks(store, env_name, pipeline, extractor)
+        cleared = [b.key for b in pipeline_bookmarks(store, env_name, pipeline, extractor,
+                                                     shared)
                    if store.clear_bookmark(env_name, b.key)]
     console.line(
         f"Cleared {len(cleared)} bookmark(s) of {pipeline} in {env_name}; the old values are "
@@ -216,6 +224,12 @@ def _bookmark_json(bookmark: Bookmark) -> dict[str, Any]:
 
 
 # -- shared ------------------------------------------------------------------------------------
+
+
+def _shared_keys(session: Session, pipeline: str) -> list[str]:
+    """The ``bookmark = "shared"`` keys of the pipeline's chains."""
+    steps = session.stack.pipelines[pipeline].steps
+    return [s.bookmark for s in steps if s.bookmark and s.bookmark.startswith("shared.")]
 
 
 def _open(env: str | None, pipeline: str | None) -> tuple[Session, RunStore]:

@@ -20,6 +20,12 @@ class Step:
     raw: str
     address: str
     command: str | None = None
+    bookmark: str | None = None
+    """For the step that starts a chain (an extractor): the key of the chain's bookmark
+    (:mod:`stackform.config.chains`)."""
+    chain: int | None = None
+    """The index of the chain the step belongs to within its pipeline (None: a step of its
+    own)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,9 @@ class Pipeline:
     steps: tuple[Step, ...]
     schedule: str | None = None
     depends_on: tuple[str, ...] = ()
+    bookmark: str = "pipeline"
+    """``"pipeline"``: each chain's bookmark is the pipeline's own; ``"shared"``: shared with
+    every pipeline that runs the same extractor into the same loader."""
 
     @property
     def address(self) -> str:
@@ -90,7 +99,9 @@ class ResolvedStack:
             },
             "pipelines": {
                 n: {"steps": [s.raw for s in p.steps], "schedule": p.schedule,
-                    "depends_on": list(p.depends_on)}
+                    "depends_on": list(p.depends_on),
+                    # Only when set: digests of stacks that do not use it stay the same.
+                    **({"bookmark": p.bookmark} if p.bookmark != "pipeline" else {})}
                 for n, p in sorted(self.pipelines.items())
             },
         }

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stackform.config.extends import is_abstract
 from stackform.config.interpolate import Locator, Source
 from stackform.config.loader import StackFile
 from stackform.config.schema import DEPENDS_ON
@@ -23,20 +24,29 @@ class Addresses:
     """address -> (kind, name)"""
     by_name: Mapping[str, list[str]]
     """bare name -> the addresses of the blocks that have it"""
+    abstract: frozenset[str] = frozenset()
+    """The addresses of ``abstract = true`` blocks: bases for ``extends``, never resources."""
 
     @classmethod
     def of(cls, stack_file: StackFile) -> Addresses:
-        addresses = {
-            f"{kind}.{name}": (kind, name)
-            for kind, named in stack_file.blocks.items() for name in named
-        }
+        addresses: dict[str, tuple[str, str]] = {}
+        abstract: set[str] = set()
+        for kind, named in stack_file.blocks.items():
+            for name, block in named.items():
+                if is_abstract(block):
+                    abstract.add(f"{kind}.{name}")
+                else:
+                    addresses[f"{kind}.{name}"] = (kind, name)
         by_name: dict[str, list[str]] = {}
         for address, (_, name) in addresses.items():
             by_name.setdefault(name, []).append(address)
-        return cls(addresses, by_name)
+        return cls(addresses, by_name, frozenset(abstract))
 
     def find(self, ref: str) -> tuple[str | None, str | None]:
         """A step or dependency reference -> (address, None) or (None, problem)."""
+        base = next((a for a in self.abstract if ref in (a, a.partition(".")[2])), None)
+        if base is not None and ref not in self.addresses and ref not in self.by_name:
+            return None, f"'{ref}' is abstract (only a base for `extends`): it is never applied"
         if ref in self.addresses:
             return ref, None
         if "." not in ref and ref in self.by_name:
@@ -72,9 +82,14 @@ def block_depends_on(raw: Any, block_path: KeyPath, source: Source, blocks: Addr
             elif ref not in out:
                 out.append(ref)
             continue
-        address, _ = blocks.find(ref)
+        address, problem = blocks.find(ref)
         hint = (f"write the address: did you mean '{address}'?" if address
                 else did_you_mean(ref, blocks.addresses))
+        if problem and "abstract" in problem:
+            diags.add(Diagnostic(f"depends_on {problem}", path=format_path((*block_path, *item)),
+                                 location=locate(source(item), False),
+                                 hint="depend on the blocks that extend it"))
+            continue
         diags.add(Diagnostic(f"depends_on names unknown block '{ref}'",
                              path=format_path((*block_path, *item)),
                              location=locate(source(item), False), hint=hint))

@@ -22,11 +22,14 @@ from pydantic import BaseModel, ValidationError
 
 from stackform.config.computed import with_computed
 from stackform.config.environments import pick_environment, stack_vars
+from stackform.config.extends import BlockMerger, is_abstract
 from stackform.config.filenames import secrets_in_file_names
 from stackform.config.interpolate import Interpolator, Locator, Source
 from stackform.config.loader import StackFile
+from stackform.config.merge import source_fn
 from stackform.config.model import EnvironmentSettings, ResolvedStack
 from stackform.config.pipelines import resolve_pipelines
+from stackform.config.process_env import stack_env, with_stack_env
 from stackform.config.references import Addresses, block_depends_on
 from stackform.config.schema import DEPENDS_ON, StateSection, env_identifier
 from stackform.config.sensitive import map_sensitive, not_from_secrets
@@ -36,6 +39,7 @@ from stackform.errors import StackformError
 from stackform.limits import MAX_NESTING, too_deep
 from stackform.ownfiles import LOCK_NAME, OwnFiles
 from stackform.plugins.connectors import pip_url_problems
+from stackform.provider_steps import TakesProcessEnv
 from stackform.registry import Registry
 from stackform.resource import KeyPath, Resource, format_path, secret_key_paths
 from stackform.secrets import SecretStore
@@ -78,7 +82,8 @@ def resolve(
     _check_connectors(resources, diags, locate)
     if check_lock and (stack_file.dir / LOCK_NAME).is_file():
         _lock_plugins(stack_file, resources, diags, locate)
-    pipelines = resolve_pipelines(stack_file, interp, blocks.addresses, diags, locate)
+    pipelines = resolve_pipelines(stack_file, interp, blocks.addresses, registry, resources,
+                                  diags, locate)
     diags.raise_if_errors()
     stack = ResolvedStack(
         name=core.stack.name,
@@ -131,6 +136,9 @@ class _Blocks:
     def __post_init__(self) -> None:
         self.sources: dict[str, Source] = {}
         """address -> where each of the block's values is written"""
+        self.merger = BlockMerger(self.stack_file, self.overrides, self.env_name, self.diags)
+        self.stack_env = stack_env(self.stack_file, self.env_name,
+                                   self.env_name in self.stack_file.core.environments)
 
     def locate(self, path: KeyPath, key: bool) -> Location:
         return self.stack_file.location(path, key)
@@ -149,18 +157,29 @@ class _Blocks:
                 self.diags.add(Diagnostic(exc.reason, path=kind,
                                           location=self.locate((kind,), True), hint=exc.hint))
                 continue
+            env_field = (provider.process_env_field if isinstance(provider, TakesProcessEnv)
+                         else None)
             for name, raw in named.items():
-                resource = self.resolve_one(provider, kind, name, raw)
+                if is_abstract(raw):
+                    self.merger.merged(kind, name)  # its own problems, reported once
+                    continue
+                resource = self.resolve_one(provider, kind, name, env_field)
                 if resource is not None:
                     resources[resource.address] = resource
         return resources
 
-    def resolve_one(self, provider: Any, kind: str, name: str, raw: Mapping[str, Any]
+    def resolve_one(self, provider: Any, kind: str, name: str, env_field: str | None = None
                     ) -> Resource | None:
-        """The block as a resource, or None when it has problems (added to the diagnostics)."""
+        """The block as a resource, or None when it has problems (added to the diagnostics).
+        ``env_field``: the field taking the stack's process environment, if the kind has one."""
         address = f"{kind}.{name}"
         block_path: KeyPath = (kind, name)
-        merged, source = self._merged(kind, name, raw)
+        found = self._merged(kind, name)
+        if found is None:
+            return None
+        merged, source = found
+        if env_field is not None:
+            merged, source = with_stack_env(merged, source, env_field, self.stack_env)
         self.sources[address] = source
         deps = block_depends_on(merged.pop(DEPENDS_ON, None), block_path, source,
                                 self.addresses, self.diags, self.locate)
@@ -201,19 +220,14 @@ class _Blocks:
             depends_on=deps,
         )
 
-    def _merged(self, kind: str, name: str, raw: Mapping[str, Any]
-                ) -> tuple[dict[str, Any], Source]:
-        """The block with the environment's override laid over it, and where each value of it
-        is written."""
-        override = self.overrides.get(kind, {}).get(name)
-        origins: dict[KeyPath, KeyPath] = {}
-        if override:
-            merged = _deep_merge(raw, override, (),
-                                 ("environments", self.env_name, "override", kind, name),
-                                 origins)
-        else:
-            merged = dict(raw)
-        return merged, _source_fn((kind, name), origins)
+    def _merged(self, kind: str, name: str) -> tuple[dict[str, Any], Source] | None:
+        """The block with the block it extends under it and the environment's override over
+        it, and where each value of it is written; None when its ``extends`` is wrong."""
+        found = self.merger.merged(kind, name)
+        if found is None:
+            return None
+        merged, origins = found
+        return dict(merged), source_fn((kind, name), origins)
 
 
 def _check_connectors(resources: dict[str, Resource], diags: Diagnostics,
@@ -242,35 +256,6 @@ def _lock_plugins(stack_file: StackFile, resources: dict[str, Resource], diags: 
         kind, _, name = address.partition(".")
         diags.add(Diagnostic(reason, path=f"{address}.pip_url",
                              location=locate((kind, name, "pip_url"), False), hint=LOCK_HINT))
-
-
-def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any], rel: KeyPath, src: KeyPath,
-                origins: dict[KeyPath, KeyPath]) -> dict[str, Any]:
-    """``over`` merged into ``base``: tables merge, anything else (arrays too) is replaced.
-    ``origins`` records, for each replaced value, where the override wrote it."""
-    out = dict(base)
-    for key, value in over.items():
-        current = out.get(key)
-        if isinstance(value, dict) and isinstance(current, dict):
-            out[key] = _deep_merge(current, value, (*rel, key), (*src, key), origins)
-        else:
-            out[key] = value
-            origins[(*rel, key)] = (*src, key)
-    return out
-
-
-def _source_fn(block_path: KeyPath, origins: Mapping[KeyPath, KeyPath]) -> Source:
-    if not origins:
-        return lambda rel: (*block_path, *rel)
-
-    def source(rel: KeyPath) -> KeyPath:
-        for i in range(len(rel), 0, -1):
-            found = origins.get(rel[:i])
-            if found is not None:
-                return (*found, *rel[i:])
-        return (*block_path, *rel)
-
-    return source
 
 
 # -- state ----------------------------------------------------------------------------------------

@@ -15,11 +15,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from stackform.s3.settings import bucket_problem, endpoint_problem, shown_url
 
-CORE_SECTIONS = ("stack", "state", "vars", "environments", "pipelines")
+CORE_SECTIONS = ("stack", "state", "vars", "env", "environments", "pipelines")
 DEPENDS_ON = "depends_on"
 """The one key of a provider block that core owns (explicit dependencies, by address)."""
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""A process environment variable's name (``[env]``)."""
+
+
+def _env_names(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not ENV_VAR_RE.fullmatch(name):
+            raise ValueError(f"'{name}' is not an environment variable name (letters, digits "
+                             "and '_', not starting with a digit)")
+    return value
 """Block, pipeline and var names: no dots (addresses) or colons (``step:command``)."""
 STACK_NAME_RE = re.compile(r"[a-z][a-z0-9_-]*")
 
@@ -115,6 +125,8 @@ class EnvironmentSection(_Section):
     """``[environments.NAME]``: how one environment differs and behaves."""
 
     vars: dict[str, Any] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+    """Process environment of every block that runs processes, over the stack's ``[env]``."""
     override: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     """kind -> block name -> fields, deep-merged over the base block for this environment."""
     protected: bool = False
@@ -124,6 +136,8 @@ class EnvironmentSection(_Section):
     """For a protected environment: fnmatch patterns of the branches it may be applied from
     (default: the repository's default branch)."""
     description: str | None = None
+
+    _env = field_validator("env")(_env_names)
 
 
 SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly",
@@ -161,6 +175,9 @@ class PipelineSection(_Section):
     schedule: str | None = None
     depends_on: list[str] = Field(default_factory=list)
     description: str | None = None
+    bookmark: Literal["pipeline", "shared"] = "pipeline"
+    """Whose bookmark each extractor-to-loader chain keeps: the pipeline's own, or one shared
+    by every pipeline running the same extractor into the same loader."""
 
 
 class CoreSections(_Section):
@@ -170,8 +187,12 @@ class CoreSections(_Section):
     stack: StackSection
     state: StateSection = Field(default_factory=StateSection)
     vars: dict[str, Any] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+    """``[env]``: process environment of every block that runs processes."""
     environments: dict[str, EnvironmentSection] = Field(default_factory=dict)
     pipelines: dict[str, PipelineSection] = Field(default_factory=dict)
+
+    _env = field_validator("env")(_env_names)
 
     @property
     def default_environment(self) -> str | None:

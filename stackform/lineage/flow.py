@@ -3,7 +3,8 @@
 Resource dependencies say what must be applied first; data flows along pipelines too: each
 step of a pipeline reads what the steps before it wrote (a loader, the extractor's streams; dbt,
 the loader's tables), though a pipeline's steps do not depend on one another. A resource's data
-upstream is therefore its dependencies and every step before it in any pipeline.
+upstream is therefore its dependencies and every step before it in any pipeline; a step of a
+chain (extractor, mappers, loader) reads only the steps of its own chain before it.
 """
 
 from __future__ import annotations
@@ -21,11 +22,17 @@ def data_upstream(stack: ResolvedStack, dependencies: Mapping[str, tuple[str, ..
     upstream: dict[str, set[str]] = {a: set(d) for a, d in dependencies.items()}
     for pipeline in stack.pipelines.values():
         before: list[str] = []
+        chain: list[str] = []
         for step in pipeline.steps:
+            if step.chain is not None and step.bookmark is not None:
+                chain = []  # a chain starts from its extractor's source, not earlier steps
+            reads = chain if step.chain is not None else before
             if step.address != (before[-1] if before else None):
                 upstream.setdefault(step.address, set()).update(
-                    a for a in before if a != step.address)
+                    a for a in reads if a != step.address)
                 before.append(step.address)
+            if step.chain is not None:
+                chain.append(step.address)
     try:
         tuple(TopologicalSorter(upstream).static_order())
     except CycleError as exc:

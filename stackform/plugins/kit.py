@@ -46,6 +46,19 @@ def requirement_name(requirement: str) -> str:
         return Path(text.split("@", 1)[0]).name.removesuffix(".git")
 
 
+def executable_name(pip_url: str | list[str], executable: str | None) -> str:
+    """The command a plugin block runs: ``executable`` when set; else a first-party connector's
+    own command (``stackform:tap-jsonl`` -> ``tap-stackform-jsonl``), or the first
+    requirement's name."""
+    if executable:
+        return executable
+    from stackform.plugins.connectors import find_connector
+
+    first = pip_url.split()[0] if isinstance(pip_url, str) else pip_url[0]
+    connector = find_connector(first)
+    return connector.executable if connector else requirement_name(first)
+
+
 def install(ctx: Context, resource: Resource) -> Venv:
     """The plugin's venv from the shared cache (built once per requirement set)."""
     spec = install_spec_for(ctx.stack_dir, resource.address, resource.attributes)

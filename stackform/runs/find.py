@@ -44,19 +44,25 @@ def find_run(store: RunStore, env: str, pipeline: str | None, run_id: str) -> Ru
 
 
 def pipeline_bookmarks(store: RunStore, env: str, pipeline: str,
-                       extractor: str | None) -> list[Bookmark]:
-    """The pipeline's bookmarks, or its ``extractor``'s one."""
+                       extractor: str | None, shared: Iterable[str] = ()) -> list[Bookmark]:
+    """The pipeline's bookmarks (with the ``shared`` keys its chains use), or its
+    ``extractor``'s: ``PIPELINE.EXTRACTOR``, and ``PIPELINE.EXTRACTOR-to-LOADER`` or
+    ``shared.EXTRACTOR-to-LOADER`` for each chain it starts."""
     found = store.bookmarks(env, f"{pipeline}.")
+    wanted = set(shared)
+    found += [b for b in store.bookmarks(env, "shared.") if b.key in wanted]
     if extractor is None:
         return found
-    return [b for b in found if b.key == bookmark_key(pipeline, extractor)]
+    own = bookmark_key(pipeline, extractor)
+    chains = (f"{own}-to-", f"shared.{extractor}-to-")
+    return [b for b in found if b.key == own or b.key.startswith(chains)]
 
 
 def bookmarks_to_clear(store: RunStore, env: str, pipeline: str,
-                       extractor: str | None) -> list[Bookmark]:
+                       extractor: str | None, shared: Iterable[str] = ()) -> list[Bookmark]:
     """:func:`pipeline_bookmarks`, refusing an ``extractor`` that has none (naming those
     that have one); empty when the pipeline has none at all."""
-    chosen = pipeline_bookmarks(store, env, pipeline, extractor)
+    chosen = pipeline_bookmarks(store, env, pipeline, extractor, shared)
     if chosen or extractor is None:
         return chosen
     prefix = f"{pipeline}."
