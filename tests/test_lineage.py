@@ -58,7 +58,8 @@ def test_fragment_round_trips_through_its_json_schema() -> None:
     assert data["version"] == 1
     assert data["nodes"][1] == {"id": "transformers.dbt|stg_orders|amount",
                                 "resource": "transformers.dbt", "table": "stg_orders",
-                                "column": "amount", "type": "model", "relation": None}
+                                "column": "amount", "type": "model", "relation": None,
+                                "data_type": None}
     assert LineageFragment.from_json(data) == fragment
     with pytest.raises(ValueError, match="version"):
         LineageFragment.from_json({**data, "version": 99})
@@ -107,6 +108,27 @@ def test_a_removed_leaf_breaks_nothing() -> None:
         "~ removing model customer_revenue.revenue (transformers.dbt) affects nothing downstream"]
 
 
+def test_a_retype_is_reported_at_its_root_with_what_it_breaks() -> None:
+    typed = {"extractors.src": LineageFragment((Node(*SRC.id.split("|")[:2], "amount", "stream",
+                                                      data_type="integer"), ID)),
+             **{k: v for k, v in stack_fragments().items() if k != "extractors.src"}}
+    retyped = dict(typed)
+    retyped["extractors.src"] = LineageFragment(
+        (Node(*SRC.id.split("|")[:2], "amount", "stream", data_type="number"), ID))
+    # the staging column's type follows: retyped too, but as what it reads, so no root
+    stg = lambda t: LineageFragment(  # noqa: E731
+        (Node(STG.resource, STG.table, STG.column, "model", data_type=t), MART),
+        ((RAW.id, STG.id), (STG.id, MART.id)))
+    typed["transformers.dbt"], retyped["transformers.dbt"] = stg("BIGINT"), stg("DOUBLE")
+    impact = compare(LineageGraph(typed), LineageGraph(retyped))
+    (entry,) = impact["breaking"]
+    assert entry["change"] == "retype" and entry["node"]["id"] == SRC.id
+    assert impact_lines(impact) == [
+        "! retyping stream orders.amount (extractors.src): integer -> number breaks: table "
+        "raw.orders.amount -> model stg_orders.amount -> model customer_revenue.revenue"]
+    assert compare(LineageGraph(typed), LineageGraph(typed))["breaking"] == []
+
+
 def test_an_incomplete_fragment_removes_nothing_and_says_why() -> None:
     after_frags = stack_fragments()
     after_frags["transformers.dbt"] = LineageFragment(
@@ -123,7 +145,7 @@ def test_an_incomplete_fragment_removes_nothing_and_says_why() -> None:
 
 class LineageThings(MemoryProvider, ProvidesLineage):
     """A thing's ``value`` lists its columns; each is fed by the upstream columns of the same
-    name. ``FAIL`` and ``BUG`` make its lineage fail."""
+    name (``amount:int`` gives it a type). ``FAIL`` and ``BUG`` make its lineage fail."""
 
     asked: ClassVar[list[str]] = []
 
@@ -137,8 +159,10 @@ class LineageThings(MemoryProvider, ProvidesLineage):
             raise RuntimeError("oops")
         if value == "LEAK":
             raise StackformError(f"login failed with {resource.attributes['password']}")
-        nodes = [Node(resource.address, resource.name, c, "thing") for c in value.split(",")
-                 if c]
+        # "amount:int": a column and its type
+        nodes = [Node(resource.address, resource.name, c.split(":")[0], "thing",
+                      data_type=c.split(":")[1] if ":" in c else None)
+                 for c in value.split(",") if c]
         edges = [(u.id, n.id) for n in nodes for u in upstream if u.column == n.column]
         return LineageFragment(tuple(nodes), tuple(edges))
 
@@ -198,10 +222,24 @@ def test_a_plan_removing_a_column_names_what_breaks_everywhere(tmp_path, registr
     assert line in render_markdown(plan)
     assert plan_to_json(plan)["impact"]["breaking"][0]["paths"] == [[{
         "id": "things.b|b|amount", "resource": "things.b", "table": "b", "column": "amount",
-        "type": "thing", "relation": None}]]
+        "type": "thing", "relation": None, "data_type": None}]]
     saved = tmp_path / "p.sfplan"
     save_plan(plan, saved)
     assert load_plan(saved).impact == plan.impact
+
+
+def test_a_retyped_column_breaks_what_reads_it(tmp_path, registry) -> None:
+    plan_apply(tmp_path, registry, "amount:integer,id")
+    plan, _ = plan_apply(tmp_path, registry, "amount:number,id", apply=False)
+    assert plan.breaking
+    line = "! retyping thing a.amount (things.a): integer -> number breaks: thing b.amount"
+    assert line in render_plan(plan) and line in render_markdown(plan)
+    (entry,) = plan_to_json(plan)["impact"]["breaking"]
+    assert (entry["change"], entry["was"], entry["node"]["data_type"]) == (
+        "retype", "integer", "number")
+    # A type becoming known (a first run confirming it) is no retype.
+    plan_apply(tmp_path, registry, "amount,id")
+    assert not plan_apply(tmp_path, registry, "amount:integer,id", apply=False)[0].breaking
 
 
 def test_apply_refreshes_the_lineage_downstream_of_what_it_applied(tmp_path, registry) -> None:

@@ -40,8 +40,10 @@ def extractor_lineage(ctx: Context, resource: Resource, config: ExtractorConfig,
                       outputs: Mapping[str, Any]) -> LineageFragment:
     """The selected streams and properties, from the recorded catalog and today's rules."""
     catalog = _discovered(plugin_dir(ctx, resource.address) / "catalog.discovered.json")
+    types: dict[tuple[str, str], str] = {}
     if catalog is not None:
         selection = selection_of(apply_selection(catalog, config.select, config.metadata))
+        types = property_types(catalog)
     elif isinstance(outputs.get("selection"), Mapping):
         selection = Selection.from_json(outputs["selection"])
     else:
@@ -53,10 +55,47 @@ def extractor_lineage(ctx: Context, resource: Resource, config: ExtractorConfig,
         table = Node(resource.address, stream.name, None, STREAM)
         nodes.append(table)
         for prop in stream.properties:
-            node = Node(resource.address, stream.name, prop, STREAM)
+            node = Node(resource.address, stream.name, prop, STREAM,
+                        data_type=types.get((stream.name, prop)))
             nodes.append(node)
             edges.append((table.id, node.id))
     return LineageFragment(tuple(nodes), tuple(edges))
+
+
+def json_type(schema: Any) -> str | None:
+    """A property's JSON schema type as lineage shows it: ``integer``, ``number|string``,
+    ``string(date-time)``; ``null`` left out (nullability is no retype)."""
+    if not isinstance(schema, Mapping):
+        return None
+    found: list[str] = []
+    for option in [schema, *(schema.get("anyOf") or ()), *(schema.get("oneOf") or ())]:
+        if not isinstance(option, Mapping):
+            continue
+        listed = option.get("type")
+        for name in [listed] if isinstance(listed, str) else listed or ():
+            if name != "null" and isinstance(name, str):
+                fmt = option.get("format") if name == "string" else None
+                found.append(f"{name}({fmt})" if fmt else name)
+    return "|".join(sorted(set(found))) or None
+
+
+def property_types(catalog: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """``(stream, dotted property) -> type`` for every property of the catalog."""
+    out: dict[tuple[str, str], str] = {}
+
+    def walk(stream: str, props: Any, prefix: str) -> None:
+        for name, schema in (props or {}).items() if isinstance(props, Mapping) else ():
+            typed = json_type(schema)
+            if typed:
+                out[(stream, prefix + name)] = typed
+            if isinstance(schema, Mapping):
+                walk(stream, schema.get("properties"), f"{prefix}{name}.")
+
+    for entry in catalog.get("streams") or ():
+        if isinstance(entry, Mapping):
+            stream = str(entry.get("tap_stream_id") or entry.get("stream") or "")
+            walk(stream, (entry.get("schema") or {}).get("properties"), "")
+    return out
 
 
 def _discovered(path: Path) -> dict[str, Any] | None:

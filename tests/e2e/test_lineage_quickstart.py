@@ -4,8 +4,9 @@ dbt-duckdb compiling the project, read by sqlglot.
 Deselecting ``orders.amount`` makes the plan name the loader column, the dbt source, the
 staging model's ``amount`` and the mart's ``revenue`` it feeds, in text, JSON and markdown, and
 ``--fail-on-breaking`` exit 3; selecting it again plans clean. Renaming the staging model's
-column lists the mart column reading the old name. A model sqlglot cannot read is a warning
-naming it, never a crash.
+column lists the mart column reading the old name, and renaming another the models and data
+tests reading it; changing a column's cast names what it breaks with both types. A model
+sqlglot cannot read is a warning naming it, never a crash.
 """
 
 from __future__ import annotations
@@ -113,8 +114,30 @@ def test_quickstart_plan_names_what_a_change_breaks_downstream(tmp_path: Path,
                 / "target" / "manifest.json")
     assert "amount_usd" not in manifest.read_text()
 
+    # Retype it (a cast changed): what is computed from it breaks, both types named (sqlglot's
+    # types of dbt's compiled SQL).
+    edit(stack / STAGING, "cast(amount as decimal(12, 2)) as amount_usd,",
+         "cast(amount as integer) as amount,")
+    retyped = sf("plan", "--fail-on-breaking")
+    assert retyped.code == 3, retyped
+    assert ("! retyping model stg_orders.amount (transformers.dbt): DECIMAL(12, 2) -> INT "
+            "breaks: model customer_revenue.revenue") in " ".join(retyped.stdout.split())
+    edit(stack / STAGING, "cast(amount as integer) as amount,",
+         "cast(amount as decimal(12, 2)) as amount,")
+
+    # Rename a column models and data tests read: each of them is listed.
+    edit(stack / STAGING, "customer as customer_name,", "customer as customer,")
+    flat = " ".join(sf("plan", "--fail-on-breaking").stdout.split())
+    head = "! removing model stg_orders.customer_name (transformers.dbt) breaks:"
+    for reader in ("test not_null_stg_orders_customer_name",
+                   "model customer_revenue.customer_name -> test "
+                   "not_null_customer_revenue_customer_name",
+                   "model customer_revenue.customer_name -> test "
+                   "unique_customer_revenue_customer_name"):
+        assert f"{head} {reader}" in flat, (reader, flat)
+    edit(stack / STAGING, "customer as customer,", "customer as customer_name,")
+
     # A model sqlglot cannot read: a warning naming it, the lineage incomplete, no crash.
-    edit(stack / STAGING, "as amount_usd,", "as amount,")
     (stack / "transform" / "models" / "marts" / "odd.sql").write_text(
         "select customer_name,, from {{ ref('stg_orders') }} where ((\n")
     odd = sf("plan", "--fail-on-breaking")

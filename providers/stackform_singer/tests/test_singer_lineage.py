@@ -97,3 +97,12 @@ def test_another_loader_keeps_the_names(ctx: Context) -> None:
                                   "already_snake", "XMLHttpRequest2Go"])
 def test_loader_names_match_the_duckdb_target_s_own(name: str) -> None:
     assert snake(name) == target_snake(name)
+
+
+def test_extractor_nodes_carry_the_catalog_types(ctx: Context) -> None:
+    resource = extractor(select=["shop-orders.*"])
+    fragment = ExtractorProvider().lineage(ctx, resource, {}, LineageGraph({}))
+    types = {n.name: n.data_type for n in fragment.nodes}
+    assert types["shop-orders.total"] == "number"
+    assert types["shop-orders.updated_at"] == "string(date-time)"
+    assert types["shop-orders"] is None  # a stream is no column
