@@ -366,21 +366,26 @@ class TakesOptions(Protocol):
 
 @runtime_checkable
 class ProvidesLineage(Protocol):
-    """A provider that knows which tables and columns its resource reads and writes
-    (docs/lineage.md): core joins every resource's fragment into the environment's lineage
-    graph, and the plan walks it to say what a change breaks downstream."""
+    """A provider that knows which tables and columns its resource reads and writes: core joins
+    every resource's fragment into the environment's lineage graph, and the plan walks it to say
+    what a change breaks downstream (docs/lineage.md; the contract: docs/providers.md)."""
 
     def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
                 upstream: LineageGraph) -> LineageFragment:
-        """The resource's nodes and the edges into them, as ``resource`` is declared once
-        applied. ``outputs`` are what the last apply recorded (those just returned, at apply;
-        ``{}`` before the first); ``upstream`` is the joined lineage of the resources it
-        depends on, whose nodes its edges may start from.
+        """The resource's nodes and edges into them from ``upstream`` (the lineage of what it
+        reads), as applied (``outputs``: its last apply's). What it cannot work out is a warning
+        with ``complete=False``, never a silent omission; called when its upstream changed."""
 
-        Called at apply after ``create``/``update`` (the result is recorded in state), and at
-        plan only for a resource that changes or whose upstream lineage changed. Change
-        nothing that is deployed; a part it cannot work out is a warning in the fragment with
-        ``complete=False``, never a silent omission."""
+
+@runtime_checkable
+class ConfirmsLineage(Protocol):
+    """Lineage a successful run confirms from the warehouse's catalog (docs/providers.md)."""
+
+    def confirm_lineage(self, ctx: Context, step: RunStep) -> None:
+        """After a successful run: keep what the warehouse says; raise StackformError if not."""
+
+    def lineage_confirmed(self, ctx: Context, resource: Resource) -> str:
+        """A digest of what was kept (``""``: nothing); cheap, called by every plan."""
 
 
 # -- running pipelines --------------------------------------------------------------------------
@@ -440,6 +445,6 @@ class StepRunner(Protocol):
 CAPABILITIES: tuple[type, ...] = (
     PlanChecker, ComputesAttributes, WritesLocalFiles, ChecksUnapplied, DeepValidator,
     WatchesPaths, DependsOnPipelines, DependsOnBlocks, Exports, Pulls, TakesOptions,
-    StepRunner, ProvidesLineage,
+    StepRunner, ProvidesLineage, ConfirmsLineage,
 )
 """Every optional capability core asks providers about (docs/providers.md lists them)."""

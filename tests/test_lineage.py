@@ -11,8 +11,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from stackform.config.model import Step
 from stackform.errors import StackformError
 from stackform.graph import resource_dependencies
+from stackform.lineage.confirm import confirm_after_run
 from stackform.lineage.impact import compare, impact_lines
 from stackform.lineage.join import OUTPUT_KEY
 from stackform.lineage.model import LineageFragment, LineageGraph, Node
@@ -22,10 +24,10 @@ from stackform.plan.render_json import plan_to_json
 from stackform.plan.render_markdown import render_markdown
 from stackform.plan.render_text import render_plan
 from stackform.plan.saved import load_plan, save_plan
-from stackform.provider import Context, ProvidesLineage
+from stackform.provider import ConfirmsLineage, Context, ProvidesLineage, RunContext, RunStep
 from stackform.provider_checks import provider_problems
 from stackform.registry import Registry
-from stackform.resource import Resource
+from stackform.resource import Resource, ResourceState, fingerprinter
 from stackform.state.local import LocalBackend
 from stackform.state.model import GitInfo
 from tests.fakes import MemoryProvider, stack_of, thing
@@ -338,3 +340,70 @@ def test_a_secret_quoted_in_a_lineage_warning_is_masked(tmp_path, registry) -> N
     assert secret not in json.dumps(plan_to_json(plan))
     recorded = "".join(p.read_text() for p in (tmp_path / ".stackform").rglob("*.json"))
     assert "login failed with" in recorded and secret not in recorded
+
+
+# -- confirmed after a run ---------------------------------------------------------------------
+
+
+class ConfirmingThings(LineageThings, ConfirmsLineage):
+    """A thing whose lineage a run confirms: ``token`` is what the last run kept."""
+
+    token: ClassVar[str] = ""
+    fail: ClassVar[Exception | None] = None
+
+    def confirm_lineage(self, ctx: Context, step: RunStep) -> None:
+        if self.fail is not None:
+            raise self.fail
+        ConfirmingThings.token = "after-the-run"
+
+    def lineage_confirmed(self, ctx: Context, resource: Resource) -> str:
+        return self.token
+
+
+@pytest.fixture
+def confirming() -> Registry:
+    MemoryProvider.reset()
+    LineageThings.asked.clear()
+    ConfirmingThings.token, ConfirmingThings.fail = "", None
+    return Registry(extra={"things": ConfirmingThings})
+
+
+def run_context(tmp_path: Path, said: list[str]) -> RunContext:
+    ctx = Context(env="dev", stack_name="test", stack_dir=tmp_path, work_dir=tmp_path / "w",
+                  fingerprint=fingerprinter("l"))
+    return RunContext(ctx=ctx, run_id="r1", pipeline="p", bookmarks=None,  # type: ignore[arg-type]
+                      log=lambda _line: None, say=said.append)
+
+
+def test_a_confirmed_lineage_is_worked_out_again_and_breaks_nothing(tmp_path, confirming
+                                                                    ) -> None:
+    plan_apply(tmp_path, confirming, "amount,id")
+    _plan, backend = plan_apply(tmp_path, confirming, "amount,id", apply=False)
+    assert LineageThings.asked == ["things.a", "things.b"]  # the apply; the plan asks nobody
+    LineageThings.asked.clear()
+    state = backend.read("dev")
+    assert state is not None
+    provider = confirming.get("things")
+    step = RunStep(Step("a", "things.a"), thing("a", value="amount,id"),
+                   state.resources["things.a"], provider)
+    said: list[str] = []
+    assert confirm_after_run(run_context(tmp_path, said), [step]) == [] and said == []
+    plan, _ = plan_apply(tmp_path, confirming, "amount,id", apply=False)
+    # Each confirmed thing is asked again, once: the graphs before and after share it.
+    assert LineageThings.asked == ["things.a", "things.b"]
+    assert not plan.has_changes and plan.impact["breaking"] == []
+
+
+def test_a_warehouse_that_does_not_answer_after_a_run_is_a_warning(tmp_path, confirming
+                                                                   ) -> None:
+    provider = confirming.get("things")
+    res = thing("a", value="amount")
+    state = ResourceState("things.a", "things", {}, {})
+    said: list[str] = []
+    for failure, reason in ((StackformError("connection refused"), "connection refused"),
+                            (RuntimeError("oops"), "RuntimeError: oops")):
+        ConfirmingThings.fail = failure
+        said.clear()
+        step = RunStep(Step("a", "things.a"), res, state, provider)
+        assert confirm_after_run(run_context(tmp_path, said), [step, step]) == said == [
+            f"warning: things.a: lineage not confirmed against the warehouse: {reason}"]

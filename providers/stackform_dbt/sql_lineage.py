@@ -207,7 +207,7 @@ def _column_sources(sql: str, by_name: Mapping[tuple[str, ...], _Relation],
         raise ValueError(f"not a query but {type(qualified).__name__}")
     # One scope for every column: sqlglot would otherwise qualify the query again per column.
     annotate_types(qualified, schema=schema, dialect=dialect)
-    typed = {}
+    typed: dict[str, str] = {}
     for select in qualified.selects:
         kind = select.type
         if kind is not None and kind.this != exp.DataType.Type.UNKNOWN:

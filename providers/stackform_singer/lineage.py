@@ -122,13 +122,19 @@ def _requirements(pip_url: str | list[str]) -> list[str]:
     return pip_url.split() if isinstance(pip_url, str) else list(pip_url)
 
 
-def loader_lineage(resource: Resource, config: LoaderConfig, upstream: LineageGraph
-                   ) -> LineageFragment:
-    """The tables and columns the upstream streams land in."""
+def loader_lineage(resource: Resource, config: LoaderConfig, upstream: LineageGraph,
+                   landed: Mapping[str, Any] | None = None) -> LineageFragment:
+    """The tables and columns the upstream streams land in: as the loader is guessed to name
+    them, or, once a run confirmed them (``landed``, :mod:`.warehouse_columns`), as the
+    warehouse's catalog names them, each guess it corrects a note."""
     own = any(r.split("==")[0] in OWN_DUCKDB for r in _requirements(config.pip_url))
     name = snake if own else (lambda n: n)
     schema = config.config.get("default_target_schema") or ("raw" if own else None)
-    meta = own and bool(config.config.get("add_record_metadata"))
+    if landed is not None and schema not in (None, landed.get("schema")):
+        landed = None  # read from another schema than the loader writes to now
+    warehouse = _Warehouse(landed) if landed is not None else None
+    schema = schema or (str(landed["schema"]) if landed is not None else None)
+    meta = own and bool(config.config.get("add_record_metadata")) and warehouse is None
     nodes: dict[str, Node] = {}
     edges: list[tuple[str, str]] = []
 
@@ -139,7 +145,9 @@ def loader_lineage(resource: Resource, config: LoaderConfig, upstream: LineageGr
 
     streams = [n for n in upstream if n.type == STREAM and n.column is None]
     for stream in streams:
-        table_name = f"{schema}.{name(stream.table)}" if schema else name(stream.table)
+        guess = name(stream.table)
+        found = warehouse.table(schema, guess) if warehouse else None
+        table_name = f"{schema}.{found or guess}" if schema else found or guess
         relation = table_name.lower()
         table = add(Node(resource.address, table_name, None, TABLE, relation), [stream])
         columns: dict[str, list[Node]] = {}
@@ -148,7 +156,65 @@ def loader_lineage(resource: Resource, config: LoaderConfig, upstream: LineageGr
                 columns.setdefault(name(prop.column.split(".")[0]), []).append(prop)
         for column in META_COLUMNS if meta else ():
             columns.setdefault(column, [])
+        types: dict[str, str | None] = {}
+        if warehouse is not None and found is not None:
+            columns, types = warehouse.columns(schema, found, columns)
         for column, sources in sorted(columns.items()):
-            node = add(Node(resource.address, table_name, column, TABLE, relation), sources)
+            node = add(Node(resource.address, table_name, column, TABLE, relation,
+                            data_type=types.get(column)), sources)
             edges.append((table.id, node.id))
-    return LineageFragment(tuple(nodes.values()), tuple(edges))
+    notes = tuple(warehouse.notes) if warehouse else ()
+    return LineageFragment(tuple(nodes.values()), tuple(edges), notes)
+
+
+def _fold(name: str) -> str:
+    """A name as loaders' normalisations agree on it: letters and digits, lower-cased."""
+    import re
+
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+class _Warehouse:
+    """The tables and columns a run confirmed, matched with the loader's guesses."""
+
+    def __init__(self, landed: Mapping[str, Any]) -> None:
+        self.tables: dict[str, list[tuple[str, str]]] = {
+            str(t): [(str(c), str(d)) for c, d in cols]
+            for t, cols in (landed.get("tables") or {}).items()}
+        self.notes: list[str] = []
+
+    def _match(self, guess: str, names: Iterable[str]) -> str | None:
+        listed = list(names)
+        if guess in listed:
+            return guess
+        return next((n for n in listed if _fold(n) == _fold(guess)), None)
+
+    def table(self, schema: str | None, guess: str) -> str | None:
+        found = self._match(guess, self.tables)
+        where = f"{schema}.{guess}" if schema else guess
+        if found is None:
+            self.notes.append(f"{where}: not in the warehouse after the last run (named as "
+                              "guessed)")
+        elif found != guess:
+            self.notes.append(f"{where}: the warehouse names the table {found!r}, not as "
+                              "guessed")
+        return found
+
+    def columns(self, schema: str | None, table: str, guessed: Mapping[str, list[Node]]
+                ) -> tuple[dict[str, list[Node]], dict[str, str | None]]:
+        """The warehouse's columns of ``table``, each with the properties guessed to land
+        in it, and their types."""
+        real = dict(self.tables.get(table, ()))
+        out: dict[str, list[Node]] = {c: [] for c in real}
+        where = f"{schema}.{table}" if schema else table
+        for guess, sources in guessed.items():
+            found = self._match(guess, real)
+            if found is None:
+                self.notes.append(f"{where}.{guess}: not in the warehouse after the last run "
+                                  "(named as guessed)")
+                found = guess
+            elif found != guess:
+                self.notes.append(f"{where}.{guess}: the warehouse names the column "
+                                  f"{found!r}, not as guessed")
+            out.setdefault(found, []).extend(sources)
+        return out, {c: real.get(c) for c in out}

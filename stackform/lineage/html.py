@@ -63,8 +63,8 @@ def render_html(sel: Selection, title: str = "stackform lineage") -> str:
             f'<text x="{x + 8}" y="{y + 14}">{escape(node.label)}</text>'
             f'<text x="{x + 8}" y="{y + 28}" fill="#666">{escape(node.resource)}</text></g>')
     parts.append("</svg>")
-    notes = "" if graph.complete else (
-        "<p><strong>Lineage incomplete:</strong></p><ul>"
+    notes = "" if not graph.warnings else (
+        f"<p><strong>{'Notes' if graph.complete else 'Lineage incomplete'}:</strong></p><ul>"
         + "".join(f"<li>{escape(w)}</li>" for w in graph.warnings) + "</ul>")
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
             f"<title>{escape(title)}</title></head>"
