@@ -319,6 +319,31 @@ def test_lineage_selects_a_column_a_table_or_a_block_and_renders_it() -> None:
     assert f'data-id="{STG.id}"' in page and 'stroke-width="3"' in page
 
 
+def test_the_plan_page_marks_what_the_plan_changes_and_what_it_breaks() -> None:
+    import re
+
+    from stackform.lineage.plan_page import plan_page
+
+    before = LineageGraph(stack_fragments())
+    after = dict(stack_fragments(with_amount=False))
+    added = col("extractors.src", "orders", "discount", "stream")
+    after["extractors.src"] = LineageFragment((ID, added))
+    impact = compare(before, LineageGraph(after))
+    page = plan_page(before, impact, "plan")
+    marks = dict(re.findall(r'data-id="([^"]+)" data-mark="([a-z]+)"', page))
+    assert marks == {SRC.id: "removed", RAW.id: "breaks", STG.id: "breaks",
+                     MART.id: "breaks", added.id: "added"}
+    assert "<script" not in page and "http" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+    # The plan's own lines are on the page, and a legend of the marks used.
+    assert "! removing stream orders.amount (extractors.src) breaks: table" in page
+    assert 'class="legend" data-mark="breaks"' in page
+    assert 'class="legend" data-mark="affected"' not in page
+    quiet = plan_page(before, compare(before, before), "plan")
+    assert "data-mark" not in quiet and "this plan changes no lineage" in quiet
+    assert quiet.count('<g class="node"') == len(before.nodes)
+
+
 def test_a_secret_quoted_in_a_lineage_warning_is_masked(tmp_path, registry) -> None:
     secret = "hunter2-not-to-leak"
     backend = LocalBackend(tmp_path / ".stackform" / "state")

@@ -190,7 +190,10 @@ class _Warehouse:
         return next((n for n in listed if _fold(n) == _fold(guess)), None)
 
     def table(self, schema: str | None, guess: str) -> str | None:
-        found = self._match(guess, self.tables)
+        # Singer stream names are often <schema>-<table> (tap_stream_id), and targets built on
+        # the singer-sdk land them as <table>.
+        found = self._match(guess, self.tables) or (
+            self._match(guess.rsplit("-", 1)[-1], self.tables) if "-" in guess else None)
         where = f"{schema}.{guess}" if schema else guess
         if found is None:
             self.notes.append(f"{where}: not in the warehouse after the last run (named as "

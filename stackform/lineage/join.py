@@ -109,6 +109,21 @@ class Joined:
         return LineageGraph(self.fragments)
 
 
+def _digest(upstream: LineageGraph, token: str) -> str:
+    """The upstream digest, and what a run confirmed since (what was worked out from the guess
+    is then stale)."""
+    digest = upstream_digest(upstream)
+    return hashlib.sha256(f"{digest}|{token}".encode()).hexdigest()[:32] if token else digest
+
+
+def _redacted(fragment: LineageFragment, redactor: Callable[[], Callable[[str], str]] | None
+              ) -> LineageFragment:
+    if not fragment.warnings or redactor is None:
+        return fragment
+    redact = redactor()
+    return replace(fragment, warnings=tuple(redact(w) for w in fragment.warnings))
+
+
 def join(ctx: Context, entries: Mapping[str, Entry],
          provider_of: Callable[[str], object],
          reuse: Mapping[str, tuple[LineageFragment, str]] | None = None,
@@ -121,14 +136,16 @@ def join(ctx: Context, entries: Mapping[str, Entry],
     upstream digest matches; otherwise the provider is asked. Entries without a resource are
     never asked: their recorded fragment is all there is. ``as_recorded``: the lineage as the
     last applies left it, each recorded fragment taken whatever its digest (the provider is
-    asked only for a resource that has none, or one a run confirmed since: see
-    :class:`~stackform.provider.ConfirmsLineage`). ``redactor`` makes the function that masks the
-    stack's secrets in what an asked provider warns (a tool's error quoted in a warning is
-    shown and recorded in state); made only when a warning needs it."""
+    asked only for a resource that has none, or, unless ``fresh`` (it changes), one a run
+    confirmed since and what reads it: :class:`~stackform.provider.ConfirmsLineage`).
+    ``redactor`` makes the function that masks the stack's secrets in what an asked provider
+    warns (a tool's error quoted in a warning is shown and recorded in state); made only when
+    a warning needs it."""
     order = TopologicalSorter({a: [d for d in e.dependencies if d in entries]
                                for a, e in entries.items()})
     out = Joined({}, {}, [])
     ancestors: dict[str, set[str]] = {}
+    reconfirmed: set[str] = set()
     for address in order.static_order():
         entry = entries[address]
         ancestors[address] = set()
@@ -141,25 +158,27 @@ def join(ctx: Context, entries: Mapping[str, Entry],
         upstream = LineageGraph({a: out.fragments[a] for a in sorted(ancestors[address])
                                  if a in out.fragments})
         token = confirmed_token(ctx, provider, entry.resource)
-        digest = upstream_digest(upstream)
-        if token:  # a run confirmed it since: what was worked out from the guess is stale
-            digest = hashlib.sha256(f"{digest}|{token}".encode()).hexdigest()[:32]
+        digest = _digest(upstream, token)
         known = [k for k in ((reuse or {}).get(address), recorded(entry.outputs)) if k]
-        usable = next((f for f, d in known if d == digest and not entry.fresh), None)
+        usable = next((k for k in known if k[1] == digest and not entry.fresh), None)
         kept = entry.outputs.get(OUTPUT_KEY)
         unconfirmed = token != str(kept.get("confirmed", "") if isinstance(kept, Mapping) else "")
-        if (entry.resource is None or (as_recorded and not unconfirmed)) \
+        # As recorded, but as a run confirmed it since: asked again, with what reads it.
+        confirming = as_recorded and not entry.fresh and (
+            unconfirmed or bool(ancestors[address] & reconfirmed))
+        if (entry.resource is None or (as_recorded and not confirming)) \
                 and usable is None and known:
-            usable = known[-1][0]
+            # Taken as recorded, with the digest it was recorded with: a graph reusing it
+            # must not take it for one worked out from this upstream.
+            usable = known[-1]
         if usable is None and entry.resource is not None:
-            usable = ask(ctx, provider, entry.resource, entry.outputs, upstream)
-            if usable.warnings and redactor is not None:
-                redact = redactor()
-                usable = replace(usable, warnings=tuple(redact(w) for w in usable.warnings))
+            fragment = ask(ctx, provider, entry.resource, entry.outputs, upstream)
+            usable = (_redacted(fragment, redactor), digest)
             out.asked.append(address)
+            if confirming:
+                reconfirmed.add(address)
         if usable is not None:
-            out.fragments[address] = usable
-            out.digests[address] = digest
+            out.fragments[address], out.digests[address] = usable
             if token:
                 out.confirmed[address] = token
     return out
