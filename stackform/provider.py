@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from stackform.config.model import ResolvedStack, Step
     from stackform.diagnostics import Diagnostic, Severity
-    from stackform.lineage.model import LineageFragment, LineageGraph
     from stackform.runs.model import StepOutcome
 
 Outputs = dict[str, Any]
@@ -365,25 +364,6 @@ class TakesOptions(Protocol):
     provider_options: ClassVar[tuple[ProviderOption, ...]]
 
 
-@runtime_checkable
-class ProvidesLineage(Protocol):
-    """A provider that knows which tables and columns its resource reads and writes
-    (docs/lineage.md): core joins every resource's fragment into the environment's lineage
-    graph, and the plan walks it to say what a change breaks downstream."""
-
-    def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
-                upstream: LineageGraph) -> LineageFragment:
-        """The resource's nodes and the edges into them, as ``resource`` is declared once
-        applied. ``outputs`` are what the last apply recorded (those just returned, at apply;
-        ``{}`` before the first); ``upstream`` is the joined lineage of the resources it
-        depends on, whose nodes its edges may start from.
-
-        Called at apply after ``create``/``update`` (the result is recorded in state), and at
-        plan only for a resource that changes or whose upstream lineage changed. Change
-        nothing that is deployed; a part it cannot work out is a warning in the fragment with
-        ``complete=False``, never a silent omission."""
-
-
 # -- running pipelines --------------------------------------------------------------------------
 
 
@@ -441,7 +421,8 @@ class StepRunner(Protocol):
 CAPABILITIES: tuple[type, ...] = (
     PlanChecker, ComputesAttributes, WritesLocalFiles, ChecksUnapplied, DeepValidator,
     WatchesPaths, DependsOnPipelines, DependsOnBlocks, Exports, Pulls, TakesOptions,
-    StepRunner, ProvidesLineage, ChainsSteps, TakesProcessEnv, ChecksStepCommands,
+    StepRunner, ChainsSteps, TakesProcessEnv, ChecksStepCommands,
 )
 """Every optional capability core asks providers about (docs/providers.md lists them); those of
-pipeline chains and process environments live in :mod:`stackform.provider_steps`."""
+pipeline chains and process environments live in :mod:`stackform.provider_steps`; those of
+lineage are :data:`stackform.provider_lineage.LINEAGE_CAPABILITIES`."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from stackform.inspection import CONNECTOR_CAPABILITIES
 from stackform.provider import CAPABILITIES, BaseProvider, Provider, ProviderOption
+from stackform.provider_lineage import LINEAGE_CAPABILITIES
 from stackform.provider_steps import CHAIN_ROLES
 
 
@@ -71,7 +72,7 @@ def provider_problems(provider: Any) -> list[str]:
     methods, _ = members(Provider)
     found = [problem for name, args in methods.items()
              if (problem := _method_problem(provider, name, args))]
-    for capability in (*CAPABILITIES, *CONNECTOR_CAPABILITIES):
+    for capability in (*CAPABILITIES, *CONNECTOR_CAPABILITIES, *LINEAGE_CAPABILITIES):
         methods, attributes = members(capability)
         names = [*methods, *attributes]
         present = [n for n in names if hasattr(provider, n)]

@@ -11,8 +11,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from stackform.config.model import Step
 from stackform.errors import StackformError
 from stackform.graph import resource_dependencies
+from stackform.lineage.confirm import confirm_after_run
 from stackform.lineage.impact import compare, impact_lines
 from stackform.lineage.join import OUTPUT_KEY
 from stackform.lineage.model import LineageFragment, LineageGraph, Node
@@ -22,10 +24,15 @@ from stackform.plan.render_json import plan_to_json
 from stackform.plan.render_markdown import render_markdown
 from stackform.plan.render_text import render_plan
 from stackform.plan.saved import load_plan, save_plan
-from stackform.provider import Context, ProvidesLineage
+from stackform.provider import (
+    Context,
+    RunContext,
+    RunStep,
+)
 from stackform.provider_checks import provider_problems
+from stackform.provider_lineage import ConfirmsLineage, ProvidesLineage
 from stackform.registry import Registry
-from stackform.resource import Resource
+from stackform.resource import Resource, ResourceState, fingerprinter
 from stackform.state.local import LocalBackend
 from stackform.state.model import GitInfo
 from tests.fakes import MemoryProvider, stack_of, thing
@@ -58,7 +65,8 @@ def test_fragment_round_trips_through_its_json_schema() -> None:
     assert data["version"] == 1
     assert data["nodes"][1] == {"id": "transformers.dbt|stg_orders|amount",
                                 "resource": "transformers.dbt", "table": "stg_orders",
-                                "column": "amount", "type": "model", "relation": None}
+                                "column": "amount", "type": "model", "relation": None,
+                                "data_type": None}
     assert LineageFragment.from_json(data) == fragment
     with pytest.raises(ValueError, match="version"):
         LineageFragment.from_json({**data, "version": 99})
@@ -107,6 +115,27 @@ def test_a_removed_leaf_breaks_nothing() -> None:
         "~ removing model customer_revenue.revenue (transformers.dbt) affects nothing downstream"]
 
 
+def test_a_retype_is_reported_at_its_root_with_what_it_breaks() -> None:
+    typed = {"extractors.src": LineageFragment((Node(*SRC.id.split("|")[:2], "amount", "stream",
+                                                      data_type="integer"), ID)),
+             **{k: v for k, v in stack_fragments().items() if k != "extractors.src"}}
+    retyped = dict(typed)
+    retyped["extractors.src"] = LineageFragment(
+        (Node(*SRC.id.split("|")[:2], "amount", "stream", data_type="number"), ID))
+    # the staging column's type follows: retyped too, but as what it reads, so no root
+    stg = lambda t: LineageFragment(  # noqa: E731
+        (Node(STG.resource, STG.table, STG.column, "model", data_type=t), MART),
+        ((RAW.id, STG.id), (STG.id, MART.id)))
+    typed["transformers.dbt"], retyped["transformers.dbt"] = stg("BIGINT"), stg("DOUBLE")
+    impact = compare(LineageGraph(typed), LineageGraph(retyped))
+    (entry,) = impact["breaking"]
+    assert entry["change"] == "retype" and entry["node"]["id"] == SRC.id
+    assert impact_lines(impact) == [
+        "! retyping stream orders.amount (extractors.src): integer -> number breaks: table "
+        "raw.orders.amount -> model stg_orders.amount -> model customer_revenue.revenue"]
+    assert compare(LineageGraph(typed), LineageGraph(typed))["breaking"] == []
+
+
 def test_an_incomplete_fragment_removes_nothing_and_says_why() -> None:
     after_frags = stack_fragments()
     after_frags["transformers.dbt"] = LineageFragment(
@@ -123,7 +152,7 @@ def test_an_incomplete_fragment_removes_nothing_and_says_why() -> None:
 
 class LineageThings(MemoryProvider, ProvidesLineage):
     """A thing's ``value`` lists its columns; each is fed by the upstream columns of the same
-    name. ``FAIL`` and ``BUG`` make its lineage fail."""
+    name (``amount:int`` gives it a type). ``FAIL`` and ``BUG`` make its lineage fail."""
 
     asked: ClassVar[list[str]] = []
 
@@ -137,8 +166,10 @@ class LineageThings(MemoryProvider, ProvidesLineage):
             raise RuntimeError("oops")
         if value == "LEAK":
             raise StackformError(f"login failed with {resource.attributes['password']}")
-        nodes = [Node(resource.address, resource.name, c, "thing") for c in value.split(",")
-                 if c]
+        # "amount:int": a column and its type
+        nodes = [Node(resource.address, resource.name, c.split(":")[0], "thing",
+                      data_type=c.split(":")[1] if ":" in c else None)
+                 for c in value.split(",") if c]
         edges = [(u.id, n.id) for n in nodes for u in upstream if u.column == n.column]
         return LineageFragment(tuple(nodes), tuple(edges))
 
@@ -198,10 +229,24 @@ def test_a_plan_removing_a_column_names_what_breaks_everywhere(tmp_path, registr
     assert line in render_markdown(plan)
     assert plan_to_json(plan)["impact"]["breaking"][0]["paths"] == [[{
         "id": "things.b|b|amount", "resource": "things.b", "table": "b", "column": "amount",
-        "type": "thing", "relation": None}]]
+        "type": "thing", "relation": None, "data_type": None}]]
     saved = tmp_path / "p.sfplan"
     save_plan(plan, saved)
     assert load_plan(saved).impact == plan.impact
+
+
+def test_a_retyped_column_breaks_what_reads_it(tmp_path, registry) -> None:
+    plan_apply(tmp_path, registry, "amount:integer,id")
+    plan, _ = plan_apply(tmp_path, registry, "amount:number,id", apply=False)
+    assert plan.breaking
+    line = "! retyping thing a.amount (things.a): integer -> number breaks: thing b.amount"
+    assert line in render_plan(plan) and line in render_markdown(plan)
+    (entry,) = plan_to_json(plan)["impact"]["breaking"]
+    assert (entry["change"], entry["was"], entry["node"]["data_type"]) == (
+        "retype", "integer", "number")
+    # A type becoming known (a first run confirming it) is no retype.
+    plan_apply(tmp_path, registry, "amount,id")
+    assert not plan_apply(tmp_path, registry, "amount:integer,id", apply=False)[0].breaking
 
 
 def test_apply_refreshes_the_lineage_downstream_of_what_it_applied(tmp_path, registry) -> None:
@@ -279,6 +324,31 @@ def test_lineage_selects_a_column_a_table_or_a_block_and_renders_it() -> None:
     assert f'data-id="{STG.id}"' in page and 'stroke-width="3"' in page
 
 
+def test_the_plan_page_marks_what_the_plan_changes_and_what_it_breaks() -> None:
+    import re
+
+    from stackform.lineage.plan_page import plan_page
+
+    before = LineageGraph(stack_fragments())
+    after = dict(stack_fragments(with_amount=False))
+    added = col("extractors.src", "orders", "discount", "stream")
+    after["extractors.src"] = LineageFragment((ID, added))
+    impact = compare(before, LineageGraph(after))
+    page = plan_page(before, impact, "plan")
+    marks = dict(re.findall(r'data-id="([^"]+)" data-mark="([a-z]+)"', page))
+    assert marks == {SRC.id: "removed", RAW.id: "breaks", STG.id: "breaks",
+                     MART.id: "breaks", added.id: "added"}
+    assert "<script" not in page and "http" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+    # The plan's own lines are on the page, and a legend of the marks used.
+    assert "! removing stream orders.amount (extractors.src) breaks: table" in page
+    assert 'class="legend" data-mark="breaks"' in page
+    assert 'class="legend" data-mark="affected"' not in page
+    quiet = plan_page(before, compare(before, before), "plan")
+    assert "data-mark" not in quiet and "this plan changes no lineage" in quiet
+    assert quiet.count('<g class="node"') == len(before.nodes)
+
+
 def test_a_secret_quoted_in_a_lineage_warning_is_masked(tmp_path, registry) -> None:
     secret = "hunter2-not-to-leak"
     backend = LocalBackend(tmp_path / ".stackform" / "state")
@@ -300,3 +370,70 @@ def test_a_secret_quoted_in_a_lineage_warning_is_masked(tmp_path, registry) -> N
     assert secret not in json.dumps(plan_to_json(plan))
     recorded = "".join(p.read_text() for p in (tmp_path / ".stackform").rglob("*.json"))
     assert "login failed with" in recorded and secret not in recorded
+
+
+# -- confirmed after a run ---------------------------------------------------------------------
+
+
+class ConfirmingThings(LineageThings, ConfirmsLineage):
+    """A thing whose lineage a run confirms: ``token`` is what the last run kept."""
+
+    token: ClassVar[str] = ""
+    fail: ClassVar[Exception | None] = None
+
+    def confirm_lineage(self, ctx: Context, step: RunStep) -> None:
+        if self.fail is not None:
+            raise self.fail
+        ConfirmingThings.token = "after-the-run"
+
+    def lineage_confirmed(self, ctx: Context, resource: Resource) -> str:
+        return self.token
+
+
+@pytest.fixture
+def confirming() -> Registry:
+    MemoryProvider.reset()
+    LineageThings.asked.clear()
+    ConfirmingThings.token, ConfirmingThings.fail = "", None
+    return Registry(extra={"things": ConfirmingThings})
+
+
+def run_context(tmp_path: Path, said: list[str]) -> RunContext:
+    ctx = Context(env="dev", stack_name="test", stack_dir=tmp_path, work_dir=tmp_path / "w",
+                  fingerprint=fingerprinter("l"))
+    return RunContext(ctx=ctx, run_id="r1", pipeline="p", bookmarks=None,  # type: ignore[arg-type]
+                      log=lambda _line: None, say=said.append)
+
+
+def test_a_confirmed_lineage_is_worked_out_again_and_breaks_nothing(tmp_path, confirming
+                                                                    ) -> None:
+    plan_apply(tmp_path, confirming, "amount,id")
+    _plan, backend = plan_apply(tmp_path, confirming, "amount,id", apply=False)
+    assert LineageThings.asked == ["things.a", "things.b"]  # the apply; the plan asks nobody
+    LineageThings.asked.clear()
+    state = backend.read("dev")
+    assert state is not None
+    provider = confirming.get("things")
+    step = RunStep(Step("a", "things.a"), thing("a", value="amount,id"),
+                   state.resources["things.a"], provider)
+    said: list[str] = []
+    assert confirm_after_run(run_context(tmp_path, said), [step]) == [] and said == []
+    plan, _ = plan_apply(tmp_path, confirming, "amount,id", apply=False)
+    # Each confirmed thing is asked again, once: the graphs before and after share it.
+    assert LineageThings.asked == ["things.a", "things.b"]
+    assert not plan.has_changes and plan.impact["breaking"] == []
+
+
+def test_a_warehouse_that_does_not_answer_after_a_run_is_a_warning(tmp_path, confirming
+                                                                   ) -> None:
+    provider = confirming.get("things")
+    res = thing("a", value="amount")
+    state = ResourceState("things.a", "things", {}, {})
+    said: list[str] = []
+    for failure, reason in ((StackformError("connection refused"), "connection refused"),
+                            (RuntimeError("oops"), "RuntimeError: oops")):
+        ConfirmingThings.fail = failure
+        said.clear()
+        step = RunStep(Step("a", "things.a"), res, state, provider)
+        assert confirm_after_run(run_context(tmp_path, said), [step, step]) == said == [
+            f"warning: things.a: lineage not confirmed against the warehouse: {reason}"]

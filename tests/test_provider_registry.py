@@ -18,12 +18,13 @@ from stackform.provider import (
     BaseProvider,
     Context,
 )
+from stackform.provider_lineage import LINEAGE_CAPABILITIES
 from stackform.registry import Registry
 from stackform.resource import Resource
 from tests.cli_helpers import Runner, write_stack
 
 PACKAGE = "stackform-broken-providers"
-ALL = (*CAPABILITIES, *CONNECTOR_CAPABILITIES)
+ALL = (*CAPABILITIES, *CONNECTOR_CAPABILITIES, *LINEAGE_CAPABILITIES)
 
 BROKEN = '''
 from typing import ClassVar
@@ -210,7 +211,7 @@ def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
 
     assert capabilities("files") == {"WritesLocalFiles", "WatchesPaths"}
     assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage", "ChainsSteps",
-                                       "TakesProcessEnv", "Invokes"}
+                                       "TakesProcessEnv", "Invokes", "ConfirmsLineage"}
     assert capabilities("mappers") == {"WatchesPaths", "ChainsSteps", "TakesProcessEnv",
                                        "Invokes"}
     assert capabilities("extractors") == {"WatchesPaths", "PlanChecker", "StepRunner",

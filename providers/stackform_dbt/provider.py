@@ -28,13 +28,13 @@ from stackform.provider import (
     Context,
     Exports,
     Outputs,
-    ProvidesLineage,
     RunContext,
     RunStep,
     StepRunner,
     Unapplied,
     WatchesPaths,
 )
+from stackform.provider_lineage import ProvidesLineage
 from stackform.resource import Resource, ResourceState
 from stackform.runs.model import StepOutcome
 from stackform_dbt.changes import new_project_lines, plan_lines

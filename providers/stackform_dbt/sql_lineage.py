@@ -45,6 +45,7 @@ class _Relation:
 @dataclass
 class _Builder:
     address: str
+    dialect: str | None = None
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -62,8 +63,8 @@ class _Builder:
 def manifest_lineage(address: str, manifest: Mapping[str, Any], upstream: LineageGraph
                      ) -> LineageFragment:
     """The fragment of the transformer ``address`` from its compiled ``manifest``."""
-    b = _Builder(address)
     dialect = DIALECTS.get(str((manifest.get("metadata") or {}).get("adapter_type") or ""))
+    b = _Builder(address, dialect)
     nodes: dict[str, Mapping[str, Any]] = dict(manifest.get("nodes") or {})
     relations: dict[str, _Relation] = {}      # unique_id -> relation
     by_name: dict[tuple[str, ...], _Relation] = {}  # (database, schema, identifier) -> relation
@@ -113,12 +114,29 @@ def _source(b: _Builder, source: Mapping[str, Any],
     upstream_table, upstream_columns = found if found else (None, {})
     rel = _Relation(b.add(Node(b.address, name, None, "source", relation),
                           [upstream_table] if upstream_table else []))
-    declared = [str(c).lower() for c in (source.get("columns") or {})]
+    declared = {str(c).lower(): d for c, d in (source.get("columns") or {}).items()}
     for column in sorted({*upstream_columns, *declared}):
         fed = upstream_columns.get(column)
-        rel.columns[column] = b.add(Node(b.address, name, column, "source", relation),
-                                    [rel.table, *([fed] if fed else [])])
+        # What the warehouse (or the loader upstream) says first, then the properties file.
+        said = (fed.data_type if fed else None) or (declared.get(column) or {}).get("data_type")
+        rel.columns[column] = b.add(
+            Node(b.address, name, column, "source", relation, sql_type(said, b.dialect)),
+            [rel.table, *([fed] if fed else [])])
     return rel
+
+
+def sql_type(text: Any, dialect: str | None) -> str | None:
+    """A column type as sqlglot writes it in ``dialect`` (``numeric`` and ``NUMERIC`` are one
+    type), or ``None`` when unknown or unreadable."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    from sqlglot import exp
+
+    try:
+        built = exp.DataType.build(text, dialect=dialect)
+    except Exception:  # sqlglot's errors have no one base: an unreadable type is unknown
+        return None
+    return None if built.this == exp.DataType.Type.UNKNOWN else built.sql(dialect)
 
 
 def _ordered(nodes: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -139,17 +157,19 @@ def _model(b: _Builder, uid: str, node: Mapping[str, Any], relations: Mapping[st
     relation = ".".join(_key(node.get("schema"), node.get("alias") or name)) or None
     rel = _Relation(b.add(Node(b.address, name, None, kind, relation),
                           [p.table for p in parents]))
-    declared = [str(c).lower() for c in (node.get("columns") or {})]
+    declared = {str(c).lower(): sql_type((d or {}).get("data_type"), dialect)
+                for c, d in (node.get("columns") or {}).items()}
     if kind not in SQL_NODES:  # a seed: its columns are its file's, as declared
-        for column in declared:
-            rel.columns[column] = b.add(Node(b.address, name, column, kind, relation),
+        for column, typed in declared.items():
+            rel.columns[column] = b.add(Node(b.address, name, column, kind, relation, typed),
                                         [rel.table])
         return rel
     sql = node.get("compiled_code")
     if not isinstance(sql, str) or not sql.strip():
         b.warnings.append(f"{kind} {name}: no compiled SQL in dbt's manifest; its columns' "
                           "lineage is unknown")
-        columns: dict[str, list[Node]] = {c: [] for c in declared}
+        columns: dict[str, tuple[list[Node], str | None]] = {
+            c: ([], t) for c, t in declared.items()}
     else:
         try:
             columns = _column_sources(sql, by_name, dialect)
@@ -158,19 +178,23 @@ def _model(b: _Builder, uid: str, node: Mapping[str, Any], relations: Mapping[st
             b.warnings.append(f"{kind} {name}: sqlglot cannot read its compiled SQL "
                               f"({type(exc).__name__}{': ' + reason if reason else ''}); its "
                               "columns' lineage is unknown")
-            columns = {c: [] for c in declared}
-    for column, sources in columns.items():
-        rel.columns[column] = b.add(Node(b.address, name, column, kind, relation),
-                                    [rel.table, *sources])
+            columns = {c: ([], t) for c, t in declared.items()}
+    for column, (sources, typed) in columns.items():
+        # The compiled SQL's type (a cast) first; else what the properties file declares.
+        rel.columns[column] = b.add(
+            Node(b.address, name, column, kind, relation, typed or declared.get(column)),
+            [rel.table, *sources])
     return rel
 
 
 def _column_sources(sql: str, by_name: Mapping[tuple[str, ...], _Relation],
-                    dialect: str | None) -> dict[str, list[Node]]:
-    """Each output column of ``sql`` and the upstream column nodes it is computed from."""
+                    dialect: str | None) -> dict[str, tuple[list[Node], str | None]]:
+    """Each output column of ``sql``: the upstream column nodes it is computed from, and its
+    type as sqlglot infers it from the types upstream (``None`` when unknown)."""
     import sqlglot
     from sqlglot import exp
     from sqlglot.lineage import lineage
+    from sqlglot.optimizer.annotate_types import annotate_types
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.optimizer.scope import build_scope
     from sqlglot.schema import MappingSchema
@@ -182,8 +206,14 @@ def _column_sources(sql: str, by_name: Mapping[tuple[str, ...], _Relation],
     if not isinstance(qualified, exp.Query):
         raise ValueError(f"not a query but {type(qualified).__name__}")
     # One scope for every column: sqlglot would otherwise qualify the query again per column.
+    annotate_types(qualified, schema=schema, dialect=dialect)
+    typed: dict[str, str] = {}
+    for select in qualified.selects:
+        kind = select.type
+        if kind is not None and kind.this != exp.DataType.Type.UNKNOWN:
+            typed.setdefault(select.alias_or_name.lower(), kind.sql(dialect))
     scope = build_scope(qualified)
-    out: dict[str, list[Node]] = {}
+    out: dict[str, tuple[list[Node], str | None]] = {}
     for column in dict.fromkeys(qualified.named_selects):
         found: list[Node] = []
         root = lineage(column, qualified, schema=schema, dialect=dialect, scope=scope,
@@ -197,18 +227,19 @@ def _column_sources(sql: str, by_name: Mapping[tuple[str, ...], _Relation],
             name = leaf.name.rsplit(".", 1)[-1].strip('"').lower()
             if rel is not None and name in rel.columns:
                 found.append(rel.columns[name])
-        out[column.lower()] = sorted(set(found))
+        out[column.lower()] = (sorted(set(found)), typed.get(column.lower()))
     return out
 
 
 def _schema(by_name: Mapping[tuple[str, ...], _Relation]) -> dict[str, Any]:
-    """``{database: {schema: {table: {column: type}}}}`` of every relation with columns."""
+    """``{database: {schema: {table: {column: type}}}}`` of every relation with columns (a
+    type not known is sqlglot's ``UNKNOWN``: what is computed from it is unknown too)."""
     schema: dict[str, Any] = {}
     for key, rel in by_name.items():
         if len(key) == 3 and rel.columns:
             database, db, table = key
             schema.setdefault(database, {}).setdefault(db, {})[table] = {
-                c: "TEXT" for c in rel.columns}
+                c: n.data_type or "UNKNOWN" for c, n in rel.columns.items()}
     return schema
 
 

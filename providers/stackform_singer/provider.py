@@ -31,13 +31,13 @@ from stackform.provider import (
     Outputs,
     PlanChecker,
     ProviderOption,
-    ProvidesLineage,
     RunContext,
     RunStep,
     StepRunner,
     TakesOptions,
     WatchesPaths,
 )
+from stackform.provider_lineage import ConfirmsLineage, ProvidesLineage
 from stackform.provider_steps import ChainsSteps, TakesProcessEnv
 from stackform.resource import Resource, ResourceState
 from stackform_singer.catalog import (
@@ -121,7 +121,7 @@ class _PluginProvider(BaseProvider[PluginT], WatchesPaths, Invokes, ChainsSteps,
         shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
 
 
-class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage):
+class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage, ConfirmsLineage):
     """``[loaders.NAME]``: a Singer target."""
 
     kind: ClassVar[str] = "loaders"
@@ -131,8 +131,20 @@ class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage):
     def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
                 upstream: LineageGraph) -> LineageFragment:
         from stackform_singer.lineage import loader_lineage
+        from stackform_singer.warehouse_columns import confirmed
 
-        return loader_lineage(resource, self.config_of(resource), upstream)
+        return loader_lineage(resource, self.config_of(resource), upstream,
+                              confirmed(ctx, resource))
+
+    def confirm_lineage(self, ctx: Context, step: RunStep) -> None:
+        from stackform_singer.warehouse_columns import confirm
+
+        confirm(ctx, step)
+
+    def lineage_confirmed(self, ctx: Context, resource: Resource) -> str:
+        from stackform_singer.warehouse_columns import token
+
+        return token(ctx, resource)
 
     def plan_notes(self, ctx: Context, prior: ResourceState | None,
                    desired: Resource | None) -> list[str]:

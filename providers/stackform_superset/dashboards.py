@@ -27,11 +27,11 @@ from stackform.provider import (
     DeepValidator,
     DependsOnBlocks,
     Outputs,
-    ProvidesLineage,
     Pulls,
     Unapplied,
     WatchesPaths,
 )
+from stackform.provider_lineage import ProvidesLineage
 from stackform.resource import Resource, ResourceState
 from stackform_superset.bundle import (
     Asset,

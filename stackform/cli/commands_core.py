@@ -79,6 +79,10 @@ def plan(
     fail_on_breaking: Annotated[bool, typer.Option(
         "--fail-on-breaking",
         help="Exit 3 when a change breaks something downstream (lineage).")] = False,
+    out_lineage_html: Annotated[Path | None, typer.Option(
+        "--out-lineage-html", metavar="FILE",
+        help="Also write the lineage page (HTML) with what the plan changes and breaks.")]
+    = None,
 ) -> None:
     """Show what apply would change in an environment. Changes nothing; takes no lock."""
     from stackform.cli.flows import make_plan_options, show_plan
@@ -88,7 +92,8 @@ def plan(
                                 target, replace, parallelism, refresh_catalog,
                                 provider_option)
     code = show_plan(g, env, options, fmt, out, detailed_exitcode, out_markdown=out_markdown,
-                     changed_since=changed_since, fail_on_breaking=fail_on_breaking)
+                     changed_since=changed_since, fail_on_breaking=fail_on_breaking,
+                     out_lineage_html=out_lineage_html)
     raise typer.Exit(code)
 
 

@@ -133,7 +133,8 @@ def render_plan(console: Console, plan: Plan, fmt: str,
 
 def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
               out: Path | None, detailed_exitcode: bool, out_markdown: Path | None = None,
-              changed_since: str | None = None, fail_on_breaking: bool = False) -> ExitCode:
+              changed_since: str | None = None, fail_on_breaking: bool = False,
+              out_lineage_html: Path | None = None) -> ExitCode:
     if fmt not in PLAN_FORMATS:
         raise typer.BadParameter("expected text, json or markdown", param_hint="--format")
     session = g.session(env, strict_secrets=PlanMode(options.mode).needs_secrets)
@@ -157,6 +158,12 @@ def show_plan(g: Globals, env: str | None, options: PlanOptions, fmt: str,
         if fmt == "text":
             g.console().line(f"Wrote the plan as a merge-request comment to {out_markdown}.",
                              "muted")
+    if out_lineage_html is not None:
+        from stackform.lineage.plan_page import session_page
+
+        atomic_write(out_lineage_html, session_page(session, plan).encode(), mode=0o644)
+        if fmt == "text":
+            g.console().line(f"Wrote the plan's lineage page to {out_lineage_html}.", "muted")
     if fail_on_breaking and plan.breaking:
         return ExitCode.BREAKING
     if detailed_exitcode and plan.has_changes:

@@ -3,12 +3,16 @@
 A node of the graph before the plan that the graph after it no longer has is *removed* (a
 property deselected, a stream dropped, a model's column removed or renamed); what is downstream
 of it in the graph before *breaks*. A node only after is *added*, and what is downstream of it
-in the graph after is *affected*: additions never break anything. A removed node is reported
-once, at the root of what is removed (a deselected property, not each column fed from it).
+in the graph after is *affected*: additions never break anything. A node in both whose type
+is known on both sides and differs is *retyped* (a Singer property's schema type, a dbt column's
+cast): what reads it, in the graph after, breaks like what reads a removed node. A removed or
+retyped node is reported once, at the root of what changes (a deselected property, not each
+column fed from it).
 
 The result is the plan's ``impact``, in the documented JSON schema (docs/lineage.md):
 ``{"version", "complete", "warnings", "breaking": [entry], "affecting": [entry]}``, each entry
-``{"change": "remove" | "add", "node": node, "paths": [[node, ...], ...]}``.
+``{"change": "remove" | "add" | "retype", "node": node, "paths": [[node, ...], ...]}``, a
+retype with ``"was"``, the type before (``node`` carries the type after).
 """
 
 from __future__ import annotations
@@ -33,6 +37,17 @@ def _entry(change: str, node: Node, paths: Iterable[tuple[Node, ...]]) -> dict[s
             "paths": [[n.to_json() for n in path] for path in paths]}
 
 
+def _retyped(before: LineageGraph, after: LineageGraph) -> dict[str, str]:
+    """The nodes in both graphs whose type is known in both and differs: node -> old type."""
+    out = {}
+    for node_id, old in before.nodes.items():
+        new = after.nodes.get(node_id)
+        if new is not None and old.data_type and new.data_type \
+                and old.data_type != new.data_type:
+            out[node_id] = old.data_type
+    return out
+
+
 def compare(before: LineageGraph, after: LineageGraph) -> dict[str, Any]:
     """The impact of going from ``before`` to ``after``.
 
@@ -47,6 +62,14 @@ def compare(before: LineageGraph, after: LineageGraph) -> dict[str, Any]:
     for root in _roots(before, removed):
         paths = before.paths_from(root, PATHS_SHOWN)
         (breaking if paths else affecting).append(_entry("remove", before.nodes[root], paths))
+    retyped = _retyped(before, after)
+    for root in sorted(retyped):
+        # A column retyped as what it reads (through columns of unknown type too) is no root.
+        if retyped.keys() & after.reach([root], downstream=False):
+            continue
+        paths = after.paths_from(root, PATHS_SHOWN)
+        entry = {**_entry("retype", after.nodes[root], paths), "was": retyped[root]}
+        (breaking if paths else affecting).append(entry)
     if before.nodes:  # a first apply adds everything: nothing to compare with
         added = {n for n in after.nodes if n not in before.nodes}
         for root in _roots(after, added):
@@ -67,14 +90,17 @@ def _label(node: Mapping[str, Any]) -> str:
 
 def entry_lines(entry: Mapping[str, Any]) -> list[str]:
     """``! removing stream orders.amount (extractors.orders) breaks: table raw.orders.amount ->
-    ...``, one line per path; an entry with no path is one line saying so."""
-    node = entry["node"]
-    verb = "removing" if entry["change"] == "remove" else "adding"
+    ...`` (``! retyping model stg_orders.amount (transformers.dbt): DECIMAL(12, 2) -> INT
+    breaks: ...``), one line per path; an entry with no path is one line saying so."""
+    node, change = entry["node"], entry["change"]
+    verb = {"remove": "removing", "retype": "retyping"}.get(change, "adding")
     head = f"{verb} {_label(node)} ({node['resource']})"
+    if change == "retype":
+        head += f": {entry.get('was')} -> {node.get('data_type')}"
     paths = entry.get("paths") or []
     if not paths:
         return [f"~ {head} affects nothing downstream"]
-    mark, says = ("!", "breaks") if entry["change"] == "remove" else ("~", "affects")
+    mark, says = ("~", "affects") if change == "add" else ("!", "breaks")
     lines = [f"{mark} {head} {says}: {' -> '.join(_label(n) for n in path)}" for path in paths]
     if len(paths) >= PATHS_SHOWN:
         lines.append(f"  (only the first {PATHS_SHOWN} paths are listed)")

@@ -12,13 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from graphlib import TopologicalSorter
 from typing import Any
 
 from stackform.errors import StackformError
 from stackform.lineage.model import LineageFragment, LineageGraph
-from stackform.provider import Context, ProvidesLineage
+from stackform.provider import (
+    Context,
+)
+from stackform.provider_lineage import ConfirmsLineage, ProvidesLineage
 from stackform.resource import Resource
 
 OUTPUT_KEY = "lineage"
@@ -57,9 +60,22 @@ def recorded(outputs: Mapping[str, Any]) -> tuple[LineageFragment, str] | None:
         return None
 
 
-def recordable(fragment: LineageFragment, digest: str) -> dict[str, Any]:
-    """What :data:`OUTPUT_KEY` holds."""
-    return {**fragment.to_json(), "upstream": digest}
+def recordable(fragment: LineageFragment, digest: str, confirmed: str = "") -> dict[str, Any]:
+    """What :data:`OUTPUT_KEY` holds (``confirmed``: what a run confirmed it with, when its
+    provider :class:`~stackform.provider.ConfirmsLineage`)."""
+    doc = {**fragment.to_json(), "upstream": digest}
+    return {**doc, "confirmed": confirmed} if confirmed else doc
+
+
+def confirmed_token(ctx: Context, provider: object, resource: Resource | None) -> str:
+    """What the last run confirmed ``resource``'s lineage with (``""``: nothing, or a
+    provider that confirms nothing); a provider failing to say is taken as nothing."""
+    if resource is None or not isinstance(provider, ConfirmsLineage):
+        return ""
+    try:
+        return str(provider.lineage_confirmed(ctx, resource) or "")
+    except Exception:  # lineage never stops a plan: the guess stands
+        return ""
 
 
 def ask(ctx: Context, provider: ProvidesLineage, resource: Resource,
@@ -88,10 +104,27 @@ class Joined:
     digests: dict[str, str]
     asked: list[str]
     """The resources whose provider was asked (not reused from state)."""
+    confirmed: dict[str, str] = field(default_factory=dict)
+    """What a run confirmed a resource's lineage with (:func:`confirmed_token`), when any."""
 
     @property
     def graph(self) -> LineageGraph:
         return LineageGraph(self.fragments)
+
+
+def _digest(upstream: LineageGraph, token: str) -> str:
+    """The upstream digest, and what a run confirmed since (what was worked out from the guess
+    is then stale)."""
+    digest = upstream_digest(upstream)
+    return hashlib.sha256(f"{digest}|{token}".encode()).hexdigest()[:32] if token else digest
+
+
+def _redacted(fragment: LineageFragment, redactor: Callable[[], Callable[[str], str]] | None
+              ) -> LineageFragment:
+    if not fragment.warnings or redactor is None:
+        return fragment
+    redact = redactor()
+    return replace(fragment, warnings=tuple(redact(w) for w in fragment.warnings))
 
 
 def join(ctx: Context, entries: Mapping[str, Entry],
@@ -106,13 +139,16 @@ def join(ctx: Context, entries: Mapping[str, Entry],
     upstream digest matches; otherwise the provider is asked. Entries without a resource are
     never asked: their recorded fragment is all there is. ``as_recorded``: the lineage as the
     last applies left it, each recorded fragment taken whatever its digest (the provider is
-    asked only for a resource that has none). ``redactor`` makes the function that masks the
-    stack's secrets in what an asked provider warns (a tool's error quoted in a warning is
-    shown and recorded in state); made only when a warning needs it."""
+    asked only for a resource that has none, or, unless ``fresh`` (it changes), one a run
+    confirmed since and what reads it: :class:`~stackform.provider.ConfirmsLineage`).
+    ``redactor`` makes the function that masks the stack's secrets in what an asked provider
+    warns (a tool's error quoted in a warning is shown and recorded in state); made only when
+    a warning needs it."""
     order = TopologicalSorter({a: [d for d in e.dependencies if d in entries]
                                for a, e in entries.items()})
     out = Joined({}, {}, [])
     ancestors: dict[str, set[str]] = {}
+    reconfirmed: set[str] = set()
     for address in order.static_order():
         entry = entries[address]
         ancestors[address] = set()
@@ -124,18 +160,28 @@ def join(ctx: Context, entries: Mapping[str, Entry],
             continue
         upstream = LineageGraph({a: out.fragments[a] for a in sorted(ancestors[address])
                                  if a in out.fragments})
-        digest = upstream_digest(upstream)
+        token = confirmed_token(ctx, provider, entry.resource)
+        digest = _digest(upstream, token)
         known = [k for k in ((reuse or {}).get(address), recorded(entry.outputs)) if k]
-        usable = next((f for f, d in known if d == digest and not entry.fresh), None)
-        if (entry.resource is None or as_recorded) and usable is None and known:
-            usable = known[-1][0]
+        usable = next((k for k in known if k[1] == digest and not entry.fresh), None)
+        kept = entry.outputs.get(OUTPUT_KEY)
+        unconfirmed = token != str(kept.get("confirmed", "") if isinstance(kept, Mapping) else "")
+        # As recorded, but as a run confirmed it since: asked again, with what reads it.
+        confirming = as_recorded and not entry.fresh and (
+            unconfirmed or bool(ancestors[address] & reconfirmed))
+        if (entry.resource is None or (as_recorded and not confirming)) \
+                and usable is None and known:
+            # Taken as recorded, with the digest it was recorded with: a graph reusing it
+            # must not take it for one worked out from this upstream.
+            usable = known[-1]
         if usable is None and entry.resource is not None:
-            usable = ask(ctx, provider, entry.resource, entry.outputs, upstream)
-            if usable.warnings and redactor is not None:
-                redact = redactor()
-                usable = replace(usable, warnings=tuple(redact(w) for w in usable.warnings))
+            fragment = ask(ctx, provider, entry.resource, entry.outputs, upstream)
+            usable = (_redacted(fragment, redactor), digest)
             out.asked.append(address)
+            if confirming:
+                reconfirmed.add(address)
         if usable is not None:
-            out.fragments[address] = usable
-            out.digests[address] = digest
+            out.fragments[address], out.digests[address] = usable
+            if token:
+                out.confirmed[address] = token
     return out

@@ -34,6 +34,9 @@ class Node:
     """The warehouse relation it is (or is a column of), ``schema.table`` lower-cased, when it
     is one: how a block downstream finds the nodes of what it reads (dbt a loader's table, a
     BI dataset a dbt model)."""
+    data_type: str | None = field(default=None, compare=False)
+    """The column's type when its provider knows it (a Singer property's JSON schema type, a
+    dbt column's SQL type, a warehouse column's): a change of it is a *retype*."""
 
     def __lt__(self, other: Node) -> bool:
         return self.id < other.id
@@ -55,14 +58,16 @@ class Node:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "resource": self.resource, "table": self.table,
-                "column": self.column, "type": self.type, "relation": self.relation}
+                "column": self.column, "type": self.type, "relation": self.relation,
+                "data_type": self.data_type}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Node:
         return cls(str(data["resource"]), str(data["table"]),
                    None if data.get("column") is None else str(data["column"]),
                    str(data.get("type") or "column"),
-                   None if data.get("relation") is None else str(data["relation"]))
+                   None if data.get("relation") is None else str(data["relation"]),
+                   None if data.get("data_type") is None else str(data["data_type"]))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,10 @@ from stackform.lineage.flow import data_upstream
 from stackform.lineage.impact import compare
 from stackform.lineage.join import Entry, Joined, join
 from stackform.plan.model import Action, ResourceChange
-from stackform.provider import Context, ProvidesLineage
+from stackform.provider import (
+    Context,
+)
+from stackform.provider_lineage import ProvidesLineage
 from stackform.resource import Resource, ResourceState
 
 
@@ -33,12 +36,14 @@ def before_and_after(ctx: Context, provider_of: Callable[[str], object],
 
         return Redactor(secret_values(resources.values()))
 
+    acting = {c.address: c.action for c in changes}
+    # What the plan changes is taken as recorded before it, even where a run confirmed since.
     before = join(ctx, {
         address: Entry(state.kind, resources.get(address), state.outputs,
-                       tuple(dependencies.get(address, state.dependencies)))
+                       tuple(dependencies.get(address, state.dependencies)),
+                       fresh=acting.get(address, Action.NOOP) is not Action.NOOP)
         for address, state in recorded.items()
     }, provider_of, as_recorded=True, redactor=redactor)
-    acting = {c.address: c.action for c in changes}
     after_entries = {}
     for address, resource in resources.items():
         if acting.get(address) is Action.DELETE:

@@ -47,8 +47,8 @@ def render_text(sel: Selection) -> str:
         lines.append(f"  {_where(graph.nodes[a])} -> {_where(graph.nodes[b])}")
     alone = sorted(sel.shown - {n for e in edges for n in e})
     lines.extend(f"  {_where(graph.nodes[n])}" for n in alone)
-    if not graph.complete:
-        lines.append("lineage incomplete:")
+    if graph.warnings:  # a complete graph's notes: guesses a run corrected, say
+        lines.append("lineage incomplete:" if not graph.complete else "notes:")
         lines.extend(f"  {w}" for w in graph.warnings)
     return "\n".join(lines)
 

@@ -33,7 +33,8 @@ def with_lineage(ctx: Context, provider_of: Callable[[str], object], stack: Reso
     out = []
     for address, fragment in sorted(joined.fragments.items()):
         state = states[address]
-        value = recordable(fragment, joined.digests[address])
+        value = recordable(fragment, joined.digests[address],
+                           joined.confirmed.get(address, ""))
         if state.outputs.get(OUTPUT_KEY) != value:
             out.append(replace(state, outputs={**state.outputs, OUTPUT_KEY: value}))
     return out

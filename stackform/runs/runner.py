@@ -27,6 +27,7 @@ from typing import Any
 from stackform.diagnostics import did_you_mean
 from stackform.errors import RunError, StackformError
 from stackform.gitinfo import developer_name
+from stackform.lineage.confirm import confirm_after_run
 from stackform.plan.builder import make_context
 from stackform.provider import ChecksUnapplied, RunContext, RunStep, StepRunner
 from stackform.redact import Redactor, stack_redactor
@@ -144,6 +145,8 @@ def run_pipeline(
                 f"{' (full refresh)' if full_refresh else ''}")
             _before_steps(run, steps, env)
             status, error, outcomes = _run_steps(run, steps)
+            if status == "success":
+                confirm_after_run(run, steps)  # docs/lineage.md: the warehouse's own names
             log(f"# run {status}")
         record = replace(record, status=status, error=error,
                          finished_at=utc_now(), seconds=round(time.monotonic() - started, 3),

@@ -21,10 +21,10 @@ from stackform.provider import (
     Exports,
     PlanChecker,
     Provider,
-    ProvidesLineage,
     WatchesPaths,
     WritesLocalFiles,
 )
+from stackform.provider_lineage import ProvidesLineage
 from stackform.testing.provider_support import (
     MakeResource,
     ProviderCheckBase,

@@ -2,7 +2,9 @@
 PostgreSQL (stackform's JSONL tap, meltanolabs-target-postgres), dbt-postgres builds the mart,
 stackform imports the dashboard into a real Superset (the session's ``superset_server``), and
 headless Chromium (Debian's, driven by Playwright) logs in through the form and takes a
-screenshot of the dashboard, which must show both charts drawn from the mart's rows.
+screenshot of the dashboard, which must show both charts drawn from the mart's rows. Between
+the two, a dbt model change that removes the column the charts read makes the plan name both
+charts and their dashboard (lineage from dbt's compiled SQL to the charts' params).
 
 The picture goes to ``STACKFORM_TEST_SCREENSHOTS`` (a folder) when set, else to the test's tmp
 dir: never into the repository. The landing and dbt schemas are the test's own and are dropped
@@ -139,6 +141,7 @@ def test_superset_example_from_rows_to_a_rendered_dashboard(
                        "customer_revenue order by customer_name") == [
             (name, *mart[name]) for name in sorted(mart)]
         assert "No changes." in sf.ok("plan").stdout
+        _a_model_change_names_the_charts_it_breaks(sf, stack)
 
         started = time.monotonic()
         with chromium_page(tmp_path / "chromium-profile", chromium) as page:
@@ -171,6 +174,26 @@ def test_superset_example_from_rows_to_a_rendered_dashboard(
             data = found.read_bytes()
             assert POSTGRES_PASSWORD.encode() not in data, found
             assert superset_server.password.encode() not in data, found
+
+
+def _a_model_change_names_the_charts_it_breaks(sf: Stackform, stack: Path) -> None:
+    """Renaming the mart's ``revenue`` (dbt compiles the edited project at plan): both charts
+    read it, and the plan names each, with its dashboard (docs/lineage.md)."""
+    mart = stack / "transform" / "models" / "marts" / "customer_revenue.sql"
+    applied = mart.read_text()
+    mart.write_text(applied.replace("as revenue,", "as revenue_usd,"))
+    try:
+        plan = sf("plan", "--fail-on-breaking")
+        assert plan.code == 3, plan
+        lines = [" ".join(line.split()) for line in plan.stdout.splitlines()]
+        for chart in (PIE, TABLE):
+            assert any(line.startswith("! removing model customer_revenue.revenue "
+                                       "(transformers.dbt) breaks:")
+                       and line.endswith(f'chart "{chart}" -> dashboard "Customer revenue"')
+                       for line in lines), (chart, plan.stdout)
+    finally:
+        mart.write_text(applied)
+    assert "No changes." in sf.ok("plan").stdout
 
 
 def _drawn(shot: Picture, min_bytes: int) -> bool:

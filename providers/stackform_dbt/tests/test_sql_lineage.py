@@ -99,3 +99,27 @@ def test_a_model_without_compiled_sql_is_named() -> None:
                                 manifest(("raw_only", model("raw_only", None, []))), landed())
     assert fragment.warnings == ("model raw_only: no compiled SQL in dbt's manifest; its "
                                  "columns' lineage is unknown",)
+
+
+def test_column_types_come_from_the_warehouse_and_the_compiled_casts() -> None:
+    table = Node(LOADER, "raw.orders", None, "table", "raw.orders")
+    typed = [Node(LOADER, "raw.orders", c, "table", "raw.orders", data_type=t)
+             for c, t in (("id", "BIGINT"), ("customer", "VARCHAR"), ("amount", "DOUBLE"))]
+    upstream = LineageGraph({LOADER: LineageFragment((table, *typed),
+                                                     tuple((table.id, c.id) for c in typed))})
+
+    def types(cast: str) -> dict[str, str | None]:
+        stg = ("stg", model("stg", f'select id, cast(amount as {cast}) as amount, customer '
+                            'from "dev"."raw"."orders"', ["source.p.raw.orders"]))
+        mart = ("mart", model("mart", 'select customer, sum(amount) as revenue from '
+                              '"dev"."analytics"."stg" group by customer', ["model.p.stg"]))
+        fragment = manifest_lineage("transformers.dbt", manifest(stg, mart), upstream)
+        return {n.name: n.data_type for n in fragment.nodes if n.column}
+
+    before, after = types("decimal(12, 2)"), types("integer")
+    assert before["raw.orders.amount"] == "DOUBLE" and before["stg.id"] == "BIGINT"
+    assert (before["stg.amount"], after["stg.amount"]) == ("DECIMAL(12, 2)", "INT")
+    assert before["stg.customer"] == "TEXT"  # DuckDB's VARCHAR, as sqlglot writes it
+    # Unknown upstream types stay unknown: no retype is ever made up.
+    untyped = manifest_lineage("transformers.dbt", manifest(STG), landed())
+    assert {n.name: n.data_type for n in untyped.nodes}["stg.amount2"] is None

@@ -5,6 +5,7 @@ tests/e2e/test_lineage_quickstart.py)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,18 @@ import pytest
 from catalog_support import mysql_catalog
 from target_stackform_duckdb.sql import snake as target_snake
 
+from stackform.errors import StackformError
 from stackform.lineage.model import LineageGraph
 from stackform.plugins.kit import plugin_dir
-from stackform.provider import Context, ProvidesLineage
+from stackform.provider import (
+    Context,
+)
+from stackform.provider_lineage import ProvidesLineage
 from stackform.resource import Resource, fingerprinter
 from stackform_singer import ExtractorProvider, LoaderProvider
 from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.lineage import snake
+from stackform_singer.warehouse_columns import FILE, read_columns
 
 
 def ctx_for(tmp_path: Path) -> Context:
@@ -97,3 +103,72 @@ def test_another_loader_keeps_the_names(ctx: Context) -> None:
                                   "already_snake", "XMLHttpRequest2Go"])
 def test_loader_names_match_the_duckdb_target_s_own(name: str) -> None:
     assert snake(name) == target_snake(name)
+
+
+def test_extractor_nodes_carry_the_catalog_types(ctx: Context) -> None:
+    resource = extractor(select=["shop-orders.*"])
+    fragment = ExtractorProvider().lineage(ctx, resource, {}, LineageGraph({}))
+    types = {n.name: n.data_type for n in fragment.nodes}
+    assert types["shop-orders.total"] == "number"
+    assert types["shop-orders.updated_at"] == "string(date-time)"
+    assert types["shop-orders"] is None  # a stream is no column
+
+
+def _landed(ctx: Context, schema: str, tables: dict[str, list[list[str]]]) -> None:
+    path = plugin_dir(ctx, "loaders.wh") / FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"schema": schema, "tables": tables}))
+
+
+def test_a_run_s_warehouse_catalog_replaces_the_guess_and_notes_each_correction(
+        ctx: Context) -> None:
+    source = ExtractorProvider().lineage(ctx, extractor(select=["shop-orders.*"]), {},
+                                         LineageGraph({}))
+    upstream = LineageGraph({"extractors.shop": source})
+    wh = loader("target-postgres", default_target_schema="landing")
+    assert LoaderProvider().lineage_confirmed(ctx, wh) == ""
+    # What a singer-sdk target does with the names: snake-cased, where the guess keeps them.
+    _landed(ctx, "landing", {"shop_orders": [
+        ["id", "bigint"], ["customer_id", "bigint"], ["customer_name", "character varying"],
+        ["total", "numeric"], ["_sdc_received_at", "timestamp with time zone"]]})
+    token = LoaderProvider().lineage_confirmed(ctx, wh)
+    assert len(token) == 16
+    fragment = LoaderProvider().lineage(ctx, wh, {}, upstream)
+    types = {n.name: n.data_type for n in fragment.nodes}
+    assert types == {"landing.shop_orders": None, "landing.shop_orders.id": "bigint",
+                     "landing.shop_orders.customer_id": "bigint",
+                     "landing.shop_orders.customer_name": "character varying",
+                     "landing.shop_orders.total": "numeric",
+                     "landing.shop_orders._sdc_received_at": "timestamp with time zone",
+                     "landing.shop_orders.updated_at": None}
+    graph = LineageGraph({"extractors.shop": source, "loaders.wh": fragment})
+    assert [n.name for n in graph.downstream_of("extractors.shop|shop-orders|total")] == [
+        "landing.shop_orders.total"]
+    assert fragment.complete and fragment.warnings == (
+        "landing.shop-orders: the warehouse names the table 'shop_orders', not as guessed",
+        "landing.shop_orders.updated_at: not in the warehouse after the last run (named as "
+        "guessed)")
+    # Read from another schema than the loader writes to now: the guess stands.
+    moved = loader("target-postgres", default_target_schema="elsewhere")
+    assert not LoaderProvider().lineage(ctx, moved, {}, upstream).warnings
+
+
+def test_the_warehouse_catalog_is_read_from_duckdb(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw; create table raw.orders (id bigint, amount double)")
+    found = read_columns(sys.executable, None, {"path": str(path), "schema": "raw"})
+    assert found == {"orders": [["id", "BIGINT"], ["amount", "DOUBLE"]]}
+    assert read_columns(sys.executable, None, {"path": str(tmp_path / "none.duckdb"),
+                                               "schema": "raw"}) == {}
+
+
+def test_a_warehouse_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> None:
+    params = {"host": "127.0.0.1", "port": 1, "user": "u", "password": "pw-9931",
+              "database": "d", "schema": "raw"}
+    with pytest.raises(StackformError) as failed:
+        read_columns(sys.executable, None, params)
+    assert failed.value.reason.startswith("the warehouse's catalog could not be read: ")
+    assert "pw-9931" not in str(failed.value)
