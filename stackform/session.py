@@ -119,12 +119,13 @@ def open_session(
     environ: Mapping[str, str] | None = None,
     log: Callable[[str], None] = lambda _m: None,
     exact_env: bool = False,
+    base_env: str | None = None,
 ) -> Session:
     registry = registry or Registry()
     path = find_stack_file(directory, file)
     stack_file = load_stack_file(path, registry)
     stack = resolve(stack_file, env, registry, environ=environ, strict_secrets=strict_secrets,
-                    exact_env=exact_env)
+                    exact_env=exact_env, base_env=base_env)
     session = Session(stack_file, stack, registry, log)
     session.dependencies  # noqa: B018 - a cycle is a stack error: report it up front
     return session
