@@ -41,6 +41,7 @@ from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.discovery import discover
 from stackform_singer.landing import Counter, Counts, rows_landed, snapshot, wants_snapshot
 from stackform_singer.plugin import executable_name, full_config
+from stackform_singer.sample import Sampler, sampler_for
 from stackform_singer.selection import require_selected_stream
 
 DRAIN_SECONDS = 60.0
@@ -207,7 +208,8 @@ def _prepare(run: RunContext, steps: Sequence[RunStep]) -> _Pair:
 
 def _run_processes(run: RunContext, pair: _Pair, tmp: Path, prior: Any) -> _Flow:
     """Start the pair, store the bookmarks the target confirms, and wait for both to end."""
-    tap_proc, target_proc = _start(run, pair, tmp, prior)
+    sampler = sampler_for(run, pair.catalog)  # only `stackform test --sample N` relays
+    tap_proc, target_proc = _start(run, pair, tmp, prior, sampler)
     assert tap_proc.stderr and target_proc.stderr and target_proc.stdout
     flow = _Flow(_Stderr(tap_proc.stderr, "tap", run),
                  _Stderr(target_proc.stderr, "target", run))
@@ -229,10 +231,14 @@ def _run_processes(run: RunContext, pair: _Pair, tmp: Path, prior: Any) -> _Flow
             _stop(proc, 2.0)
         flow.tap_err.join(5)
         flow.target_err.join(5)
+    if sampler is not None:
+        sampler.join()
+        flow.tap_err.records, flow.tap_err.saw_metrics = sampler.records, True
+        flow.tap_code = 0 if sampler.stopped_tap else flow.tap_code
     return flow
 
 
-def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any
+def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any, sampler: Sampler | None = None
            ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
     """The tap and the target, the tap's stdout piped into the target's stdin."""
     # Gone with the run (its runtime folder): no wait for the disk.
@@ -250,7 +256,8 @@ def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any
     private_tmp.mkdir(mode=0o700)
     tap_env = {**pair.tap_env, "TMPDIR": str(private_tmp)}
     target_env = {**pair.target_env, "TMPDIR": str(private_tmp)}
-    read_end, write_end = os.pipe()
+    read_end, write_end = (os.pipe() if sampler is None
+                           else (sampler.target_stdin, sampler.tap_stdout))
     tap_proc = target_proc = None
     try:
         # Supervised: own sessions (a terminal's Ctrl-C reaches stackform only, which stops
@@ -262,8 +269,14 @@ def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any
                             runtime=tmp, stdin=read_end, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=target_env, cwd=run.ctx.stack_dir)
     finally:
-        os.close(read_end)
-        os.close(write_end)
+        if sampler is None:
+            os.close(read_end)
+            os.close(write_end)
+        elif target_proc is None:
+            sampler.close_all()
+        elif tap_proc is not None:
+            sampler.close_child_ends()
+            sampler.start(tap_proc)
         if target_proc is None and tap_proc is not None:
             _stop(tap_proc, 1.0)
     return tap_proc, target_proc
