@@ -71,7 +71,7 @@ def test_sample_of_mariadb_into_postgres_and_dbt_postgres_then_schemas_dropped(
                 timeout=INSTALL_TIMEOUT)
     assert result.code == 0, result
     assert f"{SAMPLE} records emitted, {SAMPLE} rows landed" in result.stderr, result
-    assert "replicate: dbt:build" in result.stderr, result
+    assert "replicate: dbt:build" in result.output, result
     assert f"dropped schema {landing}_{env_id} in postgresql://127.0.0.1:5432/stackform_dw" \
         in result.stderr, result
     assert f"dropped schema analytics_{env_id} in postgresql://" in result.stderr, result
