@@ -145,8 +145,8 @@ def run_user_check(session: Session, state: State, check: UserCheck,
                        redact(problem + (f" (first: {shown})" if shown else "")))
 
 
-def provider_checks(session: Session, state: State,
-                    say: Callable[[str], None]) -> list[CheckResult]:
+def provider_checks(session: Session, state: State, say: Callable[[str], None],
+                    redact: Redactor) -> list[CheckResult]:
     """What providers check of their own blocks (dashboards' charts)."""
     ctx = make_context(session.stack, fingerprinter(state.lineage))
     results: list[CheckResult] = []
@@ -159,5 +159,5 @@ def provider_checks(session: Session, state: State,
         for found in provider.test_checks(ctx, resource, state.resources[address]):
             results.append(CheckResult(found.name, resource.kind,
                                        "passed" if found.passed else "failed",
-                                       found.seconds, found.message))
+                                       found.seconds, redact(found.message)))
     return results

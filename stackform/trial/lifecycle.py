@@ -121,7 +121,8 @@ def _apply(trial: _Trial) -> bool:
     if result.state_error is not None:
         failed.append(f"state: {result.state_error.reason}")
     report.add(CheckResult("apply", "environment", "passed" if result.ok else "failed",
-                           time.monotonic() - started, "; ".join(failed)))
+                           time.monotonic() - started,
+                           stack_redactor(session.stack)("; ".join(failed))))
     return result.ok
 
 
@@ -157,7 +158,7 @@ def _checks(trial: _Trial) -> bool:
     with trial.phase("checks"):
         for check in trial.checks:
             report.add(run_user_check(session, state, check, redact))
-        for found in provider_checks(session, state, trial.say):
+        for found in provider_checks(session, state, trial.say, redact):
             report.add(found)
     return True
 
