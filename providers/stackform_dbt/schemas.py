@@ -6,10 +6,8 @@ driver (see :mod:`stackform.provider_schemas`). DuckDB and PostgreSQL targets on
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from stackform.errors import StackformError
-from stackform.plugins.kit import install, plugin_dir
+from stackform.plugins.kit import plugin_dir
 from stackform.provider import Context
 from stackform.provider_schemas import QueryResult, WarehouseSchema
 from stackform.resource import Resource
@@ -17,7 +15,7 @@ from stackform.trial import warehouse
 from stackform_dbt.profile import default_schema, default_target
 
 
-def _database(ctx: Context, resource: Resource) -> tuple[dict[str, Any], str, str] | None:
+def _database(ctx: Context, resource: Resource) -> warehouse.Found:
     """(request db, identity, the profile's schema) of the transformer's target."""
     target = dict(resource.attributes.get("target") or default_target(ctx.env))
     schema = str(target.get("schema") or default_schema(ctx.env))
@@ -58,21 +56,9 @@ def owned_schemas(ctx: Context, resource: Resource) -> list[WarehouseSchema]:
 
 
 def drop_schemas(ctx: Context, resource: Resource) -> list[str]:
-    found = _database(ctx, resource)
-    owned = owned_schemas(ctx, resource)
-    if found is None or not owned:
-        return []
-    db, identity, _schema = found
-    dropped, empty = warehouse.drop_schemas(install(ctx, resource), db, identity,
-                                            [s.schema for s in owned])
-    if empty:
-        warehouse.remove_duckdb_file(ctx.resolve_path(db["path"]))
-    return dropped
+    return warehouse.drop_block(ctx, resource, _database(ctx, resource),
+                                owned_schemas(ctx, resource))
 
 
 def run_query(ctx: Context, resource: Resource, sql: str) -> QueryResult:
-    found = _database(ctx, resource)
-    if found is None:
-        raise StackformError(f"{resource.address}: its target is no DuckDB file or PostgreSQL "
-                             "database stackform can query")
-    return warehouse.run_query(install(ctx, resource), found[0], found[1], sql)
+    return warehouse.query_block(ctx, resource, _database(ctx, resource), sql)

@@ -4,9 +4,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from stackform.plugins.kit import install
 from stackform.provider import Context
 from stackform.provider_schemas import QueryResult, WarehouseSchema
 from stackform.resource import Resource
@@ -14,7 +11,7 @@ from stackform.trial import warehouse
 from stackform_singer.plugin import full_config
 
 
-def _database(ctx: Context, resource: Resource) -> tuple[dict[str, Any], str, str] | None:
+def _database(ctx: Context, resource: Resource) -> warehouse.Found:
     """(request db, identity, schema) of the loader's warehouse, when stackform knows it."""
     cfg = full_config(resource)
     schema = cfg.get("default_target_schema") or cfg.get("schema")
@@ -37,23 +34,9 @@ def owned_schemas(ctx: Context, resource: Resource) -> list[WarehouseSchema]:
 
 
 def drop_schemas(ctx: Context, resource: Resource) -> list[str]:
-    found = _database(ctx, resource)
-    owned = owned_schemas(ctx, resource)
-    if found is None or not owned:
-        return []
-    db, identity, _schema = found
-    dropped, empty = warehouse.drop_schemas(install(ctx, resource), db, identity,
-                                            [s.schema for s in owned])
-    if empty:
-        warehouse.remove_duckdb_file(ctx.resolve_path(db["path"]))
-    return dropped
+    return warehouse.drop_block(ctx, resource, _database(ctx, resource),
+                                owned_schemas(ctx, resource))
 
 
 def run_query(ctx: Context, resource: Resource, sql: str) -> QueryResult:
-    found = _database(ctx, resource)
-    if found is None:
-        from stackform.errors import StackformError
-
-        raise StackformError(f"{resource.address} writes to no DuckDB or PostgreSQL database "
-                             "stackform can query")
-    return warehouse.run_query(install(ctx, resource), found[0], found[1], sql)
+    return warehouse.query_block(ctx, resource, _database(ctx, resource), sql)

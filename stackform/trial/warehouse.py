@@ -16,7 +16,14 @@ from typing import Any
 
 from stackform.errors import StackformError
 from stackform.plugins.installs import Venv
+from stackform.plugins.kit import install
+from stackform.provider import Context
 from stackform.provider_schemas import QueryResult, WarehouseSchema
+from stackform.resource import Resource
+
+Found = tuple[dict[str, Any], str, str] | None
+"""A block's warehouse as its provider knows it: (request db, identity, its schema), or None
+when it is no DuckDB file or PostgreSQL database."""
 
 TIMEOUT = 300.0
 ROW_CAP = 10_000
@@ -147,7 +154,32 @@ def run_query(venv: Venv, db: Mapping[str, Any], identity: str, sql: str) -> Que
                        first=tuple(tuple(r) for r in answer["first"]))
 
 
-def remove_duckdb_file(path: Path) -> None:
-    """A DuckDB file and its write-ahead log, once nothing is left in it."""
-    for candidate in (path, path.with_name(path.name + ".wal")):
-        candidate.unlink(missing_ok=True)
+def drop_and_tidy(venv: Venv, db: Mapping[str, Any], identity: str,
+                  schemas: Sequence[str]) -> list[str]:
+    """:func:`drop_schemas`, then the DuckDB file and its write-ahead log when nothing is left
+    in it (a throwaway environment's own file)."""
+    if not schemas:
+        return []
+    dropped, empty = drop_schemas(venv, db, identity, schemas)
+    if empty:
+        path = Path(db["path"])
+        for candidate in (path, path.with_name(path.name + ".wal")):
+            candidate.unlink(missing_ok=True)
+    return dropped
+
+
+def drop_block(ctx: Context, resource: Resource, found: Found,
+               owned: Sequence[WarehouseSchema]) -> list[str]:
+    """A provider's ``drop_schemas``: the ``owned`` schemas of the block's warehouse, with
+    the driver of the block's own venv."""
+    if found is None:
+        return []
+    return drop_and_tidy(install(ctx, resource), found[0], found[1], [s.schema for s in owned])
+
+
+def query_block(ctx: Context, resource: Resource, found: Found, sql: str) -> QueryResult:
+    """A provider's ``run_query``: ``sql`` on the block's warehouse."""
+    if found is None:
+        raise StackformError(f"{resource.address} reaches no DuckDB file or PostgreSQL "
+                             "database stackform can query")
+    return run_query(install(ctx, resource), found[0], found[1], sql)
