@@ -176,3 +176,21 @@ def test_bad_check_declarations_and_shared_schemas_are_refused_before_anything_i
     assert 'hint: name the schema per environment, e.g. "raw_${stack.env_id}"' \
         in shared.stderr, shared
     assert not (stack / ".stackform" / "state").exists()
+
+
+def test_sigterm_in_the_middle_still_destroys_the_environment(tmp_path: Path,
+                                                              stackform_for) -> None:
+    stack = _stack(tmp_path)
+    sf = stackform_for(stack)
+    proc = sf.start("test", "--env", "ci-term")
+    bookmarks = stack / ".stackform" / "runs" / "quickstart" / "ci-term" / "bookmarks"
+    try:
+        wait_until(lambda: bookmarks.is_dir() and any(bookmarks.iterdir()), INSTALL_TIMEOUT,
+                   "the first bookmark", proc, interval=0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # as CI cancels a job
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted: destroying the environment" in err, err
+    assert "environment destroyed" in err, err
+    assert_nothing_left(sf, stack, "ci-term")
