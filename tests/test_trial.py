@@ -139,7 +139,26 @@ def test_step_outcomes_become_checks() -> None:
                          details={"records_by_stream": {"orders": 10}})
     assert step_check("daily", landed) == CheckResult(
         "daily: orders-to-warehouse", "pipelines", "passed", 1.5,
-        "10 records emitted, 10 rows landed (records by stream: orders 10)")
+        "10 records emitted, 10 rows landed (records by stream: orders 10; rows per stream "
+        "not counted)")
+    both = {"records_by_stream": {"orders": 10, "items": 5},
+            "rows_by_stream": {"orders": 10, "items": 5}}
+    assert step_check("daily", StepOutcome("s", "success", 1.0, 15, 15, details=both)) \
+        .message == "15 records emitted, 15 rows landed (by stream, emitted/landed: " \
+        "items 5/5, orders 10/10)"
+    # Equal in total, wrong per stream: the stream is named.
+    swapped = {"records_by_stream": {"orders": 10, "items": 5},
+               "rows_by_stream": {"orders": 11, "items": 4}}
+    check = step_check("daily", StepOutcome("s", "success", 1.0, 15, 15, details=swapped))
+    assert check.outcome == "failed"
+    assert check.message.startswith("stream items: 5 records emitted but 4 rows landed; "
+                                    "stream orders: 10 records emitted but 11 rows landed")
+    lost_table = {"records_by_stream": {"orders": 10, "items": 0},
+                  "rows_by_stream": {"orders": None, "items": None}}
+    check = step_check("daily", StepOutcome("s", "success", 1.0, 10, 10, details=lost_table))
+    assert check.outcome == "failed"
+    assert "stream orders: 10 records emitted, but no table" in check.message
+    assert "stream items" not in check.message.split(" (")[0], "0 records land nowhere"
     lost = StepOutcome("orders-to-warehouse", "success", 1.0, 10, 9)
     assert step_check("daily", lost).outcome == "failed"
     assert "10 records emitted but 9 rows landed" in step_check("daily", lost).message

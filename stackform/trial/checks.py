@@ -1,7 +1,7 @@
 """The checks of ``stackform test``, each a :class:`~stackform.trial.model.CheckResult`:
 
 - each pipeline step succeeded, and for an extract-load step the records the tap emitted
-  equal the rows that landed;
+  equal the rows that landed, stream by stream (a mismatch names the stream);
 - each dbt step (``dbt build`` runs the models and their tests): a failing test fails the
   check, named;
 - the stack's ``[tests.NAME]``: a query against the warehouse of a block (a provider that
@@ -32,8 +32,24 @@ from stackform.state.model import State
 from stackform.trial.model import CheckResult
 
 
+def _stream_problems(emitted: dict[str, int], landed: dict[str, int | None]) -> list[str]:
+    """Each stream whose records emitted differ from the rows its table landed, named."""
+    problems = []
+    for stream, records in sorted(emitted.items()):
+        rows = landed.get(stream)
+        if rows is None and records:
+            problems.append(f"stream {stream}: {records} records emitted, but no table of "
+                            "the loader's schema is its own")
+        elif rows is not None and rows != records:
+            problems.append(f"stream {stream}: {records} records emitted but {rows} rows "
+                            "landed")
+    return problems
+
+
 def step_check(pipeline: str, outcome: StepOutcome) -> CheckResult:
-    """A step's outcome as a check: dbt steps (they report an exit code) in group ``dbt``."""
+    """A step's outcome as a check: dbt steps (they report an exit code) in group ``dbt``.
+    An extract-load step passes when its records emitted equal its rows landed, per stream
+    when the provider counted each stream's table (``rows_by_stream``), else in total."""
     is_dbt = "exit_code" in outcome.details
     name = f"{pipeline}: {outcome.name}"
     group = "dbt" if is_dbt else "pipelines"
@@ -44,16 +60,25 @@ def step_check(pipeline: str, outcome: StepOutcome) -> CheckResult:
         return CheckResult(name, group, "passed", outcome.seconds)
     emitted, landed = outcome.records_emitted, outcome.rows_landed
     by_stream = outcome.details.get("records_by_stream") or {}
-    streams = ", ".join(f"{s} {n}" for s, n in sorted(by_stream.items()))
-    counted = f" (records by stream: {streams})" if streams else ""
+    landed_by = outcome.details.get("rows_by_stream")
+    if isinstance(landed_by, dict):
+        streams = ", ".join(f"{s} {n}/{landed_by.get(s)}" for s, n in sorted(by_stream.items()))
+        counted = f" (by stream, emitted/landed: {streams})" if streams else ""
+    else:
+        streams = ", ".join(f"{s} {n}" for s, n in sorted(by_stream.items()))
+        counted = f" (records by stream: {streams}; rows per stream not counted)" \
+            if streams else ""
     if emitted is None or landed is None:
         what = "records emitted" if emitted is None else "rows landed"
         return CheckResult(name, group, "failed", outcome.seconds,
                            f"{what} could not be counted, so the load cannot be checked"
                            f"{counted}: {outcome.details.get('warning', '')}".rstrip(": "))
+    problems = _stream_problems(by_stream, landed_by) if isinstance(landed_by, dict) else []
     if emitted != landed:
+        problems.append(f"{emitted} records emitted but {landed} rows landed in all")
+    if problems:
         return CheckResult(name, group, "failed", outcome.seconds,
-                           f"{emitted} records emitted but {landed} rows landed{counted}")
+                           "; ".join(problems) + counted)
     return CheckResult(name, group, "passed", outcome.seconds,
                        f"{emitted} records emitted, {landed} rows landed{counted}")
 

@@ -1,6 +1,7 @@
 """Removing a throwaway environment with everything it made: its warehouse schemas (through
-the providers that own them), its resources (a destroy), its state, its run state (bookmarks,
-run history, logs) and its folder under ``.stackform/``.
+the providers that own them), its resources (a destroy), every trace of its state (current
+document, backup, history, lock: ``StateBackend.purge``), its run state (bookmarks, run
+history, logs) and its folder under ``.stackform/``.
 
 Schemas are dropped first: dbt names the schemas it built in its manifest, which the destroy
 removes with the rest of its folder. A failure anywhere keeps the state (still marked), so
@@ -59,8 +60,9 @@ def destroy_throwaway(session: Session, say: Callable[[str], None], *,
                 failed = "; ".join(f"{o.address}: {o.error}" for o in result.failed)
                 raise StackformError(f"destroy of {env} failed: {failed or 'interrupted'}",
                                      hint=f"`stackform env destroy {env}` tries again")
-        if state is not None:
-            session.backend.delete(env)
+    # Nothing of a throwaway environment is kept: no history, backup or lock file (a failed
+    # purge leaves the marked state for `env destroy` to retry).
+    session.backend.purge(env)
     session.run_store.forget(env)
     remove_leftovers(session)
     say(f"removed {env}" + (f" and {len(dropped)} schema(s)" if dropped else ""))

@@ -50,7 +50,11 @@ def _stack(tmp_path: Path) -> Path:
 def assert_nothing_left(sf: Stackform, stack: Path, env: str) -> None:
     listed = json.loads(sf.ok("env", "list", "--format", "json").stdout)["environments"]
     assert env not in [row["name"] for row in listed], listed
-    assert not (stack / ".stackform" / "state" / "quickstart" / f"{env}.json").exists()
+    state = stack / ".stackform" / "state"
+    # No document, backup, kept version, lock or temp file of it, anywhere under state/.
+    traces = [p.relative_to(state).as_posix() for p in state.rglob("*")
+              if env in p.relative_to(state).parts or p.name.startswith((f"{env}.", f".{env}."))]
+    assert traces == [], traces
     assert not (stack / ".stackform" / "envs" / "quickstart" / env).exists()
     assert not (stack / ".stackform" / "runs" / "quickstart" / env).exists()
     assert not (stack / "warehouse" / f"{env}.duckdb").exists()
