@@ -39,7 +39,14 @@ from stackform.supervise import popen
 from stackform_singer.catalog import apply_selection, catalog_digest
 from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.discovery import discover
-from stackform_singer.landing import Counter, Counts, rows_landed, snapshot, wants_snapshot
+from stackform_singer.landing import (
+    Counter,
+    Counts,
+    rows_by_stream,
+    rows_landed,
+    snapshot,
+    wants_snapshot,
+)
 from stackform_singer.plugin import executable_name, full_config
 from stackform_singer.sample import Sampler, sampler_for
 from stackform_singer.selection import require_selected_stream
@@ -371,6 +378,8 @@ def _landed(run: RunContext, pair: _Pair, emitted: int | None, started_at: str,
     when they do not match the records emitted."""
     result = rows_landed(run, pair.target, pair.target_venv, started_at, before, pair.counter)
     details["rows_landed_by"] = result.how
+    if result.rows is not None:
+        details["rows_by_stream"] = rows_by_stream(details["records_by_stream"], result)
     counted = ""
     if result.how == "unknown":
         run.log(f"# rows landed: unknown: {result.why}")
