@@ -244,3 +244,25 @@ def test_the_sample_relay_passes_n_records_a_stream_then_stops_the_tap(
         assert tap.returncode != 0
         assert all(m["value"]["i"] < 5 for m in messages if m["type"] == "STATE")
         assert "stopping the tap" in lines[-1]
+
+
+def test_a_kept_throwaway_environment_resolves_by_name_from_its_recorded_base(
+        tmp_path: Path) -> None:
+    from stackform.session import open_session
+    from stackform.state.local import LocalBackend
+
+    path = _file(tmp_path)
+    with pytest.raises(StackformError, match="unknown environment 'test-kept'"):
+        open_session(tmp_path, path, "test-kept")
+    backend = LocalBackend(tmp_path / ".stackform" / "state" / "demo", stack="demo")
+    new = State.new("test-kept", "demo")
+    backend.write("test-kept", State(env="test-kept", lineage=new.lineage, serial=0,
+                                     stack="demo", throwaway={"created_at": "x", "base": "dev"}),
+                  None)
+    session = open_session(tmp_path, path, "test-kept")
+    assert session.stack.env == "test-kept"
+    assert session.stack.resources["files.a"].attributes["path"] == "dev-place/test_kept/a.txt"
+    # An environment with state but no throwaway mark is no such shortcut.
+    backend.write("orphan", State.new("orphan", "demo"), None)
+    with pytest.raises(StackformError, match="unknown environment 'orphan'"):
+        open_session(tmp_path, path, "orphan")

@@ -103,9 +103,25 @@ def test_two_in_parallel_see_only_their_own_rows(tmp_path: Path, stackform_for) 
         assert duckdb_rows(warehouse, f"select sum(orders) from {mart}") == [(n,)]
     listed = sf.ok("env", "list").stderr + sf.ok("env", "list").stdout
     assert "throwaway" in listed, listed
-    # The clean-up of environments a killed job left: throwaway ones only, not dev.
+    # A kept environment is there to debug: plan, run and lineage reach it by name, resolved
+    # from the base its state records.
+    plan = sf.ok("plan", "--env", "par-a")
+    assert "No changes" in plan.output, plan
+    rerun = sf.ok("run", "daily", "--env", "par-a", timeout=INSTALL_TIMEOUT)
+    assert "orders-to-warehouse: success" in rerun.stderr, rerun
+    warehouse = stack / "warehouse" / "par-a.duckdb"
+    assert duckdb_rows(warehouse, "select count(*) from raw.orders") == [(ORDERS,)]
+    assert "par_a" in sf.ok("lineage", "--env", "par-a", "--format", "json").stdout
+    assert duckdb_rows(stack / "warehouse" / "par-b.duckdb",
+                       "select count(*) from raw.orders") == [(70,)], "par-b untouched"
+    # One by name, the rest by the clean-up of environments a killed job left: throwaway
+    # ones only, not dev.
+    one = sf.ok("env", "destroy", "par-a", "--yes")
+    assert "par-a" in one.output, one
+    assert_nothing_left(sf, stack, "par-a")
+    assert (stack / "warehouse" / "par-b.duckdb").exists()
     removed = sf.ok("env", "destroy", "--older-than", "0s", "--yes")
-    assert "par-a" in removed.stderr and "par-b" in removed.stderr, removed
+    assert "par-b" in removed.stderr, removed
     for env in procs:
         assert_nothing_left(sf, stack, env)
     assert "dev" in sf.ok("env", "list", "--format", "json").stdout
