@@ -20,6 +20,7 @@ from e2e_support import (
     Stackform,
     copy_quickstart,
     duckdb_rows,
+    state_traces,
     wait_until,
     write_orders,
 )
@@ -50,11 +51,7 @@ def _stack(tmp_path: Path) -> Path:
 def assert_nothing_left(sf: Stackform, stack: Path, env: str) -> None:
     listed = json.loads(sf.ok("env", "list", "--format", "json").stdout)["environments"]
     assert env not in [row["name"] for row in listed], listed
-    state = stack / ".stackform" / "state"
-    # No document, backup, kept version, lock or temp file of it, anywhere under state/.
-    traces = [p.relative_to(state).as_posix() for p in state.rglob("*")
-              if env in p.relative_to(state).parts or p.name.startswith((f"{env}.", f".{env}."))]
-    assert traces == [], traces
+    assert state_traces(stack, env) == []
     assert not (stack / ".stackform" / "envs" / "quickstart" / env).exists()
     assert not (stack / ".stackform" / "runs" / "quickstart" / env).exists()
     assert not (stack / "warehouse" / f"{env}.duckdb").exists()

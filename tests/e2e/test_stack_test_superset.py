@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import tomlkit
 import yaml
-from e2e_support import INSTALL_TIMEOUT, POSTGRES_PASSWORD, pg_rows, postgres
+from e2e_support import INSTALL_TIMEOUT, POSTGRES_PASSWORD, pg_rows, postgres, state_traces
 
 from stackform_superset.client import SupersetClient
 from tests.superset_server import SupersetServer
@@ -72,4 +72,5 @@ def test_a_chart_whose_query_fails_fails_its_check_and_the_env_is_destroyed(
     api = SupersetClient(superset_server.url, superset_server.username,
                          superset_server.password)
     assert api.find("chart", TABLE_CHART) is None
-    assert not (stack / ".stackform" / "state" / "superset-demo" / f"{env}.json").exists()
+    assert state_traces(stack, env) == []
+    assert not (stack / ".stackform" / "runs" / "superset-demo" / env).exists()
