@@ -39,6 +39,8 @@ class EnvRow:
     """State recorded under a ``per_developer`` base's own name (from before per_developer
     was turned on): ``--env NAME`` now means ``NAME-<developer>``, so only ``env destroy NAME``
     reaches it."""
+    throwaway: bool = False
+    """Made by ``stackform test`` (its state is marked): a clean-up may remove it."""
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "declared": self.declared,
@@ -47,7 +49,7 @@ class EnvRow:
                 "updated_at": self.updated_at, "user": self.user, "commit": self.commit,
                 "branch": self.branch, "resources": self.resources, "serial": self.serial,
                 "developer_base": self.developer_base, "unreadable": self.unreadable,
-                "orphaned": self.orphaned}
+                "orphaned": self.orphaned, "throwaway": self.throwaway}
 
 
 def base_of(stack_file: StackFile, name: str) -> tuple[str | None, bool, bool]:
@@ -84,7 +86,7 @@ def collect(stack_file: StackFile, backend: StateBackend) -> list[EnvRow]:
             protected=protected, has_state=True, updated_at=state.updated_at,
             user=state.git.user, commit=state.git.commit, branch=state.git.branch,
             resources=len(state.resources), serial=state.serial, developer_base=orphaned,
-            orphaned=orphaned))
+            orphaned=orphaned, throwaway=state.throwaway is not None))
     for name, section in stack_file.core.environments.items():
         if name not in with_state:
             rows.append(EnvRow(name=name, declared=True, per_developer=False, base=name,
@@ -108,9 +110,10 @@ def applied_before(row: EnvRow, cutoff: datetime) -> bool:
 
 
 def stale_developer_envs(rows: list[EnvRow], cutoff: datetime) -> list[str]:
-    """The per-developer environments last applied before ``cutoff``: what a clean-up removes
-    (a declared environment never is)."""
-    return [row.name for row in rows if row.per_developer and applied_before(row, cutoff)]
+    """The per-developer and throwaway environments last applied before ``cutoff``: what a
+    clean-up removes (a declared environment never is)."""
+    return [row.name for row in rows
+            if (row.per_developer or row.throwaway) and applied_before(row, cutoff)]
 
 
 def needs_exact_name(name: str, env: str, with_state: list[str]) -> bool:

@@ -403,6 +403,8 @@ class RunContext:
     say: Callable[[str], None] = lambda _m: None
     """A short progress line for the person or scheduler watching the run."""
     full_refresh: bool = False
+    sample: int | None = None
+    """``stackform test --sample N``: stop each stream after N records (a bounded test run)."""
 
 
 @runtime_checkable

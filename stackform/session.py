@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from stackform.config.loader import StackFile, find_stack_file, load_stack_file
 from stackform.config.model import ResolvedStack
 from stackform.config.resolve import resolve
+from stackform.errors import StackformError
 from stackform.gitinfo import git_info
 from stackform.graph import checked_dependencies
 from stackform.plan.builder import PlanOptions, build_plan
@@ -119,12 +120,39 @@ def open_session(
     environ: Mapping[str, str] | None = None,
     log: Callable[[str], None] = lambda _m: None,
     exact_env: bool = False,
+    base_env: str | None = None,
 ) -> Session:
     registry = registry or Registry()
     path = find_stack_file(directory, file)
     stack_file = load_stack_file(path, registry)
-    stack = resolve(stack_file, env, registry, environ=environ, strict_secrets=strict_secrets,
-                    exact_env=exact_env)
+    try:
+        stack = resolve(stack_file, env, registry, environ=environ,
+                        strict_secrets=strict_secrets, exact_env=exact_env, base_env=base_env)
+    except StackformError:
+        # An undeclared name may be a kept throwaway environment (`stackform test --keep`):
+        # its state names the base it was made from, and it resolves as it was made.
+        base = _throwaway_base(stack_file, env, registry, environ) if base_env is None else None
+        if base is None:
+            raise
+        stack = resolve(stack_file, env, registry, environ=environ,
+                        strict_secrets=strict_secrets, exact_env=True, base_env=base or None)
     session = Session(stack_file, stack, registry, log)
     session.dependencies  # noqa: B018 - a cycle is a stack error: report it up front
     return session
+
+
+def _throwaway_base(stack_file: StackFile, env: str | None, registry: Registry,
+                    environ: Mapping[str, str] | None) -> str | None:
+    """The base recorded in ``env``'s state when it is a throwaway environment (``""`` for
+    one made without a declared base), else ``None``."""
+    if not env or env in stack_file.core.environments:
+        return None
+    try:
+        # The state's location does not depend on the environment: any resolution finds it.
+        any_env = resolve(stack_file, None, registry, environ=environ, strict_secrets=False)
+        state = backend_for(any_env.state, any_env.dir, any_env.name).read(env)
+    except StackformError:
+        return None
+    if state is None or state.throwaway is None:
+        return None
+    return str(state.throwaway.get("base") or "")

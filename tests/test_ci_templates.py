@@ -30,6 +30,11 @@ def test_every_stackform_call_exists(template: tuple[str, Any, str]) -> None:
         for option in ("--env", "-o", "--out-markdown", "--detailed-exitcode"):
             assert option in args, (name, args)
     assert ["lock", "--check"] in calls
+    tests = [c for c in calls if c[0] == "test"]
+    assert len(tests) == 1, (name, calls)
+    for option in ("--env", "--sample", "--junit", "--markdown"):
+        assert option in tests[0], (name, tests[0])
+    assert ["env", "destroy", "--older-than", "1d", "--yes"] in calls, (name, calls)
     applies = [c for c in calls if c[0] == "apply"]
     assert applies == [["apply", "--env", "prod", "plan-prod.sfplan"]], applies
 
@@ -42,9 +47,11 @@ def test_templates_treat_exit_2_as_changes_and_keep_artifacts(
     if name == "github-actions.yml":
         assert "gh pr comment" in text and "--body-file plan-" in text
         assert "actions/upload-artifact" in text
+        assert "--body-file stackform-test.md" in text
     else:
         assert "/merge_requests/$CI_MERGE_REQUEST_IID/notes" in text
         assert "artifacts:" in text and "plan-$ENV.sfplan" in text
+        assert "junit: stackform-test.xml" in text
 
 
 def test_checker_rejects_unknown_commands_and_options() -> None:

@@ -143,7 +143,7 @@ def test_older_than_never_touches_declared_environments(sf: Runner, project: Pat
     _age(project, "prod", "2020-01-01T00:00:00+00:00")
     result = sf("env", "destroy", "--older-than", "1d", "--yes")
     assert result.code == 0, result
-    assert "No per-developer environment" in result.stderr
+    assert "No per-developer or throwaway environment" in result.stderr
     assert state_path(project, "prod").exists()
 
 

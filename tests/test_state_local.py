@@ -27,6 +27,7 @@ from stackform.testing.state_conformance import (
     ENV,
     STACK,
     StateBackendConformance,
+    Stored,
     StoreRaw,
     grow,
     make_state,
@@ -51,6 +52,15 @@ class TestLocalConformance(StateBackendConformance):
             (tmp_path / "state" / f"{env}.json").write_bytes(data)
 
         return store
+
+    @pytest.fixture
+    def stored(self, tmp_path: Path) -> Stored:
+        def names(env: str) -> list[str]:
+            root = tmp_path / "state"
+            found = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+            return [n for n in found if n.startswith((f"{env}.", f".{env}.", f"history/{env}/"))]
+
+        return names
 
 
 @pytest.fixture

@@ -12,7 +12,12 @@ from stackform.s3.client import S3Objects
 from stackform.s3.settings import S3Settings
 from stackform.state.backend import StateBackend
 from stackform.state.s3 import S3Backend
-from stackform.testing.state_conformance import STACK, StateBackendConformance, StoreRaw
+from stackform.testing.state_conformance import (
+    STACK,
+    StateBackendConformance,
+    Stored,
+    StoreRaw,
+)
 from tests.s3server import S3Server
 
 
@@ -52,6 +57,23 @@ class _S3Conformance(StateBackendConformance):
             client.put_object(Bucket=bucket, Key=f"{prefix}/state/{env}.json", Body=data)
 
         return store
+
+    @pytest.fixture
+    def stored(self, s3_server: S3Server, bucket: str, prefix: str) -> Stored:
+        client = s3_server.client()
+
+        def names(env: str) -> list[str]:
+            found: list[str] = []
+            pages = client.get_paginator("list_object_versions").paginate(Bucket=bucket,
+                                                                         Prefix=prefix)
+            for page in pages:
+                for item in [*(page.get("Versions") or ()), *(page.get("DeleteMarkers") or ())]:
+                    key = item["Key"][len(prefix) + 1:]
+                    if key.startswith((f"state/{env}.", f"history/{env}/")):
+                        found.append(f"{key}@{item.get('VersionId')}")
+            return found
+
+        return names
 
 
 class TestS3Conformance(_S3Conformance):

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 
     from stackform.config.model import ResolvedStack
     from stackform.lineage.model import LineageFragment, LineageGraph
+    from stackform.provider_schemas import QueryResult, WarehouseSchema
 
 PARSE_TIMEOUT = 1800.0
 MEMO_ENTRIES = 4
@@ -139,6 +140,23 @@ class TransformerProvider(BaseProvider[TransformerConfig], ChecksUnapplied, Step
         # The profile, dbt's target/ and logs of this environment; the venv is a shared cache
         # entry and the tables dbt built stay in the warehouse.
         shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
+
+    # -- stackform test: the schemas it writes, and check queries (provider_schemas) ----------
+
+    def owned_schemas(self, ctx: Context, resource: Resource) -> Sequence[WarehouseSchema]:
+        from stackform_dbt.schemas import owned_schemas
+
+        return owned_schemas(ctx, resource)
+
+    def drop_schemas(self, ctx: Context, resource: Resource) -> list[str]:
+        from stackform_dbt.schemas import drop_schemas
+
+        return drop_schemas(ctx, resource)
+
+    def run_query(self, ctx: Context, resource: Resource, sql: str) -> QueryResult:
+        from stackform_dbt.schemas import run_query
+
+        return run_query(ctx, resource, sql)
 
     # -- the plan -------------------------------------------------------------------------------
 

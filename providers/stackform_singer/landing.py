@@ -20,11 +20,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import re
 import select
 import subprocess
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from stackform.provider import RunContext, RunStep
@@ -124,6 +125,8 @@ class Landed:
     how: Literal["received_at", "delta", "unknown"]
     why: str = ""
     """For an unknown count: why."""
+    by_table: dict[str, int] = field(default_factory=dict)
+    """The rows each table of the schema landed (same way of counting as ``rows``)."""
 
 
 def _query(target: RunStep, since: str | None) -> tuple[str, dict[str, Any]] | None:
@@ -260,11 +263,37 @@ def rows_landed(run: RunContext, target: RunStep, venv: Venv, since: str,
     after = _counts(run, target, venv, since, counter)
     if isinstance(after, str):
         return Landed(None, "unknown", after)
-    stamped = [received for _rows, received in after.values() if received is not None]
+    stamped = {name: received for name, (_rows, received) in after.items()
+               if received is not None}
     if stamped:
-        return Landed(sum(stamped), "received_at")
+        return Landed(sum(stamped.values()), "received_at", by_table=stamped)
     if before is not None:
-        delta = sum(rows - before.get(name, (0, None))[0] for name, (rows, _) in after.items())
-        return Landed(delta, "delta")
+        grown = {name: rows - before.get(name, (0, None))[0]
+                 for name, (rows, _) in after.items()}
+        return Landed(sum(grown.values()), "delta", by_table=grown)
     return Landed(None, "unknown", "no table has _sdc_received_at (set add_record_metadata = "
                   "true in the loader's config) and the tables were not counted before the run")
+
+
+def table_candidates(stream: str) -> list[str]:
+    """The table names Singer targets give a stream, most literal first: the stream itself,
+    lower-cased, without its ``<schema>-`` prefix (``shop-orders`` -> ``orders``, as
+    PipelineWise and Meltano SDK targets do), and with other characters as ``_``."""
+    bare = stream.rsplit("-", 1)[-1]
+    names = [stream, stream.lower(), bare, bare.lower(),
+             re.sub(r"[^0-9A-Za-z_]", "_", stream).lower()]
+    return list(dict.fromkeys(names))
+
+
+def rows_by_stream(records: dict[str, int], landed: Landed) -> dict[str, int | None]:
+    """The rows each stream landed: its table's count (``None`` when no table of the schema
+    is the stream's; a table shared by two streams is given to neither)."""
+    owners: dict[str, list[str]] = {}
+    for stream in records:
+        table = next((t for t in table_candidates(stream) if t in landed.by_table), None)
+        owners.setdefault(table or "", []).append(stream)
+    out: dict[str, int | None] = {}
+    for table, streams in owners.items():
+        for stream in streams:
+            out[stream] = landed.by_table[table] if table and len(streams) == 1 else None
+    return out

@@ -41,8 +41,16 @@ from stackform_singer.catalog.schema import apply_schema
 from stackform_singer.chain import Mapper, prepare_mappers, split_chain, start_mappers
 from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.discovery import discover
-from stackform_singer.landing import Counter, Counts, rows_landed, snapshot, wants_snapshot
+from stackform_singer.landing import (
+    Counter,
+    Counts,
+    rows_by_stream,
+    rows_landed,
+    snapshot,
+    wants_snapshot,
+)
 from stackform_singer.plugin import executable_name, full_config
+from stackform_singer.sample import Sampler, sampler_for
 from stackform_singer.selection import require_selected_stream
 
 DRAIN_SECONDS = 60.0
@@ -213,7 +221,8 @@ def _prepare(run: RunContext, steps: Sequence[RunStep]) -> _Pair:
 
 def _run_processes(run: RunContext, pair: _Pair, tmp: Path, prior: Any) -> _Flow:
     """Start the chain, store the bookmarks the target confirms, and wait for all to end."""
-    tap_proc, mapper_procs, target_proc = _start(run, pair, tmp, prior)
+    sampler = sampler_for(run, pair.catalog)  # only `stackform test --sample N` relays
+    tap_proc, mapper_procs, target_proc = _start(run, pair, tmp, prior, sampler)
     assert tap_proc.stderr and target_proc.stderr and target_proc.stdout
     flow = _Flow(_Stderr(tap_proc.stderr, "tap", run),
                  _Stderr(target_proc.stderr, "target", run))
@@ -245,13 +254,18 @@ def _run_processes(run: RunContext, pair: _Pair, tmp: Path, prior: Any) -> _Flow
             _stop(proc, 2.0)
         for err in (flow.tap_err, *flow.mapper_errs, flow.target_err):
             err.join(5)
+    if sampler is not None:
+        sampler.join()
+        flow.tap_err.records, flow.tap_err.saw_metrics = sampler.records, True
+        flow.tap_code = 0 if sampler.stopped_tap else flow.tap_code
     return flow
 
 
-def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any
+def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any, sampler: Sampler | None = None
            ) -> tuple[subprocess.Popen[bytes], list[subprocess.Popen[bytes]],
                       subprocess.Popen[bytes]]:
-    """The tap, the mappers and the target, each one's stdout piped into the next's stdin."""
+    """The tap, the mappers and the target, each one's stdout piped into the next's stdin
+    (with ``sampler``, the tap's through its relay)."""
     # Gone with the run (its runtime folder): no wait for the disk.
     write_private(tmp / "tap.json", full_config(pair.tap.resource), sync="never")
     write_private(tmp / "target.json", full_config(pair.target.resource), sync="never")
@@ -267,7 +281,8 @@ def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any
     private_tmp = tmp / "tmp"
     private_tmp.mkdir(mode=0o700)
     tmpdir = {"TMPDIR": str(private_tmp)}
-    read_end, write_end = os.pipe()
+    read_end, write_end = (os.pipe() if sampler is None
+                           else (sampler.target_stdin, sampler.tap_stdout))
     target_in = read_end
     tap_proc = target_proc = None
     mapper_procs: list[subprocess.Popen[bytes]] = []
@@ -278,7 +293,8 @@ def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any
         tap_proc = popen(tap_cmd, runtime=tmp, stdin=subprocess.DEVNULL, stdout=write_end,
                          stderr=subprocess.PIPE, env={**pair.tap_env, **tmpdir},
                          cwd=run.ctx.stack_dir)
-        os.close(write_end)
+        if sampler is None:  # the sampler closes its own ends
+            os.close(write_end)
         write_end = -1
         target_in = start_mappers(pair.mappers, tmp, read_end, tmpdir, run.ctx.stack_dir,
                                   mapper_procs)
@@ -287,8 +303,14 @@ def _start(run: RunContext, pair: _Pair, tmp: Path, prior: Any
                             stderr=subprocess.PIPE, env={**pair.target_env, **tmpdir},
                             cwd=run.ctx.stack_dir)
     finally:
-        for fd in {read_end, target_in, write_end} - {-1}:
+        ours = {target_in} - {read_end} | ({read_end, write_end} if sampler is None else set())
+        for fd in ours - {-1}:
             os.close(fd)
+        if sampler is not None and (target_proc is None or tap_proc is None):
+            sampler.close_all()
+        elif sampler is not None and tap_proc is not None:
+            sampler.close_child_ends()
+            sampler.start(tap_proc)
         if target_proc is None:
             for proc in (tap_proc, *mapper_procs):
                 if proc is not None:
@@ -390,6 +412,8 @@ def _landed(run: RunContext, pair: _Pair, emitted: int | None, started_at: str,
     when they do not match the records emitted."""
     result = rows_landed(run, pair.target, pair.target_venv, started_at, before, pair.counter)
     details["rows_landed_by"] = result.how
+    if result.rows is not None:
+        details["rows_by_stream"] = rows_by_stream(details["records_by_stream"], result)
     counted = ""
     if result.how == "unknown":
         run.log(f"# rows landed: unknown: {result.why}")

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack
     from stackform.diagnostics import Diagnostic
     from stackform.lineage.model import LineageFragment, LineageGraph
+    from stackform.provider_schemas import QueryResult, WarehouseSchema
     from stackform.runs.model import StepOutcome
 
 START_TIMEOUT = 120.0
@@ -155,6 +156,23 @@ class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage, ConfirmsLin
             return ["the tables it loaded stay in the warehouse: stackform never drops data"]
         return ["the tables it loaded are untouched: this reinstalls and re-renders the loader "
                 "only; the next run loads with the new settings"]
+
+    # -- stackform test: the schemas it writes, and check queries (provider_schemas) ----------
+
+    def owned_schemas(self, ctx: Context, resource: Resource) -> Sequence[WarehouseSchema]:
+        from stackform_singer.schemas import owned_schemas
+
+        return owned_schemas(ctx, resource)
+
+    def drop_schemas(self, ctx: Context, resource: Resource) -> list[str]:
+        from stackform_singer.schemas import drop_schemas
+
+        return drop_schemas(ctx, resource)
+
+    def run_query(self, ctx: Context, resource: Resource, sql: str) -> QueryResult:
+        from stackform_singer.schemas import run_query
+
+        return run_query(ctx, resource, sql)
 
 
 class MapperProvider(_PluginProvider[MapperConfig]):

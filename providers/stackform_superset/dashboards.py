@@ -55,6 +55,7 @@ from stackform_superset.pull import pull as pull_dashboard
 
 if TYPE_CHECKING:
     from stackform.config.model import ResolvedStack
+    from stackform.provider_schemas import FoundCheck
 from stackform_superset.access import Secrets, logged_in_client
 from stackform_superset.bi import (
     DRIFT_ATTRIBUTE,
@@ -267,6 +268,13 @@ class DashboardProvider(BaseProvider[DashboardConfig], ComputesAttributes, Check
         if not recorded:
             return
         self._delete_left(ctx, self._api(ctx, prior.attributes), prior.address, recorded)
+
+    def test_checks(self, ctx: Context, resource: Resource, state: ResourceState
+                    ) -> list[FoundCheck]:
+        """``stackform test``: each chart's query runs against the environment's warehouse."""
+        from stackform_superset.checks import chart_checks
+
+        return chart_checks(self._api(ctx, state.attributes), resource.address, state.outputs)
 
     # -- the plan -------------------------------------------------------------------------------
 

@@ -50,6 +50,8 @@ def _cutoff(older_than: str | None) -> datetime | None:
 
 
 def _kind(row: EnvRow) -> str:
+    if row.throwaway:
+        return "throwaway (stackform test)"
     if row.orphaned:
         return "orphaned: per_developer is on (`env destroy` it)"
     if row.per_developer:
@@ -111,7 +113,8 @@ def env_destroy(
     lock_timeout: LockTimeoutOption = "0s",
 ) -> None:
     """Destroy an environment's resources, then remove its state and run state (bookmarks,
-    run history). With --older-than: every per-developer environment last applied before."""
+    run history). With --older-than: every per-developer and throwaway environment last
+    applied before. A throwaway environment (`stackform test`) loses its schemas too."""
     from stackform.environments import collect, stale_developer_envs
 
 
@@ -127,12 +130,12 @@ def env_destroy(
     session = _any_session(g, None)
     stale = stale_developer_envs(collect(session.stack_file, session.backend), cutoff)
     if not stale:
-        console.line(f"No per-developer environment was last applied more than {older_than} "
-                     "ago.")
+        console.line(f"No per-developer or throwaway environment was last applied more than "
+                     f"{older_than} ago.")
         raise typer.Exit(ExitCode.OK)
     if not yes:
         raise StackformError(
-            f"{len(stale)} per-developer environment(s) older than {older_than}: "
+            f"{len(stale)} per-developer or throwaway environment(s) older than {older_than}: "
             f"{', '.join(stale)}", hint="pass --yes to destroy and remove them")
     failed = [env for env in stale if _destroy_one(g, env, True, timeout) != ExitCode.OK]
     if failed:
@@ -144,7 +147,16 @@ def env_destroy(
 def _destroy_one(g: Globals, name: str, yes: bool, lock_timeout: float) -> ExitCode:
     from stackform.cli.flows import make_plan_options, run_apply
     from stackform.environments import check_may_destroy, needs_exact_name
+    from stackform.trial.teardown import destroy_throwaway, open_throwaway, throwaway_base
 
+    base = throwaway_base(_any_session(g, None).backend, name)
+    if base is not None:
+        console = g.console()
+        destroy_throwaway(open_throwaway(g.directory, g.file, name, base),
+                          lambda m: console.line(m, "muted"), lock_timeout=lock_timeout)
+        console.line(f"Removed the throwaway environment {name}, its schemas and its run "
+                     "state.", "success")
+        return ExitCode.OK
     session = g.session(name, strict_secrets=False)
     if needs_exact_name(name, session.stack.env, session.backend.environments()):
         session = g.session(name, strict_secrets=False, exact_env=True)

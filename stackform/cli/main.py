@@ -25,6 +25,7 @@ from stackform.cli import (
     commands_pipeline,
     commands_runs,
     commands_state,
+    commands_test,
     commands_tools,
 )
 from stackform.cli.options import Globals
@@ -76,7 +77,7 @@ def main(
 
 for commands in (commands_core, commands_pipeline, commands_state, commands_tools, commands_lock,
                  commands_runs, commands_env, commands_lineage, commands_catalog,
-                 commands_invoke, commands_import):
+                 commands_invoke, commands_import, commands_test):
     commands.register(app)
 
 

@@ -45,13 +45,13 @@ class Globals:
         return self._console
 
     def session(self, env: str | None, strict_secrets: bool = True,
-                exact_env: bool = False) -> Session:
+                exact_env: bool = False, base_env: str | None = None) -> Session:
         from stackform.session import open_session
 
         console = self.console()
         log = (lambda m: console.line(m, "muted")) if self.debug else (lambda _m: None)
         return open_session(self.directory, self.file, env, strict_secrets=strict_secrets,
-                            log=log, exact_env=exact_env)
+                            log=log, exact_env=exact_env, base_env=base_env)
 
 
 EnvOption = Annotated[

@@ -24,10 +24,15 @@ DEFAULT_ENV = "dev"
 
 def pick_environment(
     stack_file: StackFile, env: str | None, developer: str | None, diags: Diagnostics,
-    exact: bool = False,
+    exact: bool = False, base_env: str | None = None,
 ) -> tuple[EnvironmentSettings, str, EnvironmentSection | None]:
-    """(the environment's settings, its effective name, its section when declared)."""
+    """(the environment's settings, its effective name, its section when declared).
+
+    ``base_env`` resolves ``env`` as a throwaway environment of that declared one: its vars
+    and overrides, under the name ``env`` (``stackform test``)."""
     declared = stack_file.core.environments
+    if base_env is not None and env:
+        return _throwaway(stack_file, env, base_env)
     requested = env or stack_file.core.default_environment or DEFAULT_ENV
     base = requested
     section = declared.get(requested)
@@ -69,6 +74,25 @@ def pick_environment(
         branches=tuple(section.branches),
     )
     return settings, effective, section
+
+
+def _throwaway(stack_file: StackFile, env: str, base: str
+               ) -> tuple[EnvironmentSettings, str, EnvironmentSection | None]:
+    if not ENV_NAME_RE.fullmatch(env):
+        raise StackformError(f"invalid environment name '{env}'",
+                             hint="use lower-case letters, digits, '-' and '_'")
+    declared = stack_file.core.environments
+    section = declared.get(base)
+    if section is None:
+        if declared:
+            raise StackformError(f"unknown base environment '{base}'",
+                                 hint=did_you_mean(base, declared)
+                                 or f"declared: {', '.join(declared)}")
+        return EnvironmentSettings(name=env), env, None
+    settings = EnvironmentSettings(name=base, protected=section.protected, per_developer=False,
+                                   default=False, declared=True,
+                                   branches=tuple(section.branches))
+    return settings, env, section
 
 
 def stack_vars(

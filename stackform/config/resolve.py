@@ -56,18 +56,20 @@ def resolve(
     developer: str | None = None,
     check_lock: bool = True,
     exact_env: bool = False,
+    base_env: str | None = None,
 ) -> ResolvedStack:
     """The stack as ``env`` wants it. ``strict_secrets=False`` (validate, graph) turns a
     missing secret into the placeholder ``<secret NAME>``, still sensitive. With a
     ``stackform.lock``, plugins get ``locked_requirements`` and a stale lock is an error
     (``check_lock=False``, for ``stackform lock`` itself, skips both). ``exact_env`` takes
     ``env`` as the environment's full name even where ``per_developer`` would make ``dev``
-    mean ``dev-<developer>`` (to reach a state recorded before ``per_developer`` was on)."""
+    mean ``dev-<developer>`` (to reach a state recorded before ``per_developer`` was on).
+    ``base_env`` resolves ``env`` as a throwaway environment of that declared one."""
     core = stack_file.core
     diags = Diagnostics()
     locate: Locator = stack_file.location
     settings, effective, env_section = pick_environment(stack_file, env, developer, diags,
-                                                        exact_env)
+                                                        exact_env, base_env)
     environ = os.environ if environ is None else environ
     if secrets is None and strict_secrets:
         secrets = SecretStore(core.stack.name, environ)

@@ -1,9 +1,10 @@
 """Pydantic models of the core-owned sections of ``stack.toml``.
 
-``[stack]``, ``[state]``, ``[vars]``, ``[environments.NAME]`` and ``[pipelines.NAME]`` belong to
-core; every other top-level table is a provider kind whose blocks its provider's ``Config``
-validates (see :mod:`stackform.config.resolve`). Models are strict (TOML already has types, so
-``"5"`` is never silently an integer) and forbid unknown keys, so a typo is a located error.
+``[stack]``, ``[state]``, ``[vars]``, ``[environments.NAME]``, ``[pipelines.NAME]`` and
+``[tests.NAME]`` belong to core; every other top-level table is a provider kind whose blocks its
+provider's ``Config`` validates (see :mod:`stackform.config.resolve`). Models are strict (TOML
+already has types, so ``"5"`` is never silently an integer) and forbid unknown keys, so a typo
+is a located error.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from stackform.s3.settings import bucket_problem, endpoint_problem, shown_url
 
-CORE_SECTIONS = ("stack", "state", "vars", "env", "environments", "pipelines")
+CORE_SECTIONS = ("stack", "state", "vars", "env", "environments", "pipelines", "tests")
 DEPENDS_ON = "depends_on"
 """The one key of a provider block that core owns (explicit dependencies, by address)."""
 
@@ -180,6 +181,25 @@ class PipelineSection(_Section):
     by every pipeline running the same extractor into the same loader."""
 
 
+class CheckSection(_Section):
+    """``[tests.NAME]``: a check ``stackform test`` runs (docs/testing.md): ``sql`` against
+    the warehouse of the block ``connection`` names must return no rows, or a row count
+    within ``min_rows``..``max_rows`` when either is given."""
+
+    sql: str = Field(min_length=1)
+    connection: str
+    min_rows: int | None = Field(default=None, ge=0)
+    max_rows: int | None = Field(default=None, ge=0)
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CheckSection:
+        if (self.min_rows is not None and self.max_rows is not None
+                and self.min_rows > self.max_rows):
+            raise ValueError(f"min_rows ({self.min_rows}) is above max_rows ({self.max_rows})")
+        return self
+
+
 class CoreSections(_Section):
     """The core tables of a stack file, validated in one pass so error locations are full
     key paths."""
@@ -191,6 +211,7 @@ class CoreSections(_Section):
     """``[env]``: process environment of every block that runs processes."""
     environments: dict[str, EnvironmentSection] = Field(default_factory=dict)
     pipelines: dict[str, PipelineSection] = Field(default_factory=dict)
+    tests: dict[str, CheckSection] = Field(default_factory=dict)
 
     _env = field_validator("env")(_env_names)
 

@@ -300,6 +300,9 @@ class LocalRunStore:
             shutil.rmtree(folder)
         except OSError as exc:
             raise os_error("remove", folder, exc) from exc
+        with self._mutex:  # its folders are gone: a later run makes them again
+            self._made = {d for d in self._made if not d.is_relative_to(folder)}
+            self._swept = {d for d in self._swept if not d.is_relative_to(folder)}
         return str(folder)
 
     # -- logs --------------------------------------------------------------------------------

@@ -119,8 +119,10 @@ def run_pipeline(
     full_refresh: bool = False,
     lock_timeout: float = 0.0,
     say: Callable[[str], None] = lambda _m: None,
+    sample: int | None = None,
 ) -> RunRecord:
-    """Run one pipeline to the end (or the first failed step) and return its record."""
+    """Run one pipeline to the end (or the first failed step) and return its record.
+    ``sample`` stops each extracted stream after that many records (``stackform test``)."""
     state = session.read_state()
     steps = run_steps_for(session, pipeline_name, state)
     env = session.stack.env
@@ -140,9 +142,10 @@ def run_pipeline(
             ctx = make_context(session.stack, fingerprinter(lineage), log)
             run = RunContext(ctx=ctx, run_id=run_id, pipeline=pipeline_name,
                              bookmarks=_StoreBookmarks(store, env, run_id), log=log, say=say,
-                             full_refresh=full_refresh)
+                             full_refresh=full_refresh, sample=sample)
             log(f"# stackform run {run_id}: pipeline {pipeline_name} in {env}"
-                f"{' (full refresh)' if full_refresh else ''}")
+                f"{' (full refresh)' if full_refresh else ''}"
+                f"{f' (sample of {sample} records a stream)' if sample else ''}")
             _before_steps(run, steps, env)
             status, error, outcomes = _run_steps(run, steps)
             if status == "success":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -250,10 +251,10 @@ class S3RunStore:
 
     def forget(self, env: str) -> str | None:
         folder = self._env_key(env) + "/"
-        keys = [item.key for item in self.objects.listing(folder)]
-        if not keys:
+        shutil.rmtree(self.cache_dir / env, ignore_errors=True)  # the local copies of its logs
+        if not any(True for _ in self.objects.listing(folder)):
             return None
-        self.objects.delete_many(keys)
+        self.objects.purge([], folder)  # in a versioned bucket, the old versions too
         return self.objects.url(folder)
 
     # -- logs --------------------------------------------------------------------------------

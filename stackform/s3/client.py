@@ -145,6 +145,32 @@ class S3Objects:
                 raise S3Error(f"could not delete {len(failed)} object(s), e.g. "
                               f"{self.url(first.get('Key', ''))}: {first.get('Code')}")
 
+    def purge(self, keys: list[str], prefix: str | None = None) -> None:
+        """Delete ``keys`` and every key under ``prefix`` for good: in a versioned bucket,
+        every version and delete marker of them too (a purged environment leaves nothing)."""
+        if not self.versioned():
+            under = [item.key for item in self.listing(prefix)] if prefix else []
+            self.delete_many([*keys, *under])
+            return
+        wanted = set(keys)
+        gone: list[dict[str, str]] = []
+        paginator = self.client.get_paginator("list_object_versions")
+        for search in [*keys, *([prefix] if prefix else [])]:
+            with self._errors("list versions of", search):
+                for page in paginator.paginate(Bucket=self.bucket, Prefix=search):
+                    for item in [*(page.get("Versions") or ()),
+                                 *(page.get("DeleteMarkers") or ())]:
+                        if item["Key"] in wanted or (prefix and search == prefix):
+                            gone.append({"Key": item["Key"], "VersionId": item["VersionId"]})
+        for start in range(0, len(gone), 1000):
+            with self._errors("delete", gone[start]["Key"]):
+                resp = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": gone[start:start + 1000],
+                                                "Quiet": True})
+            if resp.get("Errors"):
+                raise S3Error(f"could not delete {len(resp['Errors'])} object version(s), "
+                              f"e.g. {self.url(resp['Errors'][0].get('Key', ''))}")
+
     def listing(self, prefix: str, delimiter: str | None = None) -> Iterator[Listed]:
         args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
         if delimiter:

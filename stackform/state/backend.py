@@ -149,6 +149,13 @@ class StateBackend(Protocol):
         Deleting an environment without state does nothing.
         """
 
+    def purge(self, env: str) -> None:
+        """Remove every trace of ``env``: its current document, backup, kept versions, lock
+        record and temp files, so storage holds nothing of it (a throwaway environment after
+        its destroy). Takes the environment's lock; other environments are untouched.
+        Purging an environment with nothing stored does nothing.
+        """
+
 
 def locked_error(env: str, holder: LockInfo | None, timeout: float) -> StateLockedError:
     who = holder.describe() if holder is not None else "a process that left no holder record"

@@ -5,6 +5,7 @@ Layout under ``root`` (``<stack dir>/.stackform/state``)::
     <env>.json                          current state (0600)
     <env>.json.backup                   the version before it
     <env>.lock                          flock target; holds the holder's LockInfo while locked
+                                        (``purge`` removes all of an environment's files)
     .write.lock                         flock taken for the few milliseconds of a write
     history/<env>/<serial>-<lineage>.json   the previous versions, the last ``HISTORY_KEEP``
 
@@ -23,6 +24,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -250,6 +252,22 @@ class LocalBackend:
                 return
             self._keep_previous(env, path, stored)
             os.unlink(path)
+            fileio.fsync_dir(self.root)
+            self._seen.pop(env, None)
+
+    def purge(self, env: str) -> None:
+        traces = [self._state_path(env), self._backup_path(env), self._lock_path(env),
+                  *self.root.glob(f".{env}.json.*.tmp")]
+        history = self._history_dir(env)
+        if not history.exists() and not any(p.exists() for p in traces):
+            return
+        # The lock file goes while held: a purged environment has no lock to keep.
+        with self.lock(env, "purge"), self._mutex, self._write_lock(), \
+                os_errors("purge state", self.root / env, StateError):
+            shutil.rmtree(history, ignore_errors=True)
+            for path in traces:
+                with suppress(FileNotFoundError):
+                    path.unlink()
             fileio.fsync_dir(self.root)
             self._seen.pop(env, None)
 

@@ -56,6 +56,9 @@ class State:
     updated_at: str = field(default_factory=utc_now)
     git: GitInfo = field(default_factory=GitInfo)
     resources: Mapping[str, ResourceState] = field(default_factory=dict)
+    throwaway: Mapping[str, str] | None = None
+    """Set on an environment ``stackform test`` made: when and from which base (kept by every
+    later write, so a clean-up knows it may remove it)."""
 
     @classmethod
     def new(cls, env: str, stack: str, lineage: str | None = None) -> State:
@@ -92,6 +95,8 @@ class State:
             "updated_at": self.updated_at,
             "git": self.git.to_json(),
         }
+        if self.throwaway is not None:
+            doc["throwaway"] = dict(self.throwaway)
         if with_resources:
             doc["resources"] = {a: r.to_json() for a, r in sorted(self.resources.items())}
         return doc
@@ -141,6 +146,7 @@ class State:
             git=GitInfo.from_json(data["git"]),
             resources=scrub_secrets({a: ResourceState.from_json(a, r)
                                      for a, r in data["resources"].items()}, data["lineage"]),
+            throwaway=data.get("throwaway"),
         )
 
     @classmethod

@@ -220,6 +220,14 @@ class S3Backend:
             ) from None
         self._seen.pop(env, None)
 
+    def purge(self, env: str) -> None:
+        with self.lock(env, "purge"):
+            self.objects.purge([self._key(env)], self._history_prefix(env))
+        # After the lock's release: in a versioned bucket the lock object left versions too.
+        self.objects.purge([self._key(env, ".lock")])
+        with self._mutex:
+            self._seen.pop(env, None)
+
     # -- listing and history -----------------------------------------------------------------
 
     def environments(self) -> list[str]:

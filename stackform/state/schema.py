@@ -24,13 +24,22 @@ TOP_KEYS = frozenset({"version", "env", "stack", "lineage", "serial", "tool_vers
                       "updated_at", "git", "resources"})
 GIT_KEYS = frozenset({"commit", "branch", "dirty", "user"})
 RESOURCE_KEYS = frozenset({"kind", "attributes", "outputs", "dependencies"})
+OPTIONAL_TOP_KEYS = frozenset({"throwaway"})
+"""Keys a document may hold: ``throwaway`` marks an environment ``stackform test`` made
+(``{"created_at": str, "base": str}``), the only ones ``env destroy --older-than`` removes
+besides per-developer environments."""
 
 
 def check_document(data: Any) -> str | None:
     """What is wrong with ``data`` as a state document (version already checked), or None."""
-    problem = _keys(data, TOP_KEYS, "the document")
+    problem = _keys({k: v for k, v in data.items() if k not in OPTIONAL_TOP_KEYS}, TOP_KEYS,
+                    "the document")
     if problem:
         return problem
+    throwaway = data.get("throwaway")
+    if throwaway is not None and not (isinstance(throwaway, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in throwaway.items())):
+        return "throwaway must be an object of strings"
     for key in ("env", "stack", "lineage"):
         if not isinstance(data[key], str) or not data[key]:
             return f"{key} must be a non-empty string, not {_kind(data[key])}"

@@ -375,8 +375,12 @@ class RunStoreConformance:
         rec = record("run-1", "2024-05-01T06:00:00+00:00")
         store.start_run(rec)
         store.finish_run(finished(rec))
+        with open(store.log_path(ENV, "run-1"), "a") as log:
+            log.write("tap: hello\n")
         assert store.forget(ENV)
         assert peer.bookmarks(ENV) == [] and peer.runs(ENV) == []
+        # its logs go with it, local copies included
+        assert store.log_path(ENV, "run-1").read_text() == ""
         assert [b.value for b in peer.bookmarks("prod")] == [mark("daily.orders", 2).value]
 
     # -- logs --------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ Fixtures a subclass must supply:
 ``store_raw``
     ``store(env, data)``: put raw bytes where the backend keeps ``env``'s current state document,
     behind the backend's back (a hand edit, a broken upload).
+``stored``
+    ``stored(env)``: the name of everything the storage holds of ``env`` (files, keys, object
+    versions and delete markers), looked at directly, not through the backend.
 
 The contract it checks:
 
@@ -46,7 +49,9 @@ The contract it checks:
 - the lock is exclusive (also within one process), waits up to ``timeout`` and names its holder
   in :class:`StateLockedError`; ``lock_info`` shows the holder only while held; ``force_unlock``
   refuses a wrong id;
-- ``environments()`` lists environments with state; ``delete`` removes one.
+- ``environments()`` lists environments with state; ``delete`` removes one;
+- ``purge`` leaves nothing of an environment in storage (no document, backup, kept version or
+  lock), never touches another one, and is refused while the environment is locked.
 
 The checks live by concern: the current document in :mod:`.state_documents`, history and
 environments in :mod:`.state_history`, the lock in :mod:`.state_locking`; the sample states
@@ -61,6 +66,7 @@ from stackform.testing.state_locking import StateLockChecks
 from stackform.testing.state_samples import (
     ENV,
     STACK,
+    Stored,
     StoreRaw,
     document,
     grow,
@@ -80,6 +86,7 @@ __all__ = [
     "STACK",
     "StateBackendConformance",
     "StoreRaw",
+    "Stored",
     "document",
     "grow",
     "make_state",

@@ -1,11 +1,12 @@
 """State backend checks on what outlives the current document: kept versions, the list of
-environments, and deleting one.
+environments, deleting one and purging one (nothing of it left in storage).
 """
 
 from __future__ import annotations
 
+from stackform.errors import StateLockedError
 from stackform.state.backend import StateBackend
-from stackform.testing.state_samples import ENV, grow, make_state, same
+from stackform.testing.state_samples import ENV, Stored, grow, make_state, same
 
 
 class StateHistoryChecks:
@@ -59,3 +60,41 @@ class StateHistoryChecks:
     def test_delete_missing_environment_is_a_no_op(self, backend: StateBackend) -> None:
         backend.delete("nowhere")
         assert backend.read("nowhere") is None
+
+    # -- purge -------------------------------------------------------------------------------
+
+    def test_purge_leaves_nothing_of_the_environment(self, backend: StateBackend,
+                                                     peer: StateBackend,
+                                                     stored: Stored) -> None:
+        dev, prod = make_state("dev"), make_state("prod")
+        backend.write("prod", prod, None)
+        backend.write("prod", grow(prod), prod)
+        backend.write("dev", dev, None)
+        backend.write("dev", grow(dev), dev)  # a backup and a kept version
+        with backend.lock("dev", "destroy"):
+            backend.delete("dev")
+        prod_before = sorted(stored("prod"))
+        assert stored("dev"), "the fixture sees what the backend stores"
+        backend.purge("dev")
+        assert stored("dev") == []
+        for reader in (backend, peer):
+            assert reader.read("dev") is None
+            assert reader.history("dev") == []
+            assert reader.lock_info("dev") is None
+            assert reader.environments() == ["prod"]
+        assert sorted(stored("prod")) == prod_before, "another environment is untouched"
+        assert len(peer.history("prod")) >= 2
+        backend.purge("dev")  # nothing left: a no-op
+        with peer.lock("dev", "apply"):  # and the name is free again
+            peer.write("dev", make_state("dev"), None)
+
+    def test_purge_waits_for_no_one(self, backend: StateBackend, peer: StateBackend) -> None:
+        backend.write("dev", make_state("dev"), None)
+        with peer.lock("dev", "apply"):
+            try:
+                backend.purge("dev")
+            except StateLockedError:
+                pass
+            else:
+                raise AssertionError("purge of a locked environment must be refused")
+        assert backend.read("dev") is not None

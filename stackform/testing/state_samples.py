@@ -13,6 +13,8 @@ from stackform.state.backend import StateBackend
 from stackform.state.model import GitInfo, State
 
 StoreRaw = Callable[[str, bytes], None]
+Stored = Callable[[str], list[str]]
+"""``stored(env)``: the name of every file, key or object version the backend holds of ``env``."""
 
 ENV = "dev"
 STACK = "jaffle"

@@ -106,6 +106,16 @@ def runtime_dirs(stack_dir: Path) -> list[Path]:
                   root.iterdir())
 
 
+def state_traces(stack_dir: Path, env: str) -> list[str]:
+    """Whatever the local state folder still holds of ``env``: its document, backup, kept
+    versions, lock or temp files (a destroyed throwaway environment leaves none)."""
+    state = stack_dir / ".stackform" / "state"
+    if not state.exists():
+        return []
+    return [p.relative_to(state).as_posix() for p in state.rglob("*")
+            if env in p.relative_to(state).parts or p.name.startswith((f"{env}.", f".{env}."))]
+
+
 def stackform_in(stack_dir: Path, home: Path, cache_dir: Path,
                  extra_env: Mapping[str, str] | None = None, exe: str = STACKFORM) -> Stackform:
     tmpdir = home / "tmp"

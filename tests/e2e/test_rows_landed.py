@@ -2,7 +2,8 @@
 
 With real loaders from the package index: ``target-duckdb`` 0.8.0 (no arrival-time column
 unless asked, and it loses the first row of every batch: the tables' growth catches it) and
-``target-jsonl`` (no database: the count is unknown, and the report says so).
+``target-jsonl`` (no database: the count is unknown, and the report says so). ``stackform
+test`` fails a step whose stream lost rows, naming the stream.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def test_a_loader_that_loses_rows_is_caught_by_the_tables_growth(
     [step] = sf.last_run("daily")["steps"]
     assert (step["records_emitted"], step["rows_landed"]) == (written, landed)
     assert step["details"]["rows_landed_by"] == "delta"
+    assert step["details"]["rows_by_stream"] == {"orders": landed}, step["details"]
 
 
 def test_a_count_that_cannot_be_had_is_said_to_be_unknown(tmp_path: Path, stackform_for
@@ -58,3 +60,19 @@ def test_a_count_that_cannot_be_had_is_said_to_be_unknown(tmp_path: Path, stackf
     assert f"{written} records emitted, rows landed: unknown" in result.stderr, result
     [step] = sf.last_run("daily")["steps"]
     assert step["rows_landed"] is None and step["details"]["rows_landed_by"] == "unknown"
+    assert "rows_by_stream" not in step["details"], "no count per stream is guessed"
+
+
+def test_stackform_test_names_the_stream_that_lost_rows(tmp_path: Path, stackform_for
+                                                        ) -> None:
+    stack = copy_quickstart(tmp_path / "stack")
+    _loader(stack, "target-duckdb==0.8.0", {"path": "warehouse/${stack.env}.duckdb",
+                                            "default_target_schema": "raw"})
+    (stack / "warehouse").mkdir()
+    written = write_orders(stack / "data" / "orders-00.jsonl", range(1, 201))
+    sf = stackform_for(stack)
+    tested = sf("test", "--env", "ci-lossy", timeout=900)
+    assert tested.code == 1, tested
+    assert f"stream orders: {written} records emitted but " in tested.output, tested
+    assert "environment destroyed" in tested.stderr, tested
+    assert not (stack / "warehouse" / "ci-lossy.duckdb").exists()

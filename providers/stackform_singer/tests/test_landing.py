@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 
-from stackform_singer.landing import Counter, rows_landed, snapshot
+from stackform_singer.landing import Counter, Landed, rows_by_stream, rows_landed, snapshot
 
 
 class _Venv:
@@ -51,6 +51,7 @@ def test_one_counter_counts_before_and_after_a_load_it_does_not_block(tmp_path: 
         landed = rows_landed(_run(tmp_path), target, _Venv(),  # type: ignore[arg-type]
                              "2024-01-01T00:00:00+00:00", before, counter)
         assert (landed.rows, landed.how) == (2, "delta")
+        assert landed.by_table == {"t": 2}
     finally:
         counter.close()
 
@@ -73,3 +74,13 @@ def test_a_counter_that_cannot_count_says_why(tmp_path: Path) -> None:
     other = Counter(_run(tmp_path), _target({"filepath": "out.jsonl"}),  # type: ignore[arg-type]
                     NoDriver())
     assert other.counts(None) == other.why and "no DuckDB or PostgreSQL" in other.why
+
+
+def test_each_stream_is_counted_by_its_own_table() -> None:
+    landed = Landed(17, "received_at", by_table={"orders": 10, "order_items": 7, "other": 0})
+    # "<schema>-<table>" streams land as <table>, as PipelineWise and SDK targets name them.
+    assert rows_by_stream({"shop-orders": 10, "Order_Items": 7, "ghost": 3}, landed) == {
+        "shop-orders": 10, "Order_Items": 7, "ghost": None}
+    # Two streams landing in one table: neither can be told apart, so neither is counted.
+    assert rows_by_stream({"a-orders": 4, "b-orders": 6}, landed) == {
+        "a-orders": None, "b-orders": None}
