@@ -207,8 +207,9 @@ def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
         return {c.__name__ for c in CAPABILITIES if isinstance(registry.get(kind), c)}
 
     assert capabilities("files") == {"WritesLocalFiles", "WatchesPaths"}
-    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage"}
+    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage", "DeclaresSettings"}
     assert capabilities("extractors") == {"WatchesPaths", "PlanChecker", "StepRunner",
+                                          "DeclaresSettings",
                                           "TakesOptions", "ProvidesLineage"}
     assert capabilities("transformers") == {"WatchesPaths", "ChecksUnapplied", "StepRunner",
                                             "Exports", "ProvidesLineage"}

@@ -5,23 +5,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackform.plugins.connectors import find_connector
+from stackform.plugins.executables import detect
 from stackform.plugins.kit import plugin_dir, requirement_name, write_private
 from stackform.provider import Context
 from stackform.resource import KeyPath, Resource
 from stackform_singer.config import PluginConfig
 
+if TYPE_CHECKING:
+    from stackform.plugins.installs import Venv
 
-def executable_name(config: PluginConfig) -> str:
+
+def executable_name(config: PluginConfig, venv: Venv | None = None) -> str:
     """``executable`` when set; else a first-party connector's own command
-    (``stackform:tap-jsonl`` -> ``tap-stackform-jsonl``), or the first requirement's name."""
+    (``stackform:tap-jsonl`` -> ``tap-stackform-jsonl``), or the first requirement's name; with
+    the installed ``venv``, a package without a script of its name runs its only
+    ``tap-*``/``target-*`` script (:func:`stackform.plugins.executables.detect`)."""
     if config.executable:
         return config.executable
     first = config.pip_url.split()[0] if isinstance(config.pip_url, str) else config.pip_url[0]
     connector = find_connector(first)
-    return connector.executable if connector else requirement_name(first)
+    if connector:
+        return connector.executable
+    if venv is None:
+        return requirement_name(first)
+    return detect(requirement_name(first), venv.executables()).executable
 
 
 def public_config(resource: Resource) -> dict[str, Any]:

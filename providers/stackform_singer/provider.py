@@ -23,6 +23,7 @@ from stackform.plugins.kit import (
 from stackform.provider import (
     BaseProvider,
     Context,
+    DeclaresSettings,
     Outputs,
     PlanChecker,
     ProviderOption,
@@ -33,7 +34,8 @@ from stackform.provider import (
     TakesOptions,
     WatchesPaths,
 )
-from stackform.resource import Resource, ResourceState
+from stackform.provider_settings import SettingProblem
+from stackform.resource import KeyPath, Resource, ResourceState
 from stackform_singer.catalog import (
     Selection,
     apply_selection,
@@ -42,10 +44,12 @@ from stackform_singer.catalog import (
     selection_of,
 )
 from stackform_singer.config import ExtractorConfig, LoaderConfig, PluginConfig
+from stackform_singer.connector_info import executable_notes, executable_of, learn_at_apply
 from stackform_singer.discovery import discover
 from stackform_singer.pipe import run_pair
-from stackform_singer.plugin import executable_name, render_config
+from stackform_singer.plugin import render_config
 from stackform_singer.selection import apply_error, diagnostics, findings
+from stackform_singer.settings_schema import config_problems, secret_paths
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -63,7 +67,7 @@ REFRESH_CATALOG = "refresh_catalog"
 PluginT = TypeVar("PluginT", bound=PluginConfig)
 
 
-class _PluginProvider(BaseProvider[PluginT], WatchesPaths):
+class _PluginProvider(BaseProvider[PluginT], WatchesPaths, DeclaresSettings):
     """Install, check that the executable starts, render the non-secret config."""
 
     force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
@@ -71,15 +75,25 @@ class _PluginProvider(BaseProvider[PluginT], WatchesPaths):
     def _prepare(self, ctx: Context, desired: Resource) -> tuple[Outputs, dict[str, str], str]:
         config = self.config_of(desired)
         venv = install(ctx, desired)
-        exe = venv.executable(executable_name(config))
+        exe = venv.executable(executable_of(ctx, desired, config, venv))
         env = plugin_environ(venv, desired)
         with runtime_dir(ctx, "help") as tmp:
             helped = run_command([str(exe), "--help"], env=env, timeout=START_TIMEOUT,
                                  cancel=ctx.cancel, what=f"{desired.address}: {exe.name} --help",
                                  cwd=ctx.stack_dir, runtime=tmp, log=ctx.log)
+        help_text = helped.stdout + helped.stderr
+        learnt = learn_at_apply(ctx, desired, config, venv, exe.name, help_text, env)
         render_config(ctx, desired)
-        outputs: Outputs = {"venv": str(venv.path), "executable": str(exe)}
-        return outputs, env, helped.stdout + helped.stderr
+        outputs: Outputs = {"venv": str(venv.path), "executable": str(exe), **learnt}
+        return outputs, env, help_text
+
+    def settings_problems(self, config: BaseModel) -> list[SettingProblem]:
+        """The config checked against the connector's own schema (DeclaresSettings)."""
+        return config_problems(self.config_of(config))
+
+    def sensitive_paths(self, config: BaseModel) -> list[KeyPath]:
+        """Settings the connector's own schema marks secret (DeclaresSettings)."""
+        return secret_paths(self.config_of(config))
 
     def watched_paths(self, stack: ResolvedStack, resource: Resource
                       ) -> list[tuple[str, Path]]:
@@ -117,7 +131,8 @@ class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage):
                    desired: Resource | None) -> list[str]:
         # A reviewer's first question about a changed loader: what happens to my tables?
         if prior is None:
-            return []
+            return [] if desired is None else executable_notes(ctx, desired,
+                                                               self.config_of(desired))
         if desired is None:
             return ["the tables it loaded stay in the warehouse: stackform never drops data"]
         return ["the tables it loaded are untouched: this reinstalls and re-renders the loader "
@@ -172,7 +187,8 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
         config = self.config_of(desired)
         discovered = _recorded_catalog(ctx, prior, desired)
         if prior is None or discovered is None:
-            return ["catalog: discovered at apply, then the select rules are applied"]
+            return [*executable_notes(ctx, desired, config),
+                    "catalog: discovered at apply, then the select rules are applied"]
         before = prior.outputs.get("selection")
         after = selection_of(apply_selection(discovered, config.select, config.metadata))
         notes = diff_selection(Selection.from_json(before) if before else None, after)
