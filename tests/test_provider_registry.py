@@ -207,7 +207,8 @@ def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
         return {c.__name__ for c in CAPABILITIES if isinstance(registry.get(kind), c)}
 
     assert capabilities("files") == {"WritesLocalFiles", "WatchesPaths"}
-    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage", "DeclaresSettings"}
+    assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage", "DeclaresSettings",
+                                       "PlanChecker"}
     assert capabilities("extractors") == {"WatchesPaths", "PlanChecker", "StepRunner",
                                           "DeclaresSettings",
                                           "TakesOptions", "ProvidesLineage"}

@@ -12,7 +12,7 @@ At plan (:func:`executable_notes`): which script runs when the block does not na
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stackform.plugins.about import ask_about, install_key, record_about
 from stackform.plugins.executables import PREFIXES, ExecutableError, detect
@@ -20,6 +20,7 @@ from stackform.plugins.kit import PluginError, requirement_name
 from stackform.provider import Context, Outputs
 from stackform.resource import Resource
 from stackform_singer.config import PluginConfig
+from stackform_singer.settings_schema import secret_paths
 
 if TYPE_CHECKING:
     from stackform.plugins.installs import Venv
@@ -49,24 +50,16 @@ def learn_at_apply(ctx: Context, desired: Resource, config: PluginConfig, venv: 
         return {}
     record_about(install_key(config.pip_url, config.python, config.executable), about,
                  executable)
-    unmasked = [path for path in about.schema.secret_paths()
-                if _is_set(config.config, path) and ("config", *path) not in desired.sensitive]
+    unmasked = [path for path in secret_paths(config) if path not in desired.sensitive]
     if unmasked:
-        shown = ", ".join(".".join(p) for p in unmasked)
+        shown = ", ".join(".".join(str(k) for k in p[1:]) for p in unmasked)
         raise PluginError(ctx.diagnostic(
-            desired.address, ("config", *unmasked[0]),
+            desired.address, unmasked[0],
             f"{about.name or executable} marks {shown} secret, and this plan did not know it "
             "yet: nothing was recorded", hint="stackform has recorded the connector's settings "
             "now: plan again (the value is then masked), and better keep it in a secret: "
             "\"${secret.NAME}\"").format())
     return {"settings_schema": about.schema.to_json()}
-
-
-def _is_set(values: Mapping[str, Any], path: tuple[str, ...]) -> bool:
-    node: Any = values
-    for key in path:
-        node = node.get(key) if isinstance(node, Mapping) else None
-    return node is not None
 
 
 def executable_notes(ctx: Context, desired: Resource, config: PluginConfig) -> list[str]:

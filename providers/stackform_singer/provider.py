@@ -49,7 +49,7 @@ from stackform_singer.discovery import discover
 from stackform_singer.pipe import run_pair
 from stackform_singer.plugin import render_config
 from stackform_singer.selection import apply_error, diagnostics, findings
-from stackform_singer.settings_schema import config_problems, secret_paths
+from stackform_singer.settings_schema import config_problems, secret_paths, state_problems
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -115,11 +115,16 @@ class _PluginProvider(BaseProvider[PluginT], WatchesPaths, DeclaresSettings):
         shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
 
 
-class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage):
+class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage, PlanChecker):
     """``[loaders.NAME]``: a Singer target."""
 
     kind: ClassVar[str] = "loaders"
     Config: ClassVar[type[BaseModel]] = LoaderConfig
+
+    def plan_diagnostics(self, ctx: Context, prior: ResourceState | None,
+                         desired: Resource) -> list[Diagnostic]:
+        """Its settings against the schema state recorded, where no local record has it."""
+        return state_problems(ctx, prior, desired, self.config_of(desired))
 
     def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
                 upstream: LineageGraph) -> LineageFragment:
@@ -204,11 +209,12 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
         plan for as long as a problem lasts (a rule that matches nothing is otherwise only
         noticed when ``select`` is edited)."""
         config = self.config_of(desired)
+        settings = state_problems(ctx, prior, desired, config)
         discovered = _recorded_catalog(ctx, prior, desired)
         if prior is None or discovered is None:
-            return []  # apply discovers the catalog and checks it then
-        return diagnostics(ctx, desired, findings(discovered, config),
-                           discovers_again=_discovers_again(ctx, prior, desired))
+            return settings  # apply discovers the catalog and checks it then
+        return [*settings, *diagnostics(ctx, desired, findings(discovered, config),
+                                        discovers_again=_discovers_again(ctx, prior, desired))]
 
     def run_steps(self, run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
         return run_pair(run, steps)

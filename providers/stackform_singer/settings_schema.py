@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from stackform.diagnostics import did_you_mean
-from stackform.errors import StackformError
 from stackform.plugins.about import (
     About,
     Setting,
@@ -26,6 +25,9 @@ from stackform.plugins.about import (
 )
 
 if TYPE_CHECKING:
+    from stackform.diagnostics import Diagnostic
+    from stackform.provider import Context
+    from stackform.resource import Resource, ResourceState
     from stackform_singer.config import PluginConfig
 
 Problem = tuple[tuple[str | int, ...], str, str | None, bool]
@@ -38,17 +40,9 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def recorded_for(config: PluginConfig) -> About | None:
-    """What ``--about`` said for the block's install, when ``add`` or an apply recorded it."""
-    from stackform_singer.plugin import executable_name
-
-    try:
-        executable = config.executable or executable_name(config)
-    except StackformError:
-        return None  # an unknown stackform:NAME: resolve reports it, located
-    found = recorded_about(install_key(config.pip_url, config.python, executable))
-    if found is None and not config.executable:
-        # Recorded by an apply that detected the executable: keyed without one.
-        found = recorded_about(install_key(config.pip_url, config.python, None))
+    """What ``--about`` said for the block's install (its ``pip_url``, ``python`` and
+    ``executable`` as written), when ``add`` or an apply recorded it."""
+    found = recorded_about(install_key(config.pip_url, config.python, config.executable))
     return found[1] if found else None
 
 
@@ -127,11 +121,36 @@ def secret_paths(config: PluginConfig) -> list[tuple[str | int, ...]]:
     schema = schema_for(config)
     if schema is None:
         return []
-    out: list[tuple[str | int, ...]] = []
+    return [("config", *path) for path in schema.secret_paths()
+            if value_at(config.config, path) is not None]
+
+
+def state_problems(ctx: Context, prior: ResourceState | None, desired: Resource,
+                   config: PluginConfig) -> list[Diagnostic]:
+    """At plan, on a machine without a local record (a CI runner with remote state): the same
+    checks against the schema the last apply recorded in state. A setting it marks secret that
+    is written literally is an error there, since this plan could not mask it."""
+    doc = prior.outputs.get("settings_schema") if prior is not None else None
+    if not isinstance(doc, Mapping) or recorded_for(config) is not None:
+        return []
+    schema = SettingsSchema.from_json(doc)
+    who = config.executable or "the connector"
+    found = [ctx.diagnostic(desired.address, ("config", *path), message, hint=hint, key=at_key)
+             for path, message, hint, at_key in settings_problems(config.config, schema, who)]
     for path in schema.secret_paths():
-        node: Any = config.config
-        for key in path:
-            node = node.get(key) if isinstance(node, Mapping) else None
-        if node is not None:
-            out.append(("config", *path))
-    return out
+        here = ("config", *path)
+        if value_at(config.config, path) is not None and here not in desired.sensitive:
+            found.append(ctx.diagnostic(
+                desired.address, here, f"'{'.'.join(path)}' is a secret setting of {who} "
+                "(recorded at the last apply), written literally: this machine has no record "
+                "of the connector's settings to mask it with in the plan",
+                hint='keep it in a secret: "${secret.NAME}" (`stackform secret set NAME`)'))
+    return found
+
+
+def value_at(values: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in a nested mapping, or ``None``."""
+    node: Any = values
+    for key in path:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node

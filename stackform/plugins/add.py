@@ -49,6 +49,7 @@ class Addition:
     unlearnt: str = ""
     """Why the settings are not known (no ``--about``, or it failed); empty when they are."""
     notes: tuple[str, ...] = field(default=())
+    python: str | None = None
 
 
 def default_block_name(name: str, kind: str) -> str:
@@ -87,7 +88,7 @@ def prepare(kind: str, name: str, *, pip_url: str | None, executable: str | None
         pip_url = entry.pip_url if entry else name
     venv = ensure_venv(InstallSpec(tuple(pip_url.split()), python), log=log)
     if kind == "transformers":
-        return Addition(kind, block, pip_url, entry=entry)
+        return Addition(kind, block, pip_url, entry=entry, python=python)
     notes: list[str] = []
     if executable:
         venv.executable(executable)  # an error naming the scripts the install has
@@ -102,7 +103,7 @@ def prepare(kind: str, name: str, *, pip_url: str | None, executable: str | None
     if answer.about is not None and answer.about.schema is not None:
         record_about(install_key(pip_url, python, executable), answer.about, executable)
     return Addition(kind, block, pip_url, executable, entry, answer.about, answer.reason,
-                    tuple(notes))
+                    tuple(notes), python)
 
 
 # -- the block's text ----------------------------------------------------------------------------
@@ -175,6 +176,8 @@ def block_text(addition: Addition) -> str:
     """The block ``stackform add`` appends, comments included."""
     address = f"{addition.kind}.{addition.block}"
     lines = ["", *_header(addition), f"[{address}]", f"pip_url = {_value(addition.pip_url)}"]
+    if addition.python:
+        lines.append(f"python = {_value(addition.python)}")
     if addition.kind == "transformers":
         lines += ['project_dir = "transform"  # the dbt project, relative to the stack',
                   '# target = { type = "duckdb", path = "warehouse.duckdb" }']
