@@ -15,10 +15,10 @@ def register(app: typer.Typer) -> None:
 
 def add(
     kind: Annotated[str | None, typer.Argument(
-        help="extractor, loader or transformer.", metavar="[KIND]", show_default=False)] = None,
+        help="extractor, loader or transformer.", metavar="KIND", show_default=False)] = None,
     name: Annotated[str | None, typer.Argument(
         help="The connector: a name of the index (tap-postgres), or any name with --pip-url.",
-        metavar="[NAME]", show_default=False)] = None,
+        metavar="NAME", show_default=False)] = None,
     pip_url: Annotated[str | None, typer.Option(
         "--pip-url", help="What to install (default: the index's package for NAME).",
         metavar="SPEC")] = None,
