@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from stackform.plugins.about import ask_about, install_key, record_about
+from stackform.plugins.about import ask_about, install_key, record_about, recorded_about
 from stackform.plugins.executables import PREFIXES, ExecutableError, detect
 from stackform.plugins.kit import PluginError, requirement_name
 from stackform.provider import Context, Outputs
@@ -39,17 +39,23 @@ def executable_of(ctx: Context, desired: Resource, config: PluginConfig, venv: V
 
 def learn_at_apply(ctx: Context, desired: Resource, config: PluginConfig, venv: Venv,
                    executable: str, help_text: str, env: Mapping[str, str]) -> Outputs:
-    """Ask the connector ``--about``; record what it says; refuse an unmasked secret."""
+    """Ask the connector ``--about`` (once per install); record what it says; refuse an
+    unmasked secret."""
     if "--about" not in help_text:
         return {}
-    answer = ask_about(venv, executable, cwd=ctx.stack_dir, log=ctx.log, help_text=help_text,
-                       env=env)
-    about = answer.about
-    if about is None or about.schema is None:
-        ctx.log(f"{desired.address}: settings not learnt: {answer.reason}")
+    key = install_key(config.pip_url, config.python, config.executable)
+    known = recorded_about(key, venv=venv.key)
+    about = known[1] if known else None
+    if about is None:
+        answer = ask_about(venv, executable, cwd=ctx.stack_dir, log=ctx.log,
+                           help_text=help_text, env=env)
+        about = answer.about
+        if about is None:
+            ctx.log(f"{desired.address}: settings not learnt: {answer.reason}")
+            return {}
+        record_about(key, about, executable, venv=venv.key)
+    if about.schema is None:
         return {}
-    record_about(install_key(config.pip_url, config.python, config.executable), about,
-                 executable)
     unmasked = [path for path in secret_paths(config) if path not in desired.sensitive]
     if unmasked:
         shown = ", ".join(".".join(str(k) for k in p[1:]) for p in unmasked)

@@ -248,18 +248,24 @@ def about_path(key: str, cache: Path | None = None) -> Path:
     return (cache or cache_dir()) / "about" / f"{key}.json"
 
 
-def record_about(key: str, about: About, executable: str, cache: Path | None = None) -> None:
-    """Keep what ``--about`` said (no secret values: :meth:`About.to_json`) for later plans."""
+def record_about(key: str, about: About, executable: str, cache: Path | None = None,
+                 venv: str = "") -> None:
+    """Keep what ``--about`` said (no secret values: :meth:`About.to_json`) for later plans;
+    ``venv`` is the key of the install that said it."""
     path = about_path(key, cache)
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"executable": executable, "about": about.to_json()}
+    doc = {"executable": executable, "about": about.to_json(), "venv": venv}
     atomic_write(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode(), 0o644)
 
 
-def recorded_about(key: str, cache: Path | None = None) -> tuple[str, About] | None:
-    """``(executable, about)`` recorded for ``key``, or ``None``."""
+def recorded_about(key: str, cache: Path | None = None, venv: str | None = None
+                   ) -> tuple[str, About] | None:
+    """``(executable, about)`` recorded for ``key`` (by the install ``venv``, when given), or
+    ``None``."""
     try:
         doc = json.loads(about_path(key, cache).read_text(encoding="utf-8"))
+        if venv is not None and doc.get("venv") != venv:
+            return None
         return str(doc["executable"]), About.from_json(doc["about"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -100,8 +100,9 @@ def prepare(kind: str, name: str, *, pip_url: str | None, executable: str | None
         if found.why:
             notes.append(f"executable: {executable} ({found.why})")
     answer: Answer = ask_about(venv, executable, log=log)
-    if answer.about is not None and answer.about.schema is not None:
-        record_about(install_key(pip_url, python, executable), answer.about, executable)
+    if answer.about is not None:
+        record_about(install_key(pip_url, python, executable), answer.about, executable,
+                     venv=venv.key)
     return Addition(kind, block, pip_url, executable, entry, answer.about, answer.reason,
                     tuple(notes), python)
 

@@ -20,7 +20,15 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from e2e_support import MYSQL_PASSWORD, POSTGRES, POSTGRES_PASSWORD, mysql, pg_rows, postgres
+from e2e_support import (
+    MYSQL_PASSWORD,
+    POSTGRES,
+    POSTGRES_PASSWORD,
+    mysql,
+    pg_rows,
+    postgres,
+    source_and_schema,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -67,19 +75,11 @@ def _line_of(stack: Path, text: str) -> int:
 
 @pytest.fixture
 def source(databases: None) -> Iterator[tuple[str, str]]:
-    suffix = uuid.uuid4().hex[:10]
-    table, schema = f"added_{suffix}", f"e2e_add_{suffix}"
-    with mysql() as con, con.cursor() as cur:
-        cur.execute(f"create table `{table}` (id int primary key, name varchar(20))")
-        cur.executemany(f"insert into `{table}` values (%s, %s)",
-                        [(i, f"n{i}") for i in range(1, ROWS + 1)])
-    try:
-        yield table, schema
-    finally:
+    with source_and_schema("added", "id int primary key, name varchar(20)") as (table, schema):
         with mysql() as con, con.cursor() as cur:
-            cur.execute(f"drop table if exists `{table}`")
-        with postgres() as con:
-            con.execute(f'drop schema if exists "{schema}" cascade')
+            cur.executemany(f"insert into `{table}` values (%s, %s)",
+                            [(i, f"n{i}") for i in range(1, ROWS + 1)])
+        yield table, schema
 
 
 def test_added_taps_and_loader_validate_apply_and_run(tmp_path: Path, stackform_for,
