@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -239,6 +240,11 @@ def install_key(pip_url: str | Sequence[str], python: str | None, executable: st
                 ) -> str:
     """What a block installs and runs, as a key: equal blocks share one recorded ``--about``."""
     words = pip_url.split() if isinstance(pip_url, str) else [str(w) for w in pip_url]
+    return _install_key(tuple(words), python, executable)
+
+
+@lru_cache(maxsize=4096)
+def _install_key(words: tuple[str, ...], python: str | None, executable: str | None) -> str:
     doc = {"requirements": sorted({normalise_requirement(w) for w in words}),
            "python": normalise_python(python), "executable": executable or ""}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
@@ -262,10 +268,22 @@ def recorded_about(key: str, cache: Path | None = None, venv: str | None = None
                    ) -> tuple[str, About] | None:
     """``(executable, about)`` recorded for ``key`` (by the install ``venv``, when given), or
     ``None``."""
+    path = about_path(key, cache)
     try:
-        doc = json.loads(about_path(key, cache).read_text(encoding="utf-8"))
-        if venv is not None and doc.get("venv") != venv:
-            return None
-        return str(doc["executable"]), About.from_json(doc["about"])
+        stat = path.stat()
+    except OSError:
+        return None
+    found = _read_record(path, stat.st_mtime_ns, stat.st_size)
+    if found is None or (venv is not None and found[2] != venv):
+        return None
+    return found[0], found[1]
+
+
+@lru_cache(maxsize=1024)
+def _read_record(path: Path, _mtime_ns: int, _size: int) -> tuple[str, About, str] | None:
+    """A record, parsed once per version of the file: every resolve reads it per block."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return str(doc["executable"]), About.from_json(doc["about"]), str(doc.get("venv", ""))
     except (OSError, ValueError, KeyError, TypeError):
         return None
