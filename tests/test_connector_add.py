@@ -168,3 +168,14 @@ def test_resolve_checks_a_recorded_schema_and_masks_the_connectors_secrets(
     # Without a record (another install), nothing is checked: accepted as before.
     path.write_text(block.replace("1.2.0", "1.3.0") + "prot = 1\n")
     resolve(load_stack_file(path, registry), None, registry, strict_secrets=False)
+
+
+def test_a_transformer_block_names_its_project_and_a_connector_without_about_says_so() -> None:
+    dbt = block_text(Addition("transformers", "dbt", "dbt-duckdb==1.11.1 dbt-core<1.12"))
+    assert '[transformers.dbt]\npip_url = "dbt-duckdb==1.11.1 dbt-core<1.12"\n' \
+           'project_dir = "transform"' in dbt
+    plain = block_text(Addition("extractors", "mysql", "pipelinewise-tap-mysql==1.6.0",
+                                "tap-mysql", unlearnt="tap-mysql offers no --about"))
+    assert "# stackform could not learn its settings (tap-mysql offers no --about)" in plain
+    assert plain.rstrip().endswith('"${secret.NAME}"') and "[extractors.mysql.config]" in plain
+    assert tomlkit.parse(dbt + plain)["extractors"]["mysql"]["config"] == {}  # type: ignore[index]
