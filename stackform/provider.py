@@ -27,6 +27,7 @@ from typing import (
 )
 
 from stackform.diagnostics import Locator, no_location
+from stackform.provider_settings import DeclaresSettings
 from stackform.provider_steps import ChainsSteps, ChecksStepCommands, TakesProcessEnv
 from stackform.resource import Fingerprinter, KeyPath, Resource, ResourceState
 
@@ -128,15 +129,12 @@ class Provider(Protocol):
 
     def delete(self, ctx: Context, prior: ResourceState) -> None: ...
 
-    def plan_notes(
-        self, ctx: Context, prior: ResourceState | None, desired: Resource | None
-    ) -> list[str]:
+    def plan_notes(self, ctx: Context, prior: ResourceState | None, desired: Resource | None
+                   ) -> list[str]:
         """Extra lines for the plan (selection changes, affected models...)."""
 
 
 ConfigT = TypeVar("ConfigT", bound="BaseModel")
-
-
 ModelT = TypeVar("ModelT", bound="BaseModel")
 
 
@@ -186,9 +184,8 @@ class BaseProvider(Generic[ConfigT]):
     def delete(self, ctx: Context, prior: ResourceState) -> None:
         return None
 
-    def plan_notes(
-        self, ctx: Context, prior: ResourceState | None, desired: Resource | None
-    ) -> list[str]:
+    def plan_notes(self, ctx: Context, prior: ResourceState | None, desired: Resource | None
+                   ) -> list[str]:
         return []
 
 
@@ -421,9 +418,9 @@ class StepRunner(Protocol):
 
 
 CAPABILITIES: tuple[type, ...] = (
-    PlanChecker, ComputesAttributes, WritesLocalFiles, ChecksUnapplied, DeepValidator,
-    WatchesPaths, DependsOnPipelines, DependsOnBlocks, Exports, Pulls, TakesOptions,
-    StepRunner, ChainsSteps, TakesProcessEnv, ChecksStepCommands,
+    PlanChecker, ComputesAttributes, WritesLocalFiles, DeclaresSettings, ChecksUnapplied,
+    DeepValidator, WatchesPaths, DependsOnPipelines, DependsOnBlocks, Exports, Pulls,
+    TakesOptions, StepRunner, ChainsSteps, TakesProcessEnv, ChecksStepCommands,
 )
 """Every optional capability core asks providers about (docs/providers.md lists them); those of
 pipeline chains and process environments live in :mod:`stackform.provider_steps`; those of

@@ -211,13 +211,14 @@ def test_built_in_providers_declare_what_they_do_and_nothing_else() -> None:
 
     assert capabilities("files") == {"WritesLocalFiles", "WatchesPaths"}
     assert capabilities("loaders") == {"WatchesPaths", "ProvidesLineage", "ChainsSteps",
-                                       "TakesProcessEnv", "Invokes", "ConfirmsLineage"}
+                                       "TakesProcessEnv", "Invokes", "ConfirmsLineage",
+                                       "DeclaresSettings", "PlanChecker"}
     assert capabilities("mappers") == {"WatchesPaths", "ChainsSteps", "TakesProcessEnv",
-                                       "Invokes"}
+                                       "Invokes", "DeclaresSettings"}
     assert capabilities("extractors") == {"WatchesPaths", "PlanChecker", "StepRunner",
                                           "TakesOptions", "ProvidesLineage", "ChainsSteps",
                                           "TakesProcessEnv", "Invokes", "ListsCatalog",
-                                          "DiscoversSource"}
+                                          "DiscoversSource", "DeclaresSettings"}
     assert capabilities("transformers") == {"WatchesPaths", "ChecksUnapplied", "StepRunner",
                                             "Exports", "ProvidesLineage", "TakesProcessEnv",
                                             "Invokes"}

@@ -202,9 +202,9 @@ def _prepare(run: RunContext, steps: Sequence[RunStep]) -> _Pair:
     tap_env = plugin_environ(tap_venv, tap.resource)
     target_env = plugin_environ(target_venv, target.resource)
     tap_exe = str(tap_venv.executable(executable_name(
-        typed_config(tap.resource, ExtractorConfig))))
+        typed_config(tap.resource, ExtractorConfig), tap_venv)))
     target_exe = str(target_venv.executable(executable_name(
-        typed_config(target.resource, LoaderConfig))))
+        typed_config(target.resource, LoaderConfig), target_venv)))
     counter = Counter(run, target, target_venv)
     try:
         catalog = _catalog(run, tap, tap_env)

@@ -5,18 +5,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackform.plugins import kit
-from stackform.plugins.kit import plugin_dir, write_private
+from stackform.plugins.executables import detect
+from stackform.plugins.kit import plugin_dir, requirement_name, write_private
 from stackform.provider import Context
 from stackform.resource import KeyPath, Resource
 from stackform_singer.config import PluginConfig
 
+if TYPE_CHECKING:
+    from stackform.plugins.installs import Venv
 
-def executable_name(config: PluginConfig) -> str:
-    """The command the plugin runs (:func:`stackform.plugins.kit.executable_name`)."""
-    return kit.executable_name(config.pip_url, config.executable)
+
+def executable_name(config: PluginConfig, venv: Venv | None = None) -> str:
+    """The command the plugin runs (:func:`stackform.plugins.kit.executable_name`); with the
+    installed ``venv``, a package without a script of its name runs its only
+    ``tap-*``/``target-*`` script (:func:`stackform.plugins.executables.detect`)."""
+    named = kit.executable_name(config.pip_url, config.executable)
+    first = config.pip_url.split()[0] if isinstance(config.pip_url, str) else config.pip_url[0]
+    if venv is None or config.executable or named != requirement_name(first):
+        return named  # as set, a first-party connector's own, or nothing installed to look at
+    return detect(named, venv.executables()).executable
 
 
 def public_config(resource: Resource) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from stackform.plugins.kit import (
 from stackform.provider import (
     BaseProvider,
     Context,
+    DeclaresSettings,
     Outputs,
     PlanChecker,
     ProviderOption,
@@ -38,8 +39,9 @@ from stackform.provider import (
     WatchesPaths,
 )
 from stackform.provider_lineage import ConfirmsLineage, ProvidesLineage
+from stackform.provider_settings import SettingProblem
 from stackform.provider_steps import ChainsSteps, TakesProcessEnv
-from stackform.resource import Resource, ResourceState
+from stackform.resource import KeyPath, Resource, ResourceState
 from stackform_singer.catalog import (
     Selection,
     apply_selection,
@@ -49,10 +51,12 @@ from stackform_singer.catalog import (
 )
 from stackform_singer.catalog.schema import apply_schema
 from stackform_singer.config import ExtractorConfig, LoaderConfig, MapperConfig, PluginConfig
+from stackform_singer.connector_info import executable_notes, executable_of, learn_at_apply
 from stackform_singer.discovery import discover
 from stackform_singer.pipe import run_pair
-from stackform_singer.plugin import executable_name, render_config
+from stackform_singer.plugin import render_config
 from stackform_singer.selection import apply_error, diagnostics, findings, schema_warnings
+from stackform_singer.settings_schema import config_problems, secret_paths, state_problems
 from stackform_singer.source import (
     REFRESH_CATALOG,
     catalog_listing,
@@ -77,7 +81,7 @@ PluginT = TypeVar("PluginT", bound=PluginConfig)
 
 
 class _PluginProvider(BaseProvider[PluginT], WatchesPaths, Invokes, ChainsSteps,
-                      TakesProcessEnv):
+                      TakesProcessEnv, DeclaresSettings):
     """Install, check that the executable starts, render the non-secret config."""
 
     force_new: ClassVar[frozenset[str]] = frozenset({"pip_url", "python"})
@@ -86,15 +90,25 @@ class _PluginProvider(BaseProvider[PluginT], WatchesPaths, Invokes, ChainsSteps,
     def _prepare(self, ctx: Context, desired: Resource) -> tuple[Outputs, dict[str, str], str]:
         config = self.config_of(desired)
         venv = install(ctx, desired)
-        exe = venv.executable(executable_name(config))
+        exe = venv.executable(executable_of(ctx, desired, config, venv))
         env = plugin_environ(venv, desired)
         with runtime_dir(ctx, "help") as tmp:
             helped = run_command([str(exe), "--help"], env=env, timeout=START_TIMEOUT,
                                  cancel=ctx.cancel, what=f"{desired.address}: {exe.name} --help",
                                  cwd=ctx.stack_dir, runtime=tmp, log=ctx.log)
+        help_text = helped.stdout + helped.stderr
+        learnt = learn_at_apply(ctx, desired, config, venv, exe.name, help_text, env)
         render_config(ctx, desired)
-        outputs: Outputs = {"venv": str(venv.path), "executable": str(exe)}
-        return outputs, env, helped.stdout + helped.stderr
+        outputs: Outputs = {"venv": str(venv.path), "executable": str(exe), **learnt}
+        return outputs, env, help_text
+
+    def settings_problems(self, config: BaseModel) -> list[SettingProblem]:
+        """The config checked against the connector's own schema (DeclaresSettings)."""
+        return config_problems(self.config_of(config))
+
+    def sensitive_paths(self, config: BaseModel) -> list[KeyPath]:
+        """Settings the connector's own schema marks secret (DeclaresSettings)."""
+        return secret_paths(self.config_of(config))
 
     def watched_paths(self, stack: ResolvedStack, resource: Resource
                       ) -> list[tuple[str, Path]]:
@@ -122,12 +136,18 @@ class _PluginProvider(BaseProvider[PluginT], WatchesPaths, Invokes, ChainsSteps,
         shutil.rmtree(plugin_dir(ctx, prior.address), ignore_errors=True)
 
 
-class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage, ConfirmsLineage):
+class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage, ConfirmsLineage,
+                     PlanChecker):
     """``[loaders.NAME]``: a Singer target."""
 
     kind: ClassVar[str] = "loaders"
     Config: ClassVar[type[BaseModel]] = LoaderConfig
     chain_role: ClassVar[str] = "end"
+
+    def plan_diagnostics(self, ctx: Context, prior: ResourceState | None,
+                         desired: Resource) -> list[Diagnostic]:
+        """Its settings against the schema state recorded, where no local record has it."""
+        return state_problems(ctx, prior, desired, self.config_of(desired))
 
     def lineage(self, ctx: Context, resource: Resource, outputs: Mapping[str, Any],
                 upstream: LineageGraph) -> LineageFragment:
@@ -151,7 +171,8 @@ class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage, ConfirmsLin
                    desired: Resource | None) -> list[str]:
         # A reviewer's first question about a changed loader: what happens to my tables?
         if prior is None:
-            return []
+            return [] if desired is None else executable_notes(ctx, desired,
+                                                               self.config_of(desired))
         if desired is None:
             return ["the tables it loaded stay in the warehouse: stackform never drops data"]
         return ["the tables it loaded are untouched: this reinstalls and re-renders the loader "
@@ -239,7 +260,8 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
         if discovered is None and found is not None:
             discovered = found.catalog
         if prior is None or discovered is None:
-            return ["catalog: discovered at apply, then the select rules are applied"]
+            return [*executable_notes(ctx, desired, config),
+                    "catalog: discovered at apply, then the select rules are applied"]
         before = prior.outputs.get("selection")
         after = selection_of(apply_selection(discovered, config.select, config.metadata))
         notes = diff_selection(Selection.from_json(before) if before else None, after)
@@ -256,15 +278,16 @@ class ExtractorProvider(_PluginProvider[ExtractorConfig], PlanChecker, StepRunne
         plan for as long as a problem lasts (a rule that matches nothing is otherwise only
         noticed when ``select`` is edited)."""
         config = self.config_of(desired)
+        settings = state_problems(ctx, prior, desired, config)
         found = refreshed(ctx, desired.address)
         if prior is not None and found is not None:
             # Discovered at this plan with the block as declared: what apply will find.
-            return diagnostics(ctx, desired, findings(found.catalog, config))
+            return [*settings, *diagnostics(ctx, desired, findings(found.catalog, config))]
         discovered = _recorded_catalog(ctx, prior, desired)
         if prior is None or discovered is None:
-            return []  # apply discovers the catalog and checks it then
-        return diagnostics(ctx, desired, findings(discovered, config),
-                           discovers_again=_discovers_again(ctx, prior, desired))
+            return settings  # apply discovers the catalog and checks it then
+        return [*settings, *diagnostics(ctx, desired, findings(discovered, config),
+                                        discovers_again=_discovers_again(ctx, prior, desired))]
 
     def run_steps(self, run: RunContext, steps: Sequence[RunStep]) -> tuple[int, StepOutcome]:
         return run_pair(run, steps)

@@ -15,6 +15,7 @@ import typer
 
 from stackform import __version__
 from stackform.cli import (
+    commands_add,
     commands_catalog,
     commands_core,
     commands_env,
@@ -77,7 +78,7 @@ def main(
 
 for commands in (commands_core, commands_pipeline, commands_state, commands_tools, commands_lock,
                  commands_runs, commands_env, commands_lineage, commands_catalog,
-                 commands_invoke, commands_import, commands_test):
+                 commands_invoke, commands_import, commands_test, commands_add):
     commands.register(app)
 
 

@@ -211,7 +211,9 @@ class _Blocks:
         self.diags.extend(not_from_secrets(by_key, from_secrets, value, config_model,
                                            block_path, source, self.locate))
         always_sensitive: frozenset[str] = getattr(provider, "sensitive_fields", frozenset())
-        always = {(field,) for field in always_sensitive if field in attributes}
+        always: set[KeyPath] = {(field,) for field in always_sensitive if field in attributes}
+        if hasattr(provider, "settings_problems"):  # DeclaresSettings, asked without isinstance
+            always.update(self._declared(provider, config, block_path, source))
         return Resource(
             address=address,
             kind=kind,
@@ -221,6 +223,14 @@ class _Blocks:
             sensitive=from_secrets.union(by_key, always),
             depends_on=deps,
         )
+
+    def _declared(self, provider: Any, config: BaseModel, block_path: KeyPath, source: Source
+                  ) -> set[KeyPath]:
+        """The tool's own settings schema: its problems reported, its secret paths returned."""
+        for path, message, hint, at_key in provider.settings_problems(config):
+            self.diags.add(Diagnostic(message, path=format_path((*block_path, *path)),
+                                      location=self.locate(source(path), at_key), hint=hint))
+        return {tuple(p) for p in provider.sensitive_paths(config)}
 
     def _merged(self, kind: str, name: str) -> tuple[dict[str, Any], Source] | None:
         """The block with the block it extends under it and the environment's override over

@@ -12,7 +12,9 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,6 +239,23 @@ def mysql() -> Any:
     import pymysql
 
     return pymysql.connect(**MYSQL, autocommit=True, connect_timeout=10)
+
+
+@contextmanager
+def source_and_schema(prefix: str, columns: str) -> Iterator[tuple[str, str]]:
+    """A fresh MariaDB table ``<prefix>_<random>`` of ``columns`` and the name of a PostgreSQL
+    schema to load it into; both dropped afterwards."""
+    suffix = uuid.uuid4().hex[:10]
+    table, schema = f"{prefix}_{suffix}", f"e2e_{prefix}_{suffix}"
+    with mysql() as con, con.cursor() as cur:
+        cur.execute(f"create table `{table}` ({columns})")
+    try:
+        yield table, schema
+    finally:
+        with mysql() as con, con.cursor() as cur:
+            cur.execute(f"drop table if exists `{table}`")
+        with postgres() as con:
+            con.execute(f'drop schema if exists "{schema}" cascade')
 
 
 def pg_rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

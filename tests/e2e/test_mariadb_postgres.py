@@ -8,7 +8,6 @@ accounts come from scripts/ci-services.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,7 +20,7 @@ from e2e_support import (
     copy_postgres_example,
     mysql,
     pg_rows,
-    postgres,
+    source_and_schema,
     step,
 )
 
@@ -42,18 +41,9 @@ def insert_orders(table: str, ids: range) -> None:
 
 @pytest.fixture
 def source_and_target(databases: None) -> Iterator[tuple[str, str]]:
-    suffix = uuid.uuid4().hex[:10]
-    table, schema = f"orders_{suffix}", f"e2e_{suffix}"
-    with mysql() as con, con.cursor() as cur:
-        cur.execute(f"create table `{table}` (id int primary key, amount decimal(10,2) not null, "
-                    "updated_at datetime(6) not null, key (updated_at))")
-    try:
-        yield table, schema
-    finally:
-        with mysql() as con, con.cursor() as cur:
-            cur.execute(f"drop table if exists `{table}`")
-        with postgres() as con:
-            con.execute(f'drop schema if exists "{schema}" cascade')
+    with source_and_schema("orders", "id int primary key, amount decimal(10,2) not null, "
+                           "updated_at datetime(6) not null, key (updated_at)") as names:
+        yield names
 
 
 def test_mariadb_to_postgres_incremental(tmp_path: Path, stackform_for,

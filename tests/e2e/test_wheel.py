@@ -56,6 +56,7 @@ def test_the_wheel_alone_inits_a_stack_and_lands_rows_with_its_own_connectors(
         "the wheel carries tests that import modules it does not have"
     for connector in ("tap-stackform-jsonl", "target-stackform-duckdb"):
         assert f"stackform/_shipped/providers/{connector}/pyproject.toml" in names
+    assert "stackform/data/connectors.json" in names  # `stackform add` knows them offline
 
     # The package page: every link absolute, every doc page it names shipped.
     (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
@@ -105,6 +106,7 @@ steps = ["orders", "warehouse"]
     (sf.cwd / "data").mkdir()
     write_orders(sf.cwd / "data" / "orders.jsonl", range(1, ROWS + 1))
     sf.ok("validate")
+    assert "meltanolabs-tap-postgres==" in sf.ok("add", "--list").stdout  # the shipped index
     applied = sf.apply()
     assert "Apply complete: 3 resources" in applied.stderr, applied
     ran = sf.ok("run", "daily")
