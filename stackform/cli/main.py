@@ -23,6 +23,7 @@ from stackform.cli import (
     commands_runs,
     commands_state,
     commands_tools,
+    commands_worker,
 )
 from stackform.cli.options import Globals
 from stackform.errors import ConfigError, ExitCode, StackformError
@@ -72,7 +73,7 @@ def main(
 
 
 for commands in (commands_core, commands_pipeline, commands_state, commands_tools, commands_lock,
-                 commands_runs, commands_env, commands_lineage):
+                 commands_runs, commands_env, commands_lineage, commands_worker):
     commands.register(app)
 
 

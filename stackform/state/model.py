@@ -56,6 +56,9 @@ class State:
     updated_at: str = field(default_factory=utc_now)
     git: GitInfo = field(default_factory=GitInfo)
     resources: Mapping[str, ResourceState] = field(default_factory=dict)
+    bundle: str | None = None
+    """The digest of the bundle the last successful apply published (:mod:`stackform.bundles`),
+    what a worker's ``--bundle current`` runs; ``None`` when no apply published one."""
 
     @classmethod
     def new(cls, env: str, stack: str, lineage: str | None = None) -> State:
@@ -92,6 +95,8 @@ class State:
             "updated_at": self.updated_at,
             "git": self.git.to_json(),
         }
+        if self.bundle is not None:
+            doc["bundle"] = self.bundle
         if with_resources:
             doc["resources"] = {a: r.to_json() for a, r in sorted(self.resources.items())}
         return doc
@@ -139,6 +144,7 @@ class State:
             tool_version=data["tool_version"],
             updated_at=data["updated_at"],
             git=GitInfo.from_json(data["git"]),
+            bundle=data.get("bundle"),
             resources=scrub_secrets({a: ResourceState.from_json(a, r)
                                      for a, r in data["resources"].items()}, data["lineage"]),
         )

@@ -9,6 +9,7 @@ what exists, so the check is strict and cheap (one pass, no recursion)::
       "version": 1, "env": "dev", "stack": "jaffle", "lineage": "<uuid>", "serial": 3,
       "tool_version": "0.1.0", "updated_at": "2026-11-30T10:00:00+00:00",
       "git": {"commit": str|null, "branch": str|null, "dirty": bool|null, "user": str|null},
+      "bundle": "<sha256 hex>",                  (optional: the last published bundle)
       "resources": {"<kind>.<name>": {"kind": "<kind>", "attributes": {...},
                                       "outputs": {...}, "dependencies": ["<address>", ...]}}
     }
@@ -16,6 +17,7 @@ what exists, so the check is strict and cheap (one pass, no recursion)::
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from stackform.limits import MAX_NESTING, too_deep
@@ -24,13 +26,18 @@ TOP_KEYS = frozenset({"version", "env", "stack", "lineage", "serial", "tool_vers
                       "updated_at", "git", "resources"})
 GIT_KEYS = frozenset({"commit", "branch", "dirty", "user"})
 RESOURCE_KEYS = frozenset({"kind", "attributes", "outputs", "dependencies"})
+OPTIONAL_TOP_KEYS = frozenset({"bundle"})
+_BUNDLE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def check_document(data: Any) -> str | None:
     """What is wrong with ``data`` as a state document (version already checked), or None."""
-    problem = _keys(data, TOP_KEYS, "the document")
+    problem = _keys(data, TOP_KEYS, "the document", optional=OPTIONAL_TOP_KEYS)
     if problem:
         return problem
+    if "bundle" in data and not (isinstance(data["bundle"], str)
+                                 and _BUNDLE.match(data["bundle"])):
+        return f"bundle must be a sha256 digest, not {_kind(data['bundle'])}"
     for key in ("env", "stack", "lineage"):
         if not isinstance(data[key], str) or not data[key]:
             return f"{key} must be a non-empty string, not {_kind(data[key])}"
@@ -85,10 +92,11 @@ def _resource(address: str, resource: Any) -> str | None:
     return None
 
 
-def _keys(value: Any, allowed: frozenset[str], what: str, required: bool = True) -> str | None:
+def _keys(value: Any, allowed: frozenset[str], what: str, required: bool = True,
+          optional: frozenset[str] = frozenset()) -> str | None:
     if not isinstance(value, dict):
         return f"{what} must be an object, not {_kind(value)}"
-    unknown = sorted(set(value) - allowed)
+    unknown = sorted(set(value) - allowed - optional)
     if unknown:
         return f"{what} has unknown key(s) {', '.join(map(repr, unknown))}"
     missing = sorted(allowed - set(value)) if required else []
