@@ -6,45 +6,21 @@ fail with a clear message, with nothing run and nothing left in the cache."""
 
 from __future__ import annotations
 
-import ast
 import json
-import shlex
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from e2e_support import copy_quickstart, duckdb_rows, write_orders
+from e2e_support import duckdb_rows, write_orders
+from worker_support import dag_command, worker_stack
 
-from stackform.config.edit import set_table
 from tests.s3server import S3Server
 
 pytestmark = pytest.mark.slow
 
 ROWS = 120
 DAG = "stackform_quickstart_dev_daily.py"
-
-
-def worker_stack(root: Path, server: S3Server, bucket: str, prefix: str) -> Path:
-    """The quickstart with its source data and warehouse at absolute places (as a database
-    would be), its state in S3 and an Airflow block without ``workdir``."""
-    source = root / "source"
-    source.mkdir()
-    stack = copy_quickstart(root / "quickstart",
-                            extractor_config={"path": f"{source}/orders-*.jsonl"})
-    path = stack / "stack.toml"
-    path.write_text(path.read_text().replace('"warehouse/${stack.env}.duckdb"',
-                                             f'"{root}/warehouse-${{stack.env}}.duckdb"')
-                    + f'\n[orchestrators.airflow]\ndags_path = "{root}/dags"\n')
-    set_table(path, "state", {"backend": "s3", "bucket": bucket, "prefix": prefix,
-                              "endpoint_url": server.endpoint_url, "region": server.region})
-    return stack
-
-
-def dag_command(dags: Path) -> list[str]:
-    text = (dags / DAG).read_text()
-    line = next(x for x in text.splitlines() if "bash_command=" in x)
-    return shlex.split(ast.literal_eval(line.strip().removeprefix("bash_command=").rstrip(",")))
 
 
 def worker(words: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -67,7 +43,7 @@ def test_a_worker_runs_the_published_bundle_and_refuses_a_bad_one(
     digest = state["bundle"]
     key = f"{scope}/bundles/{digest}.tar.gz"
     good = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    words = dag_command(tmp_path / "dags")
+    words = dag_command(tmp_path / "dags" / DAG)
     assert words[words.index("--bundle") + 1] == digest, "the DAG pins the published bundle"
     assert words[words.index("--state") + 1] == f"s3://{bucket}/{prefix}"
     words[0] = sf.exe
