@@ -212,6 +212,11 @@ def cluster_env(root: Path, database: str, dags: Path, api_port: int,
     }
 
 
+def flush_broker() -> None:
+    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", str(REDIS_DB), "flushdb"],
+                   check=True, capture_output=True, timeout=30)
+
+
 @contextmanager
 def running_cluster(root: Path, cache: Path, dags: Path, base_env: dict[str, str]
                     ) -> Iterator[Cluster]:
@@ -220,8 +225,7 @@ def running_cluster(root: Path, cache: Path, dags: Path, base_env: dict[str, str
     out."""
 
     bin_dir = airflow_bin(cache)
-    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", str(REDIS_DB), "flushdb"],
-                   check=True, capture_output=True, timeout=30)
+    flush_broker()
     with metadata_database() as database:
         env = cluster_env(root, database, dags, free_port(), base_env)
         cluster = Cluster(root, bin_dir, database, env)
@@ -234,5 +238,6 @@ def running_cluster(root: Path, cache: Path, dags: Path, base_env: dict[str, str
             yield cluster
         finally:
             cluster.stop_all()
+            flush_broker()
             left = cluster.alive()
             assert left == [], f"outlived the test: {left}"
