@@ -87,6 +87,19 @@ def command_line(config: AirflowConfig, workdir: str, stack_file: str, env: str,
     return line
 
 
+def worker_command_line(config: AirflowConfig, location: list[str], stack: str, env: str,
+                        bundle: str, pipeline: str) -> str:
+    """``stackform worker run --state LOCATION --stack S --env E --bundle DIGEST PIPELINE``:
+    the worker fetches the bundle this apply publishes, by the digest pinned here, so a run
+    started before the next apply finishes on its own bundle and the next run takes the new
+    one (apply rewrites this file)."""
+    words = [*command_words(config.command), "worker", "run", *location, "--stack", stack,
+             "--env", env, "--bundle", bundle, pipeline]
+    line = shlex.join(words)
+    _no_template(line, "the task's command line (command, state location)")
+    return line
+
+
 def _no_template(value: str, what: str) -> None:
     if any(m in value for m in TEMPLATE_MARKERS):
         raise DagError(f"{what} contains a Jinja marker ({', '.join(TEMPLATE_MARKERS)}), which "
@@ -149,13 +162,19 @@ def render(stack: str, env: str, config: AirflowConfig, pipeline: str, schedule:
 
 
 def desired_dags(stack: str, env: str, stack_dir: Path, stack_file: str,
-                 config: AirflowConfig, schedules: Mapping[str, str]
-                 ) -> dict[str, dict[str, str]]:
-    """``{dag_id: {pipeline, schedule, command, sha256}}`` for the scheduled pipelines."""
+                 config: AirflowConfig, schedules: Mapping[str, str],
+                 bundle: tuple[list[str], str] | None = None) -> dict[str, dict[str, str]]:
+    """``{dag_id: {pipeline, schedule, command, sha256}}`` for the scheduled pipelines.
+
+    With ``workdir`` the task runs the stack found there; without it, the bundle
+    ``(state location options, digest)``."""
     workdir = workdir_for(config, stack_dir)
     out: dict[str, dict[str, str]] = {}
     for pipeline, schedule in sorted(schedules.items()):
-        command = command_line(config, workdir, stack_file, env, pipeline)
+        if config.workdir is None and bundle is not None:
+            command = worker_command_line(config, bundle[0], stack, env, bundle[1], pipeline)
+        else:
+            command = command_line(config, workdir, stack_file, env, pipeline)
         text = render(stack, env, config, pipeline, schedule, command)
         out[dag_id(stack, env, pipeline)] = {
             "pipeline": pipeline, "schedule": schedule, "command": command,

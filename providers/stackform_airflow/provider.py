@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from stackform.bundles.publish import bundle_of
+from stackform.bundles.store import location_args
 from stackform.diagnostics import Diagnostic
 from stackform.plugins.kit import local_plugin_paths
 from stackform.provider import (
@@ -64,8 +66,11 @@ class AirflowProvider(BaseProvider[AirflowConfig], ComputesAttributes, DependsOn
         config = self.config_of(resource)
         refuse_secrets(resource)
         schedules = {p.name: p.schedule for p in stack.pipelines.values() if p.schedule}
+        bundle = None
+        if config.workdir is None and schedules:
+            bundle = (location_args(stack.state, stack.dir), bundle_of(stack).digest)
         return {"dags": desired_dags(stack.name, stack.env, stack.dir, stack.file.name, config,
-                                     schedules)}
+                                     schedules, bundle)}
 
     def pipeline_dependencies(self, stack: ResolvedStack, resource: Resource) -> list[str]:
         # A DAG runs its pipeline's steps: they are applied before the DAG is deployed.

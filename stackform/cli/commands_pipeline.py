@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from stackform.cli.options import EnvOption, Globals, parse_duration
 from stackform.errors import ExitCode
+
+if TYPE_CHECKING:
+    from stackform.session import Session
 
 
 def register(app: typer.Typer) -> None:
@@ -27,17 +30,22 @@ def run_command(
 
     Bookmarks are saved as soon as the loader confirms them, per environment.
     """
+    g = Globals.current()
+    run_and_report(g.session(env), pipeline, full_refresh, parse_duration(lock_timeout))
+
+
+def run_and_report(session: Session, pipeline: str, full_refresh: bool,
+                   lock_timeout: float) -> None:
+    """Run ``pipeline`` in ``session`` and say how it went (also ``stackform worker run``)."""
     from stackform.fileio import tail_lines
     from stackform.interrupt import sigterm_as_interrupt
     from stackform.runs.runner import run_pipeline
 
-    g = Globals.current()
-    console = g.console()
-    session = g.session(env)
+    console = Globals.current().console()
     store = session.run_store
     with sigterm_as_interrupt():
         record = run_pipeline(session, store, pipeline, full_refresh=full_refresh,
-                              lock_timeout=parse_duration(lock_timeout),
+                              lock_timeout=lock_timeout,
                               say=lambda m: console.line(m))
     emitted = [s.records_emitted for s in record.steps if s.records_emitted is not None]
     landed = [s.rows_landed for s in record.steps if s.rows_landed is not None]

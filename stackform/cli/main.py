@@ -28,6 +28,7 @@ from stackform.cli import (
     commands_state,
     commands_test,
     commands_tools,
+    commands_worker,
 )
 from stackform.cli.options import Globals
 from stackform.errors import ConfigError, ExitCode, StackformError
@@ -78,7 +79,8 @@ def main(
 
 for commands in (commands_core, commands_pipeline, commands_state, commands_tools, commands_lock,
                  commands_runs, commands_env, commands_lineage, commands_catalog,
-                 commands_invoke, commands_import, commands_test, commands_add):
+                 commands_invoke, commands_import, commands_test, commands_add,
+                 commands_worker):
     commands.register(app)
 
 

@@ -29,6 +29,7 @@ from graphlib import CycleError
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from stackform.bundles.publish import publish
 from stackform.config.model import ResolvedStack
 from stackform.diagnostics import Diagnostic
 from stackform.errors import GraphError, StackformError, StateError, os_reason
@@ -103,6 +104,7 @@ class StateRecorder:
         self._written = prior
         self._base = prior or State.new(env, stack_name, lineage)
         self._resources: dict[str, ResourceState] = dict(self._base.resources)
+        self._bundle = self._base.bundle
         self._git = git
         self._cond = threading.Condition()
         self._version = 0
@@ -130,7 +132,8 @@ class StateRecorder:
             return None
         with self._cond:
             resources = dict(self._resources)
-        return replace(self._written or self._base, resources=resources).next(self._git)
+        return replace(self._written or self._base, resources=resources,
+                       bundle=self._bundle).next(self._git)
 
     def record(self, put: ResourceState | None = None, remove: str | None = None) -> None:
         with self._cond:
@@ -138,6 +141,13 @@ class StateRecorder:
                 self._resources[put.address] = put
             if remove is not None:
                 self._resources.pop(remove, None)
+            self._version += 1
+            self._cond.notify_all()
+
+    def record_bundle(self, digest: str) -> None:
+        """The bundle this apply published is now the environment's current one."""
+        with self._cond:
+            self._bundle = digest
             self._version += 1
             self._cond.notify_all()
 
@@ -163,8 +173,9 @@ class StateRecorder:
                     self._cond.wait(last + interval - time.monotonic())
                 version = self._version
                 resources = dict(self._resources)
+                bundle = self._bundle
             base = self._written or self._base
-            new = replace(base, resources=resources).next(self._git)
+            new = replace(base, resources=resources, bundle=bundle).next(self._git)
             try:
                 # What providers wrote without waiting for the disk is made durable before
                 # state says it was written.
@@ -262,6 +273,9 @@ def apply_plan(
             state_failed.set()
             cancel.set()
 
+    # Published before anything is applied: a DAG deployed below never names a bundle that
+    # is not there yet (a failure here applies nothing).
+    bundle = publish(stack, log) if plan.mode is PlanMode.NORMAL else None
     recorder = StateRecorder(backend, stack.env, state, plan.lineage, stack.name, git,
                              on_error=stop_on_state_error)
     recorded: Mapping[str, ResourceState] = state.resources if state else {}
@@ -282,6 +296,8 @@ def apply_plan(
                       on_end=events.ended, thread_name="apply")
         if not cancel.is_set():
             _record_lineage(ctx, registry, stack, recorder, events.ordered())
+            if bundle is not None and all(e.status == "done" for e in events.ordered()):
+                recorder.record_bundle(bundle)
     except CycleError as exc:
         raise GraphError(f"the plan's changes form a cycle: {' -> '.join(exc.args[1])}") from exc
     finally:

@@ -59,6 +59,9 @@ class State:
     throwaway: Mapping[str, str] | None = None
     """Set on an environment ``stackform test`` made: when and from which base (kept by every
     later write, so a clean-up knows it may remove it)."""
+    bundle: str | None = None
+    """The digest of the bundle the last successful apply published (:mod:`stackform.bundles`),
+    what a worker's ``--bundle current`` runs; ``None`` when no apply published one."""
 
     @classmethod
     def new(cls, env: str, stack: str, lineage: str | None = None) -> State:
@@ -97,6 +100,8 @@ class State:
         }
         if self.throwaway is not None:
             doc["throwaway"] = dict(self.throwaway)
+        if self.bundle is not None:
+            doc["bundle"] = self.bundle
         if with_resources:
             doc["resources"] = {a: r.to_json() for a, r in sorted(self.resources.items())}
         return doc
@@ -144,6 +149,7 @@ class State:
             tool_version=data["tool_version"],
             updated_at=data["updated_at"],
             git=GitInfo.from_json(data["git"]),
+            bundle=data.get("bundle"),
             resources=scrub_secrets({a: ResourceState.from_json(a, r)
                                      for a, r in data["resources"].items()}, data["lineage"]),
             throwaway=data.get("throwaway"),

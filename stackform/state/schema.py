@@ -9,6 +9,7 @@ what exists, so the check is strict and cheap (one pass, no recursion)::
       "version": 1, "env": "dev", "stack": "jaffle", "lineage": "<uuid>", "serial": 3,
       "tool_version": "0.1.0", "updated_at": "2026-11-30T10:00:00+00:00",
       "git": {"commit": str|null, "branch": str|null, "dirty": bool|null, "user": str|null},
+      "bundle": "<sha256 hex>",                  (optional: the last published bundle)
       "resources": {"<kind>.<name>": {"kind": "<kind>", "attributes": {...},
                                       "outputs": {...}, "dependencies": ["<address>", ...]}}
     }
@@ -16,6 +17,7 @@ what exists, so the check is strict and cheap (one pass, no recursion)::
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from stackform.limits import MAX_NESTING, too_deep
@@ -24,22 +26,26 @@ TOP_KEYS = frozenset({"version", "env", "stack", "lineage", "serial", "tool_vers
                       "updated_at", "git", "resources"})
 GIT_KEYS = frozenset({"commit", "branch", "dirty", "user"})
 RESOURCE_KEYS = frozenset({"kind", "attributes", "outputs", "dependencies"})
-OPTIONAL_TOP_KEYS = frozenset({"throwaway"})
+OPTIONAL_TOP_KEYS = frozenset({"throwaway", "bundle"})
 """Keys a document may hold: ``throwaway`` marks an environment ``stackform test`` made
 (``{"created_at": str, "base": str}``), the only ones ``env destroy --older-than`` removes
-besides per-developer environments."""
+besides per-developer environments; ``bundle`` is the digest of what the last apply published
+for workers."""
+_BUNDLE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def check_document(data: Any) -> str | None:
     """What is wrong with ``data`` as a state document (version already checked), or None."""
-    problem = _keys({k: v for k, v in data.items() if k not in OPTIONAL_TOP_KEYS}, TOP_KEYS,
-                    "the document")
+    problem = _keys(data, TOP_KEYS, "the document", optional=OPTIONAL_TOP_KEYS)
     if problem:
         return problem
     throwaway = data.get("throwaway")
     if throwaway is not None and not (isinstance(throwaway, dict) and all(
             isinstance(k, str) and isinstance(v, str) for k, v in throwaway.items())):
         return "throwaway must be an object of strings"
+    if "bundle" in data and not (isinstance(data["bundle"], str)
+                                 and _BUNDLE.match(data["bundle"])):
+        return f"bundle must be a sha256 digest, not {_kind(data['bundle'])}"
     for key in ("env", "stack", "lineage"):
         if not isinstance(data[key], str) or not data[key]:
             return f"{key} must be a non-empty string, not {_kind(data[key])}"
@@ -94,10 +100,11 @@ def _resource(address: str, resource: Any) -> str | None:
     return None
 
 
-def _keys(value: Any, allowed: frozenset[str], what: str, required: bool = True) -> str | None:
+def _keys(value: Any, allowed: frozenset[str], what: str, required: bool = True,
+          optional: frozenset[str] = frozenset()) -> str | None:
     if not isinstance(value, dict):
         return f"{what} must be an object, not {_kind(value)}"
-    unknown = sorted(set(value) - allowed)
+    unknown = sorted(set(value) - allowed - optional)
     if unknown:
         return f"{what} has unknown key(s) {', '.join(map(repr, unknown))}"
     missing = sorted(allowed - set(value)) if required else []

@@ -31,7 +31,8 @@ def test_plan_apply_reschedule_and_destroy(sf: Runner) -> None:
     assert '"stackform_demo_dev_daily": {' in plan.stdout
     assert '"pipeline": "daily",' in plan.stdout
     assert ("deploys DAG stackform_demo_dev_daily (pipeline daily, schedule 0 6 * * *): "
-            f"cd {sf.cwd} && stackform --file stack.toml run --env dev daily") in plan.stdout
+            f"stackform worker run --state {sf.cwd / '.stackform/state'} --stack demo --env dev "
+            "--bundle ") in plan.stdout
     assert sf("apply", "--auto-approve").code == 0
     assert dag.is_file()
 

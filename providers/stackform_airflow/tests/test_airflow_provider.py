@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from airflow_support import files_stack, resolved, resource_in, write
 
+from stackform.bundles.publish import bundle_of
 from stackform.errors import ConfigError, StackformError
 from stackform.provider import Context, Provider
 from stackform.resource import Resource, ResourceState, fingerprinter
@@ -64,8 +65,12 @@ def test_one_dag_per_scheduled_pipeline_named_by_stack_and_environment(tmp_path:
     assert list(prod) == ["stackform_demo_prod_daily"]
     entry = prod["stackform_demo_prod_daily"]
     assert entry["pipeline"] == "daily" and entry["schedule"] == "0 6 * * *"
-    assert entry["command"] == (f"cd {shlex.quote(str(tmp_path))} && stackform --file stack.toml "
-                                "run --env prod daily")
+    # No workdir: the worker runs the bundle this apply publishes, pinned by digest.
+    bundle = bundle_of(resolved(tmp_path, "prod")).digest
+    assert entry["command"] == (
+        f"stackform worker run --state {shlex.quote(str(tmp_path / '.stackform/state'))} "
+        f"--stack demo --env prod --bundle {bundle} daily")
+    assert dev["stackform_demo_dev_daily"]["command"].endswith(f"--bundle {bundle} daily")
     assert len(entry["sha256"]) == 16
     assert dag_id("a", "dev-alice", "x y") == "stackform_a_dev-alice_x_y"
 
@@ -287,7 +292,7 @@ def test_plan_notes_name_each_dag(tmp_path: Path, ctx: Context) -> None:
     notes = provider.plan_notes(ctx, state, after)
     assert notes[0] == "rewrites DAG stackform_conformance_test_daily"
     assert notes[1].startswith("deploys DAG stackform_conformance_test_hourly (pipeline hourly, "
-                               "schedule @hourly): cd ")
+                               "schedule @hourly): stackform worker run ")
     assert notes[2] == ("deletes DAG stackform_conformance_test_weekly (its pipeline is no "
                         "longer scheduled)")
     assert "only syntax-checked" in notes[3]

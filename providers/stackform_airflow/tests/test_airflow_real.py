@@ -80,6 +80,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
 dags_path = "{dags}"
 pip_url = "{AIRFLOW_PIP_URL}"
 command = "{STACKFORM}"    # the stackform of this checkout, on the "worker" too
+workdir = "."              # `dags test` runs on this machine, in this checkout
 tags = ["stackform", "test"]
 ''')
     sf = stackform_in(stack, root / "home", cache)

@@ -42,7 +42,7 @@ def test_dags_deploy_to_s3_with_drift_and_repair(sf: Runner, s3_server: S3Server
     applied = sf("apply", "--auto-approve")
     assert applied.code == 0, applied
     deployed = body()
-    assert deployed is not None and b"stackform --file stack.toml run --env dev daily" in deployed
+    assert deployed is not None and b"stackform worker run --state " in deployed
     assert sf("plan", "--detailed-exitcode").code == 0
 
     client.put_object(Bucket=bucket, Key=key, Body=deployed + b"\n# edited by hand\n")
