@@ -17,6 +17,19 @@ TEMPLATE_MARKERS = ("{{", "{%", "{#")
 """Airflow renders a BashOperator's command and environment as Jinja templates."""
 
 
+POOL_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class PoolConfig(BaseModel):
+    """``pools.NAME``: at most ``slots`` runs of these pipelines at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slots: int = Field(ge=1, description="How many runs may hit the source at once")
+    pipelines: list[str] = Field(
+        min_length=1, description="The pipelines whose runs take one slot each")
+
+
 def duration_seconds(text: str) -> int:
     """``"90s"`` -> 90, ``"5m"`` -> 300, ``"2h"`` -> 7200, ``"1d"`` -> 86400."""
     match = DURATION_RE.fullmatch(text.strip())
@@ -61,6 +74,23 @@ class AirflowConfig(BaseModel):
     queue: str | None = Field(
         None, description="Celery queue of the task: route runs to the workers that hold the "
         "stack")
+    pools: dict[str, PoolConfig] = Field(
+        default_factory=dict,
+        description="Airflow pools limiting concurrent runs: NAME = { slots, pipelines }")
+
+    @field_validator("pools")
+    @classmethod
+    def _pools(cls, value: dict[str, PoolConfig]) -> dict[str, PoolConfig]:
+        seen: dict[str, str] = {}
+        for name, pool in value.items():
+            if not POOL_NAME_RE.fullmatch(name):
+                raise ValueError(f"'{name}' is not a pool name: letters, digits, _ and -")
+            for pipeline in pool.pipelines:
+                if pipeline in seen and seen[pipeline] != name:
+                    raise ValueError(f"pipeline {pipeline} is in pools {seen[pipeline]} and "
+                                     f"{name}: a task runs in one pool")
+                seen[pipeline] = name
+        return value
 
     @field_validator("dags_path")
     @classmethod

@@ -40,6 +40,7 @@ from stackform_airflow.dags import (
     owner_of,
     render_entry,
 )
+from stackform_airflow.pools import desired_pools, pool_notes, pool_of_pipeline
 from stackform_airflow.store import DagStore, store_for
 from stackform_airflow.validate import check_dags
 
@@ -58,7 +59,7 @@ class AirflowProvider(BaseProvider[AirflowConfig], ComputesAttributes, DependsOn
     kind: ClassVar[str] = "orchestrators"
     Config: ClassVar[type[BaseModel]] = AirflowConfig
     force_new: ClassVar[frozenset[str]] = frozenset({"dags_path", "endpoint_url"})
-    computed_fields: ClassVar[frozenset[str]] = frozenset({"dags"})
+    computed_fields: ClassVar[frozenset[str]] = frozenset({"dags", "airflow_pools"})
 
     # -- the desired DAGs -----------------------------------------------------------------------
 
@@ -69,8 +70,12 @@ class AirflowProvider(BaseProvider[AirflowConfig], ComputesAttributes, DependsOn
         bundle = None
         if config.workdir is None and schedules:
             bundle = (location_args(stack.state, stack.dir), bundle_of(stack).digest)
+        pools = desired_pools(stack.name, stack.env, config, schedules, stack.pipelines)
+        pooled = {p: pool for p in schedules
+                  if (pool := pool_of_pipeline(stack.name, stack.env, config, p)) is not None}
         return {"dags": desired_dags(stack.name, stack.env, stack.dir, stack.file.name, config,
-                                     schedules, bundle)}
+                                     schedules, bundle, pooled),
+                "airflow_pools": pools}
 
     def pipeline_dependencies(self, stack: ResolvedStack, resource: Resource) -> list[str]:
         # A DAG runs its pipeline's steps: they are applied before the DAG is deployed.
@@ -149,7 +154,8 @@ class AirflowProvider(BaseProvider[AirflowConfig], ComputesAttributes, DependsOn
         for name in sorted(stale - set(files)):
             self._remove(ctx, store, name)
         return {"location": store.location, "files": sorted(files),
-                "validated_with": checked.tool}
+                "validated_with": checked.tool,
+                "pools": sorted(desired.attributes.get("airflow_pools") or {})}
 
     def _owned(self, ctx: Context, store: DagStore) -> dict[str, bytes]:
         """The files of this stack and environment found in the store, by their header."""
@@ -179,9 +185,12 @@ class AirflowProvider(BaseProvider[AirflowConfig], ComputesAttributes, DependsOn
     def plan_notes(self, ctx: Context, prior: ResourceState | None,
                    desired: Resource | None) -> list[str]:
         before: Mapping[str, Any] = (prior.attributes.get("dags") or {}) if prior else {}
+        pools = pool_notes((prior.attributes.get("airflow_pools") or {}) if prior else {},
+                           desired.attributes.get("airflow_pools") if desired else None)
         if desired is None:
             where = prior.attributes.get("dags_path") if prior else "?"
-            return [f"deletes the DAG file of {dag} from {where}" for dag in sorted(before)]
+            return [f"deletes the DAG file of {dag} from {where}" for dag in sorted(before)
+                    ] + pools
         after: Mapping[str, Any] = desired.attributes.get("dags") or {}
         notes = []
         for dag in sorted({*before, *after}):
@@ -200,7 +209,7 @@ class AirflowProvider(BaseProvider[AirflowConfig], ComputesAttributes, DependsOn
                          "written; an import error deploys nothing")
         else:
             notes.append("no pip_url: the DAGs are only syntax-checked before they are written")
-        return notes
+        return notes + pools
 
     def validate_deep(self, ctx: Context, resource: Resource) -> list[Diagnostic] | None:
         _store(ctx, resource.attributes)
