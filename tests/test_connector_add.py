@@ -84,6 +84,9 @@ def test_settings_problems_name_the_key_and_the_nearest_spelling() -> None:
     assert ((), "missing required setting 'host' of tap-demo", "Server to read from.",
             True) in found
     assert not [f for f in found if f[0] == ("tunnel", "anything")]  # nested: open
+    # An object setting without properties (a mapper's stream_maps) takes any key.
+    assert settings_problems({"host": "h", "api_key": "k", "stream_maps": {"o": {"x": "y"}}},
+                             schema, "t") == []
     assert settings_problems({"host": "h", "api_key": "<secret k>", "port": True}, schema,
                              "t") == [(("port",), "'port' must be integer, not bool",
                                        "Its port.", False)]

@@ -91,7 +91,10 @@ def _check_table(values: Mapping[str, Any], path: tuple[str, ...],
         wrong = _wrong_type(value, setting)
         if wrong:
             found.append((here, wrong, _describe(setting), False))
-        elif isinstance(value, Mapping):
+        elif isinstance(value, Mapping) and any(p[:len(here)] == here and p != here
+                                                for p in declared):
+            # Only a table the schema describes key by key is checked key by key: an object
+            # setting without properties (a mapper's stream_maps) takes any key.
             _check_table(value, here, declared, schema, who, found)
 
 

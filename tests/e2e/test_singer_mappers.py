@@ -132,7 +132,7 @@ def test_a_failing_mapper_fails_the_run_and_moves_no_bookmark(
 
 def test_shared_bookmark_between_two_pipelines(
         tmp_path: Path, stackform_for: Callable[..., Stackform]) -> None:
-    d = stack(tmp_path / "shared", "", """\
+    d = stack(tmp_path / "shared", SCRUB, """\
 [pipelines.hourly]
 steps = ["orders", "warehouse"]
 bookmark = "shared"

@@ -211,7 +211,7 @@ replication-key = "updatedat"
             f"{problem}\n") in refreshing.stderr, refreshing
     # A config change makes apply discover again with it: then apply decides.
     (stack / "stack.toml").write_text(fixed.replace('"updated_at"', '"updatedat"').replace(
-        'primary_keys = ["id"]', 'primary_keys = ["id"], add_metadata_columns = true'))
+        'primary_keys = ["id"]', 'primary_keys = ["id"], emit_state_every = 100'))
     changed = sf.ok("plan")
     assert (f"{located}warning: extractors.orders.metadata.orders.replication-key: {problem}; "
             "apply discovers the catalog again, then checks again") in changed.stdout
