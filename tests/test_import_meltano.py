@@ -360,29 +360,28 @@ def test_names_that_become_one_stack_name_stay_apart(tmp_path: Path) -> None:
 
 def test_connector_index_names_the_package_of_a_hub_plugin(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from stackform.importers.meltano import connectors
+    from stackform.plugins import index
 
-    index = tmp_path / "connectors.json"
-    index.write_text(json.dumps([{"name": "tap-gitlab", "variant": "meltanolabs",
-                                  "pip_url": "meltanolabs-tap-gitlab==1.2.3"},
-                                 {"name": "tap-github", "pip_url": "tap-github==2.0"}]))
-    monkeypatch.setattr(connectors, "INDEX", index)
-    connectors._entries.cache_clear()
-    try:
-        root = _project(tmp_path / "p", """\
-            plugins:
-              extractors:
-              - name: tap-github
-                variant: meltanolabs
-              - name: tap-gitlab--ops
-                inherit_from: tap-gitlab
-                variant: meltanolabs
-              - name: tap-unknown
-                variant: someone
-            """)
-        imported = import_project(root)
-    finally:
-        connectors._entries.cache_clear()
+    def entry(name: str, variant: str, pip_url: str) -> index.IndexEntry:
+        return index.IndexEntry(name=name, kind="extractors", package=name, pip_url=pip_url,
+                                executable=name, variant=variant, category="", description="",
+                                version="", maintained=True)
+
+    monkeypatch.setattr(index, "load_index", lambda: (
+        entry("tap-gitlab", "meltanolabs", "meltanolabs-tap-gitlab==1.2.3"),
+        entry("tap-github", "", "tap-github==2.0")))
+    root = _project(tmp_path / "p", """\
+        plugins:
+          extractors:
+          - name: tap-github
+            variant: meltanolabs
+          - name: tap-gitlab--ops
+            inherit_from: tap-gitlab
+            variant: meltanolabs
+          - name: tap-unknown
+            variant: someone
+        """)
+    imported = import_project(root)
     extractors = imported.stack["extractors"]
     assert extractors["tap-github"]["pip_url"] == "tap-github==2.0"
     assert extractors["tap-gitlab--ops"]["pip_url"] == "meltanolabs-tap-gitlab==1.2.3"
