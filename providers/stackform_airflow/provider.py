@@ -75,7 +75,8 @@ class AirflowProvider(BaseProvider[AirflowConfig], ComputesAttributes, DependsOn
                   if (pool := pool_of_pipeline(stack.name, stack.env, config, p)) is not None}
         return {"dags": desired_dags(stack.name, stack.env, stack.dir, stack.file.name, config,
                                      schedules, bundle, pooled),
-                "airflow_pools": pools}
+                # Only with pools: a stack without them plans no change on upgrade.
+                **({"airflow_pools": pools} if pools else {})}
 
     def pipeline_dependencies(self, stack: ResolvedStack, resource: Resource) -> list[str]:
         # A DAG runs its pipeline's steps: they are applied before the DAG is deployed.

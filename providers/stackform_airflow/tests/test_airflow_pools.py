@@ -60,7 +60,7 @@ def test_the_plan_names_the_command_that_creates_and_deletes_the_pool(tmp_path: 
 def test_without_pools_the_dag_is_unchanged(tmp_path: Path) -> None:
     write(tmp_path, files_stack())
     block = resolved(tmp_path, "dev").resources["orchestrators.airflow"]
-    assert block.attributes["airflow_pools"] == {}
+    assert "airflow_pools" not in block.attributes  # nothing new planned or recorded
     assert "pool" not in block.attributes["dags"]["stackform_demo_dev_daily"]
 
 
