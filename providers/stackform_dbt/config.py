@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from stackform.plugins.spec import nonempty_pip_url
+
 
 class _Target(BaseModel):
     """What every target declares; other keys go to the adapter as written."""
@@ -57,9 +59,4 @@ class TransformerConfig(BaseModel):
     env: dict[str, str] = Field(default_factory=dict,
                                 description="Environment variables for dbt's process")
 
-    @field_validator("pip_url")
-    @classmethod
-    def _not_empty(cls, value: str | list[str]) -> str | list[str]:
-        if not (value.split() if isinstance(value, str) else value):
-            raise ValueError("pip_url names nothing to install")
-        return value
+    _pip_url = field_validator("pip_url")(staticmethod(nonempty_pip_url))

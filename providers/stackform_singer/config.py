@@ -16,6 +16,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from stackform.plugins.spec import nonempty_pip_url
+
 
 class PluginConfig(BaseModel):
     """What every Singer plugin block declares."""
@@ -33,12 +35,7 @@ class PluginConfig(BaseModel):
     env: dict[str, str] = Field(default_factory=dict,
                                 description="Environment variables for the plugin's process")
 
-    @field_validator("pip_url")
-    @classmethod
-    def _not_empty(cls, value: str | list[str]) -> str | list[str]:
-        if not (value.split() if isinstance(value, str) else value):
-            raise ValueError("pip_url names nothing to install")
-        return value
+    _pip_url = field_validator("pip_url")(staticmethod(nonempty_pip_url))
 
 
 class ExtractorConfig(PluginConfig):

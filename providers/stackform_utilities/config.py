@@ -17,6 +17,8 @@ from pydantic import (
     field_validator,
 )
 
+from stackform.plugins.spec import nonempty_pip_url
+
 COMMAND_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
@@ -75,12 +77,7 @@ class UtilityConfig(BaseModel):
         description="Settings passed as environment variables <NAME>_<KEY> (upper case, "
         "other characters as '_')")
 
-    @field_validator("pip_url")
-    @classmethod
-    def _not_empty(cls, value: str | list[str]) -> str | list[str]:
-        if not (value.split() if isinstance(value, str) else value):
-            raise ValueError("pip_url names nothing to install")
-        return value
+    _pip_url = field_validator("pip_url")(staticmethod(nonempty_pip_url))
 
     @field_validator("commands")
     @classmethod

@@ -165,3 +165,10 @@ def tree_digest(root: Path) -> str:
             sha.update(f"{rel}\0{len(data)}\0".encode())
             sha.update(data)
     return sha.hexdigest()
+
+
+def nonempty_pip_url(value: str | list[str]) -> str | list[str]:
+    """The ``pip_url`` validator of every plugin block: it must name something to install."""
+    if not (value.split() if isinstance(value, str) else value):
+        raise ValueError("pip_url names nothing to install")
+    return value
