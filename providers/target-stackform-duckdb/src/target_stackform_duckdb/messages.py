@@ -40,21 +40,52 @@ class Target(Loader):
     # ----------------------------------------------------------------- messages
 
     def run(self, stream_in: IO[bytes]) -> None:
+        # The per-record path is the target's whole Python cost (200,000 records: ~0.3 s of
+        # which orjson is ~0.12 s), so RECORD is handled inline with locals rather than through
+        # a method call and attribute lookups per record.
         loads = orjson.loads
+        refused = orjson.JSONDecodeError
+        streams = self.streams
+        batch_size = self.batch_size
+        meta = self.meta
         lineno = 0
         for raw in stream_in:
             lineno += 1
             try:
                 msg = loads(raw)
-            except orjson.JSONDecodeError:
+            except refused:
                 if not raw.strip():
                     continue
                 msg = _parse_strictly(raw, lineno)
-            if not isinstance(msg, dict):
+            if type(msg) is not dict:
                 raise TargetError(f"input line {lineno}: a Singer message must be a JSON object")
             mtype = msg.get("type")
             if mtype == "RECORD":
-                self.record(msg, raw.strip(), lineno)
+                s = streams.get(msg.get("stream"))  # type: ignore[arg-type]
+                if s is None:
+                    raise TargetError(
+                        f"input line {lineno}: RECORD for stream {msg.get('stream')!r} "
+                        "before its SCHEMA"
+                    )
+                rec = msg.get("record")
+                if type(rec) is not dict:
+                    raise TargetError(
+                        f"input line {lineno}: RECORD 'record' must be a JSON object"
+                    )
+                if not s.warned_extra and not rec.keys() <= s.prop_names:
+                    self.warn_extra(s, rec)
+                buf = s.buf
+                if buf is None:
+                    buf = s.buf = open(s.buf_path, "wb", buffering=1 << 20)  # noqa: SIM115
+                s.seq += 1
+                if meta:
+                    now = datetime.now(timezone.utc).isoformat().encode()  # noqa: UP017 (py3.10)
+                    buf.write(b'{"s":%d,"r":"%s","m":%s}\n' % (s.seq, now, raw.strip()))
+                else:
+                    buf.write(b'{"s":%d,"m":%s}\n' % (s.seq, raw.strip()))
+                s.count += 1
+                if s.count >= batch_size:
+                    self.batch_full(s)
             elif mtype == "STATE":
                 self.state(msg, lineno)
             elif mtype == "SCHEMA":
@@ -68,46 +99,30 @@ class Target(Loader):
                 warn(f"input line {lineno}: ignoring messages of unknown type {mtype!r}")
         self.finish()
 
-    def record(self, msg: dict[str, Any], line: bytes, lineno: int) -> None:
-        s = self.streams.get(msg.get("stream"))  # type: ignore[arg-type]
-        if s is None:
-            raise TargetError(
-                f"input line {lineno}: RECORD for stream {msg.get('stream')!r} before its SCHEMA"
+    @staticmethod
+    def warn_extra(s: Stream, rec: dict[str, Any]) -> None:
+        """Warn once per stream about record fields its schema does not name."""
+        s.warned_extra = True
+        extra = sorted(set(rec) - s.prop_names - {"_sdc_deleted_at"})
+        if extra:
+            warn(
+                f"stream {s.name}: fields not in the schema are ignored: "
+                + ", ".join(extra[:10])
+                + (" ..." if len(extra) > 10 else "")
             )
-        rec = msg.get("record")
-        if not isinstance(rec, dict):
-            raise TargetError(f"input line {lineno}: RECORD 'record' must be a JSON object")
-        if not s.warned_extra and not rec.keys() <= s.prop_names:
-            s.warned_extra = True
-            extra = sorted(set(rec) - s.prop_names - {"_sdc_deleted_at"})
-            if extra:
-                warn(
-                    f"stream {s.name}: fields not in the schema are ignored: "
-                    + ", ".join(extra[:10])
-                    + (" ..." if len(extra) > 10 else "")
-                )
-        buf = s.buf
-        if buf is None:
-            buf = s.buf = open(s.buf_path, "wb", buffering=1 << 20)  # noqa: SIM115
-        s.seq += 1
-        if self.meta:
-            now = datetime.now(timezone.utc).isoformat().encode()  # noqa: UP017 (py3.10)
-            buf.write(b'{"s":%d,"r":"%s","m":%s}\n' % (s.seq, now, line))
-        else:
-            buf.write(b'{"s":%d,"m":%s}\n' % (s.seq, line))
-        s.count += 1
-        self.buffered += 1
-        if s.count >= self.batch_size:
-            batch = s.take_batch()
-            # The held STATE rides along when this batch was the last row not yet loaded.
-            self.submit([batch], with_state=self.buffered == batch.rows)
+
+    def batch_full(self, s: Stream) -> None:
+        """Queue a stream's full batch; the held STATE rides along when the batch holds every
+        row not yet loaded."""
+        batch = s.take_batch()
+        self.submit([batch], with_state=self.buffered() == 0)
 
     def state(self, msg: dict[str, Any], lineno: int) -> None:
         if "value" not in msg:
             raise TargetError(f"input line {lineno}: STATE message has no 'value'")
         self.pending_state = msg["value"]
         self.has_pending_state = True
-        if self.flush_on_state or self.buffered == 0:
+        if self.flush_on_state or self.buffered() == 0:
             self.flush_all()
 
     def schema_msg(self, msg: dict[str, Any], lineno: int) -> None:
@@ -135,8 +150,7 @@ class Target(Loader):
             self.streams[name] = s
         elif s.count:
             # Rows buffered under the previous schema are loaded with it.
-            batch = s.take_batch()
-            self.submit([batch], with_state=self.buffered == batch.rows)
+            self.batch_full(s)
         # Queued loads read the stream's columns, and the table is about to change.
         self.drain()
 
