@@ -28,6 +28,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from stackform.plugins.kit import DUCKDB_IMPORT
 from stackform.provider import RunContext, RunStep
 from stackform.supervise import popen
 from stackform_singer.plugin import full_config
@@ -38,10 +39,7 @@ if TYPE_CHECKING:
 # Each script defines count(cfg) -> {name: [rows, rows received since or null]} for one schema;
 # _SERVE answers one JSON line of cfg per request, so one process (one import of the driver,
 # which costs more than the count) takes the counts before and after a run.
-_DUCKDB = r"""
-import json, os, sys
-import duckdb
-
+_DUCKDB = "import json, os, sys\n" + DUCKDB_IMPORT + r"""
 def count(cfg):
     tables = {}
     if not os.path.exists(cfg["path"]):

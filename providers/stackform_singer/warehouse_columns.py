@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from stackform.errors import StackformError
-from stackform.plugins.kit import install, plugin_dir, write_private
+from stackform.plugins.kit import DUCKDB_IMPORT, install, plugin_dir, write_private
 from stackform.provider import Context, RunStep
 from stackform.resource import Resource
 from stackform.supervise import popen
@@ -35,7 +35,7 @@ cfg = json.loads(sys.stdin.readline())
 sql = ("select table_name, column_name, data_type from information_schema.columns "
        "where table_schema = {} order by table_name, ordinal_position")
 if "path" in cfg:
-    import duckdb
+""" + "\n".join("    " + line for line in DUCKDB_IMPORT.splitlines()) + r"""
     rows = []
     if os.path.exists(cfg["path"]):
         # Read-only: the next run's loader needs the file to itself.

@@ -16,7 +16,7 @@ from typing import Any
 
 from stackform.errors import StackformError
 from stackform.plugins.installs import Venv
-from stackform.plugins.kit import install
+from stackform.plugins.kit import DUCKDB_IMPORT, install
 from stackform.provider import Context
 from stackform.provider_schemas import QueryResult, WarehouseSchema
 from stackform.resource import Resource
@@ -39,7 +39,7 @@ def quoted(name):
 
 def connect(read_only):
     if db["type"] == "duckdb":
-        import duckdb
+""" + "\n".join("        " + line for line in DUCKDB_IMPORT.splitlines()) + r"""
         return duckdb.connect(db["path"], read_only=read_only)
     try:
         import psycopg

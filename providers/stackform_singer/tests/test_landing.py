@@ -60,6 +60,7 @@ def test_a_counter_that_cannot_count_says_why(tmp_path: Path) -> None:
     broken = tmp_path / "no-duckdb"
     broken.mkdir()
     (broken / "duckdb.py").write_text("raise ImportError('no duckdb here')\n")
+    (broken / "_duckdb.py").write_text("raise ImportError('no engine module either')\n")
 
     class NoDriver(_Venv):
         def environ(self) -> dict[str, str]:
