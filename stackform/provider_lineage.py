@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from stackform.provider import Context, RunStep
+from stackform.provider import Context, RunContext, RunStep
 from stackform.resource import Resource
 
 if TYPE_CHECKING:
@@ -33,8 +33,9 @@ class ProvidesLineage(Protocol):
 class ConfirmsLineage(Protocol):
     """Lineage a successful run confirms from the warehouse's catalog (docs/providers.md)."""
 
-    def confirm_lineage(self, ctx: Context, step: RunStep) -> None:
-        """After a successful run: keep what the warehouse says; raise StackformError if not."""
+    def confirm_lineage(self, run: RunContext, step: RunStep) -> None:
+        """After a successful run: keep what the warehouse says; raise StackformError if not.
+        ``run`` is the run that succeeded: what its steps already read need not be read again."""
 
     def lineage_confirmed(self, ctx: Context, resource: Resource) -> str:
         """A digest of what was kept (``""``: nothing); cheap, called by every plan."""

@@ -381,7 +381,7 @@ class ConfirmingThings(LineageThings, ConfirmsLineage):
     token: ClassVar[str] = ""
     fail: ClassVar[Exception | None] = None
 
-    def confirm_lineage(self, ctx: Context, step: RunStep) -> None:
+    def confirm_lineage(self, run: RunContext, step: RunStep) -> None:
         if self.fail is not None:
             raise self.fail
         ConfirmingThings.token = "after-the-run"

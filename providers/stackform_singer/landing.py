@@ -36,35 +36,17 @@ from stackform_singer.plugin import full_config
 if TYPE_CHECKING:
     from stackform.plugins.installs import Venv
 
-# Each script defines count(cfg) -> {name: [rows, rows received since or null]} for one schema;
-# _SERVE answers one JSON line of cfg per request, so one process (one import of the driver,
-# which costs more than the count) takes the counts before and after a run.
+# Each driver script defines connect(cfg) -> (connection or None when there is no database
+# yet, parameter mark); _SERVE answers one JSON line of cfg per request with the schema's row
+# counts and, when asked, its columns, so one process (one import of the driver, which costs
+# more than the queries) serves the counts before and after a run and the warehouse's catalog
+# the lineage is confirmed with (warehouse_columns.py).
 _DUCKDB = "import json, os, sys\n" + DUCKDB_IMPORT + r"""
-def count(cfg):
-    tables = {}
+def connect(cfg):
     if not os.path.exists(cfg["path"]):
-        return tables
+        return None, "?"
     # Read-only, and closed before answering: the loader needs the file to itself.
-    con = duckdb.connect(cfg["path"], read_only=True)
-    try:
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = ?",
-            [cfg["schema"]]).fetchall()]
-        stamped = {r[0] for r in con.execute(
-            "select table_name from information_schema.columns "
-            "where column_name = '_sdc_received_at' and table_schema = ?",
-            [cfg["schema"]]).fetchall()}
-        for name in names:
-            rows = con.execute(f'select count(*) from "{cfg["schema"]}"."{name}"').fetchone()[0]
-            since = None
-            if name in stamped and cfg["since"]:
-                since = con.execute(
-                    f'select count(*) from "{cfg["schema"]}"."{name}" '
-                    "where _sdc_received_at >= ?::timestamptz", [cfg["since"]]).fetchone()[0]
-            tables[name] = [rows, since]
-    finally:
-        con.close()
-    return tables
+    return duckdb.connect(cfg["path"], read_only=True), "?"
 """
 
 _POSTGRES = r"""
@@ -74,41 +56,59 @@ try:
 except ImportError:
     import psycopg2 as psycopg
 
-def count(cfg):
+def connect(cfg):
     con = psycopg.connect(host=cfg["host"], port=cfg["port"], user=cfg["user"],
-                          password=cfg["password"], dbname=cfg["database"])
-    try:
-        cur = con.cursor()
-        cur.execute("select table_name from information_schema.tables where table_schema = %s",
-                    [cfg["schema"]])
-        names = [r[0] for r in cur.fetchall()]
-        cur.execute("select table_name from information_schema.columns "
-                    "where column_name = '_sdc_received_at' and table_schema = %s",
-                    [cfg["schema"]])
-        stamped = {r[0] for r in cur.fetchall()}
-        tables = {}
-        for name in names:
-            cur.execute(f'select count(*) from "{cfg["schema"]}"."{name}"')
-            rows = cur.fetchone()[0]
-            since = None
-            if name in stamped and cfg["since"]:
-                cur.execute(f'select count(*) from "{cfg["schema"]}"."{name}" '
-                            "where _sdc_received_at >= %s", [cfg["since"]])
-                since = cur.fetchone()[0]
-            tables[name] = [rows, since]
-        return tables
-    finally:
-        con.close()
+                          password=cfg["password"], dbname=cfg["database"], connect_timeout=15)
+    return con, "%s"
 """
 
 _SERVE = r"""
+def answer(cfg):
+    tables, columns = {}, {}
+    con, mark = connect(cfg)
+    if con is None:
+        return {"tables": tables, "columns": columns}
+    schema = cfg["schema"]
+    try:
+        cur = con.cursor()
+        if cfg.get("count", True):
+            cur.execute("select table_name from information_schema.tables "
+                        "where table_schema = " + mark, [schema])
+            names = [r[0] for r in cur.fetchall()]
+            cur.execute("select table_name from information_schema.columns "
+                        "where column_name = '_sdc_received_at' and table_schema = " + mark,
+                        [schema])
+            stamped = {r[0] for r in cur.fetchall()}
+            for name in names:
+                table = '"' + schema.replace('"', '""') + '"."' + name.replace('"', '""') + '"'
+                cur.execute("select count(*) from " + table)
+                rows = cur.fetchone()[0]
+                since = None
+                if name in stamped and cfg["since"]:
+                    cur.execute("select count(*) from " + table + " where _sdc_received_at >= "
+                                + mark + ("::timestamptz" if mark == "?" else ""), [cfg["since"]])
+                    since = cur.fetchone()[0]
+                tables[name] = [rows, since]
+        if cfg.get("columns"):
+            cur.execute("select table_name, column_name, data_type from information_schema.columns "
+                        "where table_schema = " + mark + " order by table_name, ordinal_position",
+                        [schema])
+            for table, column, data_type in cur.fetchall():
+                columns.setdefault(table, []).append([column, data_type])
+    finally:
+        con.close()
+    return {"tables": tables, "columns": columns}
+
 for line in sys.stdin:
     try:
-        answer = {"tables": count(json.loads(line))}
+        reply = answer(json.loads(line))
     except Exception as exc:
-        answer = {"error": f"{type(exc).__name__}: {exc}"}
-    print(json.dumps(answer), flush=True)
+        reply = {"error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(reply), flush=True)
 """
+
+Columns = dict[str, list[list[str]]]
+"""table -> [[column, type], ...] as the warehouse's ``information_schema`` names them."""
 
 Counts = dict[str, tuple[int, int | None]]
 """table -> (rows, rows received since the run started or None without the column)."""
@@ -125,6 +125,8 @@ class Landed:
     """For an unknown count: why."""
     by_table: dict[str, int] = field(default_factory=dict)
     """The rows each table of the schema landed (same way of counting as ``rows``)."""
+    columns: Columns | None = None
+    """The schema's columns after the run, when asked for and read."""
 
 
 def _query(target: RunStep, since: str | None) -> tuple[str, dict[str, Any]] | None:
@@ -141,6 +143,12 @@ def _query(target: RunStep, since: str | None) -> tuple[str, dict[str, Any]] | N
     return None
 
 
+def serving_script(params: dict[str, Any]) -> str:
+    """The script answering count and column requests for the database ``params`` name (as
+    :func:`_query` gives them), run with the loader venv's Python."""
+    return (_DUCKDB if "path" in params else _POSTGRES) + _SERVE
+
+
 class Counter:
     """A Python in the loader's venv that counts the loader's tables when asked: started before
     a run (its import of the database driver then overlaps the run's own start), asked before
@@ -152,6 +160,8 @@ class Counter:
         self._err: collections.deque[str] = collections.deque(maxlen=20)
         self.why = ""
         """Why no count can be had (set when none can)."""
+        self.columns: Columns | None = None
+        """The schema's columns, as the last count that asked for them read them."""
         if self._query is None:
             self.why = ("the loader writes to no DuckDB or PostgreSQL database stackform can "
                         "count")
@@ -173,14 +183,22 @@ class Counter:
         # A run that raises before its last count still ends the process.
         self._finalizer = weakref.finalize(self, _stop, self._proc)
 
-    def counts(self, since: str | None, timeout: float = 120.0) -> Counts | str:
-        """The schema's tables and their counts, or why they could not be had."""
+    @property
+    def schema(self) -> str | None:
+        """The database schema counted (``None`` when nothing can be)."""
+        return None if self._query is None else str(self._query[1]["schema"])
+
+    def counts(self, since: str | None, timeout: float = 120.0, *,
+               columns: bool = False) -> Counts | str:
+        """The schema's tables and their counts, or why they could not be had; with
+        ``columns``, its columns too, kept in :attr:`columns`."""
         proc = self._proc
         if proc is None or self._query is None:
             return self.why
         assert proc.stdin is not None and proc.stdout is not None
         try:
-            proc.stdin.write(json.dumps({**self._query[1], "since": since}) + "\n")
+            request = {**self._query[1], "since": since, "columns": columns}
+            proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
             ready, _, _ = select.select([proc.stdout], [], [], timeout)
             line = proc.stdout.readline() if ready else None
@@ -198,6 +216,9 @@ class Counter:
         answer = json.loads(line)
         if "error" in answer:
             return f"the count failed ({answer['error']})"
+        if columns:
+            self.columns = {str(t): [[str(c), str(d)] for c, d in cols]
+                            for t, cols in answer["columns"].items()}
         return {name: (int(rows), None if received is None else int(received))
                 for name, (rows, received) in answer["tables"].items()}
 
@@ -226,12 +247,13 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 def _counts(run: RunContext, target: RunStep, venv: Venv, since: str | None,
-            counter: Counter | None) -> Counts | str:
+            counter: Counter | None, columns: bool = False) -> tuple[Counts | str, Columns | None]:
+    """The counts (or why none), and the columns when asked for and read."""
     if counter is not None:
-        return counter.counts(since)
+        return counter.counts(since, columns=columns), counter.columns if columns else None
     once = Counter(run, target, venv)
     try:
-        return once.counts(since)
+        return once.counts(since, columns=columns), once.columns if columns else None
     finally:
         once.close()
 
@@ -247,7 +269,7 @@ def snapshot(run: RunContext, target: RunStep, venv: Venv,
     """The row counts of the loader's schema before a run (``None`` when they cannot be had:
     the run then reports what it landed as unknown unless the rows carry their arrival time).
     With ``counter``, counted by it (else by a process of its own)."""
-    counts = _counts(run, target, venv, None, counter)
+    counts, _ = _counts(run, target, venv, None, counter)
     if isinstance(counts, str):
         run.log(f"# rows landed: no count before the run: {counts}")
         return None
@@ -255,22 +277,25 @@ def snapshot(run: RunContext, target: RunStep, venv: Venv,
 
 
 def rows_landed(run: RunContext, target: RunStep, venv: Venv, since: str,
-                before: Counts | None, counter: Counter | None = None) -> Landed:
+                before: Counts | None, counter: Counter | None = None, *,
+                columns: bool = False) -> Landed:
     """Rows the target wrote during the run: by arrival time where the rows carry it, else by
-    the row delta since ``before`` (see the module docstring)."""
-    after = _counts(run, target, venv, since, counter)
+    the row delta since ``before`` (see the module docstring). With ``columns``, the schema's
+    columns are read in the same round trip (:attr:`Landed.columns`)."""
+    after, read = _counts(run, target, venv, since, counter, columns)
     if isinstance(after, str):
         return Landed(None, "unknown", after)
     stamped = {name: received for name, (_rows, received) in after.items()
                if received is not None}
     if stamped:
-        return Landed(sum(stamped.values()), "received_at", by_table=stamped)
+        return Landed(sum(stamped.values()), "received_at", by_table=stamped, columns=read)
     if before is not None:
         grown = {name: rows - before.get(name, (0, None))[0]
                  for name, (rows, _) in after.items()}
-        return Landed(sum(grown.values()), "delta", by_table=grown)
+        return Landed(sum(grown.values()), "delta", by_table=grown, columns=read)
     return Landed(None, "unknown", "no table has _sdc_received_at (set add_record_metadata = "
-                  "true in the loader's config) and the tables were not counted before the run")
+                  "true in the loader's config) and the tables were not counted before the run",
+                  columns=read)
 
 
 def table_candidates(stream: str) -> list[str]:

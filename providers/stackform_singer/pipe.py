@@ -52,6 +52,7 @@ from stackform_singer.landing import (
 from stackform_singer.plugin import executable_name, full_config
 from stackform_singer.sample import Sampler, sampler_for
 from stackform_singer.selection import require_selected_stream
+from stackform_singer.warehouse_columns import keep as keep_columns
 
 DRAIN_SECONDS = 60.0
 """After Ctrl-C or a tap failure, how long the target may take to commit what it received."""
@@ -410,7 +411,13 @@ def _landed(run: RunContext, pair: _Pair, emitted: int | None, started_at: str,
             before: Counts | None, details: dict[str, Any]) -> tuple[int | None, str]:
     """The rows the run landed and how they were counted (added to ``details``); a warning
     when they do not match the records emitted."""
-    result = rows_landed(run, pair.target, pair.target_venv, started_at, before, pair.counter)
+    # The columns come in the same round trip: the lineage's confirmation after the run
+    # (warehouse_columns.confirm) then needs no process of its own.
+    result = rows_landed(run, pair.target, pair.target_venv, started_at, before, pair.counter,
+                         columns=True)
+    if result.columns is not None and pair.counter.schema is not None:
+        keep_columns(run.ctx, pair.target.resource, pair.counter.schema, result.columns,
+                     run.run_id)
     details["rows_landed_by"] = result.how
     if result.rows is not None:
         details["rows_by_stream"] = rows_by_stream(details["records_by_stream"], result)

@@ -157,10 +157,10 @@ class LoaderProvider(_PluginProvider[LoaderConfig], ProvidesLineage, ConfirmsLin
         return loader_lineage(resource, self.config_of(resource), upstream,
                               confirmed(ctx, resource))
 
-    def confirm_lineage(self, ctx: Context, step: RunStep) -> None:
+    def confirm_lineage(self, run: RunContext, step: RunStep) -> None:
         from stackform_singer.warehouse_columns import confirm
 
-        confirm(ctx, step)
+        confirm(run, step)
 
     def lineage_confirmed(self, ctx: Context, resource: Resource) -> str:
         from stackform_singer.warehouse_columns import token

@@ -29,7 +29,7 @@ def confirm_after_run(run: RunContext, steps: Iterable[RunStep]) -> list[str]:
             continue
         seen.add(address)
         try:
-            step.provider.confirm_lineage(run.ctx, step)
+            step.provider.confirm_lineage(run, step)
         except StackformError as exc:
             warnings.append(f"warning: {address}: lineage not confirmed against the "
                             f"warehouse: {exc.reason}")

@@ -85,3 +85,28 @@ def test_each_stream_is_counted_by_its_own_table() -> None:
     # Two streams landing in one table: neither can be told apart, so neither is counted.
     assert rows_by_stream({"a-orders": 4, "b-orders": 6}, landed) == {
         "a-orders": None, "b-orders": None}
+
+
+def test_the_count_after_a_run_reads_the_columns_in_the_same_round_trip(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema raw; create table raw.t (a int, b varchar)")
+    target = _target({"path": "w.duckdb", "default_target_schema": "raw"})
+    counter = Counter(_run(tmp_path), target, _Venv())  # type: ignore[arg-type]
+    try:
+        before = snapshot(_run(tmp_path), target, _Venv(), counter)  # type: ignore[arg-type]
+        assert counter.columns is None  # not asked for
+        _write(db, "insert into raw.t values (1, 'x')")
+        landed = rows_landed(_run(tmp_path), target, _Venv(),  # type: ignore[arg-type]
+                             "2024-01-01T00:00:00+00:00", before, counter, columns=True)
+        assert (landed.rows, landed.how) == (1, "delta")
+        assert landed.columns == {"t": [["a", "INTEGER"], ["b", "VARCHAR"]]}
+        assert counter.schema == "raw"
+    finally:
+        counter.close()
+    # No database yet (the loader never ran): no tables and no columns, not an error.
+    empty = Counter(_run(tmp_path), _target({"path": "none.duckdb"}), _Venv())  # type: ignore[arg-type]
+    try:
+        assert empty.counts(None, columns=True) == {} and empty.columns == {}
+    finally:
+        empty.close()

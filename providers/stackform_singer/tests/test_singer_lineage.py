@@ -13,18 +13,21 @@ import pytest
 from catalog_support import mysql_catalog
 from target_stackform_duckdb.sql import snake as target_snake
 
+from stackform.config.model import Step
 from stackform.errors import StackformError
 from stackform.lineage.model import LineageGraph
 from stackform.plugins.kit import plugin_dir
 from stackform.provider import (
     Context,
+    RunContext,
+    RunStep,
 )
 from stackform.provider_lineage import ProvidesLineage
-from stackform.resource import Resource, fingerprinter
+from stackform.resource import Resource, ResourceState, fingerprinter
 from stackform_singer import ExtractorProvider, LoaderProvider
 from stackform_singer.config import ExtractorConfig, LoaderConfig
 from stackform_singer.lineage import snake
-from stackform_singer.warehouse_columns import FILE, read_columns
+from stackform_singer.warehouse_columns import FILE, confirmed, keep, read_columns
 
 
 def ctx_for(tmp_path: Path) -> Context:
@@ -172,3 +175,45 @@ def test_a_warehouse_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> No
         read_columns(sys.executable, None, params)
     assert failed.value.reason.startswith("the warehouse's catalog could not be read: ")
     assert "pw-9931" not in str(failed.value)
+
+
+def test_a_run_whose_count_read_the_columns_is_not_read_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's last count reads the columns (pipe.py); the confirmation after the run then
+    starts no process, and the lineage's digest does not depend on which run kept them."""
+    import duckdb
+
+    ctx = ctx_for(tmp_path)
+    db = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema raw; create table raw.orders (id bigint)")
+    wh = loader("target-duckdb", path=str(db), default_target_schema="raw")
+    step = RunStep(Step("wh", "loaders.wh"), wh, ResourceState("loaders.wh", "loaders", {}, {}),
+                   LoaderProvider())
+    kept = {"orders": [["id", "BIGINT"], ["kept", "VARCHAR"]]}
+    keep(ctx, wh, "raw", kept, "run-1")
+    first = LoaderProvider().lineage_confirmed(ctx, wh)
+
+    def run(run_id: str) -> RunContext:
+        return RunContext(ctx=ctx, run_id=run_id, pipeline="p",
+                          bookmarks=None, log=lambda _m: None)  # type: ignore[arg-type]
+
+    LoaderProvider().confirm_lineage(run("run-1"), step)  # the same run: nothing is read
+    assert confirmed(ctx, wh) == {"schema": "raw", "tables": kept, "run": "run-1"}
+    keep(ctx, wh, "raw", kept, "run-2")
+    assert LoaderProvider().lineage_confirmed(ctx, wh) == first
+    # Another run (its count could not read them): the warehouse is asked. Installing the
+    # loader would need the network, so its venv is this interpreter.
+    import stackform_singer.warehouse_columns as wc
+
+    class Here:
+        python = Path(sys.executable)
+
+        def environ(self) -> dict[str, str]:
+            return {"PATH": "/usr/bin:/bin"}
+
+    monkeypatch.setattr(wc, "install", lambda _ctx, _res: Here())
+    LoaderProvider().confirm_lineage(run("run-3"), step)
+    assert confirmed(ctx, wh) == {"schema": "raw", "tables": {"orders": [["id", "BIGINT"]]},
+                                  "run": "run-3"}
+    assert LoaderProvider().lineage_confirmed(ctx, wh) != first
