@@ -81,6 +81,9 @@ def test_second_ensure_is_instant_and_builds_nothing(own_cache: Path) -> None:
     assert venv.path == own_cache / "venvs" / SIX.key
     assert venv.frozen == ["six==1.16.0"]
     assert any(m.startswith("installing") for m in logs)
+    # Compiled at install, before anything imports it: a plugin started where Python may not
+    # write bytecode (PYTHONDONTWRITEBYTECODE) does not compile its modules at every start.
+    assert list(venv.path.glob("lib/python3*/site-packages/__pycache__/six.cpython-*.pyc"))
     ok = subprocess.run([str(venv.python), "-c", "import six; print(six.__version__)"],
                         capture_output=True, text=True, check=True)
     assert ok.stdout.strip() == "1.16.0"
@@ -185,6 +188,7 @@ def test_incomplete_leftovers_are_rebuilt(own_cache: Path) -> None:
 def test_locked_spec_installs_exactly_the_list(own_cache: Path) -> None:
     venv = ensure_venv(InstallSpec(("six==1.15.0",), locked=True))
     assert venv.frozen == ["six==1.15.0"]
+    assert list(venv.path.glob("lib/python3*/site-packages/__pycache__/six.cpython-*.pyc"))
     assert venv.info()["locked"] is True
     assert freeze(venv) == ["six==1.15.0"]
 

@@ -189,14 +189,18 @@ def _build(spec: InstallSpec, target: Path, log: Log, cancel: threading.Event | 
     run_uv(["venv", "--relocatable", "--python", spec.python_version, str(target)],
         spec=spec, action="create a virtual environment for", cancel=cancel)
     python = Venv(target, spec.key).python
+    # Bytecode is compiled once here, as pip does by default and uv does only when asked:
+    # otherwise every plugin start where Python may not write it (PYTHONDONTWRITEBYTECODE, as
+    # many container images set, or a read-only cache) compiles its modules again, ~1 s for
+    # a Singer SDK tap on two cores, against ~1 s once at install (docs/performance.md).
     if spec.locked:
         req_file = target / REQUIREMENTS_FILE
         req_file.write_text("\n".join(spec.requirements) + "\n", encoding="utf-8")
-        run_uv(["pip", "sync", "--python", str(python), str(req_file)],
+        run_uv(["pip", "sync", "--compile-bytecode", "--python", str(python), str(req_file)],
             spec=spec, action="install", cancel=cancel)
     else:
-        run_uv(["pip", "install", "--python", str(python), *spec.requirements],
-            spec=spec, action="install", cancel=cancel)
+        run_uv(["pip", "install", "--compile-bytecode", "--python", str(python),
+                *spec.requirements], spec=spec, action="install", cancel=cancel)
     frozen = _freeze_python(python, spec, cancel)
     seconds = time.monotonic() - started
     info: dict[str, Any] = {
