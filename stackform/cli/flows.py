@@ -11,13 +11,11 @@ import typer
 from stackform.cli.options import Globals
 from stackform.config.resolve import resolve
 from stackform.console import Console
-from stackform.deepcheck import deep_check
 from stackform.errors import ConfigError, ExitCode, StackformError
 from stackform.fileio import atomic_write
 from stackform.gitinfo import is_ancestor
 from stackform.graph import checked_dependencies
 from stackform.interrupt import sigterm_as_interrupt
-from stackform.plan.apply import ApplyEvent, ApplyResult
 from stackform.plan.builder import PlanOptions
 from stackform.plan.changed import changed_since as find_changes
 from stackform.plan.changed import render_text as render_changed
@@ -38,6 +36,7 @@ from stackform.plan.saved import (
 from stackform.protect import check_protected
 
 if TYPE_CHECKING:
+    from stackform.plan.apply import ApplyEvent, ApplyResult
     from stackform.plan.changed import ChangedSince
     from stackform.session import Session
     from stackform.state.model import State
@@ -94,6 +93,8 @@ def validate_stack(g: Globals, env: str | None, every_env: bool, *, deep: bool =
         stacks.append(stack)
     checked = ""
     if deep:
+        from stackform.deepcheck import deep_check  # imports what only --deep needs
+
         report = deep_check(stacks, session.registry, session.stack_file, log=session.log,
                             parallelism=parallelism)
         for diagnostic in report.diagnostics:
