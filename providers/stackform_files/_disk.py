@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackform.errors import StackformError, os_reason
-from stackform.fileio import atomic_write, own_change, sweep_temps_of
+from stackform.fileio import atomic_write, sweep_temps_of
 
 
 class FilesError(StackformError):
@@ -120,8 +120,7 @@ def remove(path: Path, shown: str) -> bool:
     was no file to remove."""
     sweep_temps_of(path)
     try:
-        with own_change(path.parent):
-            path.unlink()
+        path.unlink()
     except FileNotFoundError:
         return False
     except IsADirectoryError:
