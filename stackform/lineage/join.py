@@ -149,14 +149,19 @@ def join(ctx: Context, entries: Mapping[str, Entry],
     out = Joined({}, {}, [])
     ancestors: dict[str, set[str]] = {}
     reconfirmed: set[str] = set()
+    # A runtime protocol's isinstance takes ~30 us: asked once per kind, not per resource.
+    providers: dict[str, ProvidesLineage | None] = {}
     for address in order.static_order():
         entry = entries[address]
         ancestors[address] = set()
         for dep in entry.dependencies:
             if dep in entries:
                 ancestors[address] |= {dep, *ancestors.get(dep, ())}
-        provider = provider_of(entry.kind)
-        if not isinstance(provider, ProvidesLineage):
+        if entry.kind not in providers:
+            found = provider_of(entry.kind)
+            providers[entry.kind] = found if isinstance(found, ProvidesLineage) else None
+        provider = providers[entry.kind]
+        if provider is None:
             continue
         upstream = LineageGraph({a: out.fragments[a] for a in sorted(ancestors[address])
                                  if a in out.fragments})
