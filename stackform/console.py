@@ -163,12 +163,12 @@ class PlainConsole:
     ) -> None:
         cells = [[str(c) for c in columns]] + [[strip_markup(str(c)) for c in r] for r in rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-        if title:
-            self._write(title)
+        lines = [title] if title else []
         for i, row in enumerate(cells):
-            self._write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
             if i == 0:
-                self._write("  ".join("-" * w for w in widths))
+                lines.append("  ".join("-" * w for w in widths))
+        self._write("\n".join(lines))  # one write: an apply's table has a row per resource
 
     def confirm(self, question: str) -> bool:
         if not self.is_interactive:

@@ -22,6 +22,7 @@ attributes back.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -276,6 +277,30 @@ def apply_plan(
 
     The caller holds the environment's lock.
     """
+    # What is alive now (the stack, the plan, state) lives until the apply ends: frozen, the
+    # collector's full passes skip it (they traversed it again and again, ~0.4 s of an apply
+    # of 10,000 resources). Unfrozen at the end, for a process that goes on.
+    gc.freeze()
+    try:
+        return _apply_plan(plan, stack, state, backend, registry, git=git,
+                           parallelism=parallelism, on_event=on_event, log=log, cancel=cancel)
+    finally:
+        gc.unfreeze()
+
+
+def _apply_plan(
+    plan: Plan,
+    stack: ResolvedStack,
+    state: State | None,
+    backend: StateBackend,
+    registry: Registry,
+    *,
+    git: GitInfo,
+    parallelism: int,
+    on_event: Callable[[ApplyEvent], None],
+    log: Callable[[str], None],
+    cancel: threading.Event | None,
+) -> ApplyResult:
     cancel = cancel or threading.Event()
     ctx, redact = _context(plan, stack, log, cancel)
     state_failed = threading.Event()
