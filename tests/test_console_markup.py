@@ -26,6 +26,7 @@ def rich_plain(text: str) -> str:
 @example("[green]:smile:[/] a:b:c [dim]x[/]")
 @example("[/] closes nothing")
 @example("[green]x[/green]")
+@example('[green]+[/] content = "a\\n:smile:[1]" \\ [bold]b[/]')
 def test_strip_markup_reads_as_rich_renders(text: str) -> None:
     try:
         expected = rich_plain(text)
