@@ -64,21 +64,85 @@ class Console(Protocol):
     def progress(self, total: int, description: str) -> Any: ...
 
 
-_TAG = re.compile(r"\[[a-z#/@][^[]*?]")
-"""A markup tag, as rich's own parser finds one (``rich.markup.RE_TAGS`` without escapes)."""
-
-
 def strip_markup(text: str) -> str:
     """Remove rich markup tags, leaving escaped brackets as they are meant to read (control
     characters are escaped first: rich would drop some of them silently)."""
+    if "[" not in text and text.count(":") < 2:
+        # No tag and no :emoji: code: nothing for rich to change (a plan prints thousands).
+        return safe_text(text)
     safe = safe_text(text)
-    if "\\" not in safe and safe.count(":") < 2:
-        # Nothing escaped and no :emoji: code: every tag is a match of rich's pattern, so the
-        # plain text is the rest, without importing rich (~15 ms of a no-op plan's start-up).
-        return _TAG.sub("", safe) if "[" in safe else safe
+    plain = _plain_of_simple_markup(safe)
+    if plain is not None:
+        return plain
     from rich.text import Text
 
     return Text.from_markup(safe).plain
+
+
+_TAG = re.compile(r"(\\*)\[([a-z#/@][^[]*?)]")
+"""A tag and the backslashes before it: rich's ``rich.markup.RE_TAGS``."""
+_TAG_NAME = re.compile(r"\[([a-z#/@][^[]*?)]")
+"""A tag, in text where no backslash comes before a bracket."""
+
+
+def _plain_of_simple_markup(text: str) -> str | None:
+    """What rich's ``Text.from_markup(text).plain`` is, for markup whose tags are styles closed
+    by ``[/]`` (what stackform's renderers write); ``None`` for anything else (a tag closed by
+    name, a ``[@...]`` handler, a ``[/]`` with nothing to close), which rich then renders.
+
+    rich builds a styled span for every tag: for a plan of 10,000 resources (160,000 tags)
+    that took over a second, only for the styles to be thrown away. The same grammar as rich's
+    ``rich.markup._parse``: ``\\[`` is a literal bracket; before a tag, each pair of
+    backslashes is one backslash, and an odd one left makes the tag literal text; text between
+    tags has its ``:emoji:`` codes replaced.
+    """
+    if "\\[" not in text:
+        # No backslash before a bracket (no data holding a bracket): no tag is escaped and no
+        # bracket needs unescaping, the tags only need checking; the text between them is the
+        # plain text (a plan of 10,000 resources: 0.2 s -> 0.03 s).
+        parts = _TAG_NAME.split(text)
+        depth = 0
+        for tag in parts[1::2]:
+            if tag[0] not in "/@":
+                depth += 1
+            elif tag[0] == "@" or tag[1:].strip() or not depth:
+                return None
+            else:
+                depth -= 1
+        return "".join(_emoji(parts[0::2]) if text.count(":") >= 2 else parts[0::2])
+    chunks: list[str] = []
+    position = depth = 0
+    for match in _TAG.finditer(text):
+        escapes, tag = match.group(1), match.group(2)
+        start = match.start()
+        if start > position:
+            chunks.append(text[position:start])
+        position = match.end()
+        backslashes, escaped = divmod(len(escapes), 2)
+        if backslashes:
+            chunks.append("\\" * backslashes)
+        if escaped:
+            chunks.append(match.group(0)[len(escapes):])
+        elif tag.startswith("@"):
+            return None
+        elif tag.startswith("/"):
+            if tag[1:].strip() or not depth:
+                return None
+            depth -= 1
+        else:
+            depth += 1
+    if position < len(text):
+        chunks.append(text[position:])
+    return "".join(_emoji([chunk.replace("\\[", "[") for chunk in chunks]))
+
+
+def _emoji(chunks: list[str]) -> list[str]:
+    """The text between tags with its ``:emoji:`` codes replaced, as rich does."""
+    if not any(chunk.count(":") >= 2 for chunk in chunks):
+        return chunks
+    from rich.emoji import Emoji
+
+    return [Emoji.replace(chunk) if chunk.count(":") >= 2 else chunk for chunk in chunks]
 
 
 class PlainConsole:
@@ -119,12 +183,12 @@ class PlainConsole:
     ) -> None:
         cells = [[str(c) for c in columns]] + [[strip_markup(str(c)) for c in r] for r in rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-        if title:
-            self._write(title)
+        lines = [title] if title else []
         for i, row in enumerate(cells):
-            self._write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
             if i == 0:
-                self._write("  ".join("-" * w for w in widths))
+                lines.append("  ".join("-" * w for w in widths))
+        self._write("\n".join(lines))  # one write: an apply's table has a row per resource
 
     def confirm(self, question: str) -> bool:
         if not self.is_interactive:

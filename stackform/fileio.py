@@ -11,7 +11,6 @@ writer left can be told from the ones being written (:func:`sweep_temps_of`).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
@@ -110,8 +109,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600, *,
     folder, which a crash leaves to the sweep). Either way the file is replaced atomically: a
     reader, or a killed writer, sees the whole old or the whole new file.
     """
-    with _temp_listings.own_change(path.parent):
-        written = _replace(path, data, mode, before_replace, exclusive, sync == "now")
+    written = _replace(path, data, mode, before_replace, exclusive, sync == "now")
     if sync == "deferred":
         with _deferred_lock:
             _deferred.add(path.parent)
@@ -243,12 +241,6 @@ def temps_of(path: Path) -> list[Path]:
 _temp_listings = TempListings(TEMP_GRACE)
 
 
-def own_change(folder: Path) -> contextlib.AbstractContextManager[None]:
-    """Wrap a change of ``folder`` by this process that leaves no temp file to sweep (removing
-    a file it manages), so the next :func:`sweep_temps_of` in it needs no new listing."""
-    return _temp_listings.own_change(folder)
-
-
 def sweep_temps_of(path: Path) -> list[Path]:
     """Remove the temp files a killed :func:`atomic_write` of ``path`` left; return them.
 
@@ -272,8 +264,7 @@ def sweep_temps_of(path: Path) -> list[Path]:
             except BlockingIOError:
                 continue  # being written right now
             if same_file(fd, tmp):
-                with _temp_listings.own_change(tmp.parent):
-                    os.unlink(tmp)
+                os.unlink(tmp)
                 _temp_listings.forget(tmp)
                 removed.append(tmp)
         except OSError:

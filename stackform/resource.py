@@ -196,6 +196,14 @@ class ResourceState:
 
         return json.dumps(self.to_json())
 
+    @cached_property
+    def json_entry(self) -> str:
+        """This resource's line in a state document (:meth:`~stackform.state.model.State.dumps`),
+        its address and entry, made once: an apply writes state tens of times."""
+        import json
+
+        return f"    {json.dumps(self.address)}: {self.json_text}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,

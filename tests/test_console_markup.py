@@ -1,33 +1,56 @@
-"""The plain console's markup stripping: the same text rich's own parser gives, rich unimported
-where nothing is escaped."""
+"""The plain console's markup stripping reads exactly as rich's own rendering would
+(stackform.console.strip_markup: a fast path for the markup stackform's renderers write)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.errors import MarkupError
 from rich.text import Text
 
-from stackform.console import strip_markup
-from stackform.textsafe import safe_text
+from stackform.console import _plain_of_simple_markup, strip_markup
 
-# Brackets, tag-like names, closings, escapes and the odd colon: what markup is made of.
-PIECES = st.sampled_from(["[", "]", "[/]", "[green]", "[/green]", "[bold red]", "[/bold red]",
-                          "[#ff0000]", "[@click]", "[link=x]", "[1]", "[ x]", "\\", "\\[",
-                          ":", "a", "b ", "=", "/", "#", "\n", "\x1b"])
+TOKENS = ["[", "]", "[/]", "[green]", "[bold red]", "[/green]", "[@click]", "[link=x]",
+          "\\", "\\[", ":", ":smile:", ":thumbs_up:", "a", "b c", "\n", "=", "/", "#", "[1]"]
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.lists(PIECES, max_size=12).map("".join))
-def test_stripping_matches_rich(text: str) -> None:
+def rich_plain(text: str) -> str:
+    return Text.from_markup(text).plain
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=14).map("".join))
+@example("\\\\[green]x[/]")
+@example("\\[green]x[/] \\\\\\[bold]y")
+@example("[green]:smile:[/] a:b:c [dim]x[/]")
+@example("[/] closes nothing")
+@example("[green]x[/green]")
+@example('[green]+[/] content = "a\\n:smile:[1]" \\ [bold]b[/]')
+def test_strip_markup_reads_as_rich_renders(text: str) -> None:
     try:
-        expected = Text.from_markup(safe_text(text)).plain
+        expected = rich_plain(text)
     except MarkupError:
-        return  # a closing tag that closes nothing: our renderers never write one
+        with pytest.raises(MarkupError):
+            strip_markup(text)
+        return
     assert strip_markup(text) == expected
+
+
+def test_a_plan_like_text_takes_the_fast_path() -> None:
+    text = ("  [dim]# files.a will be created[/]\n[green]  +[/] [bold]files.a[/]\n"
+            '      [green]+[/] content = "x \\[1] :smile: a:b"\n')
+    plain = _plain_of_simple_markup(text)
+    assert plain is not None and plain == rich_plain(text)
+    assert "[1]" in plain and ":smile:" not in plain
+
+
+@pytest.mark.parametrize("text", ["[green]x[/green]", "[@click]x[/]", "[/] x"])
+def test_other_markup_is_left_to_rich(text: str) -> None:
+    assert _plain_of_simple_markup(text) is None
 
 
 def test_a_no_op_plan_line_is_stripped_without_importing_rich() -> None:

@@ -279,6 +279,35 @@ def test_state_writes_are_grouped_and_complete(tmp_path, backend, registry):
     assert len(backend.read("dev").resources) == 300
 
 
+def test_state_writes_pause_for_a_multiple_of_their_time_and_the_last_comes_at_once(
+        tmp_path, backend, registry):
+    import time
+
+    from stackform.plan.apply import WRITE_PAUSE
+
+    writes: list[tuple[float, float, int]] = []
+    original = backend.write
+
+    def slow(env, state, prior):
+        started = time.monotonic()
+        time.sleep(0.3)
+        original(env, state, prior)
+        writes.append((started, time.monotonic(), len(state.resources)))
+
+    backend.write = slow  # type: ignore[method-assign]
+    # 2 s of work, one resource every 0.1 s: without the pause, a write every 0.3 s.
+    stack = stack_of([thing(f"t{i:02d}", sleep=0.1) for i in range(20)], tmp_path)
+    started = time.monotonic()
+    _, result = plan_and_apply(stack, backend, registry, parallelism=1)
+    elapsed = time.monotonic() - started
+    assert result.ok and writes[-1][2] == 20
+    assert len(writes) == 3, writes
+    # The second write waited out the pause after the first.
+    assert writes[1][0] - writes[0][1] >= WRITE_PAUSE * 0.3 - 0.05, writes
+    # The closing write does not wait for the pause after the one before it to end.
+    assert elapsed < 2.0 + 0.3 + 0.3 + WRITE_PAUSE * 0.3 * 0.5, writes
+
+
 def test_state_write_failure_stops_apply_and_is_reported(tmp_path, backend, registry):
     from stackform.errors import StateError
 

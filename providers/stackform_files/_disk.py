@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackform.errors import StackformError, os_reason
-from stackform.fileio import atomic_write, own_change, sweep_temps_of
+from stackform.fileio import atomic_write, sweep_temps_of
 
 
 class FilesError(StackformError):
@@ -85,7 +85,12 @@ def write_file(path: Path, data: bytes, mode: int, *, create_dirs: bool, shown: 
     removed first.
     """
     parent = path.parent
-    if create_dirs:
+    if not parent.is_dir():
+        if not create_dirs:
+            raise FilesError(
+                f"cannot write {shown}: its folder {parent} does not exist",
+                hint="create the folder, or set create_dirs = true",
+            )
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -93,11 +98,6 @@ def write_file(path: Path, data: bytes, mode: int, *, create_dirs: bool, shown: 
                 f"cannot write {shown}: cannot create its folder {parent}: {_why(exc)}",
                 hint="check the permissions of the folders above it, or choose another path",
             ) from None
-    elif not parent.is_dir():
-        raise FilesError(
-            f"cannot write {shown}: its folder {parent} does not exist",
-            hint="create the folder, or set create_dirs = true",
-        )
     if path.is_dir():
         raise FilesError(
             f"cannot write {shown}: {path} is a directory",
@@ -120,8 +120,7 @@ def remove(path: Path, shown: str) -> bool:
     was no file to remove."""
     sweep_temps_of(path)
     try:
-        with own_change(path.parent):
-            path.unlink()
+        path.unlink()
     except FileNotFoundError:
         return False
     except IsADirectoryError:

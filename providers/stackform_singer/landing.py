@@ -320,3 +320,20 @@ def rows_by_stream(records: dict[str, int], landed: Landed) -> dict[str, int | N
         for stream in streams:
             out[stream] = landed.by_table[table] if table and len(streams) == 1 else None
     return out
+
+
+def landing_warning(name: str, emitted: int | None, landed: int | None, how: str
+                    ) -> str | None:
+    """What to say when the rows landed do not match the records emitted."""
+    if emitted is None or landed is None or emitted == landed:
+        return None
+    if how == "delta" and landed > emitted:
+        return (f"{name}: the loader's tables grew by {landed} rows but the tap emitted only "
+                f"{emitted} records: something else wrote to them during the run")
+    if how == "delta":
+        return (f"{name}: the tap emitted {emitted} records but the loader's tables grew by "
+                f"{landed} rows: a loader that appends lost {emitted - landed} rows; one that "
+                "updates rows by key lands repeated keys as one row (set add_record_metadata "
+                "= true to count by arrival time)")
+    return (f"{name}: the tap emitted {emitted} records but {landed} rows landed in this run "
+            "(records repeating a key land as one row)")

@@ -44,6 +44,7 @@ from stackform_singer.discovery import discover
 from stackform_singer.landing import (
     Counter,
     Counts,
+    landing_warning,
     rows_by_stream,
     rows_landed,
     snapshot,
@@ -411,13 +412,11 @@ def _landed(run: RunContext, pair: _Pair, emitted: int | None, started_at: str,
             before: Counts | None, details: dict[str, Any]) -> tuple[int | None, str]:
     """The rows the run landed and how they were counted (added to ``details``); a warning
     when they do not match the records emitted."""
-    # The columns come in the same round trip: the lineage's confirmation after the run
-    # (warehouse_columns.confirm) then needs no process of its own.
+    # With the columns: the lineage's confirmation after the run then reads nothing again.
     result = rows_landed(run, pair.target, pair.target_venv, started_at, before, pair.counter,
                          columns=True)
-    if result.columns is not None and pair.counter.schema is not None:
-        keep_columns(run.ctx, pair.target.resource, pair.counter.schema, result.columns,
-                     run.run_id)
+    if result.columns is not None and (schema := pair.counter.schema) is not None:
+        keep_columns(run.ctx, pair.target.resource, schema, result.columns, run.run_id)
     details["rows_landed_by"] = result.how
     if result.rows is not None:
         details["rows_by_stream"] = rows_by_stream(details["records_by_stream"], result)
@@ -428,26 +427,10 @@ def _landed(run: RunContext, pair: _Pair, emitted: int | None, started_at: str,
         counted = " (tables' growth)"
     # Mappers may filter, split or rename records: emitted and landed need not match.
     warning = (None if pair.mappers else
-               _landing_warning(pair.name, emitted, result.rows, result.how))
+               landing_warning(pair.name, emitted, result.rows, result.how))
     if warning:
         details["warning"] = warning
         run.say(f"warning: {warning}")
         run.log(f"# warning: {warning}")
     return result.rows, counted
 
-
-def _landing_warning(name: str, emitted: int | None, landed: int | None, how: str
-                     ) -> str | None:
-    """What to say when the rows landed do not match the records emitted."""
-    if emitted is None or landed is None or emitted == landed:
-        return None
-    if how == "delta" and landed > emitted:
-        return (f"{name}: the loader's tables grew by {landed} rows but the tap emitted only "
-                f"{emitted} records: something else wrote to them during the run")
-    if how == "delta":
-        return (f"{name}: the tap emitted {emitted} records but the loader's tables grew by "
-                f"{landed} rows: a loader that appends lost {emitted - landed} rows; one that "
-                "updates rows by key lands repeated keys as one row (set add_record_metadata "
-                "= true to count by arrival time)")
-    return (f"{name}: the tap emitted {emitted} records but {landed} rows landed in this run "
-            "(records repeating a key land as one row)")

@@ -11,6 +11,7 @@ from stackform.config.model import ResolvedStack
 from stackform.lineage.flow import data_upstream
 from stackform.lineage.join import OUTPUT_KEY, Entry, join, recordable
 from stackform.provider import Context
+from stackform.provider_lineage import ProvidesLineage
 from stackform.resource import ResourceState
 
 
@@ -19,6 +20,9 @@ def with_lineage(ctx: Context, provider_of: Callable[[str], object], stack: Reso
                  ) -> list[ResourceState]:
     """The states whose recorded lineage changes: those ``applied`` now, and any whose
     recorded upstream digest no longer matches."""
+    if not any(isinstance(provider_of(kind), ProvidesLineage)
+               for kind in {s.kind for s in states.values()}):
+        return []  # no provider of these kinds gives lineage: nothing to work out or record
     fresh = set(applied)
     upstream, _problem = data_upstream(stack, {a: s.dependencies for a, s in states.items()})
     entries = {a: Entry(s.kind, stack.resources.get(a), s.outputs,

@@ -114,8 +114,8 @@ class State:
         """
         doc = self.to_json(with_resources=False)
         lines = [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in doc.items()]
-        items = [f"    {json.dumps(a)}: {self.resources[a].json_text}"
-                 for a in sorted(self.resources)]
+        items = [r.json_entry if (r := self.resources[a]).address == a
+                 else f"    {json.dumps(a)}: {r.json_text}" for a in sorted(self.resources)]
         body = "{\n" + ",\n".join(items) + "\n  }" if items else "{}"
         return "{\n" + "\n".join(lines) + f'\n  "resources": {body}\n}}\n'
 
