@@ -3,11 +3,21 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.cli_helpers import FILES_STACK, Runner, make_env, write_stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background of a non-interactive shell (`cmd &`, nohup) inherits
+    # SIGINT ignored, and so would every stackform it starts: the Ctrl-C tests would send a
+    # signal nobody hears. Handled here, it is back to the default in each child, as for a
+    # command run from a terminal.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
