@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from stackform.plugins.kit import DUCKDB_IMPORT
-from stackform.provider import RunContext, RunStep
+from stackform.provider import Context, RunContext, RunStep
 from stackform.supervise import popen
 from stackform_singer.plugin import full_config
 
@@ -129,23 +129,26 @@ class Landed:
     """The schema's columns after the run, when asked for and read."""
 
 
-def _query(target: RunStep, since: str | None) -> tuple[str, dict[str, Any]] | None:
+def connection(ctx: Context, target: RunStep) -> dict[str, Any] | None:
+    """The loader's database as the serving script takes it (a DuckDB file, its path resolved
+    from the stack's folder, or PostgreSQL), or ``None`` for a database stackform cannot
+    read."""
     cfg = full_config(target.resource)
     schema = cfg.get("default_target_schema") or cfg.get("schema")
     path = cfg.get("path") or cfg.get("filepath") or cfg.get("database")
     if isinstance(path, str) and path.endswith((".duckdb", ".db")) and "host" not in cfg:
-        return _DUCKDB, {"path": path, "schema": schema or "main", "since": since}
+        return {"path": str(ctx.resolve_path(path)), "schema": schema or "main"}
     if cfg.get("host") and cfg.get("database"):
-        return _POSTGRES, {"host": cfg["host"], "port": int(cfg.get("port") or 5432),
-                           "user": cfg.get("user") or cfg.get("username"),
-                           "password": cfg.get("password"), "database": cfg["database"],
-                           "schema": schema or "public", "since": since}
+        return {"host": cfg["host"], "port": int(cfg.get("port") or 5432),
+                "user": cfg.get("user") or cfg.get("username"),
+                "password": cfg.get("password"), "database": cfg["database"],
+                "schema": schema or "public"}
     return None
 
 
 def serving_script(params: dict[str, Any]) -> str:
     """The script answering count and column requests for the database ``params`` name (as
-    :func:`_query` gives them), run with the loader venv's Python."""
+    :func:`connection` gives them), run with the loader venv's Python."""
     return (_DUCKDB if "path" in params else _POSTGRES) + _SERVE
 
 
@@ -155,24 +158,21 @@ class Counter:
     and after it, closed at the end. It holds no connection between two counts."""
 
     def __init__(self, run: RunContext, target: RunStep, venv: Venv) -> None:
-        self._query = _query(target, None)
+        self._params = connection(run.ctx, target)
         self._proc: subprocess.Popen[str] | None = None
         self._err: collections.deque[str] = collections.deque(maxlen=20)
         self.why = ""
         """Why no count can be had (set when none can)."""
         self.columns: Columns | None = None
         """The schema's columns, as the last count that asked for them read them."""
-        if self._query is None:
+        if self._params is None:
             self.why = ("the loader writes to no DuckDB or PostgreSQL database stackform can "
                         "count")
             return
-        script, params = self._query
-        if "path" in params and not str(params["path"]).startswith("/"):
-            params["path"] = str(run.ctx.resolve_path(params["path"]))
         try:
-            self._proc = popen([str(venv.python), "-c", script + _SERVE], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=venv.environ())
+            self._proc = popen([str(venv.python), "-c", serving_script(self._params)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=venv.environ())
         except OSError as exc:
             self.why = f"the count could not start ({exc.strerror or exc})"
             return
@@ -186,18 +186,19 @@ class Counter:
     @property
     def schema(self) -> str | None:
         """The database schema counted (``None`` when nothing can be)."""
-        return None if self._query is None else str(self._query[1]["schema"])
+        return None if self._params is None else str(self._params["schema"])
 
     def counts(self, since: str | None, timeout: float = 120.0, *,
                columns: bool = False) -> Counts | str:
         """The schema's tables and their counts, or why they could not be had; with
         ``columns``, its columns too, kept in :attr:`columns`."""
         proc = self._proc
-        if proc is None or self._query is None:
+        self.columns = None
+        if proc is None or self._params is None:
             return self.why
         assert proc.stdin is not None and proc.stdout is not None
         try:
-            request = {**self._query[1], "since": since, "columns": columns}
+            request = {**self._params, "since": since, "columns": columns}
             proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
             ready, _, _ = select.select([proc.stdout], [], [], timeout)

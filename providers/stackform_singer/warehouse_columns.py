@@ -23,8 +23,7 @@ from stackform.provider import Context, RunContext, RunStep
 from stackform.resource import Resource
 from stackform.supervise import popen
 from stackform.textsafe import safe_text
-from stackform_singer.landing import Columns, serving_script
-from stackform_singer.landing import _query as connection_of
+from stackform_singer.landing import Columns, connection, serving_script
 
 FILE = "warehouse.columns.json"
 TIMEOUT = 60.0
@@ -72,12 +71,9 @@ def confirm(run: RunContext, step: RunStep) -> None:
     kept = confirmed(run.ctx, step.resource)
     if kept is not None and kept.get("run") == run.run_id:
         return
-    query = connection_of(step, None)
-    if query is None:
+    params = connection(run.ctx, step)
+    if params is None:
         return
-    params = {k: v for k, v in query[1].items() if k != "since"}
-    if "path" in params and not str(params["path"]).startswith("/"):
-        params["path"] = str(run.ctx.resolve_path(params["path"]))
     venv = install(run.ctx, step.resource)  # the run installed it: found in the cache
     keep(run.ctx, step.resource, params["schema"],
          read_columns(venv.python, venv.environ(), params), run.run_id)
