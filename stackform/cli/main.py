@@ -30,6 +30,7 @@ from stackform.cli import (
     commands_tools,
     commands_worker,
 )
+from stackform.cli.lazy import COMMANDS, LazyGroup
 from stackform.cli.options import Globals
 from stackform.errors import ConfigError, ExitCode, StackformError
 
@@ -41,6 +42,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=LazyGroup,
 )
 
 
@@ -81,7 +83,7 @@ for commands in (commands_core, commands_pipeline, commands_state, commands_tool
                  commands_runs, commands_env, commands_lineage, commands_catalog,
                  commands_invoke, commands_import, commands_test, commands_add,
                  commands_worker):
-    commands.register(app)
+    commands.register(COMMANDS)
 
 
 def main_entry() -> None:
