@@ -10,6 +10,7 @@ anything: the result is immutable data.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -98,10 +99,34 @@ def refresh(
     # Kinds missing from this installation fail before any thread starts.
     for prior in recorded.values():
         registry.get(prior.kind)
-    workers = max(1, min(parallelism * 2, len(recorded)))
+    todo = list(recorded.values())
+    done = _while_quick(read, todo)
+    workers = max(1, min(parallelism * 2, len(todo) - len(done)))
     if workers == 1:
-        return dict(read(p) for p in recorded.values())
-    return _in_threads(read, list(recorded.values()), workers)
+        return {**done, **dict(read(p) for p in todo[len(done):])}
+    return {**done, **_in_threads(read, todo[len(done):], workers)}
+
+
+QUICK_READ = 0.001
+"""Seconds a read may take on average and still be done in the calling thread."""
+
+
+def _while_quick(read: Callable[[ResourceState], tuple[str, ResourceState | None]],
+                 todo: list[ResourceState]) -> dict[str, ResourceState | None]:
+    """The first reads of ``todo``, in this thread, for as long as they take under
+    :data:`QUICK_READ` each on average.
+
+    A read of a local file is quicker here than on a worker thread, where it waits for the
+    others' turn at the interpreter (a no-op plan of 1,000 files: 100 ms against 180 ms);
+    reads that wait on a server (HTTP, S3) soon average more, and the rest go to threads."""
+    done: dict[str, ResourceState | None] = {}
+    started = time.perf_counter()
+    for prior in todo:
+        address, found = read(prior)
+        done[address] = found
+        if time.perf_counter() - started > QUICK_READ * len(done):
+            break
+    return done
 
 
 def _in_threads(read: Callable[[ResourceState], tuple[str, ResourceState | None]],
