@@ -8,8 +8,7 @@ from typing import Any
 
 from stackform.diagnostics import did_you_mean
 from stackform.errors import StackformError
-from stackform.plan.builder import make_context
-from stackform.provider import Context
+from stackform.provider import Context, make_context
 from stackform.resource import Resource, ResourceState, fingerprinter
 from stackform.session import Session
 

@@ -18,8 +18,7 @@ from stackform.config.loader import StackFile
 from stackform.config.model import ResolvedStack
 from stackform.diagnostics import Diagnostic
 from stackform.errors import StackformError
-from stackform.plan.builder import make_context
-from stackform.provider import DeepValidator
+from stackform.provider import DeepValidator, make_context
 from stackform.registry import Registry
 from stackform.resource import Resource, fingerprinter
 

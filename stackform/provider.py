@@ -78,6 +78,25 @@ class Context:
                           severity=severity)
 
 
+def make_context(
+    stack: ResolvedStack,
+    fingerprint: Fingerprinter,
+    log: Callable[[str], None] = lambda _m: None,
+    options: Mapping[str, Any] | None = None,
+) -> Context:
+    """The context providers work in for ``stack``'s environment."""
+    return Context(
+        env=stack.env,
+        stack_name=stack.name,
+        stack_dir=stack.dir,
+        work_dir=stack.dir / ".stackform" / "envs" / stack.name / stack.env,
+        fingerprint=fingerprint,
+        log=log,
+        options=dict(options or {}),
+        locate=stack.locate,
+    )
+
+
 def stack_path(stack_dir: str | Path, path: str | Path) -> str:
     """A path written in the stack file: ``~`` expanded, relative to the stack's folder.
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import uuid
 
 from stackform.errors import StackformError
-from stackform.plan.builder import make_context
-from stackform.provider import Pulls
+from stackform.provider import Pulls, make_context
 from stackform.resource import fingerprinter
 from stackform.session import Session
 

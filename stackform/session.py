@@ -18,17 +18,18 @@ from stackform.config.resolve import resolve
 from stackform.errors import StackformError
 from stackform.gitinfo import git_info
 from stackform.graph import checked_dependencies
-from stackform.plan.builder import PlanOptions, build_plan
 from stackform.registry import Registry
 from stackform.runs.factory import run_store_for
 from stackform.state.factory import backend_for, legacy_backend_for
 from stackform.state.upgrade import legacy_state_error, owned
 
 if TYPE_CHECKING:
-    # Apply's machinery is imported when a session applies: `run` and `plan` never do.
+    # Apply's machinery is imported when a session applies (`run` and `plan` never do), the
+    # plan builder when it plans (`run` does not).
     import threading
 
     from stackform.plan.apply import ApplyEvent, ApplyResult
+    from stackform.plan.builder import PlanOptions
     from stackform.plan.model import Plan
     from stackform.runs.store import RunStore
     from stackform.state.backend import StateBackend
@@ -72,18 +73,20 @@ class Session:
                 raise legacy_state_error(legacy, self.stack.env)
         return state
 
-    def plan(self, options: PlanOptions = PlanOptions(), state: State | None = None,
+    def plan(self, options: PlanOptions | None = None, state: State | None = None,
              state_read: bool = False, with_git: bool = True) -> Plan:
         """Plan against ``state`` (read here unless ``state_read``). ``with_git`` records the
         commit being planned, for saved and rendered plans; apply records git itself when it
         writes state, so a plan it makes for itself skips it (gitpython costs start-up)."""
+        from stackform.plan.builder import PlanOptions, build_plan
+
         if not state_read:
             state = self.read_state()
         git: dict[str, object] = {}
         if with_git:
             git = git_info(self.stack.dir, check_dirty=False).to_json()
-        return build_plan(self.stack, state, self.registry, self.dependencies, options,
-                          log=self.log, git=git)
+        return build_plan(self.stack, state, self.registry, self.dependencies,
+                          options or PlanOptions(), log=self.log, git=git)
 
     def apply(
         self,

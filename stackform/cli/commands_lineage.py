@@ -28,7 +28,7 @@ def lineage(
     """Show the column lineage of what is applied: from the extractors' streams through the
     loaders' tables to dbt's models and tests. Changes nothing; takes no lock."""
     from stackform.lineage.query import FORMATS, RENDERERS, environment_graph, select
-    from stackform.plan.builder import make_context
+    from stackform.provider import make_context
     from stackform.resource import fingerprinter
 
     if fmt not in FORMATS:

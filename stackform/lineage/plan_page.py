@@ -69,7 +69,7 @@ def session_page(session: Session, plan: Plan) -> str:
     """The page for ``plan``, over the lineage of what is applied in its environment (as
     ``stackform lineage`` shows it)."""
     from stackform.lineage.query import environment_graph
-    from stackform.plan.builder import make_context
+    from stackform.provider import make_context
     from stackform.resource import fingerprinter
 
     ctx = make_context(session.stack, fingerprinter(plan.lineage), session.log)

@@ -37,10 +37,9 @@ from stackform.config.model import ResolvedStack
 from stackform.diagnostics import Diagnostic
 from stackform.errors import GraphError, StackformError, StateError, os_reason
 from stackform.fileio import sync_deferred
-from stackform.plan.builder import make_context
 from stackform.plan.model import Action, Plan, PlanMode, ResourceChange
 from stackform.plan.walk import Outcome, walk
-from stackform.provider import Context
+from stackform.provider import Context, make_context
 from stackform.redact import stack_redactor
 from stackform.registry import Registry
 from stackform.resource import ResourceState, fingerprinter

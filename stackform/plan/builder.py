@@ -22,10 +22,9 @@ from stackform.diagnostics import Diagnostic, did_you_mean
 from stackform.errors import ConfigError, StackformError
 from stackform.inspection import DiscoversSource
 from stackform.plan.model import Action, AttributeChange, Drift, Plan, PlanMode, ResourceChange
-from stackform.provider import ChecksUnapplied, Context, PlanChecker
+from stackform.provider import ChecksUnapplied, Context, PlanChecker, make_context
 from stackform.registry import Registry
 from stackform.resource import (
-    Fingerprinter,
     Resource,
     ResourceState,
     fingerprinter,
@@ -56,24 +55,6 @@ class PlanOptions:
 def lineage_of(state: State | None) -> str:
     """The lineage a plan fingerprints with: the state's, or a new one for a first apply."""
     return state.lineage if state else str(uuid.uuid4())
-
-
-def make_context(
-    stack: ResolvedStack,
-    fingerprint: Fingerprinter,
-    log: Callable[[str], None] = lambda _m: None,
-    options: Mapping[str, Any] | None = None,
-) -> Context:
-    return Context(
-        env=stack.env,
-        stack_name=stack.name,
-        stack_dir=stack.dir,
-        work_dir=stack.dir / ".stackform" / "envs" / stack.name / stack.env,
-        fingerprint=fingerprint,
-        log=log,
-        options=dict(options or {}),
-        locate=stack.locate,
-    )
 
 
 def refresh(

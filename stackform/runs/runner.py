@@ -28,8 +28,7 @@ from stackform.diagnostics import did_you_mean
 from stackform.errors import RunError, StackformError
 from stackform.gitinfo import developer_name
 from stackform.lineage.confirm import confirm_after_run
-from stackform.plan.builder import make_context
-from stackform.provider import ChecksUnapplied, RunContext, RunStep, StepRunner
+from stackform.provider import ChecksUnapplied, RunContext, RunStep, StepRunner, make_context
 from stackform.redact import Redactor, stack_redactor
 from stackform.resource import fingerprinter
 from stackform.runs.model import Bookmark, RunRecord, RunStatus, StepOutcome

@@ -21,7 +21,7 @@ from stackform.config.resolve import _interpolator
 from stackform.config.schema import CheckSection
 from stackform.diagnostics import Diagnostics
 from stackform.errors import Diagnostic, StackformError
-from stackform.plan.builder import make_context
+from stackform.provider import make_context
 from stackform.provider_schemas import ProvidesChecks, RunsQueries
 from stackform.redact import Redactor
 from stackform.resource import fingerprinter

@@ -20,7 +20,7 @@ from stackform.config.environments import DEFAULT_ENV
 from stackform.config.loader import StackFile
 from stackform.errors import ConfigError, Diagnostic, StackformError
 from stackform.gitinfo import developer_name
-from stackform.plan.builder import make_context
+from stackform.provider import make_context
 from stackform.provider_schemas import OwnsSchemas, WarehouseSchema
 from stackform.resource import fingerprinter
 from stackform.session import Session, open_session

@@ -180,7 +180,7 @@ def test_two_developers_never_share_a_schema_or_warehouse(tmp_path: Path) -> Non
     """A per-developer `dev` gives alice and bob their own dbt schema and DuckDB file."""
     from stackform.config.loader import load_stack_file
     from stackform.config.resolve import resolve
-    from stackform.plan.builder import make_context
+    from stackform.provider import make_context
     from stackform.registry import Registry
     from stackform.resource import fingerprinter
     from stackform_dbt.profile import render_target
