@@ -45,15 +45,21 @@ class PluginError(StackformError):
 
 def requirement_name(requirement: str) -> str:
     """The distribution a requirement installs: ``tap-jsonl==0.3.1`` -> ``tap-jsonl``."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    from stackform.plugins.spec import canonical_pin, local_path
 
-    try:
-        return Requirement(requirement).name
-    except InvalidRequirement:
-        text = requirement.rstrip("/")
-        if "#egg=" in text:
-            return text.split("#egg=", 1)[1].split("&", 1)[0]
-        return Path(text.split("@", 1)[0]).name.removesuffix(".git")
+    if canonical_pin(requirement):
+        return requirement.split("==", 1)[0]
+    if not local_path(requirement):
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        try:
+            return Requirement(requirement).name
+        except InvalidRequirement:
+            pass
+    text = requirement.rstrip("/")
+    if "#egg=" in text:
+        return text.split("#egg=", 1)[1].split("&", 1)[0]
+    return Path(text.split("@", 1)[0]).name.removesuffix(".git")
 
 
 def executable_name(pip_url: str | list[str], executable: str | None) -> str:
