@@ -266,9 +266,9 @@ def test_state_writes_are_grouped_and_complete(tmp_path, backend, registry):
     writes = []
     original = backend.write
 
-    def counting(env, state, prior):
+    def counting(env, state, prior, **kw):
         writes.append(len(state.resources))
-        return original(env, state, prior)
+        return original(env, state, prior, **kw)
 
     backend.write = counting  # type: ignore[method-assign]
     stack = stack_of([thing(f"t{i:03d}") for i in range(300)], tmp_path)
@@ -277,6 +277,29 @@ def test_state_writes_are_grouped_and_complete(tmp_path, backend, registry):
     assert writes[-1] == 300 and writes == sorted(writes)
     assert len(writes) < 300  # finished resources share writes
     assert len(backend.read("dev").resources) == 300
+
+
+def test_history_keeps_the_state_before_each_apply_and_none_of_its_snapshots(
+        tmp_path, backend, registry):
+    writes = []
+    original = backend.write
+
+    def counting(env, state, prior, **kw):
+        writes.append(state.serial)
+        return original(env, state, prior, **kw)
+
+    backend.write = counting  # type: ignore[method-assign]
+    ends = []
+    for value in ("1", "2", "3"):
+        stack = stack_of([thing(f"t{i:03d}", value=value) for i in range(300)], tmp_path)
+        _, result = plan_and_apply(stack, backend, registry, parallelism=4)
+        assert result.ok
+        ends.append(backend.read("dev"))
+    assert len(writes) > 3, "each apply wrote state more than once"
+    # What each earlier apply left is kept, whatever the number of writes since.
+    assert [v.serial for v in backend.history("dev")] == [e.serial for e in reversed(ends)]
+    first = backend.read_version("dev", backend.history("dev")[-1])
+    assert {r.attributes["value"] for r in first.resources.values()} == {"1"}
 
 
 def test_state_writes_pause_for_a_multiple_of_their_time_and_the_last_comes_at_once(
@@ -288,10 +311,10 @@ def test_state_writes_pause_for_a_multiple_of_their_time_and_the_last_comes_at_o
     writes: list[tuple[float, float, int]] = []
     original = backend.write
 
-    def slow(env, state, prior):
+    def slow(env, state, prior, **kw):
         started = time.monotonic()
         time.sleep(0.3)
-        original(env, state, prior)
+        original(env, state, prior, **kw)
         writes.append((started, time.monotonic(), len(state.resources)))
 
     backend.write = slow  # type: ignore[method-assign]
@@ -311,7 +334,7 @@ def test_state_writes_pause_for_a_multiple_of_their_time_and_the_last_comes_at_o
 def test_state_write_failure_stops_apply_and_is_reported(tmp_path, backend, registry):
     from stackform.errors import StateError
 
-    def failing(env, state, prior):
+    def failing(env, state, prior, **kw):
         raise StateError("disk full")
 
     backend.write = failing  # type: ignore[method-assign]
@@ -420,9 +443,9 @@ def test_deferred_writes_are_flushed_before_state_records_them(
     def flushed() -> None:
         order.append("sync")
 
-    def write(env, state, prior):
+    def write(env, state, prior, **kw):
         order.append("state")
-        real_write(env, state, prior)
+        real_write(env, state, prior, **kw)
 
     monkeypatch.setattr(apply_module, "sync_deferred", flushed)
     monkeypatch.setattr(backend, "write", write)

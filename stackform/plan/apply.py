@@ -114,6 +114,7 @@ class StateRecorder:
         self._backend = backend
         self._env = env
         self._written = prior
+        self._prior = prior
         self._base = prior or State.new(env, stack_name, lineage)
         self._resources: dict[str, ResourceState] = dict(self._base.resources)
         self._bundle = self._base.bundle
@@ -195,7 +196,10 @@ class StateRecorder:
                 # What providers wrote without waiting for the disk is made durable before
                 # state says it was written.
                 sync_deferred()
-                self._backend.write(self._env, new, self._written)
+                # Only the first write replaces the state from before the apply: history
+                # keeps that one, not this apply's own snapshots.
+                self._backend.write(self._env, new, self._written,
+                                    keep_prior=self._written is self._prior)
             except StateError as exc:
                 self.error = exc
             except OSError as exc:

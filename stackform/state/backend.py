@@ -92,8 +92,15 @@ class StateBackend(Protocol):
         stack or environment (:func:`check_owner`).
         """
 
-    def write(self, env: str, state: State, prior: State | None) -> None:
+    def write(self, env: str, state: State, prior: State | None, *,
+              keep_prior: bool = True) -> None:
         """Store ``state`` atomically, keeping the previous version.
+
+        ``keep_prior=False`` leaves the version replaced out of the history (a backend whose
+        storage keeps every version, a versioned bucket, keeps it anyway): an apply writes
+        state several times, and only its first write replaces a version worth restoring,
+        the one from before the apply. Its later writes replace its own snapshots, which would
+        otherwise push older applies out of the kept versions.
 
         ``prior`` is the state the writer read (``None`` when it found none). The write is
         refused with :class:`~stackform.errors.StateConflictError` when the stored state is no

@@ -146,24 +146,30 @@ class LocalBackend:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def write(self, env: str, state: State, prior: State | None) -> None:
+    def write(self, env: str, state: State, prior: State | None, *,
+              keep_prior: bool = True) -> None:
         path = self._state_path(env)
         check_writable(state, env, self.stack)
         with self._mutex, os_errors("write state", path, StateError), self._write_lock():
             stored = self._load(env, path)
             check_swap(env, stored, state, prior)
             self._sweep_temps(env)
-            keep = None if stored is None else partial(self._keep_previous, env, path, stored)
+            keep = (None if stored is None
+                    else partial(self._keep_previous, env, path, stored, keep_prior))
             st = fileio.atomic_write(path, state.dumps().encode(), 0o600, before_replace=keep)
             self._seen[env] = _Seen(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, state)
             if stored is not None:
                 self._prune_history(env, state.lineage)
 
-    def _keep_previous(self, env: str, path: Path, stored: State) -> None:
-        """Make the stored file the backup and a history entry, before it is replaced."""
+    def _keep_previous(self, env: str, path: Path, stored: State, history_too: bool = True
+                       ) -> None:
+        """Make the stored file the backup, and a history entry unless ``history_too`` is
+        false, before it is replaced."""
+        fileio.link_or_copy(path, self._backup_path(env))
+        if not history_too:
+            return
         history = self._history_dir(env)
         history.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fileio.link_or_copy(path, self._backup_path(env))
         fileio.link_or_copy(path, history / version_name(stored.serial, stored.lineage))
         fileio.fsync_dir(history)
 

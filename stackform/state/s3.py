@@ -115,7 +115,8 @@ class S3Backend:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def write(self, env: str, state: State, prior: State | None) -> None:
+    def write(self, env: str, state: State, prior: State | None, *,
+              keep_prior: bool = True) -> None:
         key = self._key(env)
         check_writable(state, env, self.stack)
         data = state.dumps().encode()
@@ -131,7 +132,7 @@ class S3Backend:
             stored = self._seen.get(env)
         check_swap(env, stored.state if stored else None, state, prior)
         assert stored is not None  # check_swap refuses a prior when nothing is stored
-        if not self.objects.versioned():
+        if keep_prior and not self.objects.versioned():
             self._keep(env, stored)
         self._put(env, key, data, state, prior, stored.etag)
         if not self.objects.versioned() and state.serial % _PRUNE_EVERY == 0:

@@ -28,6 +28,25 @@ class StateHistoryChecks:
             for version in versions:
                 assert same(reader.read_version(ENV, version), by_serial[version.serial])
 
+    def test_writes_keeping_no_prior_leave_the_version_before_them(
+            self, backend: StateBackend, peer: StateBackend) -> None:
+        """An apply's writes after its first (``keep_prior=False``), more of them than a
+        backend keeps versions, leave the state from before the apply restorable."""
+        before = make_state()
+        backend.write(ENV, before, None)
+        snapshots = [grow(before, "s0")]
+        backend.write(ENV, snapshots[0], before)
+        for i in range(1, 30):
+            snapshots.append(grow(snapshots[-1], f"s{i}"))
+            backend.write(ENV, snapshots[-1], snapshots[-2], keep_prior=False)
+        after = grow(snapshots[-1], "next")
+        backend.write(ENV, after, snapshots[-1])  # the next apply's first write
+        for reader in (backend, peer):
+            versions = {v.serial: v for v in reader.history(ENV)}
+            for kept in (before, snapshots[-1], after):
+                assert kept.serial in versions, f"serial {kept.serial} is not kept"
+                assert same(reader.read_version(ENV, versions[kept.serial]), kept)
+
     def test_history_is_per_environment(self, backend: StateBackend) -> None:
         dev = make_state("dev")
         backend.write("dev", dev, None)
