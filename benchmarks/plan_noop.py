@@ -12,7 +12,8 @@ printed before and after.
 
 With ``--before-src DIR`` (a checkout of another commit: ``git archive REV | tar -x -C DIR``)
 the same plan and cold apply also run with that code (``PYTHONPATH=DIR:DIR/providers``), on
-the same stack, in the same run.
+the same stack, in the same run; the contenders' plans (and the baseline) take turns, round
+after round, so that the machine's drifting speed hits them alike.
 
 Usage: python benchmarks/plan_noop.py [--before-src DIR] [SIZES...]   (default 10 100 1000 10000)
 Targets (issue 20): a no-op plan of 1,000 components at most 0.35 s and of 10,000 at most
@@ -22,11 +23,12 @@ Targets (issue 20): a no-op plan of 1,000 components at most 0.35 s and of 10,00
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import load_average, measure_command, median_of, stackform_command
+from _common import Measured, load_average, measure_command, median_of, stackform_command
 
 BASELINE = """
 import hashlib, pathlib, tomllib
@@ -75,20 +77,35 @@ def main() -> None:
           f"{'ratio':>6}   (ms)")
     for size in args.sizes:
         runs = 5 if size <= 1000 else 3
-        for name, env in contenders.items():
-            with tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
-                d = Path(tmp)
-                write_stack(d, size)
-                apply = measure_command([*sf, "apply", "--auto-approve", "--parallelism", "8"],
-                                        1, cwd=d, extra_env=env)
-                write = measure_command([sys.executable, "-c", WRITE_BASELINE], 1, cwd=d)
-                plan = measure_command([*sf, "plan", "--detailed-exitcode"], runs, cwd=d,
-                                       extra_env=env)
-                base = measure_command([sys.executable, "-c", BASELINE], runs, cwd=d)
+        with contextlib.ExitStack() as stack:
+            dirs = {name: Path(stack.enter_context(tempfile.TemporaryDirectory(
+                prefix="sf-bench-"))) for name in contenders}
+            applies: dict[str, Measured] = {}
+            writes: dict[str, Measured] = {}
+            for name, env in contenders.items():
+                write_stack(dirs[name], size)
+                [applies[name]] = measure_command(
+                    [*sf, "apply", "--auto-approve", "--parallelism", "8"], 1, cwd=dirs[name],
+                    extra_env=env)
+                [writes[name]] = measure_command([sys.executable, "-c", WRITE_BASELINE], 1,
+                                                 cwd=dirs[name])
+            # The plans of every contender and the baseline take turns, round after round: this
+            # machine's speed drifts over seconds, and a drift then hits them all alike.
+            plans: dict[str, list[Measured]] = {name: [] for name in contenders}
+            bases: dict[str, list[Measured]] = {name: [] for name in contenders}
+            names = list(contenders)
+            for r in range(runs):
+                for name in names[r % len(names):] + names[:r % len(names)]:
+                    plans[name] += measure_command([*sf, "plan", "--detailed-exitcode"], 1,
+                                                   cwd=dirs[name], extra_env=contenders[name])
+                    bases[name] += measure_command([sys.executable, "-c", BASELINE], 1,
+                                                   cwd=dirs[name])
+        for name in contenders:
+            plan, base, apply, write = plans[name], bases[name], applies[name], writes[name]
             pw, pc = median_of(plan, "wall") * 1000, median_of(plan, "cpu") * 1000
             bw, bc = median_of(base, "wall") * 1000, median_of(base, "cpu") * 1000
-            aw, ac = apply[0].wall * 1000, apply[0].cpu * 1000
-            ww = write[0].wall * 1000
+            aw, ac = apply.wall * 1000, apply.cpu * 1000
+            ww = write.wall * 1000
             print(f"{size:>10} {name:>6} | {pw:>9.0f} {pc:>6.0f} {bw:>5.0f} {pw / bw:>5.1f}x "
                   f"{pc / max(bc, 1):>8.1f}x {max(r.rss_mib for r in plan):>7.0f} | "
                   f"{aw:>10.0f} {ac:>6.0f} {ww:>6.0f} {aw / ww:>5.2f}x", flush=True)
