@@ -158,7 +158,7 @@ class LocalBackend:
                     else partial(self._keep_previous, env, path, stored, keep_prior))
             st = fileio.atomic_write(path, state.dumps().encode(), 0o600, before_replace=keep)
             self._seen[env] = _Seen(st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, state)
-            if stored is not None:
+            if stored is not None and keep_prior:
                 self._prune_history(env, state.lineage)
 
     def _keep_previous(self, env: str, path: Path, stored: State, history_too: bool = True
