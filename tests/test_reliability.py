@@ -125,6 +125,12 @@ def test_kill_9_between_grouped_state_writes_records_only_files_on_disk(
     assert again.code == 0, again
     assert len(read_state(project)["resources"]) == count
     assert sf("plan", "--detailed-exitcode").code == 0
+    # What the killed apply left is the version the next apply replaced first: it is kept,
+    # and restorable, while the snapshots of either apply are not.
+    history = state_dir(project) / "history" / "dev"
+    [kept] = history.iterdir()
+    assert kept.name.startswith(f"{state['serial']}-")
+    assert set(json.loads(kept.read_text())["resources"]) == rec
 
 
 def serial_or_zero(project: Path) -> int:
