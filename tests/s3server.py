@@ -120,8 +120,10 @@ def running_s3_server() -> Iterator[S3Server]:
         f"http://127.0.0.1:{ports[_PORT_FLAGS.index('s3.port')]}",
         metrics_url=f"http://127.0.0.1:{ports[_PORT_FLAGS.index('metricsPort')]}/metrics")
     log = open(Path(folder) / "weed.log", "wb")  # noqa: SIM115 - closed below
+    # TMPDIR: weed writes its logs and some volume files there, which go with the folder.
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, **server.env}, start_new_session=True)
+                            env={**os.environ, **server.env, "TMPDIR": folder},
+                            start_new_session=True)
     try:
         _wait_ready(server, proc, Path(folder) / "weed.log")
         yield server
@@ -131,6 +133,12 @@ def running_s3_server() -> Iterator[S3Server]:
         proc.wait(30)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
+        # weed puts its local sockets in /tmp whatever TMPDIR says (its other files follow
+        # TMPDIR into the folder): one per server, named by its port or gRPC port (+10000).
+        for port in ports:
+            for number in (port, port + 10000):
+                for sock in Path("/tmp").glob(f"seaweedfs-*-{number}.sock"):
+                    sock.unlink(missing_ok=True)
 
 
 def _wait_ready(server: S3Server, proc: subprocess.Popen[bytes], log: Path) -> None:

@@ -46,10 +46,11 @@ HOLD_STATE_LOCK = """
 """
 HOLD_RUN_LOCK = """
     import pathlib, tempfile
-    store = S3RunStore(settings, pathlib.Path(tempfile.mkdtemp()), objects)
-    with store.run_lock("dev", "daily"):
-        print("locked", flush=True)
-        sys.stdin.readline()
+    with tempfile.TemporaryDirectory() as cache:
+        store = S3RunStore(settings, pathlib.Path(cache), objects)
+        with store.run_lock("dev", "daily"):
+            print("locked", flush=True)
+            sys.stdin.readline()
 """
 
 
