@@ -128,8 +128,8 @@ def test_the_module_list_is_complete() -> None:
 @pytest.mark.slow
 def test_every_module_imports_first_in_a_clean_interpreter() -> None:
     # A share of the modules per core, each share in its own interpreter (about 35 s in one).
-    names = modules()
-    shares = [names[i::os.cpu_count() or 1] for i in range(os.cpu_count() or 1)]
+    names, cores = modules(), os.cpu_count() or 1
+    shares = [names[i::cores] for i in range(cores)]
     procs = [subprocess.Popen([sys.executable, "-c", _IMPORT_EACH_FIRST, json.dumps(share)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               cwd=ROOT) for share in shares if share]

@@ -161,12 +161,12 @@ class LocalBackend:
             if stored is not None and keep_prior:
                 self._prune_history(env, state.lineage)
 
-    def _keep_previous(self, env: str, path: Path, stored: State, history_too: bool = True
+    def _keep_previous(self, env: str, path: Path, stored: State, keep_prior: bool = True
                        ) -> None:
-        """Make the stored file the backup, and a history entry unless ``history_too`` is
-        false, before it is replaced."""
+        """Make the stored file the backup, and a history entry unless ``keep_prior`` is
+        false (see :meth:`StateBackend.write`), before it is replaced."""
         fileio.link_or_copy(path, self._backup_path(env))
-        if not history_too:
+        if not keep_prior:
             return
         history = self._history_dir(env)
         history.mkdir(parents=True, exist_ok=True, mode=0o700)
